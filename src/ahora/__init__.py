@@ -1,0 +1,36 @@
+"""ahora: tool-using agents that answer with what is true now.
+
+The public API is imported lazily so that ``import ahora`` (and the CLI) stays fast:
+LangChain and LangGraph load only when a model is about to run.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from ahora.__about__ import __version__
+
+if TYPE_CHECKING:
+    from ahora.agent import Agent, create_agent
+    from ahora.answer import Answer
+    from ahora.settings import Settings
+
+__all__ = ["Agent", "Answer", "Settings", "__version__", "create_agent"]
+
+_LAZY = {
+    "Agent": "ahora.agent",
+    "create_agent": "ahora.agent",
+    "Answer": "ahora.answer",
+    "Settings": "ahora.settings",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'ahora' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -1,0 +1,83 @@
+"""Error types, grouped by who must act.
+
+    AhoraError
+    ├── ConfigurationError        the developer or user must change something
+    │   ├── NoModelConfigured     no model given and none found in the environment
+    │   ├── ProviderNotInstalled  the provider's extra is not installed
+    │   ├── InvalidModel          a model string or object that cannot be used
+    │   ├── InvalidTool           something passed as a tool that is not one
+    │   ├── InvalidProfile        a profile file that cannot be loaded
+    │   └── InvalidSettings       a setting with a value ahora cannot use
+    ├── ToolFailure               a tool could not do its job; its message is shown to the model
+    │   └── BlockedURL            read_page refused an address (SSRF guard)
+    └── RunError                  a run could not finish
+        └── ModelAuthenticationError  the provider refused the credentials
+
+Tools never let exceptions escape to the loop: middleware turns them into tool
+messages. ``ToolFailure`` exists so tools can say *why* in words a model can act on.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AhoraError",
+    "BlockedURL",
+    "ConfigurationError",
+    "InvalidModel",
+    "InvalidProfile",
+    "InvalidSettings",
+    "InvalidTool",
+    "ModelAuthenticationError",
+    "NoModelConfigured",
+    "ProviderNotInstalled",
+    "RunError",
+    "ToolFailure",
+]
+
+
+class AhoraError(Exception):
+    """Base of every error ahora raises on purpose."""
+
+
+class ConfigurationError(AhoraError):
+    """Something the developer or user must change before ahora can run."""
+
+
+class NoModelConfigured(ConfigurationError):
+    """No model was given and none could be found in the environment."""
+
+
+class ProviderNotInstalled(ConfigurationError):
+    """The model provider needs an optional extra that is not installed."""
+
+
+class InvalidModel(ConfigurationError):
+    """A model string or object ahora cannot use."""
+
+
+class InvalidTool(ConfigurationError):
+    """Something passed as a tool is neither a LangChain tool nor a callable."""
+
+
+class InvalidProfile(ConfigurationError):
+    """A profile file is malformed; the message names the file and the field."""
+
+
+class InvalidSettings(ConfigurationError):
+    """A setting (env var or config file) has a value ahora cannot use."""
+
+
+class ToolFailure(AhoraError):
+    """A tool could not do its job. The message is written for the model to read."""
+
+
+class BlockedURL(ToolFailure):
+    """The address is not allowed (private, loopback, metadata, non-http...)."""
+
+
+class RunError(AhoraError):
+    """A run could not finish."""
+
+
+class ModelAuthenticationError(RunError):
+    """The model provider rejected the credentials. Retrying will not help."""
