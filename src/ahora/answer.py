@@ -1,0 +1,76 @@
+"""``Answer``: what a finished run hands back, for code, terminals and notebooks alike."""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TypedDict
+
+if TYPE_CHECKING:
+    from ahora.tools._common import Source
+
+__all__ = ["Answer", "ToolCallRecord", "Usage"]
+
+
+class ToolCallRecord(TypedDict):
+    name: str
+    args: dict[str, Any]
+
+
+class Usage(TypedDict):
+    input_tokens: int
+    output_tokens: int
+
+
+@dataclass
+class Answer:
+    """The text of the answer plus where it came from and what it cost."""
+
+    text: str
+    sources: list[Source] = field(default_factory=list)
+    tool_calls: list[ToolCallRecord] = field(default_factory=list)
+    usage: Usage = field(default_factory=lambda: Usage(input_tokens=0, output_tokens=0))
+    thread_id: str | None = None
+    model: str | None = None
+    steps: int = 0
+    seconds: float = 0.0
+    stopped_early: bool = False
+    messages: list[Any] = field(default_factory=list, repr=False)
+
+    def __str__(self) -> str:
+        return self.text
+
+    @property
+    def cited_sources(self) -> list[Source]:
+        """Sources whose URL the answer mentions; all sources when it cites none."""
+        cited = [s for s in self.sources if s["url"] and s["url"].rstrip("/") in self.text]
+        return cited or list(self.sources)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The shape of ``ahora ask --json``."""
+        return {
+            "answer": self.text,
+            "sources": [{"url": s["url"], "title": s["title"]} for s in self.sources],
+            "tool_calls": [dict(c) for c in self.tool_calls],
+            "usage": dict(self.usage),
+            "model": self.model,
+            "thread_id": self.thread_id,
+            "steps": self.steps,
+            "stopped_early": self.stopped_early,
+        }
+
+    def _repr_markdown_(self) -> str:
+        lines = [self.text]
+        if self.sources:
+            lines.append("\n**Sources**\n")
+            for i, s in enumerate(self.cited_sources, 1):
+                title = s["title"] or s["url"]
+                lines.append(f"{i}. [{title}]({s['url']}) — fetched {s['fetched_at']}")
+        footer = (
+            f"{self.steps} steps · {self.usage['input_tokens']}+{self.usage['output_tokens']} tokens"
+            f" · {self.seconds:.1f}s · {self.model or 'model'}"
+        )
+        if self.stopped_early:
+            footer += " · stopped early"
+        lines.append(f"\n<small>{html.escape(footer)}</small>")
+        return "\n".join(lines)

@@ -1,0 +1,322 @@
+"""From a file's bytes to chunks of text that remember where they came from.
+
+Two steps, both pure functions over bytes and strings (no database, no file system):
+
+- ``extract(data, suffix)`` turns a file into ``Block``s: paragraphs or headings with
+  the 1-based source line they start on (Markdown, plain text, HTML) or the 1-based
+  page they sit on (PDF). Files that are not documents raise ``Unreadable`` with a
+  short reason, which the indexer counts as "skipped".
+- ``chunk(blocks)`` packs consecutive blocks into chunks of about 800-1,500 characters,
+  starting a new chunk at a heading once the current one has some body, and never
+  letting a chunk cross a PDF page, so every chunk has one line or one page to cite.
+
+HTML keeps the source line of each block element (lxml's ``sourceline``); PDFs go
+through pypdf, page by page, and are cited as ``guide.pdf#page=3`` (the PDF "open
+parameters" fragment, which browsers and viewers understand in ``file://`` links).
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+__all__ = [
+    "CHUNK_LIMIT",
+    "CHUNK_TARGET",
+    "HTML_SUFFIXES",
+    "PDF_SUFFIXES",
+    "TEXT_SUFFIXES",
+    "Block",
+    "Chunk",
+    "Unreadable",
+    "chunk",
+    "extract",
+    "line_at",
+]
+
+TEXT_SUFFIXES = frozenset({".md", ".markdown", ".mdown", ".txt", ".text", ".rst", ".org", ""})
+HTML_SUFFIXES = frozenset({".html", ".htm", ".xhtml"})
+PDF_SUFFIXES = frozenset({".pdf"})
+
+CHUNK_TARGET = 800
+"""A chunk is closed once it holds at least this many characters."""
+CHUNK_LIMIT = 1500
+"""No chunk holds more than this many characters (longer paragraphs are split)."""
+_HEADING_BREAK = 200
+"""A heading starts a new chunk when the current one already has this much text."""
+
+
+class Unreadable(Exception):
+    """The file is not a document we can index; the message says why, briefly."""
+
+
+@dataclass(frozen=True, slots=True)
+class Block:
+    """A paragraph or heading, with where it starts in the source."""
+
+    text: str
+    line: int | None = None
+    page: int | None = None
+    heading: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    """The unit that is indexed and returned by searches.
+
+    ``starts`` maps offsets in ``text`` to source lines: ``(offset, line)`` for each
+    block the chunk is made of, so a search can cite the line of the passage that
+    matched rather than the chunk's first line (see ``line_at``).
+    """
+
+    text: str
+    line: int | None = None
+    page: int | None = None
+    starts: tuple[tuple[int, int], ...] = ()
+
+    def line_at(self, offset: int) -> int | None:
+        """The source line of the character at ``offset`` (``line`` if unknown)."""
+        return line_at(self.text, self.line, self.starts, offset)
+
+
+def line_at(
+    text: str, line: int | None, starts: Iterable[tuple[int, int]], offset: int
+) -> int | None:
+    """The source line of ``text[offset]``: the block it falls in, plus its newlines."""
+    best: tuple[int, int] | None = None
+    for start in starts:
+        if start[0] > offset:
+            break
+        best = start
+    if best is None:
+        return line
+    return best[1] + text.count("\n", best[0], offset)
+
+
+def extract(data: bytes, suffix: str) -> list[Block]:
+    """The blocks of a file, chosen by its (lower-case) suffix; unknown suffixes are
+    read as plain text when they look like text. Raises ``Unreadable``."""
+    if suffix in PDF_SUFFIXES:
+        return _pdf_blocks(data)
+    text = _decode(data)
+    if suffix in HTML_SUFFIXES:
+        return _html_blocks(text)
+    return _text_blocks(text)
+
+
+def _decode(data: bytes) -> str:
+    head = data[:8192]
+    if b"\x00" in head:
+        raise Unreadable("binary file")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    # Legacy 8-bit text (Windows-1252) still reads; anything else is not text.
+    try:
+        text = data.decode("cp1252")
+    except UnicodeDecodeError:
+        raise Unreadable("not UTF-8 or Windows-1252 text") from None
+    controls = sum(1 for ch in text[:8192] if ord(ch) < 32 and ch not in "\t\n\r\f")
+    if controls > len(text[:8192]) // 100:
+        raise Unreadable("binary file")
+    return text
+
+
+# -- plain text and Markdown -------------------------------------------------------
+
+_HEADING = re.compile(r"^\s{0,3}#{1,6}\s")
+_FENCE = re.compile(r"^\s{0,3}(```|~~~)")
+
+
+def _text_blocks(text: str) -> list[Block]:
+    """Paragraphs split on blank lines (not inside code fences); ATX headings alone."""
+    blocks: list[Block] = []
+    para: list[str] = []
+    start = 0
+    in_fence = False
+
+    def flush() -> None:
+        if para:
+            blocks.append(Block("\n".join(para).strip(), line=start))
+            para.clear()
+
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.rstrip()
+        if _FENCE.match(line):
+            in_fence = not in_fence
+        elif not in_fence:
+            if not line.strip():
+                flush()
+                continue
+            if _HEADING.match(line):
+                flush()
+                blocks.append(Block(line.strip(), line=number, heading=True))
+                continue
+        if not para:
+            start = number
+        para.append(line)
+    flush()
+    return [b for b in blocks if b.text]
+
+
+# -- HTML ---------------------------------------------------------------------------
+
+_BLOCK_TAGS = frozenset(
+    "address article aside blockquote body br caption dd details div dl dt fieldset "
+    "figcaption figure footer form h1 h2 h3 h4 h5 h6 header hr html li main nav ol p pre "
+    "section summary table tbody td tfoot th thead title tr ul".split()
+)
+_HEADING_TAGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6", "title"})
+_SKIP_TAGS = frozenset({"script", "style", "noscript", "template", "svg", "iframe", "object"})
+_SPACES = re.compile(r"\s+")
+
+
+def _html_blocks(text: str) -> list[Block]:
+    """Text of block elements, each with the source line where the element starts."""
+    import lxml.etree
+    import lxml.html
+
+    if not text.strip():
+        return []
+    try:
+        root = lxml.html.document_fromstring(text)
+    except (lxml.etree.ParserError, ValueError) as exc:
+        raise Unreadable(f"cannot parse HTML: {exc}") from None
+
+    blocks: list[Block] = []
+    parts: list[str] = []
+    state: dict[str, int | bool | None] = {"line": None, "heading": False}
+
+    def add(fragment: str | None, line: int | None) -> None:
+        if fragment and fragment.strip():
+            if not parts:
+                state["line"] = line
+            parts.append(fragment)
+
+    def flush() -> None:
+        joined = _SPACES.sub(" ", "".join(parts)).strip()
+        if joined:
+            line = state["line"]
+            blocks.append(
+                Block(
+                    joined,
+                    line=line if isinstance(line, int) else None,
+                    heading=bool(state["heading"]),
+                )
+            )
+        parts.clear()
+        state["heading"] = False
+
+    walker = lxml.etree.iterwalk(root, events=("start", "end"))
+    for event, el in walker:
+        tag = el.tag.lower() if isinstance(el.tag, str) else None
+        if event == "start":
+            if tag is None or tag in _SKIP_TAGS:
+                walker.skip_subtree()
+                continue
+            if tag in _BLOCK_TAGS:
+                flush()
+                state["heading"] = tag in _HEADING_TAGS
+            add(el.text, el.sourceline)
+        else:
+            if tag in _BLOCK_TAGS:
+                flush()
+            parent = el.getparent()
+            if parent is not None:
+                # The tail belongs to the parent's flow; its line is about where el ends.
+                add(el.tail, el.sourceline)
+    flush()
+    return blocks
+
+
+# -- PDF ----------------------------------------------------------------------------
+
+
+def _pdf_blocks(data: bytes) -> list[Block]:
+    """One run of blocks per page: paragraphs where the text has blank lines, else lines."""
+    try:
+        import pypdf
+        from pypdf.errors import PyPdfError
+    except ImportError:  # pragma: no cover - pypdf is a dependency
+        raise Unreadable("PDF support needs the pypdf package") from None
+
+    logging.getLogger("pypdf").setLevel(logging.ERROR)
+    try:
+        reader = pypdf.PdfReader(io.BytesIO(data))
+        if reader.is_encrypted and not reader.decrypt(""):
+            raise Unreadable("encrypted PDF")
+        pages = list(reader.pages)
+    except Unreadable:
+        raise
+    except (PyPdfError, ValueError, KeyError, TypeError, OSError) as exc:
+        raise Unreadable(f"cannot read PDF: {exc}") from None
+
+    blocks: list[Block] = []
+    for number, page in enumerate(pages, start=1):
+        try:
+            text = page.extract_text() or ""
+        except Exception:  # noqa: BLE001 - one broken page must not lose the others
+            continue
+        blocks.extend(Block(b.text, page=number) for b in _text_blocks(text))
+    return blocks
+
+
+# -- chunking -----------------------------------------------------------------------
+
+
+def chunk(blocks: Iterable[Block]) -> list[Chunk]:
+    """Pack blocks into chunks of ``CHUNK_TARGET``..``CHUNK_LIMIT`` characters."""
+    chunks: list[Chunk] = []
+    current: list[Block] = []
+    size = 0
+
+    def flush() -> None:
+        nonlocal size
+        if current:
+            first = current[0]
+            text = "\n\n".join(b.text for b in current)
+            starts: list[tuple[int, int]] = []
+            offset = 0
+            for b in current:
+                if b.line is not None:
+                    starts.append((offset, b.line))
+                offset += len(b.text) + 2
+            chunks.append(Chunk(text, line=first.line, page=first.page, starts=tuple(starts)))
+            current.clear()
+            size = 0
+
+    for block in _split_long(blocks):
+        if current and (
+            size >= CHUNK_TARGET
+            or size + len(block.text) + 2 > CHUNK_LIMIT
+            or block.page != current[0].page
+            or (block.heading and size >= _HEADING_BREAK)
+        ):
+            flush()
+        current.append(block)
+        size += len(block.text) + (2 if size else 0)
+    flush()
+    return chunks
+
+
+def _split_long(blocks: Iterable[Block]) -> Iterator[Block]:
+    """Blocks no longer than ``CHUNK_LIMIT``: split by lines, then at spaces."""
+    for block in blocks:
+        if len(block.text) <= CHUNK_LIMIT:
+            yield block
+            continue
+        offset = 0
+        for piece in block.text.split("\n"):
+            line = None if block.line is None else block.line + offset
+            offset += 1
+            while len(piece) > CHUNK_LIMIT:
+                cut = piece.rfind(" ", 0, CHUNK_LIMIT)
+                cut = cut if cut > CHUNK_LIMIT // 2 else CHUNK_LIMIT
+                yield Block(piece[:cut], line=line, page=block.page)
+                piece = piece[cut:].lstrip()
+            if piece.strip():
+                yield Block(piece, line=line, page=block.page)

@@ -1,0 +1,418 @@
+"""``DocIndex``: index folders of the user's documents and search them with BM25.
+
+Indexing walks a folder and, per file, compares size and mtime with what the database
+remembers: equal means unchanged, and the file is not even opened. Otherwise it is
+read and hashed; an equal hash only refreshes the stored mtime, a new one replaces
+the file's chunks. Files that have gone are dropped. Every change of one ``add`` is
+written in one transaction, so a search never sees a half-indexed folder.
+
+Files that cannot be indexed (binary, undecodable, broken links, special files, too
+large) are skipped and counted, never fatal; a folder that does not exist raises
+``NotAFolder``. Hidden files and folders (``.git``, ``.DS_Store``) are not walked.
+
+Citations are relative to the indexed folder: ``handbook/refunds.md:12`` (line) or
+``guide.pdf#page=3`` (page).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sqlite3
+import stat
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import NamedTuple
+
+from ahora.docs import store
+from ahora.docs.extract import Chunk, Unreadable, chunk, extract, line_at
+from ahora.errors import ConfigurationError
+
+__all__ = ["DocIndex", "FolderInfo", "Hit", "IndexSummary", "NotAFolder", "default_db_path"]
+
+MAX_FILE_BYTES = 50_000_000
+"""Larger files are skipped without being read."""
+_IGNORED_DIRS = frozenset({"node_modules", "__pycache__"})
+
+
+class NotAFolder(ConfigurationError):
+    """The path given to index does not exist or is not a directory."""
+
+
+@dataclass(frozen=True, slots=True)
+class IndexSummary:
+    """What one ``DocIndex.add`` did. ``chunks`` counts chunks written by this run."""
+
+    folder: Path
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    removed: int = 0
+    skipped: int = 0
+    chunks: int = 0
+    seconds: float = 0.0
+    skipped_files: tuple[tuple[str, str], ...] = ()
+    """``(relative path, reason)`` for each skipped file."""
+
+
+@dataclass(frozen=True, slots=True)
+class FolderInfo:
+    path: Path
+    files: int
+    chunks: int
+    skipped: int
+    indexed_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """One passage found by a search."""
+
+    folder: Path
+    path: str
+    """Relative to ``folder``, with forward slashes."""
+    line: int | None
+    page: int | None
+    text: str
+    score: float
+    """Higher is better (BM25, negated; or the fused score with embeddings)."""
+
+    @property
+    def citation(self) -> str:
+        """``handbook/refunds.md:12``, ``guide.pdf#page=3`` or just the path."""
+        if self.page is not None:
+            return f"{self.path}#page={self.page}"
+        if self.line is not None:
+            return f"{self.path}:{self.line}"
+        return self.path
+
+    @property
+    def uri(self) -> str:
+        """``file:///abs/handbook/refunds.md#L12`` or ``file:///abs/guide.pdf#page=3``."""
+        base = (self.folder / self.path).as_uri()
+        if self.page is not None:
+            return f"{base}#page={self.page}"
+        if self.line is not None:
+            return f"{base}#L{self.line}"
+        return base
+
+
+def default_db_path() -> Path:
+    """``docs.sqlite`` in ahora's data directory (``AHORA_HOME``)."""
+    from ahora.settings import get_settings
+
+    return get_settings().home / "docs.sqlite"
+
+
+def resolve_folder(folder: Path | str) -> Path:
+    """The absolute, resolved form under which a folder is stored."""
+    return Path(folder).expanduser().resolve()
+
+
+class _Skip(Exception):
+    """A file found unfit before reading it."""
+
+
+class _Known(NamedTuple):
+    """What the database remembers about a file."""
+
+    id: int
+    size: int
+    mtime_ns: int
+    sha256: str
+    skipped: str | None
+
+
+@dataclass(slots=True)
+class _Tally:
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    chunks: int = 0
+
+
+class DocIndex:
+    """Folders of documents, indexed in one SQLite database, searchable with BM25.
+
+    The database is opened on first use. Instances are safe to share between threads.
+    """
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = path if path is not None else default_db_path()
+        self._conn: sqlite3.Connection | None = None
+        self._lock = threading.RLock()
+
+    # -- lifecycle ---------------------------------------------------------------
+
+    @property
+    def _db(self) -> sqlite3.Connection:
+        if self._conn is None:
+            self._conn = store.connect(self.path)
+        return self._conn
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+    def __enter__(self) -> DocIndex:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- indexing ----------------------------------------------------------------
+
+    def add(self, folder: Path | str) -> IndexSummary:
+        """Index ``folder`` (or bring its index up to date). Raises ``NotAFolder``."""
+        started = time.perf_counter()
+        root = resolve_folder(folder)
+        if not root.is_dir():
+            what = "does not exist" if not root.exists() else "is not a folder"
+            raise NotAFolder(f"{folder} {what}")
+        with self._lock:
+            db = self._db
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                folder_id = self._folder_id(root, create=True)
+                assert folder_id is not None
+                known = {
+                    row[0]: _Known(*row[1:])
+                    for row in db.execute(
+                        "SELECT relpath, id, size, mtime_ns, sha256, skipped FROM files"
+                        " WHERE folder_id = ?",
+                        (folder_id,),
+                    )
+                }
+                tally = _Tally()
+                seen: set[str] = set()
+                for rel, full in _walk(root):
+                    seen.add(rel)
+                    self._index_file(folder_id, rel, full, known.get(rel), tally)
+                gone = [known[rel].id for rel in known.keys() - seen]
+                self._delete_files(gone)
+                db.execute("UPDATE folders SET indexed_at = ? WHERE id = ?", (time.time(), folder_id))
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+        return IndexSummary(
+            folder=root,
+            added=tally.added,
+            updated=tally.updated,
+            unchanged=tally.unchanged,
+            removed=len(gone),
+            skipped=len(tally.skipped),
+            chunks=tally.chunks,
+            seconds=time.perf_counter() - started,
+            skipped_files=tuple(sorted(tally.skipped)),
+        )
+
+    def _index_file(
+        self,
+        folder_id: int,
+        rel: str,
+        full: Path,
+        known: _Known | None,
+        tally: _Tally,
+    ) -> None:
+        db = self._db
+        try:
+            st = full.stat()
+            if not stat.S_ISREG(st.st_mode):
+                raise _Skip("not a regular file")
+            if known is not None and (known.size, known.mtime_ns) == (st.st_size, st.st_mtime_ns):
+                _count_unchanged(rel, known, tally)
+                return
+            data = b"" if st.st_size > MAX_FILE_BYTES else full.read_bytes()
+        except (OSError, _Skip) as exc:
+            if isinstance(exc, FileNotFoundError) and full.is_symlink():
+                exc = _Skip("broken symbolic link")
+            # Not stored: the file is tried again next time (it may be fixed by then).
+            tally.skipped.append((rel, _reason(exc)))
+            if known is not None:
+                self._delete_files([known.id])
+            return
+
+        digest = hashlib.sha256(data).hexdigest()
+        if known is not None and digest == known.sha256:
+            db.execute(
+                "UPDATE files SET size = ?, mtime_ns = ? WHERE id = ?",
+                (st.st_size, st.st_mtime_ns, known.id),
+            )
+            _count_unchanged(rel, known, tally)
+            return
+
+        chunks: list[Chunk] = []
+        reason: str | None = None
+        if st.st_size > MAX_FILE_BYTES:
+            reason = f"larger than {MAX_FILE_BYTES // 1_000_000} MB"
+        else:
+            try:
+                chunks = chunk(extract(data, full.suffix.lower()))
+            except Unreadable as exc:
+                reason = str(exc)
+            except RecursionError:
+                reason = "too deeply nested"
+        # Skipped files are remembered with their reason, so they are not read again
+        # until they change.
+        if reason is not None:
+            tally.skipped.append((rel, reason))
+        elif known is None or known.skipped is not None:
+            tally.added += 1
+        else:
+            tally.updated += 1
+
+        if known is None:
+            cur = db.execute(
+                "INSERT INTO files (folder_id, relpath, size, mtime_ns, sha256, chunks, skipped)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (folder_id, rel, st.st_size, st.st_mtime_ns, digest, len(chunks), reason),
+            )
+            assert cur.lastrowid is not None
+            file_id = cur.lastrowid
+        else:
+            file_id = known.id
+            db.execute("DELETE FROM chunks WHERE file_id = ?", (file_id,))
+            db.execute(
+                "UPDATE files SET size = ?, mtime_ns = ?, sha256 = ?, chunks = ?, skipped = ?"
+                " WHERE id = ?",
+                (st.st_size, st.st_mtime_ns, digest, len(chunks), reason, file_id),
+            )
+        db.executemany(
+            "INSERT INTO chunks (file_id, line, page, starts, text) VALUES (?, ?, ?, ?, ?)",
+            [(file_id, c.line, c.page, store.encode_starts(c.starts), c.text) for c in chunks],
+        )
+        tally.chunks += len(chunks)
+
+    def _delete_files(self, file_ids: Sequence[int]) -> None:
+        db = self._db
+        for file_id in file_ids:
+            db.execute("DELETE FROM chunks WHERE file_id = ?", (file_id,))
+            db.execute("DELETE FROM files WHERE id = ?", (file_id,))
+
+    def _folder_id(self, root: Path, *, create: bool = False) -> int | None:
+        row = self._db.execute("SELECT id FROM folders WHERE path = ?", (str(root),)).fetchone()
+        if row is not None:
+            return int(row[0])
+        if not create:
+            return None
+        cur = self._db.execute(
+            "INSERT INTO folders (path, indexed_at) VALUES (?, ?)", (str(root), time.time())
+        )
+        return cur.lastrowid
+
+    def remove(self, folder: Path | str) -> bool:
+        """Forget a folder and everything indexed from it. False if it was not indexed."""
+        root = resolve_folder(folder)
+        with self._lock:
+            db = self._db
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                folder_id = self._folder_id(root)
+                if folder_id is not None:
+                    ids = [r[0] for r in db.execute(
+                        "SELECT id FROM files WHERE folder_id = ?", (folder_id,)
+                    )]
+                    self._delete_files(ids)
+                    db.execute("DELETE FROM folders WHERE id = ?", (folder_id,))
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+        return folder_id is not None
+
+    # -- reading -----------------------------------------------------------------
+
+    def folders(self) -> list[FolderInfo]:
+        """Every indexed folder with its counts, in path order."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT fo.path, fo.indexed_at,"
+                " COUNT(f.id) FILTER (WHERE f.skipped IS NULL),"
+                " COALESCE(SUM(f.chunks), 0),"
+                " COUNT(f.id) FILTER (WHERE f.skipped IS NOT NULL)"
+                " FROM folders fo LEFT JOIN files f ON f.folder_id = fo.id"
+                " GROUP BY fo.id ORDER BY fo.path"
+            ).fetchall()
+        return [
+            FolderInfo(Path(p), files=n, chunks=c, skipped=s, indexed_at=t)
+            for p, t, n, c, s in rows
+        ]
+
+    def search(
+        self,
+        query: str,
+        k: int = 5,
+        folder: Path | str | Sequence[Path | str] | None = None,
+    ) -> list[Hit]:
+        """The ``k`` best passages for free-text ``query`` (BM25), optionally only from
+        the given folder or folders. Any text is a valid query; no words, no hits."""
+        match = store.fts_query(query)
+        if match is None or k < 1:
+            return []
+        sql = (
+            "SELECT fo.path, f.relpath, c.line, c.page, c.starts, c.text, chunks_fts.rank,"
+            " highlight(chunks_fts, 0, char(1), '')"
+            " FROM chunks_fts"
+            " JOIN chunks c ON c.id = chunks_fts.rowid"
+            " JOIN files f ON f.id = c.file_id"
+            " JOIN folders fo ON fo.id = f.folder_id"
+            " WHERE chunks_fts MATCH ?"
+        )
+        params: list[object] = [match]
+        if folder is not None:
+            wanted = [folder] if isinstance(folder, str | Path) else list(folder)
+            paths = [str(resolve_folder(f)) for f in wanted]
+            sql += f" AND fo.path IN ({', '.join('?' * len(paths))})"
+            params.extend(paths)
+        sql += " ORDER BY chunks_fts.rank LIMIT ?"
+        params.append(k)
+        with self._lock:
+            rows = self._db.execute(sql, params).fetchall()
+        hits = []
+        for fo, rel, line, page, starts, text, rank, marked in rows:
+            # Cite the line of the first matching word, not the chunk's first line.
+            first = marked.find("\x01")
+            if first >= 0 and line is not None:
+                line = line_at(text, line, store.decode_starts(starts), first)
+            hits.append(Hit(Path(fo), rel, line, page, text, -float(rank)))
+        return hits
+
+
+def _walk(root: Path) -> Iterator[tuple[str, Path]]:
+    """``(relative path with /, full path)`` of every non-hidden file, sorted."""
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(
+            d for d in dirnames if not d.startswith(".") and d not in _IGNORED_DIRS
+        )
+        base = Path(dirpath)
+        for name in sorted(filenames):
+            if name.startswith("."):
+                continue
+            full = base / name
+            yield full.relative_to(root).as_posix(), full
+
+
+def _count_unchanged(rel: str, known: _Known, tally: _Tally) -> None:
+    if known.skipped is None:
+        tally.unchanged += 1
+    else:
+        tally.skipped.append((rel, known.skipped))
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, OSError):
+        return exc.strerror.lower() if exc.strerror else type(exc).__name__
+    return str(exc)

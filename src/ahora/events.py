@@ -1,0 +1,235 @@
+"""Typed events of a run, built from LangGraph's stream modes.
+
+One producer, three consumers: the terminal renderer, the notebook display and the
+HTTP server all read these same small objects.
+
+    StepStarted -> Token* -> ToolCalled* -> ToolFinished* -> StepStarted -> ... -> Finished
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ahora.answer import Answer, ToolCallRecord, Usage
+
+if TYPE_CHECKING:
+    from ahora.tools._common import Source
+
+__all__ = [
+    "ApprovalRequested",
+    "Event",
+    "Finished",
+    "StepStarted",
+    "Token",
+    "ToolCalled",
+    "ToolFinished",
+    "UsageReported",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class StepStarted:
+    """The model is about to be called for the ``step``-th time in this run."""
+
+    step: int
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    """A piece of the answer's text as the model writes it."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCalled:
+    call_id: str
+    name: str
+    args: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class ToolFinished:
+    call_id: str
+    name: str
+    preview: str
+    error: str | None = None
+    sources: list[Source] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class UsageReported:
+    """Tokens used by one model call."""
+
+    input_tokens: int
+    output_tokens: int
+
+
+@dataclass(frozen=True, slots=True)
+class ApprovalRequested:
+    """The run paused: a tool call waits for a human yes or no."""
+
+    call_id: str
+    name: str
+    args: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Finished:
+    answer: Answer
+
+
+Event = StepStarted | Token | ToolCalled | ToolFinished | UsageReported | ApprovalRequested | Finished
+
+
+def _preview(text: str, limit: int = 160) -> str:
+    from ahora.middleware.tool_output import content_text
+
+    body = content_text(text)
+    if body.startswith("<tool_output"):
+        body = body.split(">", 1)[-1].rsplit("</tool_output>", 1)[0]
+    body = " ".join(body.split())
+    return body if len(body) <= limit else body[: limit - 1] + "…"
+
+
+class EventBuilder:
+    """Turns ``(mode, chunk)`` pairs from ``stream_mode=["messages", "updates"]`` into events."""
+
+    def __init__(self) -> None:
+        self.step = 0
+        self.pending: dict[str, float] = {}
+        self.started = time.monotonic()
+
+    def start(self) -> list[Event]:
+        self.step = 1
+        return [StepStarted(1)]
+
+    def feed(self, mode: str, chunk: Any) -> list[Event]:
+        from langchain_core.messages import AIMessage, AIMessageChunk, ToolMessage
+
+        out: list[Event] = []
+        if mode == "messages":
+            message, meta = chunk
+            if (
+                isinstance(message, AIMessageChunk)
+                and meta.get("langgraph_node") == "model"
+                and message.text
+            ):
+                out.append(Token(message.text))
+            return out
+        if mode != "updates" or not isinstance(chunk, dict):
+            return out
+        for node, update in chunk.items():
+            if node == "__interrupt__":
+                for intr in update or ():
+                    out.extend(_approval_events(getattr(intr, "value", None)))
+                continue
+            messages = (update or {}).get("messages", []) if isinstance(update, dict) else []
+            for message in messages:
+                if isinstance(message, AIMessage):
+                    usage = message.usage_metadata
+                    if usage:
+                        out.append(UsageReported(usage.get("input_tokens", 0), usage.get("output_tokens", 0)))
+                    for call in message.tool_calls:
+                        self.pending[call["id"] or ""] = time.monotonic()
+                        out.append(ToolCalled(call["id"] or "", call["name"], dict(call["args"])))
+                elif isinstance(message, ToolMessage):
+                    began = self.pending.pop(message.tool_call_id, time.monotonic())
+                    artifact = message.artifact if isinstance(message.artifact, dict) else {}
+                    error = artifact.get("error") or (
+                        _preview(str(message.content)) if message.status == "error" else None
+                    )
+                    out.append(
+                        ToolFinished(
+                            call_id=message.tool_call_id,
+                            name=message.name or "",
+                            preview=_preview(str(message.content)),
+                            error=error,
+                            sources=list(artifact.get("sources") or []),
+                            seconds=time.monotonic() - began,
+                        )
+                    )
+                    if not self.pending:
+                        self.step += 1
+                        out.append(StepStarted(self.step))
+        return out
+
+
+def _approval_events(value: Any) -> list[Event]:
+    """HumanInTheLoopMiddleware interrupts carry ``action_requests``."""
+    if not isinstance(value, dict):
+        return []
+    return [
+        ApprovalRequested(call_id=str(req.get("id", "")), name=str(req.get("name", "")), args=dict(req.get("args") or {}))
+        for req in value.get("action_requests", [])
+    ]
+
+
+def answer_from_messages(
+    messages: list[Any], *, thread_id: str | None, model: str | None, seconds: float
+) -> Answer:
+    """Collect the answer, sources, tool calls and usage of the last run in ``messages``."""
+    from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
+
+    from ahora.middleware.step_budget import STOPPED_EARLY
+
+    start = 0
+    for i in range(len(messages) - 1, -1, -1):
+        if isinstance(messages[i], HumanMessage):
+            start = i + 1
+            break
+    run = messages[start:]
+    sources: list[Source] = []
+    seen: set[str] = set()
+    calls: list[ToolCallRecord] = []
+    usage = Usage(input_tokens=0, output_tokens=0)
+    steps = 0
+    text = ""
+    stopped = False
+    for message in run:
+        if isinstance(message, AIMessage):
+            steps += 1
+            if message.usage_metadata:
+                usage["input_tokens"] += message.usage_metadata.get("input_tokens", 0)
+                usage["output_tokens"] += message.usage_metadata.get("output_tokens", 0)
+            calls.extend(ToolCallRecord(name=c["name"], args=dict(c["args"])) for c in message.tool_calls)
+            if not message.tool_calls:
+                text = message.text
+            stopped = stopped or bool(message.response_metadata.get(STOPPED_EARLY))
+        elif isinstance(message, ToolMessage) and isinstance(message.artifact, dict):
+            for src in message.artifact.get("sources") or []:
+                if src.get("url") and src["url"] not in seen:
+                    seen.add(src["url"])
+                    sources.append(src)
+    return Answer(
+        text=text,
+        sources=sources,
+        tool_calls=calls,
+        usage=usage,
+        thread_id=thread_id,
+        model=model,
+        steps=steps,
+        seconds=seconds,
+        stopped_early=stopped,
+        messages=list(messages),
+    )
+
+
+def events_from_stream(stream: Iterator[tuple[str, Any]]) -> Iterator[Event]:
+    builder = EventBuilder()
+    yield from builder.start()
+    for mode, chunk in stream:
+        yield from builder.feed(mode, chunk)
+
+
+async def aevents_from_stream(stream: AsyncIterator[tuple[str, Any]]) -> AsyncIterator[Event]:
+    builder = EventBuilder()
+    for event in builder.start():
+        yield event
+    async for mode, chunk in stream:
+        for event in builder.feed(mode, chunk):
+            yield event

@@ -1,0 +1,46 @@
+"""Put today's date, the time and the user's timezone into every model call."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import datetime, tzinfo
+from typing import Any
+
+from langchain.agents.middleware import AgentMiddleware, ModelRequest, ModelResponse
+from langchain_core.messages import SystemMessage
+
+from ahora.prompt import build_system_prompt
+
+Clock = Callable[[tzinfo], datetime]
+
+
+def _now(tz: tzinfo) -> datetime:
+    return datetime.now(tz)
+
+
+class DatePromptMiddleware(AgentMiddleware[Any, Any, Any]):
+    """Builds the system prompt at call time, so "tomorrow" is always right."""
+
+    def __init__(self, instructions: str | None, tz: tzinfo, *, clock: Clock = _now) -> None:
+        super().__init__()
+        self.instructions = instructions
+        self.tz = tz
+        self.clock = clock
+
+    def _request(self, request: ModelRequest[Any]) -> ModelRequest[Any]:
+        prompt = build_system_prompt(self.instructions, self.clock(self.tz))
+        return request.override(system_message=SystemMessage(content=prompt))
+
+    def wrap_model_call(
+        self,
+        request: ModelRequest[Any],
+        handler: Callable[[ModelRequest[Any]], ModelResponse[Any]],
+    ) -> ModelResponse[Any]:
+        return handler(self._request(request))
+
+    async def awrap_model_call(
+        self,
+        request: ModelRequest[Any],
+        handler: Callable[[ModelRequest[Any]], Awaitable[ModelResponse[Any]]],
+    ) -> ModelResponse[Any]:
+        return await handler(self._request(request))

@@ -1,0 +1,84 @@
+"""One place that caps and fences every tool's output, plugins and MCP tools included.
+
+Capping keeps the head and the tail with a note saying how much was cut. Fencing
+wraps the text in ``<tool_output ...>`` tags that the system prompt declares to be
+data, not instructions; a closing tag inside the output is defused so a hostile page
+cannot end the fence early.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from langchain.agents.middleware import AgentMiddleware
+from langchain.agents.middleware.types import ToolCallRequest
+from langchain_core.messages import ToolMessage
+from langgraph.types import Command
+
+from ahora.prompt import FENCE_CLOSE, FENCE_OPEN
+
+
+def content_text(content: Any) -> str:
+    """Tool content as text (MCP and some tools return lists of content blocks)."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        parts = []
+        for block in content:
+            if isinstance(block, str):
+                parts.append(block)
+            elif isinstance(block, dict) and block.get("type") == "text":
+                parts.append(str(block.get("text", "")))
+            else:
+                parts.append(str(block))
+        return "\n".join(parts)
+    return str(content)
+
+
+def cap(text: str, limit: int) -> str:
+    """Keep the head and tail of ``text`` within about ``limit`` characters."""
+    if len(text) <= limit:
+        return text
+    head = int(limit * 0.8)
+    tail = max(limit - head, 0)
+    cut = len(text) - head - tail
+    note = (
+        f"\n\n[... {cut:,} characters cut by ahora's output cap ({len(text):,} in all). "
+        "Ask the tool for a narrower result, or page on where it offers that "
+        "(read_page takes start=...) ...]\n\n"
+    )
+    return text[:head] + note + (text[-tail:] if tail else "")
+
+
+def fence(text: str, tool: str) -> str:
+    safe = text.replace(FENCE_CLOSE, "</tool_output_>").replace(FENCE_OPEN, "<tool_output_")
+    return f'{FENCE_OPEN} tool="{tool}">\n{safe}\n{FENCE_CLOSE}'
+
+
+class ToolOutputMiddleware(AgentMiddleware[Any, Any, Any]):
+    """Caps each tool message at ``limit`` characters and fences it as data."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self.limit = limit
+
+    def _shape(self, result: ToolMessage | Command[Any]) -> ToolMessage | Command[Any]:
+        if not isinstance(result, ToolMessage):
+            return result
+        text = cap(content_text(result.content), self.limit)
+        return result.model_copy(update={"content": fence(text, result.name or "tool")})
+
+    def wrap_tool_call(
+        self,
+        request: ToolCallRequest,
+        handler: Callable[[ToolCallRequest], ToolMessage | Command[Any]],
+    ) -> ToolMessage | Command[Any]:
+        return self._shape(handler(request))
+
+    async def awrap_tool_call(
+        self,
+        request: ToolCallRequest,
+        handler: Callable[[ToolCallRequest], Awaitable[ToolMessage | Command[Any]]],
+    ) -> ToolMessage | Command[Any]:
+        return self._shape(await handler(request))

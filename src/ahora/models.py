@@ -1,0 +1,212 @@
+"""Which chat model to use: ``"provider:name"`` strings, instances, and auto-detection.
+
+Resolution order when no model is given: ``AHORA_MODEL``; ``OPENAI_API_KEY`` (with
+``OPENAI_BASE_URL``, so any OpenAI-compatible server works); ``ANTHROPIC_API_KEY``;
+an Ollama server answering at ``OLLAMA_HOST``. ``choose_model`` decides without
+importing LangChain (the CLI's ``ahora models`` uses it); ``resolve_model`` builds it.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ahora.errors import (
+    InvalidModel,
+    ModelAuthenticationError,
+    NoModelConfigured,
+    ProviderNotInstalled,
+)
+from ahora.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
+
+__all__ = [
+    "DEFAULT_ANTHROPIC_MODEL",
+    "DEFAULT_OPENAI_MODEL",
+    "ModelChoice",
+    "choose_model",
+    "installed_providers",
+    "resolve_model",
+    "translate_model_error",
+]
+
+DEFAULT_OPENAI_MODEL = "gpt-4.1-mini"
+DEFAULT_ANTHROPIC_MODEL = "claude-sonnet-4-5"
+
+# provider -> (python module, ahora extra that installs it)
+_PROVIDER_PACKAGES: dict[str, tuple[str, str | None]] = {
+    "openai": ("langchain_openai", None),
+    "anthropic": ("langchain_anthropic", "anthropic"),
+    "ollama": ("langchain_ollama", "ollama"),
+}
+
+NO_MODEL_HELP = """\
+No model is configured. ahora needs one chat model; choose one of:
+  1. AHORA_MODEL=provider:name      e.g. export AHORA_MODEL=openai:gpt-4.1-mini
+  2. OPENAI_API_KEY=sk-...          OpenAI; add OPENAI_BASE_URL=http://host:port/v1 for any
+                                    OpenAI-compatible server (vLLM, llama.cpp, LM Studio, Ollama /v1)
+  3. ANTHROPIC_API_KEY=sk-ant-...   Anthropic (pip install 'ahora[anthropic]')
+  4. A local Ollama server at OLLAMA_HOST (default http://localhost:11434) with a pulled
+     model (ollama pull llama3.2; pip install 'ahora[ollama]')
+Or pass model=... to create_agent / --model to the CLI."""
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    """The model that would be used, and why (shown by ``ahora models``)."""
+
+    spec: str
+    reason: str
+    base_url: str | None = None
+
+
+def installed_providers() -> dict[str, bool]:
+    """Which of ahora's usual providers have their LangChain package installed."""
+    return {p: importlib.util.find_spec(mod) is not None for p, (mod, _) in _PROVIDER_PACKAGES.items()}
+
+
+def choose_model(settings: Settings | None = None, *, probe: bool = True) -> ModelChoice:
+    """Pick a model spec from the settings, or raise ``NoModelConfigured``.
+
+    With ``probe``, an OpenAI-compatible server's ``/models`` and Ollama's ``/api/tags``
+    are asked (with a short timeout) which models they serve.
+    """
+    s = settings or get_settings()
+    if s.model:
+        return ModelChoice(s.model, "AHORA_MODEL (or the config file's model)", s.openai_base_url)
+    if s.openai_api_key:
+        if s.openai_base_url:
+            name = (_first_openai_model(s) if probe else None) or DEFAULT_OPENAI_MODEL
+            return ModelChoice(f"openai:{name}", "OPENAI_API_KEY with OPENAI_BASE_URL", s.openai_base_url)
+        return ModelChoice(f"openai:{DEFAULT_OPENAI_MODEL}", "OPENAI_API_KEY")
+    if s.anthropic_api_key:
+        return ModelChoice(f"anthropic:{DEFAULT_ANTHROPIC_MODEL}", "ANTHROPIC_API_KEY")
+    if probe:
+        name = _first_ollama_model(s.ollama_host)
+        if name:
+            return ModelChoice(f"ollama:{name}", f"an Ollama server at {s.ollama_host}", s.ollama_host)
+    raise NoModelConfigured(NO_MODEL_HELP)
+
+
+def _get_json(url: str, headers: dict[str, str] | None = None) -> Any:
+    request = urllib.request.Request(url, headers=headers or {})
+    with urllib.request.urlopen(request, timeout=1.5) as resp:  # noqa: S310 (config URL)
+        return json.loads(resp.read(1_000_000))
+
+
+def _first_openai_model(s: Settings) -> str | None:
+    base = (s.openai_base_url or "").rstrip("/")
+    try:
+        data = _get_json(f"{base}/models", {"Authorization": f"Bearer {s.openai_api_key}"})
+        return str(data["data"][0]["id"])
+    except (OSError, ValueError, KeyError, IndexError, TypeError):
+        return None
+
+
+def _first_ollama_model(host: str) -> str | None:
+    try:
+        data = _get_json(f"{host.rstrip('/')}/api/tags")
+        return str(data["models"][0]["name"])
+    except (OSError, ValueError, KeyError, IndexError, TypeError):
+        return None
+
+
+def split_spec(spec: str) -> tuple[str, str]:
+    """``"provider:name"`` -> (provider, name), with messages that say what to write."""
+    provider, sep, name = spec.partition(":")
+    if not sep or not provider or not name:
+        raise InvalidModel(
+            f"model {spec!r} has no provider: write 'provider:name', "
+            f"e.g. 'openai:{DEFAULT_OPENAI_MODEL}' or 'ollama:llama3.2'"
+        )
+    return provider.strip().lower(), name.strip()
+
+
+def _known_providers() -> set[str]:
+    from langchain.chat_models import base
+
+    return set(base._BUILTIN_PROVIDERS)
+
+
+def check_spec(spec: str) -> tuple[str, str]:
+    """Validate a spec without any network call: known provider, package installed."""
+    provider, name = split_spec(spec)
+    known = _known_providers()
+    if provider not in known:
+        raise InvalidModel(
+            f"unknown model provider {provider!r} in {spec!r}; known providers: "
+            + ", ".join(sorted(known))
+        )
+    module, extra = _PROVIDER_PACKAGES.get(provider, (f"langchain_{provider}", None))
+    from langchain.chat_models import base
+
+    module = base._BUILTIN_PROVIDERS[provider][0]
+    if importlib.util.find_spec(module.split(".")[0]) is None:
+        hint = f"pip install 'ahora[{extra}]'" if extra else f"pip install {module.replace('_', '-')}"
+        raise ProviderNotInstalled(f"the {provider} provider is not installed: {hint}")
+    return provider, name
+
+
+def resolve_model(model: str | BaseChatModel | None = None, *, settings: Settings | None = None) -> BaseChatModel:
+    """A LangChain chat model from an instance, a spec string, or the environment."""
+    from langchain_core.language_models import BaseChatModel
+
+    if isinstance(model, BaseChatModel):
+        return model
+    if model is not None and not isinstance(model, str):
+        raise InvalidModel(
+            f"model must be a 'provider:name' string or a LangChain chat model, not {type(model).__name__}"
+        )
+    s = settings or get_settings()
+    if model is None:
+        choice = choose_model(s)
+        spec, base_url = choice.spec, choice.base_url
+    else:
+        spec, base_url = model, None
+    provider, name = check_spec(spec)
+    return _build(provider, name, s, base_url)
+
+
+def _build(provider: str, name: str, s: Settings, base_url: str | None) -> BaseChatModel:
+    from langchain.chat_models import init_chat_model
+
+    kwargs: dict[str, Any] = {}
+    if provider == "openai":
+        kwargs.update(timeout=s.model_timeout, max_retries=s.model_max_retries, stream_usage=True)
+        if s.openai_api_key:
+            kwargs["api_key"] = s.openai_api_key
+        if base_url or s.openai_base_url:
+            kwargs["base_url"] = base_url or s.openai_base_url
+    elif provider == "anthropic":
+        kwargs.update(timeout=s.model_timeout, max_retries=s.model_max_retries)
+        if s.anthropic_api_key:
+            kwargs["api_key"] = s.anthropic_api_key
+    elif provider == "ollama":
+        kwargs["base_url"] = s.ollama_host
+    return init_chat_model(name, model_provider=provider, **kwargs)
+
+
+def model_label(model: BaseChatModel) -> str:
+    """A short 'provider:name' style label for footers and --json."""
+    for attr in ("model_name", "model", "model_id"):
+        value = getattr(model, attr, None)
+        if isinstance(value, str) and value:
+            return value
+    return type(model).__name__
+
+
+def translate_model_error(exc: BaseException) -> Exception | None:
+    """Provider errors the user must act on, as ahora errors (None: not one of those)."""
+    name = type(exc).__name__
+    if name in {"AuthenticationError", "PermissionDeniedError"} or getattr(exc, "status_code", None) == 401:
+        return ModelAuthenticationError(
+            f"the model provider rejected the credentials ({name}): check the API key "
+            "(OPENAI_API_KEY / ANTHROPIC_API_KEY) and, for OpenAI-compatible servers, OPENAI_BASE_URL"
+        )
+    return None
