@@ -86,6 +86,7 @@ def create_agent(
     tools: Sequence[BaseTool | Callable[..., Any] | str] | None = None,
     *,
     instructions: str | None = None,
+    profile: str | None = None,
     max_steps: int | None = None,
     checkpointer: Checkpointer | None = None,
     middleware: Sequence[AgentMiddleware[Any, Any, Any]] = (),
@@ -100,7 +101,9 @@ def create_agent(
             one from the environment (see ``ahora.models``).
         tools: Tools, functions with docstrings, or registered tool names; None for
             ``ahora.tools.default_tools()``.
-        instructions: Extra system instructions (a profile's role, a domain).
+        instructions: Extra system instructions, added after the profile's.
+        profile: A profile name or TOML path (``agents/``): its instructions, tools,
+            model and step budget, each overridden by the arguments given here.
         max_steps: Model calls per run; the last one answers without tools.
         checkpointer: A LangGraph checkpointer for conversations that persist.
         middleware: More LangChain ``AgentMiddleware``, placed inside ahora's own.
@@ -109,6 +112,14 @@ def create_agent(
         name: The graph's name.
     """
     s = settings or get_settings()
+    if profile is not None:
+        from ahora.profiles import load_profile
+
+        p = load_profile(profile, settings=s)
+        instructions = "\n\n".join(x for x in (p.system_instructions(), instructions) if x)
+        tools = tools if tools is not None else p.tools
+        model = model if model is not None else p.model
+        max_steps = max_steps if max_steps is not None else p.max_steps
     steps = s.max_steps if max_steps is None else max_steps
     if not isinstance(steps, int) or isinstance(steps, bool) or steps < 1:
         raise InvalidSettings(f"max_steps must be a whole number of at least 1, not {steps!r}")
@@ -189,6 +200,7 @@ class Agent:
         tools: Sequence[BaseTool | Callable[..., Any] | str] | None = None,
         *,
         instructions: str | None = None,
+        profile: str | None = None,
         max_steps: int | None = None,
         checkpointer: Checkpointer | None = None,
         middleware: Sequence[AgentMiddleware[Any, Any, Any]] = (),
@@ -200,6 +212,10 @@ class Agent:
         from ahora.models import model_label, resolve_model
 
         self.settings = settings or get_settings()
+        if profile is not None and model is None:
+            from ahora.profiles import load_profile
+
+            model = load_profile(profile, settings=self.settings).model
         self.model = resolve_model(model, settings=self.settings)
         self.model_name = model_label(self.model)
         self.checkpointer = checkpointer if checkpointer is not None else InMemorySaver()
@@ -207,6 +223,7 @@ class Agent:
             self.model,
             tools,
             instructions=instructions,
+            profile=profile,
             max_steps=max_steps,
             checkpointer=self.checkpointer,
             middleware=middleware,
