@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from ahora.answer import Answer
 from ahora.errors import InvalidSettings, InvalidTool
@@ -29,13 +29,14 @@ from ahora.settings import Settings, get_settings
 if TYPE_CHECKING:
     from langchain.agents.middleware import AgentMiddleware
     from langchain_core.language_models import BaseChatModel
+    from langchain_core.runnables import RunnableConfig
     from langchain_core.tools import BaseTool
     from langgraph.graph.state import CompiledStateGraph
     from langgraph.types import Checkpointer
 
 __all__ = ["Agent", "create_agent"]
 
-ToolLike = "BaseTool | Callable[..., Any] | str"
+_STREAM_MODES: list[Literal["messages", "updates"]] = ["messages", "updates"]
 
 
 def _tools(tools: Sequence[Any] | None) -> list[BaseTool]:
@@ -237,7 +238,7 @@ class Agent:
         bound = getattr(node, "bound", None)
         return list(getattr(bound, "tools_by_name", {}).values())
 
-    def _config(self, thread: str | None) -> dict[str, Any]:
+    def _config(self, thread: str | None) -> RunnableConfig:
         return {"configurable": {"thread_id": thread or str(uuid.uuid4())}}
 
     @staticmethod
@@ -246,20 +247,20 @@ class Agent:
 
         return {"messages": [HumanMessage(content=question)]}
 
-    def _answer(self, config: dict[str, Any], started: float) -> Answer:
-        state = self.graph.get_state(config)  # type: ignore[arg-type]
+    def _answer(self, config: RunnableConfig, started: float) -> Answer:
+        state = self.graph.get_state(config)
         return answer_from_messages(
             list(state.values.get("messages", [])),
-            thread_id=config["configurable"]["thread_id"],
+            thread_id=_thread_id(config),
             model=self.model_name,
             seconds=time.monotonic() - started,
         )
 
-    async def _aanswer(self, config: dict[str, Any], started: float) -> Answer:
-        state = await self.graph.aget_state(config)  # type: ignore[arg-type]
+    async def _aanswer(self, config: RunnableConfig, started: float) -> Answer:
+        state = await self.graph.aget_state(config)
         return answer_from_messages(
             list(state.values.get("messages", [])),
-            thread_id=config["configurable"]["thread_id"],
+            thread_id=_thread_id(config),
             model=self.model_name,
             seconds=time.monotonic() - started,
         )
@@ -269,7 +270,7 @@ class Agent:
         started = time.monotonic()
         config = self._config(thread)
         with _translated_errors():
-            self.graph.invoke(self._input(question), config)  # type: ignore[arg-type]
+            self.graph.invoke(self._input(question), config)
         return self._answer(config, started)
 
     async def aask(self, question: str, *, thread: str | None = None) -> Answer:
@@ -277,7 +278,7 @@ class Agent:
         started = time.monotonic()
         config = self._config(thread)
         with _translated_errors():
-            await self.graph.ainvoke(self._input(question), config)  # type: ignore[arg-type]
+            await self.graph.ainvoke(self._input(question), config)
         return await self._aanswer(config, started)
 
     def stream(self, question: str, *, thread: str | None = None) -> Iterator[Event]:
@@ -288,7 +289,9 @@ class Agent:
         yield from builder.start()
         with _translated_errors():
             for mode, chunk in self.graph.stream(
-                self._input(question), config, stream_mode=["messages", "updates"]  # type: ignore[arg-type]
+                self._input(question),
+                config,
+                stream_mode=_STREAM_MODES,
             ):
                 yield from builder.feed(mode, chunk)
         yield Finished(self._answer(config, started))
@@ -302,11 +305,17 @@ class Agent:
             yield event
         with _translated_errors():
             async for mode, chunk in self.graph.astream(
-                self._input(question), config, stream_mode=["messages", "updates"]  # type: ignore[arg-type]
+                self._input(question),
+                config,
+                stream_mode=_STREAM_MODES,
             ):
                 for event in builder.feed(mode, chunk):
                     yield event
         yield Finished(await self._aanswer(config, started))
+
+
+def _thread_id(config: RunnableConfig) -> str:
+    return str(config.get("configurable", {})["thread_id"])
 
 
 class _translated_errors:
@@ -315,7 +324,7 @@ class _translated_errors:
     def __enter__(self) -> None:
         return None
 
-    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> bool:
+    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> Literal[False]:
         if exc is None:
             return False
         from ahora.models import translate_model_error

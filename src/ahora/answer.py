@@ -67,7 +67,8 @@ class Answer:
                 title = s["title"] or s["url"]
                 lines.append(f"{i}. [{title}]({s['url']}) — fetched {s['fetched_at']}")
         footer = (
-            f"{self.steps} steps · {self.usage['input_tokens']}+{self.usage['output_tokens']} tokens"
+            f"{self.steps} steps · "
+            f"{self.usage['input_tokens']}+{self.usage['output_tokens']} tokens"
             f" · {self.seconds:.1f}s · {self.model or 'model'}"
         )
         if self.stopped_early:

@@ -83,7 +83,9 @@ class Finished:
     answer: Answer
 
 
-Event = StepStarted | Token | ToolCalled | ToolFinished | UsageReported | ApprovalRequested | Finished
+Event = (
+    StepStarted | Token | ToolCalled | ToolFinished | UsageReported | ApprovalRequested | Finished
+)
 
 
 def _preview(text: str, limit: int = 160) -> str:
@@ -133,7 +135,11 @@ class EventBuilder:
                 if isinstance(message, AIMessage):
                     usage = message.usage_metadata
                     if usage:
-                        out.append(UsageReported(usage.get("input_tokens", 0), usage.get("output_tokens", 0)))
+                        out.append(
+                            UsageReported(
+                                usage.get("input_tokens", 0), usage.get("output_tokens", 0)
+                            )
+                        )
                     for call in message.tool_calls:
                         self.pending[call["id"] or ""] = time.monotonic()
                         out.append(ToolCalled(call["id"] or "", call["name"], dict(call["args"])))
@@ -164,7 +170,11 @@ def _approval_events(value: Any) -> list[Event]:
     if not isinstance(value, dict):
         return []
     return [
-        ApprovalRequested(call_id=str(req.get("id", "")), name=str(req.get("name", "")), args=dict(req.get("args") or {}))
+        ApprovalRequested(
+            call_id=str(req.get("id", "")),
+            name=str(req.get("name", "")),
+            args=dict(req.get("args") or {}),
+        )
         for req in value.get("action_requests", [])
     ]
 
@@ -196,7 +206,9 @@ def answer_from_messages(
             if message.usage_metadata:
                 usage["input_tokens"] += message.usage_metadata.get("input_tokens", 0)
                 usage["output_tokens"] += message.usage_metadata.get("output_tokens", 0)
-            calls.extend(ToolCallRecord(name=c["name"], args=dict(c["args"])) for c in message.tool_calls)
+            calls.extend(
+                ToolCallRecord(name=c["name"], args=dict(c["args"])) for c in message.tool_calls
+            )
             if not message.tool_calls:
                 text = message.text
             stopped = stopped or bool(message.response_metadata.get(STOPPED_EARLY))

@@ -50,7 +50,8 @@ NO_MODEL_HELP = """\
 No model is configured. ahora needs one chat model; choose one of:
   1. AHORA_MODEL=provider:name      e.g. export AHORA_MODEL=openai:gpt-4.1-mini
   2. OPENAI_API_KEY=sk-...          OpenAI; add OPENAI_BASE_URL=http://host:port/v1 for any
-                                    OpenAI-compatible server (vLLM, llama.cpp, LM Studio, Ollama /v1)
+                                    OpenAI-compatible server (vLLM, llama.cpp, LM Studio,
+                                    Ollama's /v1)
   3. ANTHROPIC_API_KEY=sk-ant-...   Anthropic (pip install 'ahora[anthropic]')
   4. A local Ollama server at OLLAMA_HOST (default http://localhost:11434) with a pulled
      model (ollama pull llama3.2; pip install 'ahora[ollama]')
@@ -68,7 +69,9 @@ class ModelChoice:
 
 def installed_providers() -> dict[str, bool]:
     """Which of ahora's usual providers have their LangChain package installed."""
-    return {p: importlib.util.find_spec(mod) is not None for p, (mod, _) in _PROVIDER_PACKAGES.items()}
+    return {
+        p: importlib.util.find_spec(mod) is not None for p, (mod, _) in _PROVIDER_PACKAGES.items()
+    }
 
 
 def choose_model(settings: Settings | None = None, *, probe: bool = True) -> ModelChoice:
@@ -83,20 +86,24 @@ def choose_model(settings: Settings | None = None, *, probe: bool = True) -> Mod
     if s.openai_api_key:
         if s.openai_base_url:
             name = (_first_openai_model(s) if probe else None) or DEFAULT_OPENAI_MODEL
-            return ModelChoice(f"openai:{name}", "OPENAI_API_KEY with OPENAI_BASE_URL", s.openai_base_url)
+            return ModelChoice(
+                f"openai:{name}", "OPENAI_API_KEY with OPENAI_BASE_URL", s.openai_base_url
+            )
         return ModelChoice(f"openai:{DEFAULT_OPENAI_MODEL}", "OPENAI_API_KEY")
     if s.anthropic_api_key:
         return ModelChoice(f"anthropic:{DEFAULT_ANTHROPIC_MODEL}", "ANTHROPIC_API_KEY")
     if probe:
-        name = _first_ollama_model(s.ollama_host)
-        if name:
-            return ModelChoice(f"ollama:{name}", f"an Ollama server at {s.ollama_host}", s.ollama_host)
+        pulled = _first_ollama_model(s.ollama_host)
+        if pulled:
+            return ModelChoice(
+                f"ollama:{pulled}", f"an Ollama server at {s.ollama_host}", s.ollama_host
+            )
     raise NoModelConfigured(NO_MODEL_HELP)
 
 
 def _get_json(url: str, headers: dict[str, str] | None = None) -> Any:
     request = urllib.request.Request(url, headers=headers or {})
-    with urllib.request.urlopen(request, timeout=1.5) as resp:  # noqa: S310 (config URL)
+    with urllib.request.urlopen(request, timeout=1.5) as resp:
         return json.loads(resp.read(1_000_000))
 
 
@@ -148,12 +155,16 @@ def check_spec(spec: str) -> tuple[str, str]:
 
     module = base._BUILTIN_PROVIDERS[provider][0]
     if importlib.util.find_spec(module.split(".")[0]) is None:
-        hint = f"pip install 'ahora[{extra}]'" if extra else f"pip install {module.replace('_', '-')}"
+        hint = (
+            f"pip install 'ahora[{extra}]'" if extra else f"pip install {module.replace('_', '-')}"
+        )
         raise ProviderNotInstalled(f"the {provider} provider is not installed: {hint}")
     return provider, name
 
 
-def resolve_model(model: str | BaseChatModel | None = None, *, settings: Settings | None = None) -> BaseChatModel:
+def resolve_model(
+    model: str | BaseChatModel | None = None, *, settings: Settings | None = None
+) -> BaseChatModel:
     """A LangChain chat model from an instance, a spec string, or the environment."""
     from langchain_core.language_models import BaseChatModel
 
@@ -161,14 +172,16 @@ def resolve_model(model: str | BaseChatModel | None = None, *, settings: Setting
         return model
     if model is not None and not isinstance(model, str):
         raise InvalidModel(
-            f"model must be a 'provider:name' string or a LangChain chat model, not {type(model).__name__}"
+            "model must be a 'provider:name' string or a LangChain chat model, "
+            f"not {type(model).__name__}"
         )
     s = settings or get_settings()
+    base_url: str | None = None
     if model is None:
         choice = choose_model(s)
         spec, base_url = choice.spec, choice.base_url
     else:
-        spec, base_url = model, None
+        spec = model
     provider, name = check_spec(spec)
     return _build(provider, name, s, base_url)
 
@@ -189,7 +202,8 @@ def _build(provider: str, name: str, s: Settings, base_url: str | None) -> BaseC
             kwargs["api_key"] = s.anthropic_api_key
     elif provider == "ollama":
         kwargs["base_url"] = s.ollama_host
-    return init_chat_model(name, model_provider=provider, **kwargs)
+    chat: BaseChatModel = init_chat_model(name, model_provider=provider, **kwargs)
+    return chat
 
 
 def model_label(model: BaseChatModel) -> str:
@@ -204,9 +218,13 @@ def model_label(model: BaseChatModel) -> str:
 def translate_model_error(exc: BaseException) -> Exception | None:
     """Provider errors the user must act on, as ahora errors (None: not one of those)."""
     name = type(exc).__name__
-    if name in {"AuthenticationError", "PermissionDeniedError"} or getattr(exc, "status_code", None) == 401:
+    if (
+        name in {"AuthenticationError", "PermissionDeniedError"}
+        or getattr(exc, "status_code", None) == 401
+    ):
         return ModelAuthenticationError(
             f"the model provider rejected the credentials ({name}): check the API key "
-            "(OPENAI_API_KEY / ANTHROPIC_API_KEY) and, for OpenAI-compatible servers, OPENAI_BASE_URL"
+            "(OPENAI_API_KEY / ANTHROPIC_API_KEY) and, for OpenAI-compatible servers, "
+            "OPENAI_BASE_URL"
         )
     return None

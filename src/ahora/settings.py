@@ -127,7 +127,9 @@ class Settings:
         known = {f.name: f for f in dataclasses.fields(cls)}
         for key in values:
             if key not in known:
-                raise InvalidSettings(f"unknown setting {key!r} (known: {', '.join(sorted(known))})")
+                raise InvalidSettings(
+                    f"unknown setting {key!r} (known: {', '.join(sorted(known))})"
+                )
         return cls(**{k: _coerce(known[k], v) for k, v in values.items()})
 
 

@@ -57,9 +57,7 @@ class InvalidToolCallsMiddleware(AgentMiddleware[Any, Any, Any]):
     """Turns malformed tool calls into error tool messages; see the module docstring."""
 
     def _fix(self, response: ModelResponse[Any]) -> ModelResponse[Any]:
-        response.result = [
-            _repair(m) if isinstance(m, AIMessage) else m for m in response.result
-        ]
+        response.result = [_repair(m) if isinstance(m, AIMessage) else m for m in response.result]
         return response
 
     def wrap_model_call(

@@ -11,7 +11,7 @@ the last human message. That keeps the middleware stateless and adds no graph no
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from langchain.agents.middleware import AgentMiddleware, ModelRequest, ModelResponse
@@ -27,7 +27,7 @@ _FINAL_NOTE = (
 )
 
 
-def steps_this_run(messages: list[BaseMessage]) -> int:
+def steps_this_run(messages: Sequence[BaseMessage]) -> int:
     """Model calls made since the user's last message."""
     count = 0
     for message in reversed(messages):
@@ -73,9 +73,7 @@ class StepBudgetMiddleware(AgentMiddleware[Any, Any, Any]):
         )
 
     def _finish(self, response: ModelResponse[Any]) -> ModelResponse[Any]:
-        fallback = (
-            f"I stopped after {self.max_steps} steps without reaching a complete answer."
-        )
+        fallback = f"I stopped after {self.max_steps} steps without reaching a complete answer."
         response.result = [
             without_tool_calls(m, fallback=fallback) if isinstance(m, AIMessage) else m
             for m in response.result

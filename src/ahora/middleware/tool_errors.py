@@ -25,7 +25,8 @@ def error_message(request: ToolCallRequest, exc: Exception) -> ToolMessage:
         text = f"Error: {exc}"
     else:
         detail = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ""
-        text = f"Error: the tool {name} failed ({type(exc).__name__}{': ' + detail if detail else ''})."
+        kind = type(exc).__name__ + (f": {detail}" if detail else "")
+        text = f"Error: the tool {name} failed ({kind})."
     return ToolMessage(
         content=f"{text} Try different arguments or another way to answer.",
         tool_call_id=request.tool_call["id"] or "",

@@ -180,7 +180,9 @@ class ScriptedChatModel(BaseChatModel):
             tool_call_chunk(name=c["name"], args=json.dumps(c["args"]), id=c["id"], index=i)
             for i, c in enumerate(message.tool_calls)
         ] + [
-            tool_call_chunk(name=c["name"], args=c["args"], id=c["id"], index=len(message.tool_calls) + i)
+            tool_call_chunk(
+                name=c["name"], args=c["args"], id=c["id"], index=len(message.tool_calls) + i
+            )
             for i, c in enumerate(message.invalid_tool_calls)
         ]
         yield ChatGenerationChunk(
