@@ -24,6 +24,7 @@ from ahora.events import (
     Finished,
     answer_from_messages,
 )
+from ahora.middleware.budget import DEADLINE_KEY
 from ahora.settings import Settings, get_settings
 
 if TYPE_CHECKING:
@@ -89,6 +90,9 @@ def create_agent(
     instructions: str | None = None,
     profile: str | None = None,
     max_steps: int | None = None,
+    max_tokens: int | None = None,
+    fallbacks: Sequence[str | BaseChatModel] | None = None,
+    approvals: Sequence[str] | None = None,
     checkpointer: Checkpointer | None = None,
     middleware: Sequence[AgentMiddleware[Any, Any, Any]] = (),
     timezone: str | None = None,
@@ -104,13 +108,21 @@ def create_agent(
             ``ahora.tools.default_tools()``.
         instructions: Extra system instructions, added after the profile's.
         profile: A profile name or TOML path (``agents/``): its instructions, tools,
-            model and step budget, each overridden by the arguments given here.
+            model, step budget and approvals, each overridden by the arguments here.
         max_steps: Model calls per run; the last one answers without tools.
+        max_tokens: Tokens per run; past it the next call answers without tools.
+        fallbacks: Models to try, in order, when the model fails (not on bad keys).
+        approvals: Names of tools that need a human's approval before they run
+            (also any tool whose ``metadata`` has ``requires_approval``); needs a
+            checkpointer, since the run pauses with a LangGraph interrupt.
         checkpointer: A LangGraph checkpointer for conversations that persist.
         middleware: More LangChain ``AgentMiddleware``, placed inside ahora's own.
         timezone: The user's IANA timezone for dates in the prompt.
         settings: Settings to use instead of the environment's.
         name: The graph's name.
+
+    A wall-clock limit is a deadline in the run's config:
+    ``{"configurable": {"ahora_deadline": time.time() + seconds}}`` (``Agent`` sets it).
     """
     s = settings or get_settings()
     if profile is not None:
@@ -121,18 +133,38 @@ def create_agent(
         tools = tools if tools is not None else p.tools
         model = model if model is not None else p.model
         max_steps = max_steps if max_steps is not None else p.max_steps
+        if approvals is None:
+            approvals = list(getattr(p, "approval", None) or [])
     steps = s.max_steps if max_steps is None else max_steps
-    if not isinstance(steps, int) or isinstance(steps, bool) or steps < 1:
-        raise InvalidSettings(f"max_steps must be a whole number of at least 1, not {steps!r}")
+    _check_positive("max_steps", steps)
+    tokens = s.max_tokens if max_tokens is None else max_tokens
+    if tokens is not None:
+        _check_positive("max_tokens", tokens)
     from ahora.models import resolve_model
 
     chat_model = resolve_model(model, settings=s)
+    backups = [
+        resolve_model(m, settings=s)
+        for m in (s.fallback_models if fallbacks is None else fallbacks)
+    ]
     tool_list = _tools(tools)
+    gated = list(approvals or [])
+    known = {t.name for t in tool_list}
+    for tool_name in gated:
+        if tool_name not in known:
+            raise InvalidTool(
+                f"approvals names {tool_name!r}, which is not one of the agent's tools: "
+                + ", ".join(sorted(known))
+            )
+    gated += [t.name for t in tool_list if (t.metadata or {}).get("requires_approval")]
     return build_graph(
         chat_model,
         tool_list,
         instructions=instructions,
         max_steps=steps,
+        max_tokens=tokens,
+        fallbacks=backups,
+        approvals=sorted(set(gated)),
         checkpointer=checkpointer,
         middleware=middleware,
         timezone=timezone or s.timezone,
@@ -141,12 +173,20 @@ def create_agent(
     )
 
 
+def _check_positive(name: str, value: object) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise InvalidSettings(f"{name} must be a whole number of at least 1, not {value!r}")
+
+
 def build_graph(
     chat_model: BaseChatModel,
     tool_list: list[BaseTool],
     *,
     instructions: str | None,
     max_steps: int,
+    max_tokens: int | None = None,
+    fallbacks: Sequence[BaseChatModel] = (),
+    approvals: Sequence[str] = (),
     checkpointer: Checkpointer | None,
     middleware: Sequence[AgentMiddleware[Any, Any, Any]],
     timezone: str | None,
@@ -156,28 +196,29 @@ def build_graph(
     """The graph from already-resolved parts (``create_agent`` validates first)."""
     from langchain.agents import create_agent as lc_create_agent
 
-    from ahora.middleware import (
-        DatePromptMiddleware,
-        EmptyReplyMiddleware,
-        InvalidToolCallsMiddleware,
-        StepBudgetMiddleware,
-        ToolErrorsMiddleware,
-        ToolOutputMiddleware,
-    )
+    from ahora import middleware as mw
     from ahora.prompt import user_timezone
 
-    # First in the list is outermost. Model side: prompt -> empty-reply retry ->
-    # malformed-call repair -> step budget -> model. Tool side: cap/fence -> malformed
-    # call answer -> error capture -> tool.
+    # First in the list is outermost.
+    # Model side: prompt -> empty-reply retry -> malformed-call repair -> budgets ->
+    #   fallback models -> model.
+    # Tool side: cap and fence -> malformed-call answer -> loop guard -> timeout ->
+    #   error capture -> tool.
     stack: list[AgentMiddleware[Any, Any, Any]] = [
-        DatePromptMiddleware(instructions, user_timezone(timezone)),
-        EmptyReplyMiddleware(),
-        ToolOutputMiddleware(settings.tool_output_chars),
-        InvalidToolCallsMiddleware(),
-        StepBudgetMiddleware(max_steps),
-        ToolErrorsMiddleware(),
-        *middleware,
+        mw.DatePromptMiddleware(instructions, user_timezone(timezone)),
+        mw.EmptyReplyMiddleware(),
+        mw.ToolOutputMiddleware(settings.tool_output_chars),
+        mw.InvalidToolCallsMiddleware(),
+        mw.BudgetMiddleware(max_steps, max_tokens=max_tokens),
+        mw.LoopGuardMiddleware(),
+        mw.ToolTimeoutMiddleware(settings.tool_timeout),
+        mw.ToolErrorsMiddleware(),
     ]
+    if fallbacks:
+        stack.append(mw.ModelFallbackMiddleware(fallbacks))
+    if approvals:
+        stack.append(mw.approval_middleware(approvals))
+    stack.extend(middleware)
     return lc_create_agent(
         chat_model,
         tool_list,
@@ -192,7 +233,9 @@ class Agent:
 
     ``ask``/``aask`` return an ``Answer``; ``stream``/``astream`` yield typed events
     (``ahora.events``) ending with ``Finished``. Conversations continue by passing the
-    ``thread`` id back (``answer.thread_id``); without a checkpointer they live in memory.
+    ``thread`` id back (``answer.thread_id``); without a checkpointer they live in
+    memory. When a tool needs approval the answer comes back with ``pending``
+    approvals; ``resume(thread, approve=...)`` continues the run.
     """
 
     def __init__(
@@ -203,6 +246,10 @@ class Agent:
         instructions: str | None = None,
         profile: str | None = None,
         max_steps: int | None = None,
+        max_tokens: int | None = None,
+        timeout: float | None = None,
+        fallbacks: Sequence[str | BaseChatModel] | None = None,
+        approvals: Sequence[str] | None = None,
         checkpointer: Checkpointer | None = None,
         middleware: Sequence[AgentMiddleware[Any, Any, Any]] = (),
         timezone: str | None = None,
@@ -219,6 +266,9 @@ class Agent:
             model = load_profile(profile, settings=self.settings).model
         self.model = resolve_model(model, settings=self.settings)
         self.model_name = model_label(self.model)
+        self.timeout = self.settings.timeout if timeout is None else timeout
+        if self.timeout is not None and self.timeout <= 0:
+            raise InvalidSettings(f"timeout must be a positive number of seconds, not {timeout!r}")
         self.checkpointer = checkpointer if checkpointer is not None else InMemorySaver()
         self.graph = create_agent(
             self.model,
@@ -226,6 +276,9 @@ class Agent:
             instructions=instructions,
             profile=profile,
             max_steps=max_steps,
+            max_tokens=max_tokens,
+            fallbacks=fallbacks,
+            approvals=approvals,
             checkpointer=self.checkpointer,
             middleware=middleware,
             timezone=timezone,
@@ -239,7 +292,10 @@ class Agent:
         return list(getattr(bound, "tools_by_name", {}).values())
 
     def _config(self, thread: str | None) -> RunnableConfig:
-        return {"configurable": {"thread_id": thread or str(uuid.uuid4())}}
+        configurable: dict[str, Any] = {"thread_id": thread or str(uuid.uuid4())}
+        if self.timeout is not None:
+            configurable[DEADLINE_KEY] = time.time() + self.timeout
+        return {"configurable": configurable}
 
     @staticmethod
     def _input(question: str) -> dict[str, Any]:
@@ -247,71 +303,116 @@ class Agent:
 
         return {"messages": [HumanMessage(content=question)]}
 
+    @staticmethod
+    def _resume_input(approve: bool | Sequence[bool], pending: int) -> Any:
+        from langgraph.types import Command
+
+        votes = [approve] * pending if isinstance(approve, bool) else list(approve)
+        if len(votes) != pending:
+            raise InvalidSettings(f"{pending} tool calls await a decision; got {len(votes)}")
+        decisions = [
+            {"type": "approve"}
+            if ok
+            else {"type": "reject", "message": "The user declined. Go on without this call."}
+            for ok in votes
+        ]
+        return Command(resume={"decisions": decisions})
+
     def _answer(self, config: RunnableConfig, started: float) -> Answer:
-        state = self.graph.get_state(config)
-        return answer_from_messages(
-            list(state.values.get("messages", [])),
-            thread_id=_thread_id(config),
-            model=self.model_name,
-            seconds=time.monotonic() - started,
-        )
+        return _answer_from_state(self.graph.get_state(config), config, self.model_name, started)
 
     async def _aanswer(self, config: RunnableConfig, started: float) -> Answer:
         state = await self.graph.aget_state(config)
-        return answer_from_messages(
-            list(state.values.get("messages", [])),
-            thread_id=_thread_id(config),
-            model=self.model_name,
-            seconds=time.monotonic() - started,
-        )
+        return _answer_from_state(state, config, self.model_name, started)
+
+    def _pending(self, thread: str) -> int:
+        state = self.graph.get_state({"configurable": {"thread_id": thread}})
+        return len(_pending_from_state(state))
 
     def ask(self, question: str, *, thread: str | None = None) -> Answer:
         """Run one turn and return the answer (works inside Jupyter's running loop too)."""
-        started = time.monotonic()
-        config = self._config(thread)
-        with _translated_errors():
-            self.graph.invoke(self._input(question), config)
-        return self._answer(config, started)
+        return self._run(self._input(question), self._config(thread))
 
     async def aask(self, question: str, *, thread: str | None = None) -> Answer:
         """``ask`` for async code (FastAPI, Jupyter's ``await``)."""
-        started = time.monotonic()
-        config = self._config(thread)
-        with _translated_errors():
-            await self.graph.ainvoke(self._input(question), config)
-        return await self._aanswer(config, started)
+        return await self._arun(self._input(question), self._config(thread))
+
+    def resume(self, thread: str, *, approve: bool | Sequence[bool]) -> Answer:
+        """Continue a run paused for approval: one decision for all, or one per call."""
+        return self._run(self._resume_input(approve, self._pending(thread)), self._config(thread))
+
+    async def aresume(self, thread: str, *, approve: bool | Sequence[bool]) -> Answer:
+        """``resume`` for async code."""
+        command = self._resume_input(approve, self._pending(thread))
+        return await self._arun(command, self._config(thread))
 
     def stream(self, question: str, *, thread: str | None = None) -> Iterator[Event]:
         """Yield events as the run goes; the last one is ``Finished(answer)``."""
-        started = time.monotonic()
-        config = self._config(thread)
-        builder = EventBuilder()
-        yield from builder.start()
-        with _translated_errors():
-            for mode, chunk in self.graph.stream(
-                self._input(question),
-                config,
-                stream_mode=_STREAM_MODES,
-            ):
-                yield from builder.feed(mode, chunk)
-        yield Finished(self._answer(config, started))
+        return self._stream(self._input(question), self._config(thread))
 
     async def astream(self, question: str, *, thread: str | None = None) -> AsyncIterator[Event]:
         """``stream`` for async code."""
+        async for event in self._astream(self._input(question), self._config(thread)):
+            yield event
+
+    def stream_resume(self, thread: str, *, approve: bool | Sequence[bool]) -> Iterator[Event]:
+        """``resume``, yielding events like ``stream``."""
+        command = self._resume_input(approve, self._pending(thread))
+        return self._stream(command, self._config(thread))
+
+    def _run(self, payload: Any, config: RunnableConfig) -> Answer:
         started = time.monotonic()
-        config = self._config(thread)
+        with _translated_errors():
+            self.graph.invoke(payload, config)
+        return self._answer(config, started)
+
+    async def _arun(self, payload: Any, config: RunnableConfig) -> Answer:
+        started = time.monotonic()
+        with _translated_errors():
+            await self.graph.ainvoke(payload, config)
+        return await self._aanswer(config, started)
+
+    def _stream(self, payload: Any, config: RunnableConfig) -> Iterator[Event]:
+        started = time.monotonic()
+        builder = EventBuilder()
+        yield from builder.start()
+        with _translated_errors():
+            for mode, chunk in self.graph.stream(payload, config, stream_mode=_STREAM_MODES):
+                yield from builder.feed(mode, chunk)
+        yield Finished(self._answer(config, started))
+
+    async def _astream(self, payload: Any, config: RunnableConfig) -> AsyncIterator[Event]:
+        started = time.monotonic()
         builder = EventBuilder()
         for event in builder.start():
             yield event
         with _translated_errors():
-            async for mode, chunk in self.graph.astream(
-                self._input(question),
-                config,
-                stream_mode=_STREAM_MODES,
-            ):
+            async for mode, chunk in self.graph.astream(payload, config, stream_mode=_STREAM_MODES):
                 for event in builder.feed(mode, chunk):
                     yield event
         yield Finished(await self._aanswer(config, started))
+
+
+def _pending_from_state(state: Any) -> list[dict[str, Any]]:
+    """Tool calls waiting for approval in a paused thread."""
+    pending: list[dict[str, Any]] = []
+    for intr in getattr(state, "interrupts", ()) or ():
+        value = getattr(intr, "value", None)
+        if isinstance(value, dict):
+            for req in value.get("action_requests", []):
+                pending.append({"name": req.get("name", ""), "args": dict(req.get("args") or {})})
+    return pending
+
+
+def _answer_from_state(state: Any, config: RunnableConfig, model: str, started: float) -> Answer:
+    answer = answer_from_messages(
+        list(state.values.get("messages", [])),
+        thread_id=_thread_id(config),
+        model=model,
+        seconds=time.monotonic() - started,
+    )
+    answer.pending = _pending_from_state(state)
+    return answer
 
 
 def _thread_id(config: RunnableConfig) -> str:

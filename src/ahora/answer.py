@@ -35,6 +35,8 @@ class Answer:
     steps: int = 0
     seconds: float = 0.0
     stopped_early: bool = False
+    pending: list[dict[str, Any]] = field(default_factory=list)
+    """Tool calls waiting for a human's approval (``Agent.resume`` continues)."""
     messages: list[Any] = field(default_factory=list, repr=False)
 
     def __str__(self) -> str:
@@ -57,6 +59,7 @@ class Answer:
             "thread_id": self.thread_id,
             "steps": self.steps,
             "stopped_early": self.stopped_early,
+            "pending_approvals": self.pending,
         }
 
     def _repr_markdown_(self) -> str:

@@ -185,7 +185,7 @@ def answer_from_messages(
     """Collect the answer, sources, tool calls and usage of the last run in ``messages``."""
     from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 
-    from ahora.middleware.step_budget import STOPPED_EARLY
+    from ahora.middleware.budget import STOPPED_EARLY
 
     start = 0
     for i in range(len(messages) - 1, -1, -1):

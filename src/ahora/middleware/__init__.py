@@ -2,21 +2,31 @@
 
 All are LangChain v1 ``AgentMiddleware`` subclasses that only use the ``wrap_*``
 hooks: those compose inside the existing model and tool nodes, so they add no graph
-nodes (and no supersteps or checkpoints) to the loop.
+nodes (and no supersteps or checkpoints) to the loop. The one exception is human
+approval, LangChain's own middleware, present only when a tool needs approval.
 """
 
+from ahora.middleware.approvals import approval_middleware
+from ahora.middleware.budget import BudgetMiddleware, StepBudgetMiddleware
 from ahora.middleware.date_prompt import DatePromptMiddleware
 from ahora.middleware.empty_reply import EmptyReplyMiddleware
 from ahora.middleware.invalid_tool_calls import InvalidToolCallsMiddleware
-from ahora.middleware.step_budget import StepBudgetMiddleware
+from ahora.middleware.loop_guard import LoopGuardMiddleware
+from ahora.middleware.model_fallback import ModelFallbackMiddleware
 from ahora.middleware.tool_errors import ToolErrorsMiddleware
 from ahora.middleware.tool_output import ToolOutputMiddleware
+from ahora.middleware.tool_timeout import ToolTimeoutMiddleware
 
 __all__ = [
+    "BudgetMiddleware",
     "DatePromptMiddleware",
     "EmptyReplyMiddleware",
     "InvalidToolCallsMiddleware",
+    "LoopGuardMiddleware",
+    "ModelFallbackMiddleware",
     "StepBudgetMiddleware",
     "ToolErrorsMiddleware",
     "ToolOutputMiddleware",
+    "ToolTimeoutMiddleware",
+    "approval_middleware",
 ]

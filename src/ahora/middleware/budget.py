@@ -1,0 +1,176 @@
+"""Land gracefully at a limit instead of raising.
+
+LangChain's ``create_agent`` stops a runaway loop with ``GraphRecursionError`` (and
+``ModelCallLimitMiddleware`` with an error or a canned message). Here, when a limit
+is reached, the next model call is made *without tools* and told to answer from what
+was gathered and to say what is missing, so the caller always gets an answer built
+from the work done. Limits per run: model calls (``max_steps``), tokens, wall-clock
+time (a deadline in the run config), and a loop guard (steps that add nothing new).
+
+Counts are derived from the messages, not stored: this run is everything after the
+user's last message. That keeps the middleware stateless and adds no graph nodes.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from langchain.agents.middleware import AgentMiddleware, ModelRequest, ModelResponse
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolMessage
+
+STOPPED_EARLY = "ahora_stopped_early"
+DEADLINE_KEY = "ahora_deadline"
+"""``config["configurable"][DEADLINE_KEY]``: a ``time.time()`` after which the run lands."""
+
+STALE_STEPS = 3
+"""Consecutive tool steps that add no new information before the loop guard lands."""
+
+_FINAL_NOTE = (
+    "STOP: {reason}. This is your last turn and you cannot call tools any more. Answer "
+    "the user now from the tool results above, in the user's language. Say plainly that "
+    "you stopped early ({reason}) and what is still missing or uncertain."
+)
+
+
+def this_run(messages: Sequence[BaseMessage]) -> Sequence[BaseMessage]:
+    """The messages after the user's last message."""
+    for i in range(len(messages) - 1, -1, -1):
+        if isinstance(messages[i], HumanMessage):
+            return messages[i + 1 :]
+    return messages
+
+
+def steps_this_run(messages: Sequence[BaseMessage]) -> int:
+    """Model calls made since the user's last message."""
+    return sum(isinstance(m, AIMessage) for m in this_run(messages))
+
+
+def tokens_this_run(messages: Sequence[BaseMessage]) -> int:
+    total = 0
+    for m in this_run(messages):
+        if isinstance(m, AIMessage) and m.usage_metadata:
+            total += m.usage_metadata.get("total_tokens") or (
+                m.usage_metadata.get("input_tokens", 0) + m.usage_metadata.get("output_tokens", 0)
+            )
+    return total
+
+
+def stale_steps(messages: Sequence[BaseMessage]) -> int:
+    """Trailing tool steps whose every result repeated an earlier one word for word.
+
+    A new error counts as new information (the model learns what not to do); the same
+    error, or the same result, again does not.
+    """
+    seen: set[str] = set()
+    stale = 0
+    step_new = False
+    step_has_results = False
+    for m in this_run(messages):
+        if isinstance(m, AIMessage):
+            if step_has_results:
+                stale = 0 if step_new else stale + 1
+            step_new, step_has_results = False, False
+        elif isinstance(m, ToolMessage):
+            step_has_results = True
+            body = str(m.content).split(">", 1)[-1].strip()
+            if body not in seen:
+                step_new = True
+            seen.add(body)
+    if step_has_results:
+        stale = 0 if step_new else stale + 1
+    return stale
+
+
+def without_tool_calls(message: AIMessage, *, fallback: str) -> AIMessage:
+    """The same reply with any tool calls removed (a last turn must not call tools)."""
+    if not message.tool_calls and not message.invalid_tool_calls:
+        answer = message
+    else:
+        kwargs = {k: v for k, v in message.additional_kwargs.items() if k != "tool_calls"}
+        answer = AIMessage(
+            content=message.content or fallback,
+            id=message.id,
+            additional_kwargs=kwargs,
+            response_metadata=message.response_metadata,
+            usage_metadata=message.usage_metadata,
+        )
+    answer.response_metadata = {**answer.response_metadata, STOPPED_EARLY: True}
+    return answer
+
+
+def _deadline() -> float | None:
+    from langgraph.config import get_config
+
+    try:
+        value = get_config().get("configurable", {}).get(DEADLINE_KEY)
+    except RuntimeError:
+        return None
+    return float(value) if value is not None else None
+
+
+class BudgetMiddleware(AgentMiddleware[Any, Any, Any]):
+    """Makes the last call tool-less when a limit is reached; see the module docstring."""
+
+    def __init__(self, max_steps: int, *, max_tokens: int | None = None) -> None:
+        super().__init__()
+        self.max_steps = max_steps
+        self.max_tokens = max_tokens
+
+    def limit_reached(self, request: ModelRequest[Any]) -> str | None:
+        """Why this call must be the last one, or None."""
+        if not request.tools:
+            return None
+        messages = request.messages
+        if steps_this_run(messages) >= self.max_steps - 1:
+            return f"the step budget of {self.max_steps} model calls is used up"
+        if self.max_tokens is not None and tokens_this_run(messages) >= self.max_tokens:
+            return f"the token budget of {self.max_tokens:,} tokens is used up"
+        deadline = _deadline()
+        if deadline is not None and time.time() >= deadline:
+            return "the time limit for this answer has passed"
+        if stale_steps(messages) >= STALE_STEPS:
+            return f"the last {STALE_STEPS} tool steps added no new information"
+        return None
+
+    @staticmethod
+    def _last_request(request: ModelRequest[Any], reason: str) -> ModelRequest[Any]:
+        base = request.system_prompt or ""
+        note = _FINAL_NOTE.format(reason=reason)
+        return request.override(
+            tools=[], tool_choice=None, system_message=SystemMessage(content=f"{base}\n\n{note}")
+        )
+
+    @staticmethod
+    def _finish(response: ModelResponse[Any], reason: str) -> ModelResponse[Any]:
+        fallback = f"I stopped early ({reason}) before reaching a complete answer."
+        response.result = [
+            without_tool_calls(m, fallback=fallback) if isinstance(m, AIMessage) else m
+            for m in response.result
+        ]
+        return response
+
+    def wrap_model_call(
+        self,
+        request: ModelRequest[Any],
+        handler: Callable[[ModelRequest[Any]], ModelResponse[Any]],
+    ) -> ModelResponse[Any]:
+        reason = self.limit_reached(request)
+        if reason is None:
+            return handler(request)
+        return self._finish(handler(self._last_request(request, reason)), reason)
+
+    async def awrap_model_call(
+        self,
+        request: ModelRequest[Any],
+        handler: Callable[[ModelRequest[Any]], Awaitable[ModelResponse[Any]]],
+    ) -> ModelResponse[Any]:
+        reason = self.limit_reached(request)
+        if reason is None:
+            return await handler(request)
+        return self._finish(await handler(self._last_request(request, reason)), reason)
+
+
+StepBudgetMiddleware = BudgetMiddleware
+"""The name this middleware had first; kept for callers that use it."""

@@ -1,0 +1,63 @@
+"""Each tool call gets its own time limit; a tool that hangs is reported as timed out.
+
+The sync path runs the tool in a worker thread and stops waiting at the limit (a
+thread cannot be killed, so a truly stuck tool keeps its thread until it returns;
+the run goes on without it). The async path uses ``asyncio.wait_for``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextvars
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from langchain.agents.middleware import AgentMiddleware
+from langchain.agents.middleware.types import ToolCallRequest
+from langchain_core.messages import ToolMessage
+from langgraph.types import Command
+
+_POOL = concurrent.futures.ThreadPoolExecutor(max_workers=32, thread_name_prefix="ahora-tool")
+
+
+def _timed_out(request: ToolCallRequest, seconds: float) -> ToolMessage:
+    call = request.tool_call
+    text = f"Error: the tool {call['name']} timed out after {seconds:g} s."
+    return ToolMessage(
+        content=f"{text} Try again with simpler arguments, or answer without it.",
+        tool_call_id=call["id"] or "",
+        name=call["name"],
+        status="error",
+        artifact={"sources": [], "error": text},
+    )
+
+
+class ToolTimeoutMiddleware(AgentMiddleware[Any, Any, Any]):
+    """Gives every tool call at most ``seconds`` to finish."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__()
+        self.seconds = seconds
+
+    def wrap_tool_call(
+        self,
+        request: ToolCallRequest,
+        handler: Callable[[ToolCallRequest], ToolMessage | Command[Any]],
+    ) -> ToolMessage | Command[Any]:
+        ctx = contextvars.copy_context()  # keeps LangGraph's run config visible to the tool
+        future = _POOL.submit(ctx.run, handler, request)
+        try:
+            return future.result(timeout=self.seconds)
+        except concurrent.futures.TimeoutError:
+            return _timed_out(request, self.seconds)
+
+    async def awrap_tool_call(
+        self,
+        request: ToolCallRequest,
+        handler: Callable[[ToolCallRequest], Awaitable[ToolMessage | Command[Any]]],
+    ) -> ToolMessage | Command[Any]:
+        try:
+            return await asyncio.wait_for(handler(request), timeout=self.seconds)
+        except TimeoutError:
+            return _timed_out(request, self.seconds)
