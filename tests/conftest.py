@@ -37,11 +37,32 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pa
 
 @pytest.fixture(autouse=True)
 def _fresh_http_sessions() -> Iterator[None]:
-    """Shared HTTP sessions are keyed by settings; drop them between tests."""
+    """Shared HTTP sessions and the search cache/limiters must not leak between tests."""
     yield
     from ahora import http
+    from ahora.search.chain import reset_search_state
 
     http._sessions.clear()
+    reset_search_state()
+
+
+class _NoNetworkDDGS:
+    """ddgs talks through primp (Rust), which pytest-socket cannot block: refuse here.
+
+    Tests that search request the ``fake_ddgs`` fixture, which replaces this.
+    """
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        from ddgs.exceptions import DDGSException
+
+        raise DDGSException("the internet is off in tests: use the fake_ddgs fixture")
+
+
+@pytest.fixture(autouse=True)
+def _no_real_ddgs(monkeypatch: pytest.MonkeyPatch) -> None:
+    from ahora.search import ddgs_backend
+
+    monkeypatch.setattr(ddgs_backend, "ddgs_client_factory", _NoNetworkDDGS)
 
 
 def pytest_report_header() -> str:

@@ -17,6 +17,7 @@ environment variables: through a proxy the guard could not know where it connect
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from dataclasses import dataclass
@@ -221,14 +222,14 @@ def fetch_guarded(
             resolver=resolver,
             trusted_hosts=trusted_hosts,
         )
-        with _Watchdog(deadline) as watchdog:
+        with _Watchdog(deadline, budget) as watchdog:
             resp = _open(target, accept, watchdog, ca_certs)
             try:
                 location = resp.headers.get("Location")
                 if resp.status in (301, 302, 303, 307, 308) and location:
                     current = urljoin(target.url, location.strip())
                     continue
-                body = _read_capped(resp, limit, watchdog, target, budget)
+                body = _read_capped(resp, limit, watchdog, target)
             finally:
                 resp.close()
         return Fetched(
@@ -248,8 +249,9 @@ class _Watchdog:
     never trips them); this does, for connect, TLS, headers and body alike.
     """
 
-    def __init__(self, deadline: float) -> None:
+    def __init__(self, deadline: float, budget: float) -> None:
         self.deadline = deadline
+        self.budget = budget
         self.expired = False
         self._conn: HTTPConnection | None = None
         self._timer: threading.Timer | None = None
@@ -266,10 +268,8 @@ class _Watchdog:
         self.expired = True
         sock = self._conn.sock if self._conn is not None else None
         if sock is not None:
-            try:
+            with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
 
     def __enter__(self) -> _Watchdog:
         self._timer = threading.Timer(max(self.remaining(), 0.0), self._fire)
@@ -295,19 +295,19 @@ def _open(target: Target, accept: str, watchdog: _Watchdog, ca_certs: str | None
         remaining = watchdog.remaining()
         if remaining <= 0:
             break
-        timeout = urllib3.Timeout(connect=min(10.0, remaining), read=remaining)
+        connect_timeout = min(10.0, remaining)
         conn: HTTPConnection
         if target.scheme == "https":
             conn = HTTPSConnection(
                 address,
                 target.port,
-                timeout=timeout,
+                timeout=connect_timeout,
                 server_hostname=target.host,  # SNI and certificate checks use the name
                 cert_reqs="CERT_REQUIRED",
                 ca_certs=ca_certs or _certifi_bundle(),
             )
         else:
-            conn = HTTPConnection(address, target.port, timeout=timeout)
+            conn = HTTPConnection(address, target.port, timeout=connect_timeout)
         watchdog.watch(conn)
         try:
             conn.connect()
@@ -319,6 +319,9 @@ def _open(target: Target, accept: str, watchdog: _Watchdog, ca_certs: str | None
                     f"the TLS connection to {target.host} failed: {_reason(exc)}"
                 ) from exc
             continue  # try the next checked address
+        # From here the watchdog bounds the whole exchange; reads may wait until then.
+        # (+1 s so that the watchdog, not a socket timeout, reports the overrun.)
+        conn.timeout = max(watchdog.remaining(), 0.0) + 1.0
         try:
             conn.request("GET", target.request_target, headers=headers, preload_content=False)
             return conn.getresponse()
@@ -326,15 +329,13 @@ def _open(target: Target, accept: str, watchdog: _Watchdog, ca_certs: str | None
             conn.close()
             raise _network_failure(exc, target, watchdog) from exc
     if watchdog.expired or watchdog.remaining() <= 0:
-        raise ToolFailure(f"{target.host} did not answer in time")
+        raise ToolFailure(_overtime(target, watchdog))
     raise ToolFailure(
         f"could not connect to {target.host}" + (f" ({_reason(last)})" if last is not None else "")
     )
 
 
-def _read_capped(
-    resp: HTTPResponse, limit: int, watchdog: _Watchdog, target: Target, budget: float
-) -> bytes:
+def _read_capped(resp: HTTPResponse, limit: int, watchdog: _Watchdog, target: Target) -> bytes:
     """Read the decompressed body, stopping past ``limit`` bytes or at the deadline."""
     declared = resp.headers.get("Content-Length", "")
     encoded = resp.headers.get("Content-Encoding", "").strip().lower() not in ("", "identity")
@@ -356,9 +357,9 @@ def _read_capped(
     except ToolFailure:
         raise
     except Exception as exc:
-        raise _network_failure(exc, target, watchdog, budget) from exc
+        raise _network_failure(exc, target, watchdog) from exc
     if watchdog.expired:
-        raise ToolFailure(f"reading {target.host} took longer than {budget:g} seconds; gave up")
+        raise ToolFailure(_overtime(target, watchdog))
     return b"".join(chunks)
 
 
@@ -366,12 +367,13 @@ def _too_big(target: Target, limit: int) -> str:
     return f"the response from {target.host} is larger than the {limit:,}-byte limit"
 
 
-def _network_failure(
-    exc: BaseException, target: Target, watchdog: _Watchdog, budget: float | None = None
-) -> ToolFailure:
+def _overtime(target: Target, watchdog: _Watchdog) -> str:
+    return f"reading {target.host} took longer than {watchdog.budget:g} seconds; gave up"
+
+
+def _network_failure(exc: BaseException, target: Target, watchdog: _Watchdog) -> ToolFailure:
     if watchdog.expired:
-        took = f" {budget:g}" if budget is not None else ""
-        return ToolFailure(f"reading {target.host} took longer than{took} seconds; gave up")
+        return ToolFailure(_overtime(target, watchdog))
     if _is_timeout(exc):
         return ToolFailure(f"the request to {target.host} timed out")
     return ToolFailure(f"the connection to {target.host} failed: {_reason(exc)}")

@@ -108,20 +108,19 @@ def extract(data: bytes, suffix: str) -> list[Block]:
 
 
 def _decode(data: bytes) -> str:
-    head = data[:8192]
-    if b"\x00" in head:
+    if b"\x00" in data[:8192]:
         raise Unreadable("binary file")
     try:
-        return data.decode("utf-8-sig")
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        pass
-    # Legacy 8-bit text (Windows-1252) still reads; anything else is not text.
-    try:
-        text = data.decode("cp1252")
-    except UnicodeDecodeError:
-        raise Unreadable("not UTF-8 or Windows-1252 text") from None
-    controls = sum(1 for ch in text[:8192] if ord(ch) < 32 and ch not in "\t\n\r\f")
-    if controls > len(text[:8192]) // 100:
+        # Legacy 8-bit text (Windows-1252) still reads; anything else is not text.
+        try:
+            text = data.decode("cp1252")
+        except UnicodeDecodeError:
+            raise Unreadable("not UTF-8 or Windows-1252 text") from None
+    head = text[:8192]
+    controls = sum(1 for ch in head if ord(ch) < 32 and ch not in "\t\n\r\f")
+    if controls > len(head) // 100:
         raise Unreadable("binary file")
     return text
 
@@ -166,9 +165,51 @@ def _text_blocks(text: str) -> list[Block]:
 # -- HTML ---------------------------------------------------------------------------
 
 _BLOCK_TAGS = frozenset(
-    "address article aside blockquote body br caption dd details div dl dt fieldset "
-    "figcaption figure footer form h1 h2 h3 h4 h5 h6 header hr html li main nav ol p pre "
-    "section summary table tbody td tfoot th thead title tr ul".split()
+    [
+        "address",
+        "article",
+        "aside",
+        "blockquote",
+        "body",
+        "br",
+        "caption",
+        "dd",
+        "details",
+        "div",
+        "dl",
+        "dt",
+        "fieldset",
+        "figcaption",
+        "figure",
+        "footer",
+        "form",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "header",
+        "hr",
+        "html",
+        "li",
+        "main",
+        "nav",
+        "ol",
+        "p",
+        "pre",
+        "section",
+        "summary",
+        "table",
+        "tbody",
+        "td",
+        "tfoot",
+        "th",
+        "thead",
+        "title",
+        "tr",
+        "ul",
+    ]
 )
 _HEADING_TAGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6", "title"})
 _SKIP_TAGS = frozenset({"script", "style", "noscript", "template", "svg", "iframe", "object"})
@@ -259,7 +300,7 @@ def _pdf_blocks(data: bytes) -> list[Block]:
     for number, page in enumerate(pages, start=1):
         try:
             text = page.extract_text() or ""
-        except Exception:  # noqa: BLE001 - one broken page must not lose the others
+        except Exception:  # one broken page must not lose the others
             continue
         blocks.extend(Block(b.text, page=number) for b in _text_blocks(text))
     return blocks
@@ -309,10 +350,8 @@ def _split_long(blocks: Iterable[Block]) -> Iterator[Block]:
         if len(block.text) <= CHUNK_LIMIT:
             yield block
             continue
-        offset = 0
-        for piece in block.text.split("\n"):
+        for offset, piece in enumerate(block.text.split("\n")):
             line = None if block.line is None else block.line + offset
-            offset += 1
             while len(piece) > CHUNK_LIMIT:
                 cut = piece.rfind(" ", 0, CHUNK_LIMIT)
                 cut = cut if cut > CHUNK_LIMIT // 2 else CHUNK_LIMIT

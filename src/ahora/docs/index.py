@@ -26,16 +26,22 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ahora.docs import store
 from ahora.docs.extract import Chunk, Unreadable, chunk, extract, line_at
 from ahora.errors import ConfigurationError
 
+if TYPE_CHECKING:
+    from ahora.docs.embeddings import Embedder
+
 __all__ = ["DocIndex", "FolderInfo", "Hit", "IndexSummary", "NotAFolder", "default_db_path"]
 
 MAX_FILE_BYTES = 50_000_000
 """Larger files are skipped without being read."""
+_CANDIDATES = 50
+"""How many passages each ranking contributes to the fusion."""
+_EMBED_BATCH = 64
 _IGNORED_DIRS = frozenset({"node_modules", "__pycache__"})
 
 
@@ -80,6 +86,7 @@ class Hit:
     text: str
     score: float
     """Higher is better (BM25, negated; or the fused score with embeddings)."""
+    chunk_id: int = 0
 
     @property
     def citation(self) -> str:
@@ -139,13 +146,19 @@ class _Tally:
 class DocIndex:
     """Folders of documents, indexed in one SQLite database, searchable with BM25.
 
-    The database is opened on first use. Instances are safe to share between threads.
+    With an ``embedder`` (see ``ahora.docs.embeddings``), ``add`` also embeds new
+    chunks and ``search`` fuses BM25 with cosine similarity. The database is opened on
+    first use. Instances are safe to share between threads.
     """
 
-    def __init__(self, path: Path | None = None) -> None:
+    def __init__(self, path: Path | None = None, *, embedder: Embedder | None = None) -> None:
         self.path = path if path is not None else default_db_path()
+        self.embedder = embedder
         self._conn: sqlite3.Connection | None = None
         self._lock = threading.RLock()
+        self._vectors: tuple[Any, Any, Any] | None = None
+        self._df: dict[str, int] = {}
+        self._total: int | None = None
 
     # -- lifecycle ---------------------------------------------------------------
 
@@ -202,11 +215,18 @@ class DocIndex:
                     self._index_file(folder_id, rel, full, known.get(rel), tally)
                 gone = [known[rel].id for rel in known.keys() - seen]
                 self._delete_files(gone)
-                db.execute("UPDATE folders SET indexed_at = ? WHERE id = ?", (time.time(), folder_id))
+                db.execute(
+                    "UPDATE folders SET indexed_at = ? WHERE id = ?", (time.time(), folder_id)
+                )
                 db.execute("COMMIT")
             except BaseException:
                 db.execute("ROLLBACK")
                 raise
+            self._forget_stats()
+            if tally.chunks or gone or tally.updated:
+                db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # keep the WAL file small
+        if self.embedder is not None:
+            self._embed_missing(root)
         return IndexSummary(
             folder=root,
             added=tally.added,
@@ -296,6 +316,11 @@ class DocIndex:
         )
         tally.chunks += len(chunks)
 
+    def _forget_stats(self) -> None:
+        self._vectors = None
+        self._df.clear()
+        self._total = None
+
     def _delete_files(self, file_ids: Sequence[int]) -> None:
         db = self._db
         for file_id in file_ids:
@@ -322,15 +347,19 @@ class DocIndex:
             try:
                 folder_id = self._folder_id(root)
                 if folder_id is not None:
-                    ids = [r[0] for r in db.execute(
-                        "SELECT id FROM files WHERE folder_id = ?", (folder_id,)
-                    )]
+                    ids = [
+                        r[0]
+                        for r in db.execute(
+                            "SELECT id FROM files WHERE folder_id = ?", (folder_id,)
+                        )
+                    ]
                     self._delete_files(ids)
                     db.execute("DELETE FROM folders WHERE id = ?", (folder_id,))
                 db.execute("COMMIT")
             except BaseException:
                 db.execute("ROLLBACK")
                 raise
+            self._forget_stats()
         return folder_id is not None
 
     # -- reading -----------------------------------------------------------------
@@ -357,38 +386,181 @@ class DocIndex:
         k: int = 5,
         folder: Path | str | Sequence[Path | str] | None = None,
     ) -> list[Hit]:
-        """The ``k`` best passages for free-text ``query`` (BM25), optionally only from
-        the given folder or folders. Any text is a valid query; no words, no hits."""
-        match = store.fts_query(query)
-        if match is None or k < 1:
+        """The ``k`` best passages for free-text ``query``, optionally only from the
+        given folder or folders. BM25, fused with cosine similarity when the index has
+        an embedder. Any text is a valid query; no words, no hits."""
+        if k < 1:
             return []
-        sql = (
-            "SELECT fo.path, f.relpath, c.line, c.page, c.starts, c.text, chunks_fts.rank,"
-            " highlight(chunks_fts, 0, char(1), '')"
-            " FROM chunks_fts"
-            " JOIN chunks c ON c.id = chunks_fts.rowid"
-            " JOIN files f ON f.id = c.file_id"
-            " JOIN folders fo ON fo.id = f.folder_id"
-            " WHERE chunks_fts MATCH ?"
-        )
-        params: list[object] = [match]
+        scope = None
         if folder is not None:
             wanted = [folder] if isinstance(folder, str | Path) else list(folder)
-            paths = [str(resolve_folder(f)) for f in wanted]
-            sql += f" AND fo.path IN ({', '.join('?' * len(paths))})"
-            params.extend(paths)
-        sql += " ORDER BY chunks_fts.rank LIMIT ?"
+            scope = [str(resolve_folder(f)) for f in wanted]
+        terms = store.query_terms(query)
+        if self.embedder is None:
+            return self._lexical(terms, k, scope)
+        from ahora.docs.embeddings import fuse
+
+        lexical = self._lexical(terms, _CANDIDATES, scope)
+        semantic = self._semantic(query, _CANDIDATES, scope) if query.strip() else []
+        return fuse([lexical, semantic], k)
+
+    def _lexical(self, terms: list[str], k: int, scope: list[str] | None) -> list[Hit]:
+        """BM25 over passages with all the terms first; with any of them if too few.
+
+        Ranking costs time in proportion to the passages that match, so the narrower
+        AND query goes first (passages with every word nearly always rank first under
+        OR too), and terms in more than half the passages are left out of the ranking
+        (see ``_useful_terms``); when too few passages match, the rest are filled in
+        unranked from passages with any word, as BM25 would score them about zero.
+        """
+        if not terms:
+            return []
+        useful = self._useful_terms(terms)
+        hits: list[Hit] = []
+        if len(useful) > 1:
+            hits = self._bm25(" AND ".join(useful), k, scope)
+        if len(hits) < k:
+            hits = self._bm25(" OR ".join(useful), k, scope)
+        if len(hits) < k and len(useful) < len(terms):
+            seen = {h.chunk_id for h in hits}
+            more = self._bm25(" OR ".join(terms), k + len(hits), scope, ranked=False)
+            hits += [h for h in more if h.chunk_id not in seen][: k - len(hits)]
+        return hits
+
+    def _useful_terms(self, terms: list[str]) -> list[str]:
+        """Drop terms found in more than half the passages while rarer ones remain.
+
+        FTS5's BM25 gives such terms an IDF of 1e-6, so they do not change the
+        ranking; they only make the query slow. Document frequencies are cached
+        until the index changes.
+        """
+        if len(terms) < 2:
+            return terms
+        with self._lock:
+            if self._total is None:
+                (self._total,) = self._db.execute("SELECT count(*) FROM chunks").fetchone()
+            for term in terms:
+                if term not in self._df:
+                    (self._df[term],) = self._db.execute(
+                        "SELECT count(*) FROM chunks_fts WHERE chunks_fts MATCH ?", (term,)
+                    ).fetchone()
+            half = (self._total or 0) / 2
+            useful = [t for t in terms if self._df[t] <= half]
+            if len(self._df) > 10_000:
+                self._df.clear()
+        return useful or [min(terms, key=lambda t: self._df.get(t, 0))]
+
+    _HIT_COLUMNS = "c.id, fo.path, f.relpath, c.line, c.page, c.starts, c.text"
+    _HIT_JOINS = " JOIN files f ON f.id = c.file_id JOIN folders fo ON fo.id = f.folder_id"
+
+    def _bm25(
+        self, match: str, k: int, scope: list[str] | None, *, ranked: bool = True
+    ) -> list[Hit]:
+        """Passages matching the FTS5 expression, best BM25 first (or in index order
+        with score 0 when not ``ranked``, which is fast)."""
+        sql = (
+            f"SELECT {self._HIT_COLUMNS}, chunks_fts.rank,"
+            " highlight(chunks_fts, 0, char(1), '')"
+            " FROM chunks_fts JOIN chunks c ON c.id = chunks_fts.rowid"
+            f"{self._HIT_JOINS} WHERE chunks_fts MATCH ?"
+        )
+        params: list[object] = [match]
+        if scope is not None:
+            sql += f" AND fo.path IN ({', '.join('?' * len(scope))})"
+            params.extend(scope)
+        sql += (
+            " ORDER BY chunks_fts.rank LIMIT ?" if ranked else " ORDER BY chunks_fts.rowid LIMIT ?"
+        )
         params.append(k)
         with self._lock:
             rows = self._db.execute(sql, params).fetchall()
         hits = []
-        for fo, rel, line, page, starts, text, rank, marked in rows:
+        for cid, fo, rel, line, page, starts, text, rank, marked in rows:
             # Cite the line of the first matching word, not the chunk's first line.
             first = marked.find("\x01")
             if first >= 0 and line is not None:
                 line = line_at(text, line, store.decode_starts(starts), first)
-            hits.append(Hit(Path(fo), rel, line, page, text, -float(rank)))
+            score = -float(rank) if ranked else 0.0
+            hits.append(Hit(Path(fo), rel, line, page, text, score, cid))
         return hits
+
+    def _semantic(self, query: str, k: int, scope: list[str] | None) -> list[Hit]:
+        import numpy as np
+
+        assert self.embedder is not None
+        ids, folders, matrix = self._vector_table()
+        if not len(ids):
+            return []
+        q = np.asarray(self.embedder.embed([query])[0], dtype=np.float32)
+        scores = matrix @ q
+        if scope is not None:
+            scores = np.where(np.isin(folders, scope), scores, -np.inf)
+        top = np.argsort(-scores)[:k]
+        top = top[np.isfinite(scores[top])]
+        wanted = {int(ids[i]): float(scores[i]) for i in top}
+        if not wanted:
+            return []
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT {self._HIT_COLUMNS} FROM chunks c{self._HIT_JOINS}"
+                f" WHERE c.id IN ({', '.join('?' * len(wanted))})",
+                list(wanted),
+            ).fetchall()
+        hits = [
+            Hit(Path(fo), rel, line, page, text, wanted[cid], cid)
+            for cid, fo, rel, line, page, _starts, text in rows
+        ]
+        return sorted(hits, key=lambda h: h.score, reverse=True)
+
+    def _vector_table(self) -> tuple[Any, Any, Any]:
+        """``(chunk ids, folder paths, unit vectors)`` of this embedder, cached."""
+        import numpy as np
+
+        assert self.embedder is not None
+        if self._vectors is None:
+            with self._lock:
+                rows = self._db.execute(
+                    "SELECT v.chunk_id, fo.path, v.vec FROM vectors v"
+                    " JOIN chunks c ON c.id = v.chunk_id"
+                    f"{self._HIT_JOINS} WHERE v.model = ?",
+                    (self.embedder.name,),
+                ).fetchall()
+            ids = np.array([r[0] for r in rows], dtype=np.int64)
+            folders = np.array([r[1] for r in rows], dtype=object)
+            matrix = (
+                np.vstack([np.frombuffer(r[2], dtype=np.float32) for r in rows])
+                if rows
+                else np.zeros((0, 1), dtype=np.float32)
+            )
+            self._vectors = (ids, folders, matrix)
+        return self._vectors
+
+    def _embed_missing(self, root: Path) -> None:
+        """Embed this folder's chunks that have no vector for the embedder yet."""
+        import numpy as np
+
+        assert self.embedder is not None
+        name = self.embedder.name
+        with self._lock:
+            todo = self._db.execute(
+                "SELECT c.id, c.text FROM chunks c"
+                f"{self._HIT_JOINS}"
+                " LEFT JOIN vectors v ON v.chunk_id = c.id AND v.model = ?"
+                " WHERE fo.path = ? AND v.chunk_id IS NULL ORDER BY c.id",
+                (name, str(root)),
+            ).fetchall()
+        for start in range(0, len(todo), _EMBED_BATCH):
+            batch = todo[start : start + _EMBED_BATCH]
+            vectors = self.embedder.embed([text for _, text in batch])
+            with self._lock, self._db:
+                self._db.executemany(
+                    "INSERT OR REPLACE INTO vectors (chunk_id, model, vec) VALUES (?, ?, ?)",
+                    [
+                        (cid, name, np.asarray(vec, dtype=np.float32).tobytes())
+                        for (cid, _), vec in zip(batch, vectors, strict=True)
+                    ],
+                )
+        self._vectors = None
 
 
 def _walk(root: Path) -> Iterator[tuple[str, Path]]:

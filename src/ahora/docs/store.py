@@ -8,6 +8,7 @@ One database file (``docs.sqlite`` in the data directory) holds every indexed fo
                                                   offsets in text to source lines
     chunks_fts                                    FTS5 over chunks.text (external content,
                                                   kept in sync by triggers), BM25-ranked
+    vectors(chunk_id, model, vec)                 optional embeddings (float32 bytes)
 
 ``files`` remembers size, mtime and hash so re-indexing an unchanged folder reads no
 file. Skipped files are remembered too (``skipped`` holds the reason), so a binary
@@ -21,7 +22,14 @@ import re
 import sqlite3
 from pathlib import Path
 
-__all__ = ["SCHEMA_VERSION", "connect", "decode_starts", "encode_starts", "fts_query"]
+__all__ = [
+    "SCHEMA_VERSION",
+    "connect",
+    "decode_starts",
+    "encode_starts",
+    "fts_query",
+    "query_terms",
+]
 
 SCHEMA_VERSION = 1
 
@@ -51,6 +59,11 @@ CREATE TABLE IF NOT EXISTS chunks (
     text TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS chunks_file ON chunks(file_id);
+CREATE TABLE IF NOT EXISTS vectors (
+    chunk_id INTEGER PRIMARY KEY,
+    model TEXT NOT NULL,
+    vec BLOB NOT NULL
+);
 CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
     text,
     content='chunks',
@@ -62,6 +75,7 @@ CREATE TRIGGER IF NOT EXISTS chunks_ai AFTER INSERT ON chunks BEGIN
 END;
 CREATE TRIGGER IF NOT EXISTS chunks_ad AFTER DELETE ON chunks BEGIN
     INSERT INTO chunks_fts(chunks_fts, rowid, text) VALUES ('delete', old.id, old.text);
+    DELETE FROM vectors WHERE chunk_id = old.id;
 END;
 """
 
@@ -87,20 +101,73 @@ def connect(path: Path) -> sqlite3.Connection:
 _WORD = re.compile(r"\w+")
 _MAX_TERMS = 32
 _STOPWORDS = frozenset(
-    "a an and are as at be but by can do does for from had has have how i if in into is it "
-    "its me my no not of on or our so that the their then there these this to was we were "
-    "what when where which who why will with you your".split()
+    [
+        "a",
+        "an",
+        "and",
+        "are",
+        "as",
+        "at",
+        "be",
+        "but",
+        "by",
+        "can",
+        "do",
+        "does",
+        "for",
+        "from",
+        "had",
+        "has",
+        "have",
+        "how",
+        "i",
+        "if",
+        "in",
+        "into",
+        "is",
+        "it",
+        "its",
+        "me",
+        "my",
+        "no",
+        "not",
+        "of",
+        "on",
+        "or",
+        "our",
+        "so",
+        "that",
+        "the",
+        "their",
+        "then",
+        "there",
+        "these",
+        "this",
+        "to",
+        "was",
+        "we",
+        "were",
+        "what",
+        "when",
+        "where",
+        "which",
+        "who",
+        "why",
+        "will",
+        "with",
+        "you",
+        "your",
+    ]
 )
 
 
-def fts_query(text: str) -> str | None:
-    """An FTS5 MATCH expression for free text, or ``None`` when it has no words.
+def query_terms(text: str) -> list[str]:
+    """The words of free text as quoted FTS5 strings, ready to join with AND or OR.
 
     Every word becomes a quoted string, so quotes, ``AND``/``OR``/``NEAR``, ``*``,
     ``:``, ``^`` and parentheses in the user's text are just words or nothing, never
-    syntax. Words are OR-ed: BM25 ranks passages that match more (and rarer) words
-    first. Common English words are dropped when other words remain, which keeps
-    queries fast and rankings sharp. At most 32 distinct words are used.
+    syntax. Common English words are dropped when other words remain, which keeps
+    queries fast and rankings sharp. At most 32 distinct words are kept.
     """
     words: list[str] = []
     seen: set[str] = set()
@@ -109,11 +176,14 @@ def fts_query(text: str) -> str | None:
         if word and word not in seen:
             seen.add(word)
             words.append(word)
-    if not words:
-        return None
     content = [w for w in words if w not in _STOPWORDS]
-    terms = (content or words)[:_MAX_TERMS]
-    return " OR ".join(f'"{w}"' for w in terms)
+    return [f'"{w}"' for w in (content or words)[:_MAX_TERMS]]
+
+
+def fts_query(text: str) -> str | None:
+    """One FTS5 MATCH expression for free text (its words OR-ed), or ``None``."""
+    terms = query_terms(text)
+    return " OR ".join(terms) if terms else None
 
 
 def encode_starts(starts: tuple[tuple[int, int], ...]) -> str:

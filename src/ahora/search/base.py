@@ -54,4 +54,4 @@ class SearchBackend(ABC):
 
     @abstractmethod
     def search(self, query: str, max_results: int) -> list[SearchResult]:
-        """Return up to ``max_results`` hits (``[]`` for none); raise ``BackendError`` on failure."""
+        """Up to ``max_results`` hits (``[]`` for none); ``BackendError`` on failure."""

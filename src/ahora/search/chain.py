@@ -20,7 +20,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from ahora.errors import ToolFailure
@@ -59,8 +59,9 @@ class SearchOutcome:
 class _TTLCache:
     """A small thread-safe dict with expiry and a size cap (oldest entries go first)."""
 
-    def __init__(self, max_entries: int) -> None:
+    def __init__(self, max_entries: int, clock: Callable[[], float] = time.monotonic) -> None:
         self._max = max_entries
+        self._clock = clock
         self._lock = threading.Lock()
         self._data: OrderedDict[tuple[str, int], tuple[float, SearchOutcome]] = OrderedDict()
 
@@ -70,14 +71,14 @@ class _TTLCache:
             if hit is None:
                 return None
             stored_at, outcome = hit
-            if time.monotonic() - stored_at > ttl:
+            if self._clock() - stored_at > ttl:
                 del self._data[key]
                 return None
             return outcome
 
     def put(self, key: tuple[str, int], outcome: SearchOutcome) -> None:
         with self._lock:
-            self._data[key] = (time.monotonic(), outcome)
+            self._data[key] = (self._clock(), outcome)
             self._data.move_to_end(key)
             while len(self._data) > self._max:
                 self._data.popitem(last=False)

@@ -44,7 +44,7 @@ class RateLimiter:
             return max(0.0, self._blocked_until - self._clock())
 
     def acquire(self, max_wait: float) -> float | None:
-        """Reserve a call. Returns the seconds to sleep first, or None if that exceeds ``max_wait``."""
+        """Reserve a call: the seconds to sleep first, or None if that exceeds ``max_wait``."""
         with self._lock:
             now = self._clock()
             if self.rate_per_second > 0:
@@ -65,7 +65,9 @@ class RateLimiter:
             if retry_after is not None and retry_after > 0:
                 self._penalty = min(retry_after, MAX_BACKOFF_SECONDS)
             else:
-                self._penalty = min(max(self._penalty * 2, self.backoff_seconds), MAX_BACKOFF_SECONDS)
+                self._penalty = min(
+                    max(self._penalty * 2, self.backoff_seconds), MAX_BACKOFF_SECONDS
+                )
             self._blocked_until = self._clock() + self._penalty
             return self._penalty
 

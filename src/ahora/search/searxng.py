@@ -46,7 +46,8 @@ class SearXNGBackend(SearchBackend):
             raise BackendError(f"unreachable ({exc})") from exc
         if resp.status_code == 403:
             raise BackendError(
-                "refused JSON (HTTP 403): add 'json' to search.formats in the instance's settings.yml"
+                "refused JSON (HTTP 403): JSON output is disabled in the instance's settings;"
+                " add 'json' to search.formats in settings.yml"
             )
         if resp.status_code == 429:
             raise RateLimited("rate-limited (HTTP 429)", retry_after=_retry_after(resp.headers))
@@ -58,11 +59,15 @@ class SearXNGBackend(SearchBackend):
             data = None
         if not isinstance(data, dict) or not isinstance(data.get("results"), list):
             raise BackendError("did not answer with SearXNG's JSON")
-        results = [_convert(item, self.name) for item in data["results"] if isinstance(item, dict)]
-        results = [r for r in results if r is not None]
+        converted = (
+            _convert(item, self.name) for item in data["results"] if isinstance(item, dict)
+        )
+        results = [r for r in converted if r is not None]
         if not results and data.get("unresponsive_engines"):
             raise BackendError(
-                "has no working engines right now (" + _unresponsive(data["unresponsive_engines"]) + ")"
+                "has no working engines right now ("
+                + _unresponsive(data["unresponsive_engines"])
+                + ")"
             )
         return results[:max_results]
 

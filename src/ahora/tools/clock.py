@@ -58,7 +58,7 @@ def resolve_timezone(text: str) -> str:
 
 
 def _local_zone() -> tuple[tzinfo, str]:
-    """The machine's zone: $TZ or /etc/localtime when they name an IANA zone, else a fixed offset."""
+    """The machine's zone: $TZ or /etc/localtime if they name an IANA zone, else an offset."""
     candidates = [os.environ.get("TZ", "").lstrip(":")]
     try:
         target = str(Path("/etc/localtime").resolve())
@@ -94,7 +94,7 @@ def format_now(now: datetime, label: str) -> str:
     offset = now.strftime("%z")
     offset = f"UTC{offset[:3]}:{offset[3:]}" if offset else "UTC offset unknown"
     abbrev = now.tzname()
-    zone = f"{label} ({offset}" + (f", {abbrev}" if abbrev and not abbrev[0] in "+-" else "") + ")"
+    zone = f"{label} ({offset}" + (f", {abbrev}" if abbrev and abbrev[0] not in "+-" else "") + ")"
     return (
         f"{now:%A %d %B %Y}, {now:%H:%M:%S} in {zone}.\n"
         f"ISO 8601: {now.isoformat(timespec='seconds')}"
@@ -108,7 +108,8 @@ def clock(timezone: str | None = None) -> str:
     Use it whenever the answer depends on today's date or the time somewhere.
 
     Args:
-        timezone: An IANA time zone such as "America/Santiago" or "Asia/Tokyo"; leave it out for the user's own time zone.
+        timezone: An IANA time zone such as "America/Santiago" or "Asia/Tokyo";
+            leave it out for the user's own time zone.
     """
     try:
         now, label = now_in(timezone)

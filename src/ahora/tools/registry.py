@@ -1,25 +1,84 @@
 """Where tools come from: one registry for built-ins, plugins, local files and MCP.
 
-Built-in tools are declared as entry points in ahora's own pyproject (group
-``ahora.tools``), so they arrive through the same door as third-party plugins.
+Four sources, loaded in this order (the first tool to claim a name keeps it):
 
-``describe_tools`` lists names and one-line descriptions for ``ahora tools``; it must
-stay fast (no LangChain import on the fast path).
+1. **Built-ins**: ahora's own entry points in the group ``ahora.tools`` (declared in
+   its pyproject). When the package metadata is missing (running from a source tree
+   that was never installed) the ``BUILTIN`` map below stands in.
+2. **Plugins**: any other installed distribution with entry points in ``ahora.tools``.
+   The contract, for built-ins and plugins alike: the entry point's value is a
+   ``module:attr`` naming a LangChain ``BaseTool``, a list of them, or a function
+   taking no arguments that returns either. In the plugin's pyproject::
+
+       [project.entry-points."ahora.tools"]
+       stock_price = "ahora_stocks:stock_price"     # a @tool
+       stocks = "ahora_stocks:all_tools"            # a function returning [tool, ...]
+
+3. **Local tool files**: every ``*.py`` (not starting with ``_``) in
+   ``settings.tools_dir`` (``AHORA_TOOLS_DIR``, the config file, ``--tools-dir``) or,
+   when that is unset, in ``./tools`` if it exists. Each file is imported and every
+   ``BaseTool`` in its namespace (or its ``__all__``) is a tool. These files run with
+   your permissions, like any Python you import: only point ahora at folders you trust.
+4. **MCP servers** from ``settings.mcp_servers`` (``[mcp_servers.NAME]`` tables; see
+   :mod:`ahora.mcp`).
+
+A broken source (an import error, something that is not a tool, a name already
+taken, an MCP server that does not start) never stops the others: it becomes a
+*problem*, a one-line message. ``available_tools`` warns once per problem
+(``ToolLoadWarning``); ``tool_problems`` lists them for ``ahora tools``.
+
+``describe_tools`` must answer in a few milliseconds (the CLI's ``ahora tools``), and
+importing LangChain alone takes far longer. So names, descriptions and origins are
+cached in ``settings.cache_dir/tools.json``, keyed by ahora's version, the mtimes of
+the ``sys.path`` folders (installing or removing a distribution changes them) and of
+the built-in tool modules, the local tool files' paths and mtimes, and the MCP
+configuration. A stale key rebuilds the cache by loading every tool for real. MCP
+servers are asked for their tools only then: a server that changes its tools without
+a configuration change shows the old list until something else changes.
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+import importlib.util
+import json
+import os
+import sys
+import threading
+import warnings
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
+from ahora.__about__ import __version__
 from ahora.settings import Settings, get_settings
 
 if TYPE_CHECKING:
+    from importlib.metadata import EntryPoint
+
     from langchain_core.tools import BaseTool
 
-__all__ = ["BUILTIN", "ToolInfo", "available_tools", "describe_tools", "load_builtin_tools"]
+__all__ = [
+    "BUILTIN",
+    "GROUP",
+    "ToolInfo",
+    "ToolLoadWarning",
+    "ToolSet",
+    "as_tools",
+    "available_tools",
+    "describe_tools",
+    "load_builtin_tools",
+    "load_tools",
+    "local_tools_dir",
+    "tool_problems",
+]
 
+#: The entry-point group every tool source registers in.
+GROUP = "ahora.tools"
+
+#: Built-in tools, used when ahora's own entry points cannot be read.
 BUILTIN = {
     "web_search": "ahora.tools.web_search:web_search",
     "read_page": "ahora.tools.read_page:read_page",
@@ -27,6 +86,13 @@ BUILTIN = {
     "calculator": "ahora.tools.calculator:calculator",
     "clock": "ahora.tools.clock:clock",
 }
+
+_CACHE_FORMAT = 1
+_DIST = "ahora"
+
+
+class ToolLoadWarning(UserWarning):
+    """A tool source could not be loaded; the others were."""
 
 
 @dataclass(frozen=True)
@@ -36,25 +102,330 @@ class ToolInfo:
     origin: str  # "builtin", "plugin:<dist>", "local:<path>", "mcp:<server>"
 
 
-def _load(target: str) -> BaseTool:
+@dataclass
+class ToolSet:
+    """Everything one load found: tools by name (in load order), their infos, problems."""
+
+    tools: dict[str, BaseTool] = field(default_factory=dict)
+    infos: list[ToolInfo] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    def add(self, tools: Iterable[BaseTool], origin: str) -> None:
+        for t in tools:
+            if t.name in self.tools:
+                taken = next(i.origin for i in self.infos if i.name == t.name)
+                if self.tools[t.name] is not t:
+                    self.problems.append(
+                        f"tool {t.name!r} from {origin} skipped: the name is taken by {taken}"
+                    )
+                continue
+            self.tools[t.name] = t
+            self.infos.append(ToolInfo(t.name, _first_line(t.description), origin))
+
+
+# --- the plugin contract -------------------------------------------------------------
+
+
+def as_tools(obj: Any, where: str) -> list[BaseTool]:
+    """What an entry point (or ``where``) exposes, as tools; ``InvalidTool`` if not tools.
+
+    Accepts a ``BaseTool``, a list or tuple of them, or a zero-argument callable
+    returning either.
+    """
+    from langchain_core.tools import BaseTool
+
+    from ahora.errors import InvalidTool
+
+    if not isinstance(obj, BaseTool | list | tuple) and callable(obj):
+        obj = obj()
+    if isinstance(obj, BaseTool):
+        return [obj]
+    if isinstance(obj, list | tuple) and obj and all(isinstance(t, BaseTool) for t in obj):
+        return list(obj)
+    raise InvalidTool(
+        f"{where} is not a tool (got {type(obj).__name__}): expose a LangChain tool (@tool), "
+        "a list of them, or a function with no arguments returning either"
+    )
+
+
+def _import_target(target: str) -> Any:
     module, _, attr = target.partition(":")
-    obj: BaseTool = getattr(importlib.import_module(module), attr)
+    obj: Any = importlib.import_module(module)
+    for part in attr.split(".") if attr else []:
+        obj = getattr(obj, part)
     return obj
 
 
+# --- entry points: built-ins and plugins ----------------------------------------------
+
+
+def _entry_points() -> list[EntryPoint]:
+    from importlib.metadata import entry_points
+
+    return list(entry_points(group=GROUP))
+
+
+def _dist_name(ep: EntryPoint) -> str:
+    dist = getattr(ep, "dist", None)
+    return str(dist.name) if dist is not None else "unknown"
+
+
+def _builtin_targets(eps: list[EntryPoint]) -> list[tuple[str, str]]:
+    """(name, target) of the built-ins: ahora's entry points, or ``BUILTIN`` without them."""
+    own = {ep.name: ep.value for ep in eps if _dist_name(ep).lower() == _DIST}
+    if not own:
+        return list(BUILTIN.items())
+    order = list(BUILTIN)
+    return sorted(own.items(), key=lambda kv: (order.index(kv[0]) if kv[0] in order else 99, kv[0]))
+
+
+def _load_target(found: ToolSet, target: str, origin: str, label: str) -> None:
+    try:
+        tools = as_tools(_import_target(target), f"{label} ({target})")
+    except Exception as exc:  # any failure of someone else's code is a problem, not a crash
+        found.problems.append(_problem(f"{label} ({target})", exc))
+        return
+    found.add(tools, origin)
+
+
+def _load_entry_points(found: ToolSet, eps: list[EntryPoint]) -> None:
+    for name, target in _builtin_targets(eps):
+        _load_target(found, target, "builtin", f"built-in tool {name!r}")
+    for ep in sorted(eps, key=lambda e: (_dist_name(e), e.name)):
+        dist = _dist_name(ep)
+        if dist.lower() == _DIST:
+            continue
+        _load_target(found, ep.value, f"plugin:{dist}", f"plugin {dist!r} entry point {ep.name!r}")
+
+
 def load_builtin_tools() -> list[BaseTool]:
-    return [_load(t) for t in BUILTIN.values()]
+    """The built-in tools, through the same entry points as plugins (problems warn)."""
+    found = ToolSet()
+    for name, target in _builtin_targets(_entry_points()):
+        _load_target(found, target, "builtin", f"built-in tool {name!r}")
+    _warn(found.problems)
+    return list(found.tools.values())
+
+
+# --- local tool files -----------------------------------------------------------------
+
+
+def local_tools_dir(settings: Settings | None = None) -> Path | None:
+    """``settings.tools_dir`` when set, else ``./tools`` when it exists, else None."""
+    s = settings or get_settings()
+    if s.tools_dir:
+        return Path(s.tools_dir).expanduser()
+    default = Path("tools")
+    return default if default.is_dir() else None
+
+
+def _local_files(folder: Path | None) -> list[Path]:
+    if folder is None or not folder.is_dir():
+        return []
+    return sorted(p for p in folder.glob("*.py") if not p.name.startswith(("_", ".")))
+
+
+def _import_file(path: Path) -> Any:
+    digest = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:10]
+    name = f"ahora_local_tools.{path.stem}_{digest}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot import {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # pydantic resolves postponed annotations through it
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        sys.modules.pop(name, None)
+        raise
+    return module
+
+
+def _tools_in_module(module: Any) -> list[BaseTool]:
+    from langchain_core.tools import BaseTool
+
+    names = getattr(module, "__all__", None)
+    values = (
+        [getattr(module, n) for n in names]
+        if names is not None
+        else [v for k, v in vars(module).items() if not k.startswith("_")]
+    )
+    return [v for v in values if isinstance(v, BaseTool)]
+
+
+def _load_local(found: ToolSet, settings: Settings) -> None:
+    folder = local_tools_dir(settings)
+    if settings.tools_dir and folder is not None and not folder.is_dir():
+        found.problems.append(f"tools_dir {str(folder)!r} is not a folder; no local tools loaded")
+        return
+    for path in _local_files(folder):
+        try:
+            tools = _tools_in_module(_import_file(path))
+        except Exception as exc:
+            found.problems.append(_problem(f"local tool file {str(path)!r}", exc))
+            continue
+        if not tools:
+            found.problems.append(
+                f"local tool file {str(path)!r} defines no tools (decorate functions with @tool)"
+            )
+        found.add(tools, f"local:{path}")
+
+
+# --- MCP servers ----------------------------------------------------------------------
+
+
+def _load_mcp(found: ToolSet, settings: Settings) -> None:
+    if not settings.mcp_servers:
+        return
+    try:
+        from ahora.mcp import load_server_tools
+    except ImportError as exc:
+        found.problems.append(
+            f"MCP servers are configured but MCP support is not installed "
+            f"(pip install 'ahora[mcp]'): {exc}"
+        )
+        return
+    for name, config in settings.mcp_servers.items():
+        try:
+            tools = load_server_tools(name, config)
+        except Exception as exc:
+            found.problems.append(_problem(f"MCP server {name!r}", exc))
+            continue
+        found.add(tools, f"mcp:{name}")
+
+
+# --- loading, memo and the describe cache --------------------------------------------
+
+_memo_lock = threading.Lock()
+_memo: dict[str, ToolSet] = {}
+
+
+def load_tools(settings: Settings | None = None) -> ToolSet:
+    """Load every tool source; refreshes the ``describe_tools`` cache.
+
+    Loads happen once per process for the same sources (local files are imported and
+    MCP servers asked once); a changed file or configuration loads again.
+    """
+    s = settings or get_settings()
+    key = _cache_key(s)
+    with _memo_lock:
+        if key in _memo:
+            return _memo[key]
+        found = ToolSet()
+        _load_entry_points(found, _entry_points())
+        _load_local(found, s)
+        _load_mcp(found, s)
+        _memo[key] = found
+    _write_cache(s, key, found)
+    return found
 
 
 def available_tools(settings: Settings | None = None) -> dict[str, BaseTool]:
-    """Every tool by name: built-ins first, then plugins, local tool files and MCP."""
-    _ = settings or get_settings()
-    return {t.name: t for t in load_builtin_tools()}
+    """Every tool by name: built-ins first, then plugins, local tool files and MCP.
+
+    Each problem is reported once per process as a ``ToolLoadWarning``.
+    """
+    s = settings or get_settings()
+    fresh = _cache_key(s) not in _memo
+    found = load_tools(s)
+    if fresh:
+        _warn(found.problems)
+    return dict(found.tools)
 
 
 def describe_tools(settings: Settings | None = None) -> list[ToolInfo]:
-    """Name, first docstring line and origin of every available tool."""
-    return [
-        ToolInfo(t.name, (t.description or "").strip().splitlines()[0] if t.description else "", "builtin")
-        for t in available_tools(settings).values()
-    ]
+    """Name, first docstring line and origin of every available tool (cached; fast)."""
+    return _catalog(settings or get_settings())[0]
+
+
+def tool_problems(settings: Settings | None = None) -> list[str]:
+    """The tool sources that could not be loaded, one line each (cached; fast)."""
+    return _catalog(settings or get_settings())[1]
+
+
+def _catalog(s: Settings) -> tuple[list[ToolInfo], list[str]]:
+    key = _cache_key(s)
+    cached = _read_cache(s, key)
+    if cached is not None:
+        return cached
+    found = load_tools(s)
+    _write_cache(s, key, found)  # also when this process had loaded them already
+    return list(found.infos), list(found.problems)
+
+
+def _cache_path(s: Settings) -> Path:
+    return s.cache_dir / "tools.json"
+
+
+def _mtime(path: Path) -> int:
+    try:
+        return path.stat().st_mtime_ns
+    except OSError:
+        return 0
+
+
+def _cache_key(s: Settings) -> str:
+    """A digest of everything that can change the tool list (stats only; no imports)."""
+    here = Path(__file__).parent
+    folder = local_tools_dir(s)
+    parts = {
+        "format": _CACHE_FORMAT,
+        "version": __version__,
+        "sys_path": [(p, _mtime(Path(p))) for p in sys.path if p],
+        "builtin_modules": [(p.name, _mtime(p)) for p in sorted(here.glob("*.py"))],
+        "local_dir": str(folder.resolve()) if folder is not None else None,
+        "local": [(str(p.resolve()), _mtime(p)) for p in _local_files(folder)],
+        "mcp": json.dumps(dict(s.mcp_servers), sort_keys=True, default=str),
+    }
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
+
+
+def _read_cache(s: Settings, key: str) -> tuple[list[ToolInfo], list[str]] | None:
+    try:
+        data = json.loads(_cache_path(s).read_text(encoding="utf-8"))
+        if data.get("key") != key:
+            return None
+        infos = [
+            ToolInfo(str(t["name"]), str(t["description"]), str(t["origin"])) for t in data["tools"]
+        ]
+        return infos, [str(p) for p in data["problems"]]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
+def _write_cache(s: Settings, key: str, found: ToolSet) -> None:
+    path = _cache_path(s)
+    data = {
+        "key": key,
+        "tools": [asdict(i) for i in found.infos],
+        "problems": found.problems,
+    }
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(data, indent=1), encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError:
+        pass  # a read-only data dir only costs speed
+
+
+# --- helpers --------------------------------------------------------------------------
+
+
+def _first_line(text: str | None) -> str:
+    lines = (text or "").strip().splitlines()
+    return lines[0].strip() if lines else ""
+
+
+def _problem(what: str, exc: BaseException) -> str:
+    from ahora.errors import InvalidTool
+
+    if isinstance(exc, InvalidTool):
+        return str(exc)
+    detail = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{what} failed to load: {type(exc).__name__}" + (f": {detail}" if detail else "")
+
+
+def _warn(problems: list[str]) -> None:
+    for p in problems:
+        warnings.warn(p, ToolLoadWarning, stacklevel=3)

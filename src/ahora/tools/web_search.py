@@ -21,7 +21,9 @@ def format_outcome(query: str, outcome: SearchOutcome) -> str:
     """Numbered results, compact, for a model to read."""
     if not outcome.results:
         return f"No results for {query!r}; try other words."
-    lines = [f"Results for {query!r}" + (f" (via {outcome.backend})" if outcome.backend else "") + ":"]
+    lines = [
+        f"Results for {query!r}" + (f" (via {outcome.backend})" if outcome.backend else "") + ":"
+    ]
     for n, r in enumerate(outcome.results, start=1):
         snippet = " ".join(r.snippet.split())
         if len(snippet) > SNIPPET_CHARS:
@@ -46,7 +48,10 @@ def web_search(query: str, max_results: int = 5) -> tuple[str, Artifact]:
     """
     query = query.strip()
     if not query:
-        return "Error: the query is empty; say what to search for.", {"sources": [], "error": "empty query"}
+        return "Error: the query is empty; say what to search for.", {
+            "sources": [],
+            "error": "empty query",
+        }
     n = min(max(max_results, 1), MAX_RESULTS)
     outcome = search(query, n)
     sources = [source(r.url, r.title) for r in outcome.results]

@@ -1,0 +1,118 @@
+"""``ahora docs``: index folders of documents, list them, remove them, search them.
+
+Mounted into the main CLI as ``ahora docs``. Only typer is imported at module level;
+the index is imported inside each command, and LangChain never is, so these
+commands start fast. User errors (a missing folder) print one line on stderr and
+exit with code 2, without a traceback.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+if TYPE_CHECKING:
+    from ahora.docs.index import DocIndex
+
+__all__ = ["app"]
+
+app = typer.Typer(
+    name="docs",
+    help="Index folders of your documents so agents can search them (search_docs).",
+    no_args_is_help=True,
+)
+
+_Folder = Annotated[Path, typer.Argument(help="A folder of Markdown, text, HTML or PDF files.")]
+_Embeddings = Annotated[
+    bool,
+    typer.Option(
+        "--embeddings",
+        help="Also rank by meaning with a local embedding model (needs ahora[embeddings]).",
+    ),
+]
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    typer.echo(f"Error: {message}", err=True)
+    return typer.Exit(code)
+
+
+def _open(embeddings: bool = False) -> DocIndex:
+    from ahora.docs.index import DocIndex
+
+    if not embeddings:
+        return DocIndex()
+    from ahora.docs.embeddings import EmbeddingsUnavailable, default_embedder
+
+    try:
+        return DocIndex(embedder=default_embedder())
+    except EmbeddingsUnavailable as exc:
+        raise _fail(str(exc)) from None
+
+
+@app.command("add")
+def add(folder: _Folder, embeddings: _Embeddings = False) -> None:
+    """Index FOLDER, or bring its index up to date (unchanged files cost nothing)."""
+    from ahora.docs.index import NotAFolder
+
+    with _open(embeddings) as index:
+        try:
+            s = index.add(folder)
+        except NotAFolder as exc:
+            raise _fail(str(exc)) from None
+    typer.echo(
+        f"Indexed {s.folder}: {s.added} added, {s.updated} updated, {s.unchanged} unchanged, "
+        f"{s.removed} removed, {s.skipped} skipped; {s.chunks} chunks in {s.seconds:.2f} s"
+    )
+    for rel, reason in s.skipped_files[:20]:
+        typer.echo(f"  skipped {rel}: {reason}")
+    if len(s.skipped_files) > 20:
+        typer.echo(f"  ... and {len(s.skipped_files) - 20} more skipped")
+
+
+@app.command("list")
+def list_() -> None:
+    """List indexed folders with their file and chunk counts."""
+    with _open() as index:
+        folders = index.folders()
+    if not folders:
+        typer.echo("No folders indexed. Add one with: ahora docs add DIR")
+        return
+    for f in folders:
+        when = datetime.fromtimestamp(f.indexed_at).strftime("%Y-%m-%d %H:%M")
+        skipped = f", {f.skipped} skipped" if f.skipped else ""
+        typer.echo(f"{f.path}  {f.files} files, {f.chunks} chunks{skipped}  (indexed {when})")
+
+
+@app.command("rm")
+def rm(folder: _Folder) -> None:
+    """Forget FOLDER: its passages no longer appear in searches (files are not touched)."""
+    with _open() as index:
+        removed = index.remove(folder)
+    if not removed:
+        raise _fail(f"{folder} is not indexed (see: ahora docs list)")
+    typer.echo(f"Removed {Path(folder).expanduser().resolve()} from the index.")
+
+
+@app.command("search")
+def search(
+    query: Annotated[str, typer.Argument(help="Words to look for.")],
+    limit: Annotated[int, typer.Option("--limit", "-k", min=1, help="How many passages.")] = 5,
+    folder: Annotated[
+        Path | None, typer.Option("--folder", help="Only search this indexed folder.")
+    ] = None,
+    embeddings: _Embeddings = False,
+) -> None:
+    """Search the indexed documents, as the search_docs tool does."""
+    with _open(embeddings) as index:
+        hits = index.search(query, k=limit, folder=folder)
+    if not hits:
+        typer.echo("No matches.")
+        return
+    for n, hit in enumerate(hits, 1):
+        text = " ".join(hit.text.split())
+        snippet = text if len(text) <= 300 else text[:300] + "…"
+        typer.echo(f"[{n}] {hit.citation}  (score {hit.score:.3g})\n    {snippet}")

@@ -1,0 +1,261 @@
+"""Saved conversations as fine-tuning data (OpenAI chat JSONL).
+
+One JSON object a line, ``{"messages": [...], "tools": [...]}``: the input of OpenAI's
+fine-tuning and of most open-source trainers (TRL, Axolotl, LLaMA-Factory, Unsloth).
+
+* roles ``system``, ``user``, ``assistant``, ``tool``; every ``content`` is a string;
+* assistant tool calls as ``{"id", "type": "function", "function": {"name",
+  "arguments": "<JSON string>"}}``, each answered by a ``tool`` message with its
+  ``tool_call_id`` before the next assistant turn;
+* ``tools`` as ``{"type": "function", "function": {"name", "description", "parameters"}}``.
+
+Choices, and why:
+
+* Tool output keeps ahora's ``<tool_output tool="...">`` fences. The system prompt
+  tells the model that fenced text is data, not instructions; training on the same
+  shape it sees at run time teaches exactly that.
+* The system prompt is not in the checkpoint (ahora rebuilds it on every call with
+  the date), so the caller supplies it as a function of the thread's time.
+* Malformed tool calls (``ahora.middleware.invalid_tool_calls``) and their error
+  replies are dropped, and so are calls never answered (a run cut short): a trainer
+  must not learn to produce them. Text-only parts of multimodal messages are kept.
+* The "empty reply" fallback text stays (the conversation needs it) with
+  ``"weight": 0`` so trainers do not learn it.
+* Secrets never leave: every string is scrubbed of known secret values (provider API
+  keys, passwords, anything in an env var named like ``*_API_KEY``/``*_TOKEN``), in
+  case a user pasted one or a tool echoed one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, TextIO
+
+if TYPE_CHECKING:
+    from langchain_core.messages import BaseMessage
+    from langchain_core.tools import BaseTool
+    from langgraph.checkpoint.base import BaseCheckpointSaver
+
+    from ahora.settings import Settings
+
+__all__ = [
+    "REDACTED",
+    "conversation_to_openai",
+    "export_threads",
+    "known_secrets",
+    "list_thread_ids",
+    "redact",
+]
+
+REDACTED = "[REDACTED]"
+_SECRET_ENV = re.compile(r"(API_?KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIALS?)$", re.I)
+_MIN_SECRET = 8  # shorter values would scrub ordinary words
+
+
+def _text(content: Any) -> str:
+    """Message content as text; non-text blocks (images, tool_use) are left out."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        parts = []
+        for block in content:
+            if isinstance(block, str):
+                parts.append(block)
+            elif isinstance(block, dict) and block.get("type") == "text":
+                parts.append(str(block.get("text", "")))
+        return "".join(parts)
+    return str(content)
+
+
+def tool_schemas(tools: Sequence[BaseTool] | Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Tools as ``{"type": "function", "function": {name, description, parameters}}``."""
+    from langchain_core.utils.function_calling import convert_to_openai_tool
+
+    out = []
+    for t in tools:
+        if isinstance(t, Mapping) and t.get("type") == "function" and "function" in t:
+            schema = json.loads(json.dumps(t))
+        else:
+            schema = convert_to_openai_tool(t)
+        fn = schema["function"]
+        fn.setdefault("description", "")
+        fn.setdefault("parameters", {"type": "object", "properties": {}})
+        out.append({"type": "function", "function": fn})
+    return out
+
+
+def conversation_to_openai(
+    messages: Sequence[BaseMessage],
+    tools: Sequence[BaseTool] | Sequence[Mapping[str, Any]] | None = None,
+    system_prompt: str | None = None,
+) -> dict[str, Any]:
+    """One conversation as an OpenAI chat fine-tuning example (see the module docstring)."""
+    from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, ToolMessage
+
+    from ahora.middleware.empty_reply import EMPTY_FALLBACK
+    from ahora.middleware.invalid_tool_calls import MARKER
+
+    answered = {m.tool_call_id for m in messages if isinstance(m, ToolMessage)}
+    out: list[dict[str, Any]] = []
+    if system_prompt:
+        out.append({"role": "system", "content": system_prompt})
+    open_calls: set[str] = set()
+    for m in messages:
+        if isinstance(m, SystemMessage):
+            out.append({"role": "system", "content": _text(m.content)})
+        elif isinstance(m, HumanMessage):
+            out.append({"role": "user", "content": _text(m.content)})
+        elif isinstance(m, AIMessage):
+            calls = [
+                c
+                for c in m.tool_calls
+                if c.get("id") in answered and MARKER not in (c.get("args") or {})
+            ]
+            open_calls = {str(c["id"]) for c in calls}
+            text = _text(m.content)
+            if not calls and not text.strip():
+                continue
+            item: dict[str, Any] = {"role": "assistant", "content": text}
+            if calls:
+                item["tool_calls"] = [
+                    {
+                        "id": c["id"],
+                        "type": "function",
+                        "function": {
+                            "name": c["name"],
+                            "arguments": json.dumps(c.get("args") or {}, ensure_ascii=False),
+                        },
+                    }
+                    for c in calls
+                ]
+            if text == EMPTY_FALLBACK and not calls:
+                item["weight"] = 0
+            out.append(item)
+        elif isinstance(m, ToolMessage) and m.tool_call_id in open_calls:
+            open_calls.discard(m.tool_call_id)
+            out.append(
+                {"role": "tool", "tool_call_id": m.tool_call_id, "content": _text(m.content)}
+            )
+    example: dict[str, Any] = {"messages": out}
+    if tools:
+        example["tools"] = tool_schemas(tools)
+    return example
+
+
+def known_secrets(
+    settings: Settings | None = None, environ: Mapping[str, str] | None = None
+) -> list[str]:
+    """Secret values to scrub: provider keys from settings, secret-looking env vars."""
+    from urllib.parse import urlsplit
+
+    from ahora.settings import get_settings
+
+    env = os.environ if environ is None else environ
+    s = settings or get_settings()
+    values = [s.openai_api_key, s.anthropic_api_key, s.postgres_url]
+    if s.postgres_url:
+        values.append(urlsplit(s.postgres_url).password)
+    values += [v for k, v in env.items() if _SECRET_ENV.search(k)]
+    unique = {v for v in values if v and len(v) >= _MIN_SECRET}
+    return sorted(unique, key=len, reverse=True)  # longest first: a key inside a URL
+
+
+def redact(value: Any, secrets: Sequence[str]) -> Any:
+    """``value`` (JSON-like) with every secret replaced by ``[REDACTED]``."""
+    if isinstance(value, str):
+        for secret in secrets:
+            value = value.replace(secret, REDACTED)
+        return value
+    if isinstance(value, list):
+        return [redact(v, secrets) for v in value]
+    if isinstance(value, dict):
+        return {k: redact(v, secrets) for k, v in value.items()}
+    return value
+
+
+def list_thread_ids(checkpointer: BaseCheckpointSaver[Any]) -> list[str]:
+    """Every thread id the checkpointer holds, oldest activity first for SQLite."""
+    from langgraph.checkpoint.sqlite import SqliteSaver
+
+    if isinstance(checkpointer, SqliteSaver):  # one query instead of loading every checkpoint
+        with checkpointer.cursor(transaction=False) as cur:
+            cur.execute(
+                "SELECT thread_id FROM checkpoints WHERE checkpoint_ns = '' "
+                "GROUP BY thread_id ORDER BY MAX(checkpoint_id)"
+            )
+            return [str(r[0]) for r in cur.fetchall()]
+    seen: dict[str, None] = {}
+    for item in checkpointer.list(None):
+        seen.setdefault(str(item.config["configurable"]["thread_id"]), None)
+    return list(seen)
+
+
+def _latest(
+    checkpointer: BaseCheckpointSaver[Any], thread_ids: Iterable[str]
+) -> Iterator[tuple[str, list[BaseMessage], datetime]]:
+    for thread_id in thread_ids:
+        found = checkpointer.get_tuple({"configurable": {"thread_id": thread_id}})
+        if found is None:
+            raise LookupError(f"no thread {thread_id!r} in this checkpointer")
+        messages = list(found.checkpoint["channel_values"].get("messages") or [])
+        when = datetime.fromisoformat(found.checkpoint["ts"]).astimezone(UTC)
+        yield thread_id, messages, when
+
+
+def export_threads(
+    checkpointer: BaseCheckpointSaver[Any],
+    thread_ids: Sequence[str] | None,
+    out: TextIO,
+    *,
+    tools: Sequence[BaseTool] | Sequence[Mapping[str, Any]] | None = None,
+    system_prompt: Callable[[datetime], str] | None = None,
+    secrets: Sequence[str] | None = None,
+    on_skip: Callable[[str, str], None] | None = None,
+) -> int:
+    """Write each thread's latest conversation as one JSONL line; return the lines written.
+
+    Args:
+        checkpointer: Any LangGraph checkpointer (SQLite, Postgres, in-memory).
+        thread_ids: The threads to export, or None (or empty) for all of them.
+        out: Where the JSONL goes.
+        tools: The tools the agent had, for the ``tools`` key; None: no key and no
+            check of the calls.
+        system_prompt: Builds the system message from the time of the thread's last
+            checkpoint (UTC); None: no system message.
+        secrets: Values to scrub; None: ``known_secrets()`` from settings and env.
+        on_skip: Called with ``(thread_id, reason)`` for each thread left out.
+
+    Raises:
+        LookupError: a thread id the checkpointer does not hold (nothing is written).
+
+    Left out: threads without an assistant reply, and, when ``tools`` is given,
+    threads that call a tool not in it (a trainer must not learn calls to tools the
+    model was never offered).
+    """
+    ids = list(thread_ids) if thread_ids else list_thread_ids(checkpointer)
+    threads = list(_latest(checkpointer, ids))  # every id checked before writing
+    scrub = known_secrets() if secrets is None else list(secrets)
+    schemas = tool_schemas(tools) if tools is not None else None
+    declared = {s["function"]["name"] for s in schemas or []}
+    written = 0
+    for thread_id, messages, when in threads:
+        prompt = system_prompt(when) if system_prompt is not None else None
+        example = conversation_to_openai(messages, schemas, prompt)
+        replies = [m for m in example["messages"] if m["role"] == "assistant"]
+        called = {c["function"]["name"] for m in replies for c in m.get("tool_calls", [])}
+        reason = None
+        if not replies:
+            reason = "no assistant reply"
+        elif schemas is not None and called - declared:
+            reason = f"calls tools not in the tool list: {', '.join(sorted(called - declared))}"
+        if reason is not None:
+            if on_skip is not None:
+                on_skip(thread_id, reason)
+            continue
+        out.write(json.dumps(redact(example, scrub), ensure_ascii=False) + "\n")
+        written += 1
+    return written
