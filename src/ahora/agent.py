@@ -200,12 +200,13 @@ def build_graph(
     from ahora.prompt import user_timezone
 
     # First in the list is outermost.
-    # Model side: prompt -> empty-reply retry -> malformed-call repair -> budgets ->
+    # Model side: prompt -> unanswered calls of a killed run -> empty-reply retry -> malformed-call repair -> budgets ->
     #   fallback models -> model.
     # Tool side: cap and fence -> malformed-call answer -> loop guard -> timeout ->
     #   error capture -> tool.
     stack: list[AgentMiddleware[Any, Any, Any]] = [
         mw.DatePromptMiddleware(instructions, user_timezone(timezone)),
+        mw.DanglingToolCallsMiddleware(),
         mw.EmptyReplyMiddleware(),
         mw.ToolOutputMiddleware(settings.tool_output_chars),
         mw.InvalidToolCallsMiddleware(),

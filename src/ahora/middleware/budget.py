@@ -5,7 +5,8 @@ LangChain's ``create_agent`` stops a runaway loop with ``GraphRecursionError`` (
 is reached, the next model call is made *without tools* and told to answer from what
 was gathered and to say what is missing, so the caller always gets an answer built
 from the work done. Limits per run: model calls (``max_steps``), tokens, wall-clock
-time (a deadline in the run config), and a loop guard (steps that add nothing new).
+time (a deadline in the run config), and a loop guard: a repeated identical tool
+call (see ``loop_guard``), or steps that add nothing new.
 
 Counts are derived from the messages, not stored: this run is everything after the
 user's last message. That keeps the middleware stateless and adds no graph nodes.
@@ -21,6 +22,8 @@ from langchain.agents.middleware import AgentMiddleware, ModelRequest, ModelResp
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolMessage
 
 STOPPED_EARLY = "ahora_stopped_early"
+REPEATED_CALL = "ahora_repeated_call"
+"""Set in the artifact of the loop guard's answer to a repeated identical tool call."""
 DEADLINE_KEY = "ahora_deadline"
 """``config["configurable"][DEADLINE_KEY]``: a ``time.time()`` after which the run lands."""
 
@@ -83,6 +86,14 @@ def stale_steps(messages: Sequence[BaseMessage]) -> int:
     return stale
 
 
+def repeated_call(messages: Sequence[BaseMessage]) -> bool:
+    """Whether the loop guard answered a repeated identical tool call in this run."""
+    return any(
+        isinstance(m, ToolMessage) and isinstance(m.artifact, dict) and m.artifact.get(REPEATED_CALL)
+        for m in this_run(messages)
+    )
+
+
 def without_tool_calls(message: AIMessage, *, fallback: str) -> AIMessage:
     """The same reply with any tool calls removed (a last turn must not call tools)."""
     if not message.tool_calls and not message.invalid_tool_calls:
@@ -130,6 +141,8 @@ class BudgetMiddleware(AgentMiddleware[Any, Any, Any]):
         deadline = _deadline()
         if deadline is not None and time.time() >= deadline:
             return "the time limit for this answer has passed"
+        if repeated_call(messages):
+            return "the same tool call was asked for again"
         if stale_steps(messages) >= STALE_STEPS:
             return f"the last {STALE_STEPS} tool steps added no new information"
         return None

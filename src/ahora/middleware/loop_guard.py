@@ -2,7 +2,8 @@
 
 Models stuck in a loop repeat a call whose result they already have. The repeat is
 answered with a note pointing at the earlier result instead of running the tool
-again; the budget middleware then lands the run if steps keep adding nothing new.
+again, and the budget middleware makes the next model call the last one (no tools:
+answer from what was gathered).
 This also stops a rejected call (see approvals) from being asked about again.
 """
 
@@ -17,7 +18,7 @@ from langchain.agents.middleware.types import ToolCallRequest
 from langchain_core.messages import AIMessage, ToolMessage
 from langgraph.types import Command
 
-from ahora.middleware.budget import this_run
+from ahora.middleware.budget import REPEATED_CALL, this_run
 
 
 def call_key(name: str, args: Any) -> str:
@@ -25,19 +26,34 @@ def call_key(name: str, args: Any) -> str:
 
 
 def earlier_call(request: ToolCallRequest) -> bool:
-    """Whether this run already made this exact call (by another tool call id)."""
+    """Whether this run already made this exact call before this one.
+
+    "Before" is by position (an earlier model turn, or earlier in the same turn), not
+    by tool call id: some OpenAI-compatible servers number their calls ``call_0``,
+    ``call_1``... afresh every turn, so a repeat can carry the id of the first call.
+    """
     call = request.tool_call
     key = call_key(call["name"], call.get("args"))
     messages = (request.state or {}).get("messages", []) if isinstance(request.state, dict) else []
-    for m in this_run(messages):
-        if isinstance(m, AIMessage):
-            for other in m.tool_calls:
-                if (
-                    other.get("id") != call.get("id")
-                    and call_key(other["name"], other.get("args")) == key
-                ):
-                    return True
+    turns = [m for m in this_run(messages) if isinstance(m, AIMessage)]
+    current = next(
+        (i for i in range(len(turns) - 1, -1, -1) if _index(turns[i], call.get("id")) is not None),
+        len(turns),
+    )
+    for i, turn in enumerate(turns[: current + 1]):
+        stop = _index(turn, call.get("id")) if i == current else None
+        for other in turn.tool_calls[:stop]:
+            if call_key(other["name"], other.get("args")) == key:
+                return True
     return False
+
+
+def _index(message: AIMessage, call_id: str | None) -> int | None:
+    """Position of the call with ``call_id`` in ``message``, or None."""
+    for i, other in enumerate(message.tool_calls):
+        if other.get("id") == call_id:
+            return i
+    return None
 
 
 def _repeat_message(request: ToolCallRequest) -> ToolMessage:
@@ -51,6 +67,7 @@ def _repeat_message(request: ToolCallRequest) -> ToolMessage:
         tool_call_id=call["id"] or "",
         name=call["name"],
         status="error",
+        artifact={"sources": [], REPEATED_CALL: True},
     )
 
 

@@ -81,6 +81,10 @@ class _Script:
         self.position = 0
         self.requests: list[list[BaseMessage]] = []
         self.lock = threading.Lock()
+        # bind_tools copies by the identity of the tools bound (kept alive here so ids
+        # stay unique): agents bind on every model call, and a fresh copy each time
+        # makes LangChain re-serialize the model (~1.5 ms a call) for its callbacks.
+        self.bound: dict[tuple[int, ...], tuple[list[Any], Any]] = {}
 
     def next(self, messages: list[BaseMessage], tools: list[dict[str, Any]]) -> AIMessage:
         with self.lock:
@@ -148,8 +152,16 @@ class ScriptedChatModel(BaseChatModel):
         tool_choice: str | None = None,
         **kwargs: Any,
     ) -> Runnable[LanguageModelInput, AIMessage]:
+        key = tuple(id(t) for t in tools)
+        with self.script.lock:
+            cached = self.script.bound.get(key)
+        if cached is not None:
+            return cached[1]  # type: ignore[no-any-return]
         schemas = [convert_to_openai_tool(t) for t in tools]
-        return self.model_copy(update={"bound_tools": schemas})
+        bound = self.model_copy(update={"bound_tools": schemas})
+        with self.script.lock:
+            self.script.bound[key] = (list(tools), bound)
+        return bound
 
     def _generate(
         self,

@@ -29,7 +29,7 @@ taken, an MCP server that does not start) never stops the others: it becomes a
 
 ``describe_tools`` must answer in a few milliseconds (the CLI's ``ahora tools``), and
 importing LangChain alone takes far longer. So names, descriptions and origins are
-cached in ``settings.cache_dir/tools.json``, keyed by ahora's version, the mtimes of
+cached in ``settings.cache_dir/tool_catalog.json``, keyed by ahora's version, the mtimes of
 the ``sys.path`` folders (installing or removing a distribution changes them) and of
 the built-in tool modules, the local tool files' paths and mtimes, and the MCP
 configuration. A stale key rebuilds the cache by loading every tool for real. MCP
@@ -44,6 +44,7 @@ import importlib
 import importlib.util
 import json
 import os
+import re
 import sys
 import threading
 import warnings
@@ -87,7 +88,8 @@ BUILTIN = {
     "clock": "ahora.tools.clock:clock",
 }
 
-_CACHE_FORMAT = 1
+_CACHE_FORMAT = 2
+_CACHE_ENTRIES = 4
 _DIST = "ahora"
 
 
@@ -333,28 +335,34 @@ def available_tools(settings: Settings | None = None) -> dict[str, BaseTool]:
     return dict(found.tools)
 
 
-def describe_tools(settings: Settings | None = None) -> list[ToolInfo]:
-    """Name, first docstring line and origin of every available tool (cached; fast)."""
-    return _catalog(settings or get_settings())[0]
+def describe_tools(settings: Settings | None = None, *, refresh: bool = False) -> list[ToolInfo]:
+    """Name, first sentence and origin of every available tool (cached; fast).
+
+    ``refresh`` ignores the cache and loads every source again.
+    """
+    return _catalog(settings or get_settings(), refresh)[0]
 
 
-def tool_problems(settings: Settings | None = None) -> list[str]:
+def tool_problems(settings: Settings | None = None, *, refresh: bool = False) -> list[str]:
     """The tool sources that could not be loaded, one line each (cached; fast)."""
-    return _catalog(settings or get_settings())[1]
+    return _catalog(settings or get_settings(), refresh)[1]
 
 
-def _catalog(s: Settings) -> tuple[list[ToolInfo], list[str]]:
+def _catalog(s: Settings, refresh: bool = False) -> tuple[list[ToolInfo], list[str]]:
     key = _cache_key(s)
-    cached = _read_cache(s, key)
+    cached = None if refresh else _read_cache(s, key)
     if cached is not None:
         return cached
+    if refresh:
+        with _memo_lock:
+            _memo.pop(key, None)
     found = load_tools(s)
     _write_cache(s, key, found)  # also when this process had loaded them already
     return list(found.infos), list(found.problems)
 
 
 def _cache_path(s: Settings) -> Path:
-    return s.cache_dir / "tools.json"
+    return s.cache_dir / "tool_catalog.json"
 
 
 def _mtime(path: Path) -> int:
@@ -373,37 +381,46 @@ def _cache_key(s: Settings) -> str:
         "version": __version__,
         "sys_path": [(p, _mtime(Path(p))) for p in sys.path if p],
         "builtin_modules": [(p.name, _mtime(p)) for p in sorted(here.glob("*.py"))],
-        "local_dir": str(folder.resolve()) if folder is not None else None,
+        # As given (origins show it) and resolved (a relative one depends on the cwd).
+        "local_dir": [str(folder), str(folder.resolve())] if folder is not None else None,
         "local": [(str(p.resolve()), _mtime(p)) for p in _local_files(folder)],
         "mcp": json.dumps(dict(s.mcp_servers), sort_keys=True, default=str),
     }
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
 
 
-def _read_cache(s: Settings, key: str) -> tuple[list[ToolInfo], list[str]] | None:
+def _read_entries(s: Settings) -> dict[str, Any]:
     try:
         data = json.loads(_cache_path(s).read_text(encoding="utf-8"))
-        if data.get("key") != key:
-            return None
+    except (OSError, ValueError):
+        return {}
+    entries = data.get("entries") if isinstance(data, dict) else None
+    return entries if isinstance(entries, dict) else {}
+
+
+def _read_cache(s: Settings, key: str) -> tuple[list[ToolInfo], list[str]] | None:
+    try:
+        entry = _read_entries(s)[key]
         infos = [
-            ToolInfo(str(t["name"]), str(t["description"]), str(t["origin"])) for t in data["tools"]
+            ToolInfo(str(t["name"]), str(t["description"]), str(t["origin"]))
+            for t in entry["tools"]
         ]
-        return infos, [str(p) for p in data["problems"]]
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return infos, [str(p) for p in entry["problems"]]
+    except (KeyError, TypeError):
         return None
 
 
 def _write_cache(s: Settings, key: str, found: ToolSet) -> None:
+    """Keep the last few catalogs: a console script and ``python -m`` differ in
+    ``sys.path`` (so in key), and must not evict each other."""
+    entries = {k: v for k, v in _read_entries(s).items() if k != key}
+    entries[key] = {"tools": [asdict(i) for i in found.infos], "problems": found.problems}
     path = _cache_path(s)
-    data = {
-        "key": key,
-        "tools": [asdict(i) for i in found.infos],
-        "problems": found.problems,
-    }
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(data, indent=1), encoding="utf-8")
+        kept = dict(list(entries.items())[-_CACHE_ENTRIES:])
+        tmp.write_text(json.dumps({"entries": kept}, indent=1), encoding="utf-8")
         os.replace(tmp, path)
     except OSError:
         pass  # a read-only data dir only costs speed
@@ -413,8 +430,10 @@ def _write_cache(s: Settings, key: str, found: ToolSet) -> None:
 
 
 def _first_line(text: str | None) -> str:
+    """The first sentence of the first line (docstring-parsed descriptions are one line)."""
     lines = (text or "").strip().splitlines()
-    return lines[0].strip() if lines else ""
+    first = lines[0].strip() if lines else ""
+    return re.split(r"(?<=[.!?])\s+(?=[A-Z])", first, maxsplit=1)[0]
 
 
 def _problem(what: str, exc: BaseException) -> str:

@@ -1,0 +1,171 @@
+"""Does ahora always land on its feet? Figures from actually running the bad inputs.
+
+Run from the repository root: ``python benchmarks/reliability.py``. It replays
+
+* the calculator's hostile corpus (``tests/tools/test_calculator_hostile.py``) through
+  the LangChain tool: handled = refused with an "Error:" message; escaped = anything
+  else, or the sentinel file an escape would create exists; crash = an exception;
+* read_page's address corpus (``tests/test_netguard.py``) through
+  ``ahora.http.fetch_guarded``, the fetch read_page uses, directly and as the target of
+  a redirect, against a loopback canary that counts hits: handled = ``BlockedURL`` and
+  no hit; escaped = a response or a hit on the canary;
+* the fault scenarios of ``tests/test_faults.py`` (the very cases the tests run):
+  survived = an answer (or the one clear error expected), no crash, the turn kept.
+
+and prints Markdown tables for the README's reliability section. Exits 1 if anything
+escaped, crashed or lost a turn. Everything runs on loopback; nothing leaves the machine.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+_SCRATCH = tempfile.TemporaryDirectory(prefix="ahora-reliability-")
+for _name in ("AHORA_MODEL", "OPENAI_API_KEY", "OPENAI_BASE_URL", "ANTHROPIC_API_KEY", "AHORA_CONFIG"):
+    os.environ.pop(_name, None)
+os.environ["AHORA_HOME"] = str(Path(_SCRATCH.name) / "home")
+os.environ["OLLAMA_HOST"] = "http://127.0.0.1:9"
+
+from tests.test_faults import SCENARIOS, run_scenario  # noqa: E402
+from tests.tools.test_calculator_hostile import HOSTILE  # noqa: E402
+
+
+@dataclass
+class Tally:
+    corpus: str
+    tried: int = 0
+    handled: int = 0
+    escaped: int = 0
+    crashes: int = 0
+    turns_lost: int | None = None
+
+
+def calculator_corpus() -> Tally:
+    from ahora.tools.calculator import calculator
+
+    tally = Tally("Calculator: hostile expressions (code, huge numbers, odd Unicode)")
+    with tempfile.TemporaryDirectory() as tmp:
+        sentinel = Path(tmp) / "escaped"
+        for attack in HOSTILE:
+            tally.tried += 1
+            try:
+                result = calculator.invoke({"expression": attack.replace("{sentinel}", str(sentinel))})
+            except Exception:
+                tally.crashes += 1
+                continue
+            if isinstance(result, str) and result.startswith("Error: ") and not sentinel.exists():
+                tally.handled += 1
+            else:
+                tally.escaped += 1
+    return tally
+
+
+def address_corpus() -> Tally | None:
+    try:
+        from tests.fixtures.pages import PageServer
+        from tests.test_netguard import NAMES, FakeResolver, corpus
+    except ImportError:
+        return None
+    from ahora import http
+    from ahora.errors import BlockedURL
+    from ahora.settings import Settings
+
+    tally = Tally("read_page: private, metadata and odd-form addresses (direct and via redirect)")
+    guarded = Settings(allow_private_urls=False, http_timeout=5.0)
+    with PageServer() as canary, PageServer() as first_hop:
+        urls = corpus(canary.port)
+        attempts = [(u, {}) for u in urls] + [
+            (
+                f"http://first-hop.test:{first_hop.port}/redirect?to={quote(u, safe='')}",
+                {"trusted_hosts": {"first-hop.test"}},
+            )
+            for u in urls
+            if "://" in u  # a scheme-less Location is a path on the trusted first hop
+        ]
+        for url, extra in attempts:
+            tally.tried += 1
+            before = len(canary.hits)
+            try:
+                http.fetch_guarded(url, settings=guarded, resolver=FakeResolver(NAMES), **extra)  # type: ignore[arg-type]
+            except BlockedURL:
+                if len(canary.hits) == before:
+                    tally.handled += 1
+                else:
+                    tally.escaped += 1
+                continue
+            except Exception:
+                tally.crashes += 1
+                continue
+            tally.escaped += 1
+    return tally
+
+
+def fault_scenarios() -> tuple[Tally, list[tuple[str, str, str, float]]]:
+    tally = Tally("Faults: model, provider, tools, network, storage, killed process", turns_lost=0)
+    rows = []
+    for scenario in SCENARIOS:
+        started = time.perf_counter()
+        outcome = run_scenario(scenario)
+        seconds = time.perf_counter() - started
+        tally.tried += 1
+        survived = scenario.survived(outcome)
+        tally.handled += survived
+        tally.crashes += outcome.crashed
+        tally.escaped += not survived and not outcome.crashed
+        if outcome.turn_kept is False:
+            assert tally.turns_lost is not None
+            tally.turns_lost += 1
+        ended = "answer" if outcome.answered else f"error: {(outcome.error or '?').split(':')[0]}"
+        failed = [name for name, ok in outcome.checks.items() if not ok]
+        verdict = "survived" if survived else "FAILED " + ", ".join(failed or ["(see outcome)"])
+        rows.append((scenario.fault, ended, verdict, seconds))
+    return tally, rows
+
+
+def main() -> int:
+    tallies = [calculator_corpus()]
+    addresses = address_corpus()
+    if addresses is not None:
+        tallies.append(addresses)
+    faults, rows = fault_scenarios()
+    tallies.append(faults)
+
+    print("| Bad input | Tried | Handled | Escaped | Crashes | Turns lost |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for t in tallies:
+        lost = "—" if t.turns_lost is None else str(t.turns_lost)
+        print(f"| {t.corpus} | {t.tried} | {t.handled} | {t.escaped} | {t.crashes} | {lost} |")
+    total = Tally("**All**", turns_lost=sum(t.turns_lost or 0 for t in tallies))
+    for t in tallies:
+        total.tried += t.tried
+        total.handled += t.handled
+        total.escaped += t.escaped
+        total.crashes += t.crashes
+    print(
+        f"| {total.corpus} | {total.tried} | {total.handled} | {total.escaped} | "
+        f"{total.crashes} | {total.turns_lost} |"
+    )
+    print()
+    print(f"Faults survived: {faults.handled} of {faults.tried}.")
+    print()
+    print("| Fault | Ended with | Verdict | Seconds |")
+    print("|---|---|---|---:|")
+    for fault, ended, verdict, seconds in rows:
+        print(f"| {fault} | {ended} | {verdict} | {seconds:.1f} |")
+    if addresses is None:
+        print("\n(read_page address corpus not found: tests/test_netguard.py is missing)")
+    bad = total.escaped + total.crashes + (total.turns_lost or 0)
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,153 @@
+"""``ahora ask QUESTION``: run the agent once and show the answer.
+
+On a terminal: live status, the answer streamed then rendered as Markdown, sources,
+footer. Piped: the answer alone on stdout. ``--json``: ``Answer.to_dict()`` on stdout.
+The question may come from stdin (``ahora ask -``, or no argument with piped input).
+Each ask is saved as a thread; ``--thread ID`` continues one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from ahora.cli.common import (
+    EXIT_CODES_HELP,
+    INTERRUPTED,
+    DebugOpt,
+    MaxStepsOpt,
+    ModelOpt,
+    NoColorOpt,
+    QuietOpt,
+    RunOptions,
+    ToolsOpt,
+    VerboseOpt,
+    handled_errors,
+    make_console,
+    read_question,
+)
+
+if TYPE_CHECKING:
+    from ahora.cli.render import Renderer
+
+__all__ = ["EARLY_STATUS", "app", "early_status"]
+
+app = typer.Typer()
+
+EARLY_STATUS = "ahora.early_status"
+_NO_STATUS_FLAGS = {"-h", "--help", "--json", "-q", "--quiet"}
+
+
+def early_status(argv: list[str]) -> Renderer | None:
+    """Start the "Thinking ..." line before typer parses the command line.
+
+    Typer checks every non-flag parameter with pydantic, whose import costs ~0.1 s
+    before any command runs; ``main()`` calls this first so ``ahora ask`` on a
+    terminal shows its status at once. Only for ``ahora ask ...`` and bare questions
+    with a space in them (``ahora "how warm is it?"``); returns None otherwise.
+    """
+    if not argv or not (argv[0] == "ask" or " " in argv[0]) or not sys.stdout.isatty():
+        return None
+    if _NO_STATUS_FLAGS.intersection(argv):
+        return None
+    from ahora.cli.render import TerminalRenderer
+
+    console = make_console(no_color="--no-color" in argv)
+    verbose = "--verbose" in argv or "-v" in argv
+    renderer = TerminalRenderer(console, verbose=verbose)
+    renderer.start()
+    return renderer
+
+
+@app.command(
+    "ask",
+    epilog=EXIT_CODES_HELP,
+    options_metavar="[OPTIONS] [QUESTION]...",
+    context_settings={"allow_extra_args": True},
+)
+def ask(
+    ctx: typer.Context,
+    thread: Annotated[
+        str | None,
+        typer.Option("--thread", "-t", help="Continue a saved thread (id or prefix, or 'last')."),
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON object (the answer and its sources).")
+    ] = False,
+    model: ModelOpt = None,
+    max_steps: MaxStepsOpt = None,
+    tools: ToolsOpt = None,
+    verbose: VerboseOpt = False,
+    quiet: QuietOpt = False,
+    no_color: NoColorOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Ask the agent one QUESTION (quotes optional; '-' or none: read it from stdin)."""
+    opts = RunOptions(
+        model=model,
+        max_steps=max_steps,
+        tools=tools,
+        verbose=verbose,
+        quiet=quiet,
+        no_color=no_color,
+        debug=debug,
+    )
+    # The words arrive as extra arguments, not a typed parameter: typer would import
+    # pydantic to check a str (~0.2 s) before the status line could appear.
+    text = read_question(" ".join(ctx.args) if ctx.args else None)
+    from ahora.cli.render import PlainRenderer, TerminalRenderer
+
+    out = make_console(no_color=no_color)
+    renderer: Renderer
+    early = (ctx.obj or {}).get(EARLY_STATUS)
+    if as_json:
+        renderer = PlainRenderer(None, sys.stderr, verbose=verbose, quiet=quiet)
+    elif isinstance(early, TerminalRenderer):
+        renderer = early
+    elif out.is_terminal:
+        renderer = TerminalRenderer(out, verbose=verbose, quiet=quiet)
+    else:
+        renderer = PlainRenderer(sys.stdout, sys.stderr, verbose=verbose, quiet=quiet)
+    if early is not None and early is not renderer:
+        early.stop()
+    renderer.start()  # before LangChain is imported: the user sees something at once
+
+    from ahora.cli.session import Session
+    from ahora.events import Finished
+
+    session: Session | None = None
+    with handled_errors(debug=debug, cleanup=renderer.stop):
+        try:
+            settings = opts.settings()
+            thread_id = None
+            if thread:
+                from ahora.threads import ThreadIndex
+
+                with ThreadIndex.for_settings(settings) as index:
+                    thread_id = index.resolve(thread).id
+            session = Session(settings, tools=opts.tool_names, thread_id=thread_id)
+            session.open()
+            answer = None
+            for event in session.ask(text):
+                renderer.handle(event)
+                if isinstance(event, Finished):
+                    answer = event.answer
+        except KeyboardInterrupt:
+            # The step in flight runs on in LangGraph's worker threads, and Python
+            # would wait for it at exit; leave now. The thread keeps every finished
+            # step, and the next turn on it seals the unfinished one.
+            renderer.stop()
+            typer.echo("Interrupted.", err=True)
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(INTERRUPTED)
+        finally:
+            renderer.stop()
+        if session is not None:
+            session.close()
+    if as_json and answer is not None:
+        sys.stdout.write(json.dumps(answer.to_dict(), ensure_ascii=False) + "\n")

@@ -1,0 +1,282 @@
+"""``ahora chat``: a conversation in the terminal, saved as a thread.
+
+A prompt_toolkit prompt (history in the data dir, line editing, multi-line paste;
+Esc then Enter inserts a newline). Each turn renders like ``ahora ask``. Ctrl-C
+during a turn cancels that turn (the conversation stays as it was); Ctrl-C at the
+prompt clears the line; Ctrl-D or ``/exit`` leaves. With piped stdin, each line is
+a turn and answers are printed plainly.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Annotated, ClassVar, TextIO
+
+import typer
+
+from ahora.cli.common import (
+    EXIT_CODES_HELP,
+    DebugOpt,
+    MaxStepsOpt,
+    ModelOpt,
+    NoColorOpt,
+    QuietOpt,
+    RunOptions,
+    ToolsOpt,
+    VerboseOpt,
+    describe_error,
+    handled_errors,
+    make_console,
+)
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from ahora.cli.render import Renderer
+    from ahora.cli.session import Session
+
+__all__ = ["app"]
+
+app = typer.Typer()
+
+HELP = """\
+/help           this list
+/new            start a new thread
+/threads        recent threads
+/resume ID      continue a thread (id, prefix or 'last')
+/tools          the tools the agent can use
+/model NAME     switch model (provider:name), keeping the thread
+/usage          tokens used in this session
+/exit           leave (Ctrl-D does the same)
+Ctrl-C cancels the turn in flight; Esc then Enter adds a newline."""
+
+
+@dataclass
+class Chat:
+    """The REPL's state and its slash commands, apart from how lines are read."""
+
+    session: Session
+    console: Console
+    opts: RunOptions
+    terminal: bool
+    out: TextIO
+
+    def renderer(self) -> Renderer:
+        from ahora.cli.render import PlainRenderer, TerminalRenderer
+
+        if self.terminal:
+            return TerminalRenderer(self.console, verbose=self.opts.verbose, quiet=self.opts.quiet)
+        return PlainRenderer(self.out, sys.stderr, verbose=self.opts.verbose, quiet=self.opts.quiet)
+
+    def say(self, text: str, style: str | None = "dim") -> None:
+        if self.terminal:
+            self.console.print(text, style=style, highlight=False, markup=False)
+        else:
+            sys.stderr.write(text + "\n")
+
+    def turn(self, question: str) -> None:
+        """One question; Ctrl-C cancels it, errors are reported and the chat goes on."""
+        if self.session.busy:
+            if self.terminal:
+                with self.console.status("Stopping the cancelled turn ...", spinner="dots"):
+                    self.session.wait()
+            else:
+                self.session.wait()
+        renderer = self.renderer()
+        renderer.start()
+        try:
+            for event in self.session.ask(question):
+                renderer.handle(event)
+        except KeyboardInterrupt:
+            renderer.stop()
+            self.session.cancel()
+            self.say("Cancelled; the conversation is as it was before that question.", "yellow")
+        except Exception as exc:
+            renderer.stop()
+            if self.opts.debug:
+                raise
+            message, _ = describe_error(exc)
+            self.say(f"Error: {message}", "red")
+        finally:
+            renderer.stop()
+
+    def command(self, line: str) -> bool:
+        """Run a slash command; False means leave."""
+        name, _, arg = line[1:].partition(" ")
+        arg = arg.strip()
+        handler = self.COMMANDS.get(name.lower())
+        if handler is None:
+            self.say(f"Unknown command /{name}; /help lists them.", "yellow")
+            return True
+        return handler(self, arg)
+
+    def _help(self, arg: str) -> bool:
+        self.say(HELP, None)
+        return True
+
+    def _exit(self, arg: str) -> bool:
+        return False
+
+    def _new(self, arg: str) -> bool:
+        self.session.new_thread()
+        self.say(f"New thread {self.session.thread_id[:8]}.")
+        return True
+
+    def _threads(self, arg: str) -> bool:
+        from ahora.cli.threads_cmd import print_threads
+
+        print_threads(
+            self.console, self.session.index.list(limit=15), current=self.session.thread_id
+        )
+        return True
+
+    def _resume(self, arg: str) -> bool:
+        info = self.session.index.resolve(arg or "last")
+        self.session.switch(info.id)
+        self.say(f"Resumed {info.id[:8]}: {info.title} ({info.turns} turns).")
+        return True
+
+    def _tools(self, arg: str) -> bool:
+        for tool in self.session.agent.tools:
+            first = (tool.description or "").strip().splitlines()
+            self.say(f"{tool.name:<14} {first[0] if first else ''}", None)
+        return True
+
+    def _model(self, arg: str) -> bool:
+        if not arg:
+            self.say(f"Model: {self.session.agent.model_name}", None)
+            return True
+        name = self.session.set_model(arg)
+        self.say(f"Model: {name}.")
+        return True
+
+    def _usage(self, arg: str) -> bool:
+        u = self.session.usage
+        self.say(
+            f"{self.session.turns} turns · {u['input_tokens']:,} input + "
+            f"{u['output_tokens']:,} output tokens",
+            None,
+        )
+        return True
+
+    COMMANDS: ClassVar[dict[str, Callable[[Chat, str], bool]]] = {
+        "help": _help,
+        "?": _help,
+        "new": _new,
+        "threads": _threads,
+        "resume": _resume,
+        "tools": _tools,
+        "model": _model,
+        "usage": _usage,
+        "exit": _exit,
+        "quit": _exit,
+    }
+
+    def line(self, text: str) -> bool:
+        """Handle one input line; False means leave."""
+        text = text.strip()
+        if not text:
+            return True
+        first = text.split(maxsplit=1)[0]
+        if first.startswith("/") and "/" not in first[1:]:  # "/etc/hosts ..." is a question
+            try:
+                return self.command(text)
+            except Exception as exc:
+                if self.opts.debug:
+                    raise
+                self.say(f"Error: {describe_error(exc)[0]}", "red")
+                return True
+        self.turn(text)
+        return True
+
+
+def _prompt_loop(chat: Chat) -> None:
+    """Read lines with prompt_toolkit until Ctrl-D or /exit."""
+    from prompt_toolkit import PromptSession
+    from prompt_toolkit.history import FileHistory
+    from prompt_toolkit.key_binding import KeyBindings
+
+    history = chat.session.settings.home / "chat_history"
+    history.parent.mkdir(parents=True, exist_ok=True)
+    keys = KeyBindings()
+
+    @keys.add("escape", "enter")
+    def _newline(event: object) -> None:
+        event.current_buffer.insert_text("\n")  # type: ignore[attr-defined]
+
+    prompt: PromptSession[str] = PromptSession(
+        history=FileHistory(str(history)), key_bindings=keys, multiline=False
+    )
+    while True:
+        try:
+            text = prompt.prompt("› ")
+        except KeyboardInterrupt:
+            continue
+        except EOFError:
+            return
+        if not chat.line(text):
+            return
+
+
+@app.command("chat", epilog=EXIT_CODES_HELP)
+def chat(
+    resume: Annotated[
+        str | None,
+        typer.Option("--resume", "-r", help="Continue a saved thread: id, prefix or 'last'."),
+    ] = None,
+    model: ModelOpt = None,
+    max_steps: MaxStepsOpt = None,
+    tools: ToolsOpt = None,
+    verbose: VerboseOpt = False,
+    quiet: QuietOpt = False,
+    no_color: NoColorOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Chat with the agent; the conversation is saved (see `ahora threads`)."""
+    opts = RunOptions(
+        model=model,
+        max_steps=max_steps,
+        tools=tools,
+        verbose=verbose,
+        quiet=quiet,
+        no_color=no_color,
+        debug=debug,
+    )
+    console = make_console(no_color=no_color)
+    interactive = sys.stdin.isatty() and console.is_terminal
+    from ahora.cli.session import Session
+
+    session: Session | None = None
+    with handled_errors(debug=debug):
+        try:
+            settings = opts.settings()
+            session = Session(settings, tools=opts.tool_names)
+            if resume:
+                info = session.index.resolve(resume)
+                session.switch(info.id)
+            if console.is_terminal:
+                with console.status("Loading ...", spinner="dots"):
+                    session.open()
+            else:
+                session.open()
+            state = Chat(session, console, opts, console.is_terminal, sys.stdout)
+            if console.is_terminal and not quiet:
+                what = f"Resumed thread {session.thread_id[:8]}" if resume else "New thread"
+                model_name = session.agent.model_name
+                state.say(f"{what} · model {model_name} · /help for commands, Ctrl-D to leave")
+            if interactive:
+                _prompt_loop(state)
+            else:
+                for line in sys.stdin:
+                    if not state.line(line):
+                        break
+            if session.busy:
+                # Leaving: do not wait for the reply to a cancelled question.
+                sys.stdout.flush()
+                os._exit(0)
+        finally:
+            if session is not None:
+                session.close()

@@ -1,0 +1,291 @@
+"""Draw a run's typed events (``ahora.events``) for people.
+
+Two consumers of the one event stream:
+
+* ``TerminalRenderer``: a live status line in words ("Searching the web for ...")
+  with a spinner, one permanent line per finished tool call (✓ or ✗ with the error),
+  the answer streamed as it is written, then rendered as Markdown, numbered
+  sources and a dim footer (steps, tokens, time, model, thread).
+* ``PlainRenderer``: for pipes and ``--json``: the answer alone on stdout, progress
+  on stderr only when asked (``--verbose``), tool failures on stderr unless quiet.
+
+The console is injected (rich ``Console``), so tests render to a ``StringIO`` at a
+fixed width. Importing this module loads rich's live display but not LangChain nor
+rich's Markdown (imported when there is text to draw): ``ahora ask`` shows
+its first status line before the heavy imports start.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Protocol, TextIO
+from urllib.parse import urlsplit
+
+from rich.console import Console, ConsoleOptions, RenderResult
+from rich.live import Live
+from rich.segment import Segment
+from rich.spinner import Spinner
+from rich.text import Text
+
+from ahora.events import (
+    ApprovalRequested,
+    Event,
+    Finished,
+    StepStarted,
+    Token,
+    ToolCalled,
+    ToolFinished,
+    UsageReported,
+)
+
+if TYPE_CHECKING:
+    from ahora.answer import Answer
+
+__all__ = ["PlainRenderer", "Renderer", "TerminalRenderer", "describe_call", "footer_text"]
+
+
+class Renderer(Protocol):
+    """What ``ask`` and ``chat`` feed events to."""
+
+    def start(self) -> None: ...
+
+    def handle(self, event: Event) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+def _short(text: str, limit: int = 60) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _host(url: str) -> str:
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return _short(url)
+    host = parts.hostname or url
+    return host.removeprefix("www.") + (
+        _short(parts.path, 30) if parts.path not in ("", "/") else ""
+    )
+
+
+def describe_call(name: str, args: Mapping[str, Any]) -> str:
+    """A tool call in words, for the status line ("Reading example.org")."""
+
+    def arg(key: str) -> str:
+        value = args.get(key)
+        return "" if value is None else str(value)
+
+    if name == "web_search":
+        return f'Searching the web for "{_short(arg("query"))}"'
+    if name == "read_page":
+        return f"Reading {_host(arg('url'))}"
+    if name == "weather":
+        return f"Weather for {_short(arg('location'))}"
+    if name == "calculator":
+        return f"Calculating {_short(arg('expression'), 40)}".rstrip()
+    if name == "clock":
+        zone = arg("timezone")
+        return f"Checking the clock in {_short(zone, 40)}" if zone else "Checking the clock"
+    if name == "search_docs":
+        return f'Searching your documents for "{_short(arg("query"))}"'
+    return f"Running {name}"
+
+
+def footer_text(answer: Answer) -> str:
+    """``3 steps · 1,234+56 tokens · 2.1 s · model · thread 1a2b3c4d``."""
+    usage = answer.usage
+    parts = [
+        f"{answer.steps} step{'s' if answer.steps != 1 else ''}",
+        f"{usage['input_tokens']:,}+{usage['output_tokens']:,} tokens",
+        f"{answer.seconds:.1f} s",
+    ]
+    if answer.model:
+        parts.append(answer.model)
+    if answer.thread_id:
+        parts.append(f"thread {answer.thread_id[:8]}")
+    return " · ".join(parts)
+
+
+class _LiveView:
+    """The live area: the tail of the answer being written, then the spinner line."""
+
+    def __init__(self) -> None:
+        self.text = ""
+        self.spinner = Spinner("dots", text=Text("Thinking ...", style="dim"))
+
+    def set_status(self, status: str) -> None:
+        self.spinner.update(text=Text(status, style="dim"))
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        if self.text:
+            from rich.markdown import Markdown
+
+            lines = console.render_lines(Markdown(self.text), options, pad=False)
+            room = max(1, console.size.height - 2)
+            for line in lines[-room:]:
+                yield from line
+                yield Segment.line()
+        yield self.spinner
+
+
+class TerminalRenderer:
+    """Status, streamed answer, sources and footer on a rich console."""
+
+    def __init__(self, console: Console, *, verbose: bool = False, quiet: bool = False) -> None:
+        self.console = console
+        self.verbose = verbose
+        self.quiet = quiet
+        self.view = _LiveView()
+        self.live: Live | None = None
+        self.running: dict[str, str] = {}
+
+    def start(self) -> None:
+        """Show "Thinking ..." now (call before anything slow)."""
+        if self.quiet or self.live is not None:
+            return
+        self.live = Live(
+            self.view,
+            console=self.console,
+            transient=True,
+            refresh_per_second=12,
+            vertical_overflow="visible",
+        )
+        self.live.start()
+
+    def stop(self) -> None:
+        if self.live is not None:
+            self.live.stop()
+            self.live = None
+
+    def status(self, text: str) -> None:
+        self.view.set_status(text)
+
+    def _print(self, *objects: Any, style: str | None = None) -> None:
+        self.console.print(*objects, style=style, highlight=False, soft_wrap=False)
+
+    def handle(self, event: Event) -> None:
+        if isinstance(event, StepStarted):
+            self.view.text = ""
+            self.status("Thinking ..." if event.step == 1 else "Reading the results ...")
+            if self.verbose and not self.quiet:
+                self._print(Text(f"step {event.step}", style="dim"))
+        elif isinstance(event, Token):
+            self.view.text += event.text
+            self.status("Writing ...")
+        elif isinstance(event, ToolCalled):
+            # Text before a tool call is the model thinking aloud, not the answer.
+            self.view.text = ""
+            self.running[event.call_id] = describe_call(event.name, event.args)
+            self.status(" · ".join(self.running.values()) + " ...")
+        elif isinstance(event, ToolFinished):
+            self._tool_finished(event)
+        elif isinstance(event, ApprovalRequested):
+            self._print(Text(f"? {describe_call(event.name, event.args)} needs approval", "yellow"))
+        elif isinstance(event, UsageReported):
+            pass
+        elif isinstance(event, Finished):
+            self.stop()
+            self.show_answer(event.answer)
+
+    def _tool_finished(self, event: ToolFinished) -> None:
+        label = self.running.pop(event.call_id, None) or describe_call(event.name, {})
+        if self.running:
+            self.status(" · ".join(self.running.values()) + " ...")
+        if self.quiet:
+            return
+        line = Text()
+        if event.error:
+            line.append("✗ ", style="bold red")
+            line.append(label)
+            line.append(f" failed: {_short(event.error, 200)}", style="red")
+        else:
+            line.append("✓ ", style="green")
+            line.append(label)
+            extra = f" · {event.seconds:.1f} s"
+            if event.sources:
+                n = len(event.sources)
+                extra += f" · {n} source{'s' if n != 1 else ''}"
+            line.append(extra, style="dim")
+        self._print(line)
+        if self.verbose and event.preview:
+            self._print(Text("  " + event.preview, style="dim"))
+
+    def show_answer(self, answer: Answer) -> None:
+        """The final answer as Markdown, its sources, and the footer."""
+        from rich.markdown import Markdown
+
+        if answer.text.strip():
+            self._print(Markdown(answer.text))
+        else:
+            self._print(Text("(the model gave no answer)", style="dim"))
+        if answer.stopped_early and not self.quiet:
+            self._print(Text(f"Stopped after {answer.steps} steps (--max-steps).", style="yellow"))
+        sources = answer.cited_sources
+        if sources:
+            self._print(Text("\nSources", style="bold"))
+            for i, src in enumerate(sources, 1):
+                url = src["url"]
+                title = src.get("title") or ""
+                self._print(Text(f"{i}. {title or url}", no_wrap=True, overflow="ellipsis"))
+                if title:
+                    link = Text("   " + url, style="dim", no_wrap=True, overflow="ellipsis")
+                    link.stylize(f"link {url}", 3)
+                    self._print(link)
+        if not self.quiet:
+            self._print(Text(footer_text(answer), style="dim"))
+
+
+class PlainRenderer:
+    """The answer alone on ``out`` (None: print nothing, as for ``--json``).
+
+    Progress lines go to ``err`` when ``verbose``; tool failures go there unless ``quiet``.
+    """
+
+    def __init__(
+        self,
+        out: TextIO | None,
+        err: TextIO,
+        *,
+        verbose: bool = False,
+        quiet: bool = False,
+    ) -> None:
+        self.out = out
+        self.err = err
+        self.verbose = verbose
+        self.quiet = quiet
+        self.answer: Answer | None = None
+        self.running: dict[str, str] = {}
+
+    def start(self) -> None:
+        if self.verbose:
+            self._err("Thinking ...")
+
+    def stop(self) -> None:
+        pass
+
+    def _err(self, line: str) -> None:
+        self.err.write(line + "\n")
+        self.err.flush()
+
+    def handle(self, event: Event) -> None:
+        if isinstance(event, StepStarted) and self.verbose and event.step > 1:
+            self._err("Reading the results ...")
+        elif isinstance(event, ToolCalled):
+            self.running[event.call_id] = describe_call(event.name, event.args)
+            if self.verbose:
+                self._err(self.running[event.call_id] + " ...")
+        elif isinstance(event, ToolFinished):
+            label = self.running.pop(event.call_id, None) or describe_call(event.name, {})
+            if event.error and not self.quiet:
+                self._err(f"{label} failed: {_short(event.error, 200)}")
+            elif self.verbose and event.preview:
+                self._err("  " + event.preview)
+        elif isinstance(event, Finished):
+            self.answer = event.answer
+            if self.verbose:
+                self._err(footer_text(event.answer))
+            if self.out is not None:
+                self.out.write(event.answer.text.rstrip("\n") + "\n")
+                self.out.flush()

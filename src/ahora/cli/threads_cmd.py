@@ -1,0 +1,148 @@
+"""``ahora threads``: list, show and delete saved conversations.
+
+Reads ahora's thread index with plain ``sqlite3`` (``ahora.threads.ThreadIndex``):
+no LangChain, no LangGraph, so it starts fast. Ids may be given whole, as a unique
+prefix, or as ``last``. More subcommands (``export``) attach to ``app`` here.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from ahora.cli.common import NoColorOpt, fail, make_console
+from ahora.errors import ConfigurationError
+from ahora.settings import Settings, get_settings
+from ahora.threads import ThreadIndex, ThreadInfo
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+__all__ = ["app", "print_threads"]
+
+app = typer.Typer(
+    name="threads",
+    help="Saved conversations: list them, show one, delete one.",
+    invoke_without_command=True,
+)
+
+
+def _ago(ts: float, now: float | None = None) -> str:
+    seconds = max(0.0, (now or time.time()) - ts)
+    if seconds < 60:
+        return "just now"
+    for size, unit in ((86400 * 7, "w"), (86400, "d"), (3600, "h"), (60, "min")):
+        if seconds >= size:
+            return f"{int(seconds // size)} {unit} ago"
+    return "just now"
+
+
+def print_threads(
+    console: Console, threads: Sequence[ThreadInfo], *, current: str | None = None
+) -> None:
+    """A table of threads (id prefix, title, last update, turns, model)."""
+    from rich.table import Table
+
+    if not threads:
+        console.print("No saved threads yet. Start one with `ahora ask` or `ahora chat`.")
+        return
+    table = Table(box=None, pad_edge=False, show_edge=False, header_style="bold")
+    table.add_column("id")
+    table.add_column("title", overflow="ellipsis", no_wrap=True, max_width=60)
+    table.add_column("updated", no_wrap=True)
+    table.add_column("turns", justify="right")
+    table.add_column("model", overflow="ellipsis", no_wrap=True)
+    for t in threads:
+        mark = "*" if t.id == current else ""
+        table.add_row(t.id[:8] + mark, t.title, _ago(t.updated), str(t.turns), t.model or "")
+    console.print(table)
+
+
+def _settings() -> Settings:
+    try:
+        return get_settings()
+    except ConfigurationError as exc:
+        raise fail(str(exc)) from None
+
+
+def _resolve(index: ThreadIndex, ref: str) -> ThreadInfo:
+    try:
+        return index.resolve(ref)
+    except ConfigurationError as exc:
+        raise fail(str(exc)) from None
+
+
+@app.callback(invoke_without_command=True)
+def threads(
+    ctx: typer.Context,
+    show_all: Annotated[
+        bool, typer.Option("--all", "-a", help="All of them, not the last 20.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per thread.")] = False,
+    no_color: NoColorOpt = False,
+) -> None:
+    """List saved threads, most recent first."""
+    if ctx.invoked_subcommand is not None:
+        return
+    with ThreadIndex.for_settings(_settings()) as index:
+        found = index.list(limit=None if show_all else 20)
+    if as_json:
+        for t in found:
+            typer.echo(json.dumps(t.__dict__, ensure_ascii=False))
+        return
+    print_threads(make_console(no_color=no_color), found)
+
+
+@app.command("show")
+def show(
+    thread_id: Annotated[str, typer.Argument(help="Thread id, unique prefix, or 'last'.")],
+    no_color: NoColorOpt = False,
+) -> None:
+    """Print one thread: each question, its answer and sources."""
+    from rich.markdown import Markdown
+    from rich.text import Text
+
+    console = make_console(no_color=no_color)
+    with ThreadIndex.for_settings(_settings()) as index:
+        info = _resolve(index, thread_id)
+        turns = index.turns(info.id)
+    when = datetime.fromtimestamp(info.created).strftime("%Y-%m-%d %H:%M")
+    console.print(Text(f"{info.title}", style="bold"))
+    console.print(
+        Text(
+            f"thread {info.id} · {when} · {info.turns} turn{'s' if info.turns != 1 else ''}"
+            + (f" · {info.model}" if info.model else ""),
+            style="dim",
+        )
+    )
+    for turn in turns:
+        console.print()
+        console.print(Text(f"› {turn.question}", style="bold cyan"))
+        console.print(Markdown(turn.answer) if console.is_terminal else turn.answer)
+        for i, src in enumerate(turn.sources, 1):
+            title = f"{src.get('title')} " if src.get("title") else ""
+            console.print(Text(f"  {i}. {title}{src.get('url', '')}", style="dim"))
+    if not turns:
+        console.print(Text("(no finished turns)", style="dim"))
+
+
+@app.command("rm")
+def rm(
+    thread_ids: Annotated[list[str], typer.Argument(help="Thread ids or unique prefixes.")],
+) -> None:
+    """Delete threads (their messages and saved state)."""
+    settings = _settings()
+    with ThreadIndex.for_settings(settings) as index:
+        infos = [_resolve(index, ref) for ref in thread_ids]
+        for info in infos:
+            index.delete(info.id)
+            if settings.postgres_url:
+                from ahora.threads import open_checkpointer
+
+                open_checkpointer(settings).delete_thread(info.id)
+            typer.echo(f"Deleted {info.id[:8]} ({info.title})")

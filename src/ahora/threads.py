@@ -1,0 +1,396 @@
+"""Saved conversations: a compact LangGraph checkpointer plus a plain index of threads.
+
+Two things live in one SQLite file (``settings.threads_db``):
+
+* LangGraph's ``checkpoints`` and ``writes`` tables, written by ``CompactSqliteSaver``:
+  LangGraph's own ``SqliteSaver`` that, after each ``put``, deletes the thread's older
+  checkpoints and their writes. The latest checkpoint holds the whole state (ahora's
+  graphs keep messages in an ``add_messages`` channel), so a run killed mid-way loses
+  at most the step in flight, and the file holds one copy of each conversation instead
+  of one per step (stock: 60 steps with 10 KB tool outputs wrote ~39 MB). Time travel
+  through old checkpoints is what this gives up.
+* ahora's own ``ahora_threads`` and ``ahora_turns`` tables (``ThreadIndex``): id, title,
+  dates, turn count, and each turn's question and answer, so ``ahora threads`` lists
+  and shows conversations with the stdlib ``sqlite3`` alone, without importing
+  LangChain or LangGraph.
+
+The file uses WAL (readers never block the writer) and ``auto_vacuum=INCREMENTAL``;
+``compact()`` after a turn returns freed pages and truncates the WAL, so the file stays
+close to the size of the text it holds.
+"""
+
+from __future__ import annotations
+
+import builtins
+import functools
+import json
+import sqlite3
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import closing, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ahora.errors import ConfigurationError
+from ahora.settings import Settings
+
+if TYPE_CHECKING:
+    from langgraph.checkpoint.base import BaseCheckpointSaver
+    from langgraph.checkpoint.sqlite import SqliteSaver
+
+__all__ = [
+    "ThreadIndex",
+    "ThreadInfo",
+    "ThreadNotFound",
+    "Turn",
+    "compact_saver_class",
+    "open_checkpointer",
+    "open_sqlite_saver",
+]
+
+
+class ThreadNotFound(ConfigurationError):
+    """No saved thread matches the id (or the prefix matches several)."""
+
+
+@dataclass(frozen=True)
+class ThreadInfo:
+    id: str
+    title: str
+    created: float
+    updated: float
+    turns: int
+    model: str | None
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One finished question and answer, as ahora recorded it."""
+
+    number: int
+    question: str
+    answer: str
+    sources: list[dict[str, str]]
+    tool_calls: list[dict[str, Any]]
+    model: str | None
+    created: float
+
+
+_INDEX_SCHEMA = """
+CREATE TABLE IF NOT EXISTS ahora_threads (
+    id TEXT PRIMARY KEY,
+    title TEXT NOT NULL DEFAULT '',
+    created REAL NOT NULL,
+    updated REAL NOT NULL,
+    turns INTEGER NOT NULL DEFAULT 0,
+    model TEXT
+);
+CREATE INDEX IF NOT EXISTS ahora_threads_updated ON ahora_threads (updated);
+CREATE TABLE IF NOT EXISTS ahora_turns (
+    thread_id TEXT NOT NULL,
+    number INTEGER NOT NULL,
+    question TEXT NOT NULL,
+    answer TEXT NOT NULL,
+    sources TEXT NOT NULL DEFAULT '[]',
+    tool_calls TEXT NOT NULL DEFAULT '[]',
+    model TEXT,
+    created REAL NOT NULL,
+    PRIMARY KEY (thread_id, number)
+);
+"""
+
+
+def prepare_connection(conn: sqlite3.Connection) -> None:
+    """Pragmas every connection to the threads file uses.
+
+    ``auto_vacuum`` only takes effect on a file that has no tables yet, so this runs
+    before anyone creates one. ``synchronous=NORMAL`` with WAL survives a killed
+    process (only a power cut can lose the last commits).
+    """
+    conn.execute("PRAGMA auto_vacuum=INCREMENTAL")
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute("PRAGMA journal_size_limit=1048576")
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(path, timeout=10, check_same_thread=False, isolation_level=None)
+    prepare_connection(conn)
+    return conn
+
+
+def compact(conn: sqlite3.Connection) -> None:
+    """Give freed pages back to the file system and empty the WAL."""
+    conn.execute("PRAGMA incremental_vacuum").fetchall()
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+
+
+class ThreadIndex:
+    """The list of saved threads and their turns, with plain ``sqlite3``.
+
+    Ids may be given whole, as a unique prefix, or as ``last`` (the most recently
+    updated thread); ``resolve`` turns any of those into a ``ThreadInfo``.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._conn: sqlite3.Connection | None = None
+
+    @classmethod
+    def for_settings(cls, settings: Settings) -> ThreadIndex:
+        return cls(settings.threads_db)
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        if self._conn is None:
+            self._conn = _connect(self.path)
+            self._conn.executescript(_INDEX_SCHEMA)
+        return self._conn
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def __enter__(self) -> ThreadIndex:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        conn = self.conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    def list(self, limit: int | None = None) -> list[ThreadInfo]:
+        """Threads, most recently updated first. Reads nothing when the file is absent."""
+        if self._conn is None and not self.path.exists():
+            return []
+        sql = "SELECT id, title, created, updated, turns, model FROM ahora_threads"
+        sql += " ORDER BY updated DESC"
+        rows = self.conn.execute(sql + (" LIMIT ?" if limit else ""), (limit,) if limit else ())
+        return [ThreadInfo(*row) for row in rows]
+
+    def get(self, thread_id: str) -> ThreadInfo | None:
+        row = self.conn.execute(
+            "SELECT id, title, created, updated, turns, model FROM ahora_threads WHERE id = ?",
+            (thread_id,),
+        ).fetchone()
+        return ThreadInfo(*row) if row else None
+
+    def resolve(self, ref: str) -> ThreadInfo:
+        """A thread from its id, a unique prefix of it, or ``last``."""
+        ref = ref.strip()
+        if ref == "last":
+            found = self.list(limit=1)
+            if not found:
+                raise ThreadNotFound("there are no saved threads yet")
+            return found[0]
+        if not ref:
+            raise ThreadNotFound("give a thread id (see `ahora threads`)")
+        exact = self.get(ref) if self.path.exists() else None
+        if exact:
+            return exact
+        if not self.path.exists():
+            raise ThreadNotFound(f"no thread {ref!r} (see `ahora threads`)")
+        pattern = ref.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        rows = self.conn.execute(
+            "SELECT id, title, created, updated, turns, model FROM ahora_threads "
+            "WHERE id LIKE ? ESCAPE '\\' ORDER BY updated DESC LIMIT 6",
+            (pattern,),
+        ).fetchall()
+        if not rows:
+            raise ThreadNotFound(f"no thread {ref!r} (see `ahora threads`)")
+        if len(rows) > 1:
+            ids = ", ".join(r[0][:12] for r in rows[:5])
+            raise ThreadNotFound(f"{ref!r} matches several threads ({ids}); give more of the id")
+        return ThreadInfo(*rows[0])
+
+    def start_turn(self, thread_id: str, question: str, model: str | None) -> None:
+        """Record that a turn began, so even a killed turn leaves a listed thread."""
+        now = time.time()
+        title = " ".join(question.split())[:80]
+        with self._transaction() as conn:
+            conn.execute(
+                "INSERT INTO ahora_threads (id, title, created, updated, turns, model) "
+                "VALUES (?, ?, ?, ?, 0, ?) ON CONFLICT(id) DO UPDATE SET "
+                "updated = excluded.updated, "
+                "model = COALESCE(excluded.model, model), "
+                "title = CASE WHEN title = '' THEN excluded.title ELSE title END",
+                (thread_id, title, now, now, model),
+            )
+
+    def finish_turn(
+        self,
+        thread_id: str,
+        *,
+        question: str,
+        answer: str,
+        sources: Sequence[dict[str, Any]] = (),
+        tool_calls: Sequence[dict[str, Any]] = (),
+        model: str | None = None,
+    ) -> int:
+        """Record a finished turn; returns its number (1 for the first)."""
+        now = time.time()
+        self.start_turn(thread_id, question, model)
+        with self._transaction() as conn:
+            (count,) = conn.execute(
+                "SELECT COUNT(*) FROM ahora_turns WHERE thread_id = ?", (thread_id,)
+            ).fetchone()
+            number = int(count) + 1
+            conn.execute(
+                "INSERT INTO ahora_turns (thread_id, number, question, answer, sources, "
+                "tool_calls, model, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    thread_id,
+                    number,
+                    question,
+                    answer,
+                    json.dumps(
+                        [{"url": s.get("url", ""), "title": s.get("title", "")} for s in sources],
+                        ensure_ascii=False,
+                    ),
+                    json.dumps(list(tool_calls), ensure_ascii=False, default=str),
+                    model,
+                    now,
+                ),
+            )
+            conn.execute(
+                "UPDATE ahora_threads SET turns = ?, updated = ? WHERE id = ?",
+                (number, now, thread_id),
+            )
+        return number
+
+    def turns(self, thread_id: str) -> builtins.list[Turn]:
+        rows = self.conn.execute(
+            "SELECT number, question, answer, sources, tool_calls, model, created "
+            "FROM ahora_turns WHERE thread_id = ? ORDER BY number",
+            (thread_id,),
+        )
+        return [Turn(n, q, a, json.loads(s), json.loads(t), m, c) for n, q, a, s, t, m, c in rows]
+
+    def delete(self, thread_id: str) -> None:
+        """Forget a thread: its index rows and, when they live here, its checkpoints."""
+        with self._transaction() as conn:
+            conn.execute("DELETE FROM ahora_threads WHERE id = ?", (thread_id,))
+            conn.execute("DELETE FROM ahora_turns WHERE thread_id = ?", (thread_id,))
+            tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+            for table in ("checkpoints", "writes"):
+                if table in tables:
+                    conn.execute(f"DELETE FROM {table} WHERE thread_id = ?", (thread_id,))
+        compact(self.conn)
+
+    def compact(self) -> None:
+        compact(self.conn)
+
+
+@functools.cache
+def compact_saver_class() -> type[SqliteSaver]:
+    """``CompactSqliteSaver``, built on first use so importing this module stays light."""
+    from langgraph.checkpoint.sqlite import SqliteSaver
+
+    class CompactSqliteSaver(SqliteSaver):
+        """``SqliteSaver`` keeping only each thread's latest checkpoint and its writes.
+
+        Not for graphs with ``DeltaChannel`` state (their checkpoints need their
+        ancestors): pruning is skipped when a checkpoint's metadata says it has one.
+        """
+
+        def setup(self) -> None:
+            if self.is_setup:
+                return
+            prepare_connection(self.conn)
+            super().setup()
+
+        def put(
+            self,
+            config: Any,
+            checkpoint: Any,
+            metadata: Any,
+            new_versions: Any,
+        ) -> Any:
+            saved = super().put(config, checkpoint, metadata, new_versions)
+            if not (metadata or {}).get("counters_since_delta_snapshot"):
+                conf = saved["configurable"]
+                self._prune(str(conf["thread_id"]), conf["checkpoint_ns"], conf["checkpoint_id"])
+            return saved
+
+        def put_writes(
+            self,
+            config: Any,
+            writes: Sequence[tuple[str, Any]],
+            task_id: str,
+            task_path: str = "",
+        ) -> None:
+            super().put_writes(config, writes, task_id, task_path)
+            # Writes are saved in the background and may land after the next
+            # checkpoint (which already holds them): drop them if so.
+            conf = config["configurable"]
+            with self.cursor() as cur:
+                cur.execute(
+                    "DELETE FROM writes WHERE thread_id = ? AND checkpoint_ns = ? AND "
+                    "checkpoint_id = ? AND checkpoint_id < (SELECT MAX(checkpoint_id) FROM "
+                    "checkpoints WHERE thread_id = ? AND checkpoint_ns = ?)",
+                    (
+                        str(conf["thread_id"]),
+                        str(conf.get("checkpoint_ns", "")),
+                        str(conf["checkpoint_id"]),
+                        str(conf["thread_id"]),
+                        str(conf.get("checkpoint_ns", "")),
+                    ),
+                )
+
+        def _prune(self, thread_id: str, ns: str, latest: str) -> None:
+            with self.cursor() as cur:
+                for table in ("checkpoints", "writes"):
+                    cur.execute(
+                        f"DELETE FROM {table} WHERE thread_id = ? AND checkpoint_ns = ? "
+                        "AND checkpoint_id < ?",
+                        (thread_id, ns, latest),
+                    )
+
+        def compact(self) -> None:
+            """Return freed pages and empty the WAL (call after a turn)."""
+            with self.lock:
+                compact(self.conn)
+
+    return CompactSqliteSaver
+
+
+def open_sqlite_saver(path: Path) -> SqliteSaver:
+    """A ``CompactSqliteSaver`` on ``path`` (created with its folder if needed)."""
+    conn = _connect(path)
+    # The saver commits itself; give it sqlite3's default transaction handling.
+    conn.isolation_level = "DEFERRED"
+    saver = compact_saver_class()(conn)
+    saver.setup()
+    return saver
+
+
+def open_checkpointer(settings: Settings) -> BaseCheckpointSaver[Any]:
+    """The checkpointer for saved threads: PostgreSQL when ``postgres_url`` is set,
+    else the compact SQLite saver on ``settings.threads_db``."""
+    if settings.postgres_url:
+        from ahora.postgres import postgres_checkpointer  # type: ignore[import-not-found,unused-ignore]
+
+        saver: BaseCheckpointSaver[Any] = postgres_checkpointer(settings.postgres_url)
+        return saver
+    return open_sqlite_saver(settings.threads_db)
+
+
+def close_checkpointer(saver: Any) -> None:
+    """Compact (SQLite) and close the connection, if the saver has one."""
+    conn = getattr(saver, "conn", None)
+    if isinstance(conn, sqlite3.Connection):
+        with closing(conn):
+            if hasattr(saver, "compact"):
+                saver.compact()

@@ -1,0 +1,159 @@
+"""ahora.threads: the compact checkpointer and the thread index; Session's repairs."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
+from langchain_core.tools import tool
+
+from ahora.agent import Agent
+from ahora.cli import session as session_mod
+from ahora.cli.session import INTERRUPTED_TOOL, Session
+from ahora.errors import ConfigurationError
+from ahora.settings import Settings
+from ahora.testing import ScriptedChatModel, tool_call
+from ahora.threads import ThreadIndex, ThreadNotFound, open_sqlite_saver
+
+
+@tool
+def fetch(n: int) -> str:
+    """Fetch a big block of text.
+
+    Args:
+        n: Which block.
+    """
+    return f"block {n} " + "x" * 10_000
+
+
+def _text_bytes(messages: list[Any]) -> int:
+    return sum(len(str(m.content).encode()) for m in messages)
+
+
+def test_saver_keeps_only_the_latest_checkpoint_and_the_file_stays_small(tmp_path: Path) -> None:
+    saver = open_sqlite_saver(tmp_path / "t.sqlite")
+    steps = 20
+    model = ScriptedChatModel(
+        replies=[tool_call("fetch", {"n": i}) for i in range(steps)] + ["done"]
+    )
+    agent = Agent(model, [fetch], checkpointer=saver, max_steps=steps + 1)
+    answer = agent.ask("go", thread="T")
+    assert answer.text == "done"
+    assert saver.conn.execute("SELECT COUNT(*) FROM checkpoints").fetchone() == (1,)
+    assert saver.conn.execute("SELECT COUNT(*) FROM writes").fetchone() == (0,)
+    saver.compact()  # type: ignore[attr-defined]
+    size = (tmp_path / "t.sqlite").stat().st_size
+    wal = tmp_path / "t.sqlite-wal"
+    size += wal.stat().st_size if wal.exists() else 0
+    assert size < 3 * _text_bytes(answer.messages)
+    # A fresh saver on the same file resumes the conversation.
+    saver2 = open_sqlite_saver(tmp_path / "t.sqlite")
+    model2 = ScriptedChatModel(replies=["again"])
+    again = Agent(model2, [fetch], checkpointer=saver2).ask("more", thread="T")
+    assert again.text == "again"
+    assert len(model2.requests[0]) == len(answer.messages) + 2  # system + history + question
+
+
+def test_index_resolves_ids_prefixes_and_last(tmp_path: Path) -> None:
+    index = ThreadIndex(tmp_path / "t.sqlite")
+    assert index.list() == []
+    index.finish_turn("abc111", question="first question", answer="a1")
+    index.finish_turn("abc222", question="second question", answer="a2")
+    index.finish_turn(
+        "abc111", question="follow-up", answer="a3", sources=[{"url": "u", "title": "t"}]
+    )
+    assert index.resolve("abc222").title == "second question"
+    assert index.resolve("abc1").id == "abc111"
+    assert index.resolve("last").id == "abc111"
+    info = index.get("abc111")
+    assert info is not None and info.turns == 2 and info.title == "first question"
+    assert [t.question for t in index.turns("abc111")] == ["first question", "follow-up"]
+    assert index.turns("abc111")[1].sources == [{"url": "u", "title": "t"}]
+    with pytest.raises(ThreadNotFound, match="several"):
+        index.resolve("abc")
+    with pytest.raises(ThreadNotFound, match="no thread"):
+        index.resolve("zzz")
+    assert issubclass(ThreadNotFound, ConfigurationError)
+    index.delete("abc111")
+    assert [t.id for t in index.list()] == ["abc222"]
+
+
+def test_listing_commands_do_not_import_langchain(tmp_path: Path) -> None:
+    index = ThreadIndex(tmp_path / "ahora-home" / "threads.sqlite")
+    index.finish_turn("abc111", question="a question", answer="an answer")
+    index.close()
+    code = (
+        "import sys\n"
+        "from ahora.cli.main import app\n"
+        "app(['threads'], standalone_mode=False)\n"
+        "app(['threads', 'show', 'abc'], standalone_mode=False)\n"
+        "app(['tools'], standalone_mode=False)\n"
+        "heavy = [m for m in sys.modules if m.startswith(('langchain', 'langgraph'))]\n"
+        "assert not heavy, heavy\n"
+    )
+    env = {"AHORA_HOME": str(tmp_path / "ahora-home"), "NO_COLOR": "1", "PATH": "/usr/bin:/bin"}
+    # The first `ahora tools` builds the registry's catalogue cache; later ones read it.
+    warm = "from ahora.cli.main import app\napp(['tools'], standalone_mode=False)\n"
+    subprocess.run([sys.executable, "-c", warm], env=env, capture_output=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert "a question" in done.stdout and "an answer" in done.stdout
+
+
+def _session(monkeypatch: pytest.MonkeyPatch, model: ScriptedChatModel) -> Session:
+    monkeypatch.setattr(session_mod, "build_model", lambda settings: model)
+    return Session(Settings.load(), tools=["calculator"])
+
+
+def test_an_interrupted_turn_is_undone(monkeypatch: pytest.MonkeyPatch) -> None:
+    def interrupted(messages: list[Any], tools: list[Any]) -> AIMessage:
+        raise KeyboardInterrupt
+
+    model = ScriptedChatModel(
+        replies=[
+            "first answer",
+            tool_call("calculator", {"expression": "2+2"}),
+            interrupted,
+            "third",
+        ]
+    )
+    s = _session(monkeypatch, model)
+    list(s.ask("one"))
+    with pytest.raises(KeyboardInterrupt):
+        list(s.ask("two"))
+    s.cancel()
+    answer = [e for e in s.ask("three")][-1].answer  # type: ignore[union-attr]
+    assert answer.text == "third"
+    sent = model.requests[-1]
+    assert [m.content for m in sent if isinstance(m, HumanMessage)] == ["one", "three"]
+    assert not any(isinstance(m, ToolMessage) for m in sent)
+    assert [t.question for t in s.index.turns(s.thread_id)] == ["one", "three"]
+    s.close()
+
+
+def test_a_killed_turn_is_sealed_and_the_thread_continues(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A process killed while a tool ran leaves a tool call without a result."""
+    model = ScriptedChatModel(replies=["after"])
+    s = _session(monkeypatch, model)
+    # What the killed process left in the checkpoint: the question and a pending call.
+    call = tool_call("calculator", {"expression": "1+1"})
+    s.agent.graph.update_state(
+        {"configurable": {"thread_id": s.thread_id}},
+        {"messages": [HumanMessage("first"), call]},
+        as_node="model",
+    )
+    answer = [e for e in s.ask("second")][-1].answer  # type: ignore[union-attr]
+    assert answer.text == "after"
+    sent = model.requests[-1]
+    sealed = [m for m in sent if isinstance(m, ToolMessage)]
+    assert [(m.content, m.tool_call_id) for m in sealed] == [
+        (INTERRUPTED_TOOL, call.tool_calls[0]["id"])
+    ]
+    assert [m.content for m in sent if isinstance(m, HumanMessage)] == ["first", "second"]
+    s.close()

@@ -1,0 +1,196 @@
+"""Budgets per run land gracefully: model calls, tokens and wall-clock time.
+
+At a limit the next model call is made without tools and told to answer from what it
+has and to say what is missing; the caller gets that partial answer with
+``stopped_early`` and can continue the same thread. No limit ever raises. (A cost
+budget is not implemented: token counts are the only spend ahora tracks.)
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+from langchain_core.messages import AIMessage, BaseMessage, SystemMessage, ToolMessage
+
+from ahora import Agent
+from ahora.errors import InvalidSettings
+from ahora.events import Finished
+from ahora.testing import ScriptedChatModel, tool_call
+
+
+def echo(text: str) -> str:
+    """Repeat the text back."""
+    return f"echo: {text}"
+
+
+def nap(label: str) -> str:
+    """Wait a little, then report."""
+    time.sleep(0.3)
+    return f"{label} rested"
+
+
+class Recorder:
+    """Model replies that call ``echo`` with fresh arguments until tools are taken away."""
+
+    def __init__(self, final: str = "Partial answer: found {n} things; the rest is missing.") -> None:
+        self.final = final
+        self.tool_counts: list[int] = []
+        self.systems: list[str] = []
+
+    def __call__(self, messages: list[BaseMessage], tools: list[dict[str, Any]]) -> AIMessage | str:
+        self.tool_counts.append(len(tools))
+        self.systems.append(str(messages[0].content) if isinstance(messages[0], SystemMessage) else "")
+        if tools:
+            return tool_call("echo", {"text": f"item {len(self.tool_counts)}"})
+        found = sum(isinstance(m, ToolMessage) for m in messages)
+        return self.final.format(n=found)
+
+
+def looping_model(recorder: Recorder, n: int = 30) -> ScriptedChatModel:
+    return ScriptedChatModel(replies=[recorder] * n)
+
+
+def with_usage(message: AIMessage, tokens: int) -> AIMessage:
+    return message.model_copy(
+        update={"usage_metadata": {"input_tokens": tokens, "output_tokens": 0, "total_tokens": tokens}}
+    )
+
+
+# --- steps ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("max_steps", [1, 2, 5])
+def test_step_budget_lands_with_a_partial_answer(max_steps: int) -> None:
+    rec = Recorder()
+    answer = Agent(looping_model(rec), [echo], max_steps=max_steps).ask("find everything")
+    assert answer.stopped_early
+    assert answer.steps == max_steps
+    assert answer.text == f"Partial answer: found {max_steps - 1} things; the rest is missing."
+    # every call but the last offered tools; the last was told why and what to say
+    assert rec.tool_counts == [1] * (max_steps - 1) + [0]
+    assert "step budget of" in rec.systems[-1]
+    assert "what is still missing" in rec.systems[-1]
+    assert all("STOP" not in s for s in rec.systems[:-1])
+
+
+def test_a_model_that_calls_tools_on_its_last_turn_still_lands() -> None:
+    """Tools are unbound on the last call; a model that calls one anyway is overruled."""
+    replies = [tool_call("echo", {"text": str(i)}) for i in range(5)]
+    answer = Agent(ScriptedChatModel(replies=replies), [echo], max_steps=3).ask("loop")
+    assert answer.stopped_early
+    assert "stopped early" in answer.text and "step budget" in answer.text
+    assert len(answer.tool_calls) == 2  # the third call was stripped, not run
+    assert not answer.messages[-1].tool_calls
+
+
+def test_budget_from_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AHORA_MAX_STEPS", "2")
+    rec = Recorder()
+    answer = Agent(looping_model(rec), [echo]).ask("go")
+    assert answer.stopped_early and answer.steps == 2
+
+
+def test_answer_within_budget_is_not_stopped_early() -> None:
+    model = ScriptedChatModel(replies=[tool_call("echo", {"text": "a"}), "Complete."])
+    answer = Agent(model, [echo], max_steps=3).ask("go")
+    assert answer.text == "Complete." and not answer.stopped_early
+
+
+# --- tokens --------------------------------------------------------------------------------
+
+
+def test_token_budget_lands_once_spent() -> None:
+    rec = Recorder()
+
+    def costly(messages: list[BaseMessage], tools: list[dict[str, Any]]) -> AIMessage | str:
+        reply = rec(messages, tools)
+        return with_usage(reply, 400) if isinstance(reply, AIMessage) else reply
+
+    agent = Agent(ScriptedChatModel(replies=[costly] * 10), [echo], max_tokens=1000)
+    answer = agent.ask("go")
+    assert answer.stopped_early
+    assert rec.tool_counts == [1, 1, 1, 0]  # 3 x 400 tokens >= 1000: the 4th call lands
+    assert "token budget of 1,000 tokens" in rec.systems[-1]
+
+
+def test_token_budget_from_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AHORA_MAX_TOKENS", "1")
+    rec = Recorder()
+    answer = Agent(looping_model(rec), [echo]).ask("go")
+    assert answer.stopped_early and rec.tool_counts == [1, 0]
+
+
+# --- wall-clock time -----------------------------------------------------------------------
+
+
+def test_deadline_lands_after_the_step_in_flight() -> None:
+    rec = Recorder()
+
+    def napping(messages: list[BaseMessage], tools: list[dict[str, Any]]) -> AIMessage | str:
+        reply = rec(messages, tools)
+        return tool_call("nap", {"label": "x"}) if isinstance(reply, AIMessage) else reply
+
+    agent = Agent(ScriptedChatModel(replies=[napping] * 10), [nap], timeout=0.2)
+    answer = agent.ask("go")
+    assert answer.stopped_early
+    assert rec.tool_counts == [1, 0]
+    assert "time limit" in rec.systems[-1]
+
+
+def test_deadline_from_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AHORA_TIMEOUT", "0.2")
+    rec = Recorder()
+
+    def napping(messages: list[BaseMessage], tools: list[dict[str, Any]]) -> AIMessage | str:
+        reply = rec(messages, tools)
+        return tool_call("nap", {"label": "x"}) if isinstance(reply, AIMessage) else reply
+
+    answer = Agent(ScriptedChatModel(replies=[napping] * 10), [nap]).ask("go")
+    assert answer.stopped_early and rec.tool_counts == [1, 0]
+
+
+async def test_deadline_async_and_streaming() -> None:
+    rec = Recorder()
+
+    def napping(messages: list[BaseMessage], tools: list[dict[str, Any]]) -> AIMessage | str:
+        reply = rec(messages, tools)
+        return tool_call("nap", {"label": "x"}) if isinstance(reply, AIMessage) else reply
+
+    agent = Agent(ScriptedChatModel(replies=[napping] * 10), [nap], timeout=0.2)
+    assert (await agent.aask("go")).stopped_early
+    events = [e async for e in agent.astream("again")]
+    assert isinstance(events[-1], Finished) and events[-1].answer.stopped_early
+
+
+@pytest.mark.parametrize(
+    "kwargs", [{"max_steps": 0}, {"max_tokens": 0}, {"timeout": 0}, {"timeout": -1.0}]
+)
+def test_nonsense_limits_are_refused_up_front(kwargs: dict[str, Any]) -> None:
+    with pytest.raises(InvalidSettings):
+        Agent(ScriptedChatModel(replies=[]), [echo], **kwargs)
+
+
+# --- embedded: the work survives and the thread goes on ------------------------------------
+
+
+def test_stopped_early_is_in_the_json_shape_and_the_stream() -> None:
+    agent = Agent(looping_model(Recorder()), [echo], max_steps=2)
+    assert agent.ask("go").to_dict()["stopped_early"] is True
+    events = list(agent.stream("again"))
+    assert isinstance(events[-1], Finished) and events[-1].answer.stopped_early
+
+
+def test_follow_up_on_the_same_thread_sees_the_earlier_work() -> None:
+    rec = Recorder()
+    model = ScriptedChatModel(replies=[rec, rec, "Carried on from item 1."])
+    agent = Agent(model, [echo], max_steps=2)
+    first = agent.ask("find everything")
+    assert first.stopped_early
+    second = agent.ask("go on", thread=first.thread_id)
+    assert second.text == "Carried on from item 1."
+    assert not second.stopped_early  # a new turn has a fresh budget
+    seen = model.requests[-1]
+    assert any(isinstance(m, ToolMessage) and "echo: item 1" in str(m.content) for m in seen)
+    assert any(isinstance(m, AIMessage) and m.text.startswith("Partial answer") for m in seen)

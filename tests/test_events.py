@@ -1,0 +1,274 @@
+"""Typed events: built from LangGraph's stream modes, in a sensible order, ending with Finished."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from langchain_core.messages import AIMessage, AIMessageChunk, HumanMessage, ToolMessage
+from langchain_core.tools import tool
+from langchain_openai import ChatOpenAI
+from langgraph.types import Interrupt
+
+from ahora import Agent
+from ahora.events import (
+    ApprovalRequested,
+    Event,
+    EventBuilder,
+    Finished,
+    StepStarted,
+    Token,
+    ToolCalled,
+    ToolFinished,
+    UsageReported,
+    answer_from_messages,
+)
+from ahora.middleware.budget import STOPPED_EARLY
+from ahora.testing import ScriptedChatModel, tool_calls
+from ahora.testing.openai_server import OpenAIServer
+
+FETCHED = "2026-11-19T10:00:00+00:00"
+
+
+@tool(response_format="content_and_artifact")
+def fetch(url: str) -> tuple[str, dict[str, Any]]:
+    """Fetch a page.
+
+    Args:
+        url: The page's address.
+    """
+    return f"Text of {url}", {
+        "sources": [{"url": url, "title": f"Page {url[-1]}", "fetched_at": FETCHED}]
+    }
+
+
+def kinds(events: list[Event]) -> list[str]:
+    """Event class names with runs of Token collapsed, for order assertions."""
+    out: list[str] = []
+    for e in events:
+        name = type(e).__name__
+        if not (name == "Token" and out and out[-1] == "Token"):
+            out.append(name)
+    return out
+
+
+# --- EventBuilder on hand-made stream chunks -----------------------------------------
+
+
+def test_tokens_come_only_from_the_model_node_and_only_with_text() -> None:
+    b = EventBuilder()
+    assert b.start() == [StepStarted(1)]
+    assert b.feed("messages", (AIMessageChunk(content="Hel"), {"langgraph_node": "model"})) == [
+        Token("Hel")
+    ]
+    assert b.feed("messages", (AIMessageChunk(content=""), {"langgraph_node": "model"})) == []
+    assert b.feed("messages", (AIMessageChunk(content="x"), {"langgraph_node": "tools"})) == []
+    assert (
+        b.feed(
+            "messages", (ToolMessage(content="t", tool_call_id="1"), {"langgraph_node": "tools"})
+        )
+        == []
+    )
+    assert b.feed("custom", {"anything": 1}) == []
+
+
+def test_updates_give_usage_tool_calls_then_finished_tools_then_the_next_step() -> None:
+    b = EventBuilder()
+    b.start()
+    ai = AIMessage(
+        content="",
+        tool_calls=[
+            {
+                "name": "fetch",
+                "args": {"url": "https://a.example"},
+                "id": "c1",
+                "type": "tool_call",
+            },
+            {
+                "name": "fetch",
+                "args": {"url": "https://b.example"},
+                "id": "c2",
+                "type": "tool_call",
+            },
+        ],
+        usage_metadata={"input_tokens": 10, "output_tokens": 4, "total_tokens": 14},
+    )
+    events = b.feed("updates", {"model": {"messages": [ai]}})
+    assert events == [
+        UsageReported(10, 4),
+        ToolCalled("c1", "fetch", {"url": "https://a.example"}),
+        ToolCalled("c2", "fetch", {"url": "https://b.example"}),
+    ]
+    source = {"url": "https://a.example", "title": "A", "fetched_at": FETCHED}
+    first = ToolMessage(
+        content='<tool_output tool="fetch">\n  Text   of A\n</tool_output>',
+        tool_call_id="c1",
+        name="fetch",
+        artifact={"sources": [source]},
+    )
+    events = b.feed("updates", {"tools": {"messages": [first]}})
+    assert len(events) == 1 and isinstance(events[0], ToolFinished)
+    assert events[0].preview == "Text of A"  # fence removed, whitespace folded
+    assert events[0].sources == [source] and events[0].error is None
+    assert events[0].seconds >= 0
+    failed = ToolMessage(
+        content="Error: no such page", tool_call_id="c2", name="fetch", status="error"
+    )
+    events = b.feed("updates", {"tools": {"messages": [failed]}})
+    assert isinstance(events[0], ToolFinished) and events[0].error == "Error: no such page"
+    assert events[1:] == [StepStarted(2)]  # the last pending tool finished
+
+
+def test_error_from_the_artifact_wins_and_long_previews_are_cut() -> None:
+    b = EventBuilder()
+    b.start()
+    b.feed(
+        "updates",
+        {
+            "model": {
+                "messages": [
+                    AIMessage(content="", tool_calls=[{"name": "t", "args": {}, "id": "x"}])
+                ]
+            }
+        },
+    )
+    message = ToolMessage(
+        content="y" * 500, tool_call_id="x", name="t", status="error", artifact={"error": "boom"}
+    )
+    (finished, step) = b.feed("updates", {"tools": {"messages": [message]}})
+    assert isinstance(finished, ToolFinished)
+    assert finished.error == "boom"
+    assert len(finished.preview) == 160 and finished.preview.endswith("…")
+    assert step == StepStarted(2)
+
+
+def test_interrupts_become_approval_requests() -> None:
+    b = EventBuilder()
+    value = {"action_requests": [{"id": "c9", "name": "send_mail", "args": {"to": "x@y.z"}}]}
+    events = b.feed("updates", {"__interrupt__": (Interrupt(value=value, id="i1"),)})
+    assert events == [ApprovalRequested("c9", "send_mail", {"to": "x@y.z"})]
+    assert b.feed("updates", {"__interrupt__": (Interrupt(value="not a dict", id="i2"),)}) == []
+
+
+def test_answer_from_messages_reads_only_the_last_run() -> None:
+    src = {"url": "https://a.example", "title": "A", "fetched_at": FETCHED}
+    old = [
+        HumanMessage("first question"),
+        AIMessage(
+            content="",
+            tool_calls=[{"name": "old", "args": {}, "id": "o"}],
+            usage_metadata={"input_tokens": 100, "output_tokens": 100, "total_tokens": 200},
+        ),
+        ToolMessage(
+            content="x",
+            tool_call_id="o",
+            artifact={"sources": [{**src, "url": "https://old.example"}]},
+        ),
+        AIMessage(content="old answer"),
+    ]
+    run = [
+        HumanMessage("second question"),
+        AIMessage(
+            content="",
+            tool_calls=[{"name": "fetch", "args": {"url": "u"}, "id": "1"}],
+            usage_metadata={"input_tokens": 5, "output_tokens": 2, "total_tokens": 7},
+        ),
+        ToolMessage(content="x", tool_call_id="1", artifact={"sources": [src]}),
+        ToolMessage(content="x", tool_call_id="1", artifact={"sources": [src]}),  # same URL again
+        AIMessage(
+            content="new answer",
+            response_metadata={STOPPED_EARLY: True},
+            usage_metadata={"input_tokens": 7, "output_tokens": 3, "total_tokens": 10},
+        ),
+    ]
+    answer = answer_from_messages(old + run, thread_id="t1", model="m", seconds=1.5)
+    assert answer.text == "new answer"
+    assert answer.sources == [src]
+    assert answer.tool_calls == [{"name": "fetch", "args": {"url": "u"}}]
+    assert answer.usage == {"input_tokens": 12, "output_tokens": 5}
+    assert (answer.steps, answer.thread_id, answer.model, answer.seconds) == (2, "t1", "m", 1.5)
+    assert answer.stopped_early
+    assert len(answer.messages) == 9
+
+
+# --- events from a real run ----------------------------------------------------------
+
+
+def _check_run(events: list[Event]) -> None:
+    assert kinds(events) == [
+        "StepStarted",
+        "UsageReported",
+        "ToolCalled",
+        "ToolCalled",
+        "ToolFinished",
+        "ToolFinished",
+        "StepStarted",
+        "Token",
+        "UsageReported",
+        "Finished",
+    ]
+    assert [e.step for e in events if isinstance(e, StepStarted)] == [1, 2]
+    finished = [e for e in events if isinstance(e, ToolFinished)]
+    assert sorted(e.sources[0]["url"] for e in finished) == [
+        "https://a.example",
+        "https://b.example",
+    ]
+    calls = [e for e in events if isinstance(e, ToolCalled)]
+    assert {c.call_id for c in calls} == {f.call_id for f in finished}
+    text = "".join(e.text for e in events if isinstance(e, Token))
+    last = events[-1]
+    assert isinstance(last, Finished)
+    answer = last.answer
+    assert answer.text == text == "See https://a.example for details."
+    assert [s["url"] for s in answer.sources] == ["https://a.example", "https://b.example"]
+    assert [s["url"] for s in answer.cited_sources] == ["https://a.example"]
+    assert [c["name"] for c in answer.tool_calls] == ["fetch", "fetch"]
+    assert answer.usage["input_tokens"] > 0 and answer.usage["output_tokens"] > 0
+    assert answer.thread_id and answer.steps == 2
+
+
+_SCRIPT = [
+    tool_calls(("fetch", {"url": "https://a.example"}), ("fetch", {"url": "https://b.example"})),
+    "See https://a.example for details.",
+]
+
+
+def test_stream_order_with_the_scripted_model() -> None:
+    events = list(Agent(ScriptedChatModel(replies=_SCRIPT), [fetch]).stream("read both"))
+    assert len([e for e in events if isinstance(e, Token)]) > 3  # streamed word by word
+    _check_run(events)
+
+
+async def test_astream_order_with_the_scripted_model() -> None:
+    events = [
+        e async for e in Agent(ScriptedChatModel(replies=_SCRIPT), [fetch]).astream("read both")
+    ]
+    _check_run(events)
+
+
+@pytest.mark.parametrize("use_async", [False, True])
+async def test_stream_order_with_the_real_openai_client(use_async: bool) -> None:
+    script = [
+        {
+            "tool_calls": [
+                {"name": "fetch", "arguments": {"url": "https://a.example"}},
+                {"name": "fetch", "arguments": {"url": "https://b.example"}},
+            ]
+        },
+        "See https://a.example for details.",
+    ]
+    with OpenAIServer(script=script) as srv:
+        model = ChatOpenAI(
+            model="test-model",
+            api_key="test",
+            base_url=srv.base_url,
+            max_retries=0,
+            stream_usage=True,  # type: ignore[arg-type]
+        )
+        agent = Agent(model, [fetch])
+        if use_async:
+            events = [e async for e in agent.astream("read both")]
+        else:
+            events = list(agent.stream("read both"))
+    assert all(body["stream"] for body in srv.requests)
+    _check_run(events)

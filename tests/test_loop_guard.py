@@ -1,0 +1,153 @@
+"""The loop guard: a repeated identical tool call, or steps that add nothing new, end the
+tool calling and the agent answers from what it has (``stopped_early``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
+from langchain_openai import ChatOpenAI
+
+from ahora import Agent
+from ahora.testing import ScriptedChatModel, tool_call, tool_calls
+from ahora.testing.openai_server import OpenAIServer
+
+
+class Counter:
+    """A tool that counts its runs; ``constant`` makes every result the same."""
+
+    def __init__(self, constant: bool = False) -> None:
+        self.runs: list[str] = []
+        self.constant = constant
+
+    def tool(self) -> Any:
+        def lookup(query: str) -> str:
+            """Look a query up."""
+            self.runs.append(query)
+            return "nothing found" if self.constant else f"facts about {query}"
+
+        return lookup
+
+
+def answer_when_tools_go(call: AIMessage, final: str = "Answer from what I have.") -> Any:
+    """Repeat ``call`` (with a fresh id each time) while tools are offered, then answer."""
+
+    def reply(messages: list[BaseMessage], tools: list[dict[str, Any]]) -> AIMessage | str:
+        if not tools:
+            return final
+        return tool_calls(*((c["name"], c["args"]) for c in call.tool_calls))
+
+    return reply
+
+
+def repeat_notes(messages: list[Any]) -> list[ToolMessage]:
+    return [m for m in messages if isinstance(m, ToolMessage) and "Not run" in str(m.content)]
+
+
+def test_the_same_call_again_is_not_run_and_the_agent_answers() -> None:
+    counter = Counter()
+    model = ScriptedChatModel(replies=[answer_when_tools_go(tool_call("lookup", {"query": "x"}))] * 9)
+    answer = Agent(model, [counter.tool()], max_steps=9).ask("loop")
+    assert counter.runs == ["x"]  # ran once
+    assert len(repeat_notes(answer.messages)) == 1
+    assert answer.text == "Answer from what I have."
+    assert answer.stopped_early and answer.steps == 3
+    assert "same tool call was asked for again" in str(model.requests[-1][0].content)
+
+
+async def test_the_guard_on_the_async_path() -> None:
+    counter = Counter()
+    model = ScriptedChatModel(replies=[answer_when_tools_go(tool_call("lookup", {"query": "x"}))] * 9)
+    answer = await Agent(model, [counter.tool()]).aask("loop")
+    assert counter.runs == ["x"] and answer.stopped_early
+
+
+def test_argument_order_does_not_hide_a_repeat() -> None:
+    counter = Counter()
+
+    def lookup2(query: str, lang: str) -> str:
+        """Look a query up in a language."""
+        counter.runs.append(query)
+        return f"{query} in {lang}"
+
+    model = ScriptedChatModel(
+        replies=[
+            tool_call("lookup2", {"query": "x", "lang": "es"}),
+            tool_call("lookup2", {"lang": "es", "query": "x"}),
+            "Done.",
+        ]
+    )
+    answer = Agent(model, [lookup2]).ask("go")
+    assert counter.runs == ["x"] and answer.stopped_early
+
+
+def test_duplicate_calls_in_one_turn_run_once() -> None:
+    counter = Counter()
+    model = ScriptedChatModel(
+        replies=[tool_calls(("lookup", {"query": "x"}), ("lookup", {"query": "x"})), "Done."]
+    )
+    answer = Agent(model, [counter.tool()]).ask("go")
+    assert counter.runs == ["x"]
+    assert len(repeat_notes(answer.messages)) == 1
+
+
+def test_fresh_arguments_are_not_a_loop() -> None:
+    counter = Counter()
+    replies = [tool_call("lookup", {"query": q}) for q in "abcd"] + ["All four."]
+    answer = Agent(ScriptedChatModel(replies=replies), [counter.tool()]).ask("go")
+    assert counter.runs == list("abcd")
+    assert answer.text == "All four." and not answer.stopped_early
+
+
+def test_steps_that_add_nothing_new_land_the_run() -> None:
+    """Different arguments, the same result every time: three stale steps and it lands."""
+    counter = Counter(constant=True)
+    seen_tools: list[int] = []
+
+    def reply(messages: list[BaseMessage], tools: list[dict[str, Any]]) -> AIMessage | str:
+        seen_tools.append(len(tools))
+        if not tools:
+            return "Nothing found anywhere."
+        return tool_call("lookup", {"query": f"q{len(seen_tools)}"})
+
+    model = ScriptedChatModel(replies=[reply] * 12)
+    answer = Agent(model, [counter.tool()], max_steps=12).ask("go")
+    assert answer.stopped_early
+    # step 1 is new, steps 2-4 repeat it: the 5th call answers without tools
+    assert seen_tools == [1, 1, 1, 1, 0]
+    assert "added no new information" in str(model.requests[-1][0].content)
+    assert answer.text == "Nothing found anywhere."
+
+
+def test_a_new_turn_may_repeat_a_call_of_an_earlier_turn() -> None:
+    counter = Counter()
+    model = ScriptedChatModel(
+        replies=[
+            tool_call("lookup", {"query": "x"}),
+            "First.",
+            tool_call("lookup", {"query": "x"}),
+            "Second, with fresh data.",
+        ]
+    )
+    agent = Agent(model, [counter.tool()])
+    first = agent.ask("now")
+    second = agent.ask("and now?", thread=first.thread_id)
+    assert counter.runs == ["x", "x"]
+    assert second.text == "Second, with fresh data." and not second.stopped_early
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_server_that_reuses_call_ids_is_still_caught(stream: bool) -> None:
+    """Some OpenAI-compatible servers number calls call_0, call_1... afresh every turn."""
+    counter = Counter()
+    call = {"tool_calls": [{"id": "call_0", "name": "lookup", "arguments": {"query": "x"}}]}
+    with OpenAIServer(script=[call, call, "Answer from the first result."]) as srv:
+        model = ChatOpenAI(
+            model="test-model", api_key="sk-test", base_url=srv.base_url, max_retries=0, streaming=stream  # type: ignore[arg-type]
+        )
+        answer = Agent(model, [counter.tool()]).ask("loop")
+        assert "tools" in srv.requests[0]
+        assert "tools" not in srv.requests[-1]  # the last call was made without tools
+    assert counter.runs == ["x"]
+    assert answer.text == "Answer from the first result." and answer.stopped_early

@@ -1,0 +1,162 @@
+"""The LangGraph server: the graph factory, and ``langgraph dev`` serving the agent to
+``langgraph_sdk`` with the model at a loopback OpenAI-compatible server."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ahora.testing.openai_server import OpenAIServer, Reply, last_message_is_tool_result
+from tests.fixtures.open_meteo import OpenMeteoServer
+
+ROOT = Path(__file__).resolve().parent.parent
+LANGGRAPH = shutil.which("langgraph", path=str(Path(sys.executable).parent)) or shutil.which(
+    "langgraph"
+)
+
+
+async def test_factory_builds_without_a_checkpointer(monkeypatch: pytest.MonkeyPatch) -> None:
+    from ahora.server import make_graph
+
+    monkeypatch.setenv("OPENAI_API_KEY", "test")
+    config: Any = {"configurable": {"model": "openai:test-model", "tools": ["clock", "weather"]}}
+    graph = await make_graph(config)
+    assert graph.checkpointer is None  # the server brings its own persistence
+    assert graph.name == "ahora"
+    assert set(graph.nodes["tools"].bound.tools_by_name) == {"clock", "weather"}  # type: ignore[attr-defined]
+    assert await make_graph(config) is graph  # built once per choice
+
+
+def test_langgraph_json_names_the_factory() -> None:
+    config = json.loads((ROOT / "langgraph.json").read_text())
+    assert config["graphs"] == {"ahora": "./src/ahora/server.py:make_graph"}
+    assert config["dependencies"] == ["."]
+
+
+def recall_rule(body: dict[str, Any]) -> Reply:
+    """Weather first; then an answer quoting the tool; later turns recall the first question."""
+    if last_message_is_tool_result(body):
+        first_line = str(body["messages"][-1]["content"]).splitlines()[0]
+        return f"From the weather tool: {first_line}"
+    questions = [m["content"] for m in body["messages"] if m["role"] == "user"]
+    if len(questions) > 1:
+        return f"You asked {len(questions)} questions; the first was: {questions[0]}"
+    return {"tool_calls": [{"name": "weather", "arguments": {"location": "Santiago, Chile"}}]}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def langgraph_dev(tmp_path: Path) -> Iterator[tuple[str, OpenAIServer]]:
+    """``langgraph dev`` on loopback: model at a loopback OpenAI server, weather at a fixture."""
+    if LANGGRAPH is None:
+        pytest.skip("langgraph-cli is not installed (pip install 'ahora[server]')")
+    # The repository's langgraph.json with absolute paths, run from a temporary folder
+    # so the dev server's own files (.langgraph_api/) stay out of the repository.
+    config = json.loads((ROOT / "langgraph.json").read_text())
+    config["dependencies"] = [str(ROOT)]
+    config["graphs"] = {k: str(ROOT / v.removeprefix("./")) for k, v in config["graphs"].items()}
+    (tmp_path / "langgraph.json").write_text(json.dumps(config))
+    port = _free_port()
+    with OpenAIServer(rule=recall_rule) as model, OpenMeteoServer() as weather:
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith(("LANGSMITH", "LANGCHAIN"))},
+            "AHORA_MODEL": "openai:test-model",
+            "OPENAI_API_KEY": "test",
+            "OPENAI_BASE_URL": model.base_url,
+            "AHORA_GEOCODING_URL": weather.url,
+            "AHORA_OPEN_METEO_URL": weather.url,
+            # Nothing leaves the machine: no CLI analytics, no LangSmith tracing.
+            "LANGGRAPH_CLI_NO_ANALYTICS": "1",
+            "LANGSMITH_TRACING": "false",
+            "NO_PROXY": "127.0.0.1,localhost",
+        }
+        log = (tmp_path / "server.log").open("w")
+        command = [LANGGRAPH, "dev", "--no-browser", "--no-reload", "--host", "127.0.0.1"]
+        proc = subprocess.Popen(
+            [*command, "--port", str(port)],
+            cwd=tmp_path,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 90
+            while True:
+                try:
+                    with urllib.request.urlopen(f"{url}/ok", timeout=2) as resp:
+                        if resp.status == 200:
+                            break
+                except OSError:
+                    pass
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(
+                        "langgraph dev did not start:\n"
+                        + (tmp_path / "server.log").read_text()[-3000:]
+                    )
+                time.sleep(0.2)
+            yield url, model
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+            log.close()
+
+
+@pytest.mark.slow
+async def test_langgraph_dev_serves_the_agent(langgraph_dev: tuple[str, OpenAIServer]) -> None:
+    from langgraph_sdk import get_client
+
+    url, model = langgraph_dev
+    client = get_client(url=url)
+    thread = await client.threads.create()
+
+    final: dict[str, Any] = {}
+    async for part in client.runs.stream(
+        thread["thread_id"],
+        "ahora",
+        input={"messages": [{"role": "user", "content": "Weather in Santiago?"}]},
+        stream_mode="values",
+    ):
+        if part.event == "values":
+            final = part.data
+    types = [m["type"] for m in final["messages"]]
+    assert types == ["human", "ai", "tool", "ai"]
+    assert final["messages"][1]["tool_calls"][0]["name"] == "weather"
+    assert "Santiago" in final["messages"][2]["content"]  # the real tool ran, against the fixture
+    assert final["messages"][-1]["content"].startswith("From the weather tool: ")
+    assert model.requests[0]["messages"][0]["role"] == "system"  # ahora's prompt
+
+    tokens: list[str] = []
+    async for part in client.runs.stream(
+        thread["thread_id"],
+        "ahora",
+        input={"messages": [{"role": "user", "content": "What did I ask first?"}]},
+        stream_mode="messages-tuple",
+    ):
+        if part.event == "messages":
+            chunk, _meta = part.data
+            tokens.append(chunk.get("content") or "")
+    answer = "You asked 2 questions; the first was: Weather in Santiago?"
+    assert "".join(tokens) == answer
+    assert len(tokens) > 3  # streamed piece by piece
+    state = await client.threads.get_state(thread["thread_id"])
+    assert state["values"]["messages"][-1]["content"] == answer

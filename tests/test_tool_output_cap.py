@@ -1,0 +1,118 @@
+"""Every tool's output is capped in one place (``ToolOutputMiddleware``).
+
+Built-in, plugin-style (``content_and_artifact``) and MCP-style tools (content-block
+lists) alike: at most ``settings.tool_output_chars`` characters reach the model, head
+and tail kept, with a note saying how much was cut; sources in the artifact survive.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from langchain_core.messages import ToolMessage
+from langchain_core.tools import tool
+
+from ahora import Agent
+from ahora.middleware.tool_output import cap
+from ahora.prompt import FENCE_CLOSE
+from ahora.testing import ScriptedChatModel, tool_call
+
+TEN_MB = 10_000_000
+HEAD = "HEAD-MARKER "
+TAIL = " TAIL-MARKER"
+
+
+def huge(kind: str) -> str:
+    """Return a very long text."""
+    return HEAD + "x" * (TEN_MB - len(HEAD) - len(TAIL)) + TAIL
+
+
+@tool(response_format="content_and_artifact")
+def plugin_tool(query: str) -> tuple[str, dict[str, Any]]:
+    """A plugin-style tool that cites a source.
+
+    Args:
+        query: What to look up.
+    """
+    return huge(query), {"sources": [{"url": "https://example.org/big", "title": "Big", "fetched_at": "now"}]}
+
+
+@tool(response_format="content_and_artifact")
+def mcp_style(query: str) -> tuple[list[dict[str, Any]], None]:
+    """Like an MCP tool: a list of content blocks.
+
+    Args:
+        query: What to look up.
+    """
+    blocks = [
+        {"type": "text", "text": HEAD + "y" * 300_000},
+        {"type": "text", "text": "z" * 300_000 + TAIL},
+    ]
+    return blocks, None
+
+
+def run(tool_obj: Any, limit: int | None, monkeypatch: pytest.MonkeyPatch) -> ToolMessage:
+    if limit is not None:
+        monkeypatch.setenv("AHORA_TOOL_OUTPUT_CHARS", str(limit))
+    name = getattr(tool_obj, "name", getattr(tool_obj, "__name__", ""))
+    model = ScriptedChatModel(replies=[tool_call(name, {"query" if name != "huge" else "kind": "a"}), "ok"])
+    answer = Agent(model, [tool_obj]).ask("go")
+    assert answer.text == "ok"
+    (message,) = [m for m in model.requests[-1] if isinstance(m, ToolMessage)]
+    return message
+
+
+def cut_note(text: str) -> tuple[int, int]:
+    match = re.search(r"\[\.\.\. ([\d,]+) characters cut by ahora's output cap \(([\d,]+) in all\)", text)
+    assert match, text[:200]
+    return int(match[1].replace(",", "")), int(match[2].replace(",", ""))
+
+
+@pytest.mark.parametrize(("tool_obj", "total"), [(huge, TEN_MB), (plugin_tool, TEN_MB), (mcp_style, 600_025)])
+def test_every_kind_of_tool_is_capped_head_and_tail_kept(
+    tool_obj: Any, total: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    message = run(tool_obj, 2_000, monkeypatch)
+    text = str(message.content)
+    assert isinstance(message.content, str)
+    assert len(text) < 2_000 + 400  # the cap, the note and the fence
+    assert HEAD in text and TAIL in text and text.rstrip().endswith(FENCE_CLOSE)
+    cut, whole = cut_note(text)
+    assert whole == total and cut == total - 2_000
+
+
+def test_the_default_cap_applies(monkeypatch: pytest.MonkeyPatch) -> None:
+    from ahora.settings import Settings
+
+    message = run(huge, None, monkeypatch)
+    limit = Settings.load().tool_output_chars
+    assert limit < len(str(message.content)) < limit + 400
+
+
+def test_sources_survive_the_cap(monkeypatch: pytest.MonkeyPatch) -> None:
+    message = run(plugin_tool, 1_000, monkeypatch)
+    assert message.artifact["sources"][0]["url"] == "https://example.org/big"
+
+
+def test_short_output_is_untouched(monkeypatch: pytest.MonkeyPatch) -> None:
+    def short(query: str) -> str:
+        """Return a short text."""
+        return "just this"
+
+    message = run(short, 1_000, monkeypatch)
+    assert message.content == '<tool_output tool="short">\njust this\n</tool_output>'
+
+
+@pytest.mark.parametrize("limit", [1, 10, 999, 1000, 1001])
+def test_cap_keeps_exactly_the_limit(limit: int) -> None:
+    text = "".join(chr(ord("a") + i % 26) for i in range(1000))
+    out = cap(text, limit)
+    if limit >= len(text):
+        assert out == text
+    else:
+        head, _, tail = out.partition("\n\n[...")
+        tail = tail.split("...]\n\n", 1)[1]
+        assert len(head) + len(tail) == limit
+        assert text.startswith(head) and text.endswith(tail)
