@@ -6,12 +6,13 @@ LangChain and LangGraph load only when a model is about to run.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from importlib import import_module as _import_module
+from typing import TYPE_CHECKING as _TYPE_CHECKING
+from typing import Any as _Any
 
 from ahora.__about__ import __version__
 
-if TYPE_CHECKING:
+if _TYPE_CHECKING:
     from ahora.agent import Agent, create_agent
     from ahora.answer import Answer
     from ahora.settings import Settings
@@ -26,9 +27,9 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> _Any:
     if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
+        return getattr(_import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'ahora' has no attribute {name!r}")
 
 

@@ -113,6 +113,8 @@ class EventBuilder:
     def feed(self, mode: str, chunk: Any) -> list[Event]:
         from langchain_core.messages import AIMessage, AIMessageChunk, ToolMessage
 
+        from ahora.middleware.invalid_tool_calls import shown_args
+
         out: list[Event] = []
         if mode == "messages":
             message, meta = chunk
@@ -142,7 +144,8 @@ class EventBuilder:
                         )
                     for call in message.tool_calls:
                         self.pending[call["id"] or ""] = time.monotonic()
-                        out.append(ToolCalled(call["id"] or "", call["name"], dict(call["args"])))
+                        args = shown_args(call["args"])
+                        out.append(ToolCalled(call["id"] or "", call["name"], args))
                 elif isinstance(message, ToolMessage):
                     began = self.pending.pop(message.tool_call_id, time.monotonic())
                     artifact = message.artifact if isinstance(message.artifact, dict) else {}
@@ -186,6 +189,7 @@ def answer_from_messages(
     from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 
     from ahora.middleware.budget import STOPPED_EARLY
+    from ahora.middleware.invalid_tool_calls import shown_args
 
     start = 0
     for i in range(len(messages) - 1, -1, -1):
@@ -207,7 +211,8 @@ def answer_from_messages(
                 usage["input_tokens"] += message.usage_metadata.get("input_tokens", 0)
                 usage["output_tokens"] += message.usage_metadata.get("output_tokens", 0)
             calls.extend(
-                ToolCallRecord(name=c["name"], args=dict(c["args"])) for c in message.tool_calls
+                ToolCallRecord(name=c["name"], args=shown_args(c["args"]))
+                for c in message.tool_calls
             )
             if not message.tool_calls:
                 text = message.text

@@ -36,6 +36,13 @@ def _repair(message: AIMessage) -> AIMessage:
     )
 
 
+def shown_args(args: dict[str, Any]) -> dict[str, Any]:
+    """Arguments as a person should see them: a repaired call shows its raw text."""
+    if MARKER in args:
+        return {"invalid_json": args[MARKER]}
+    return dict(args)
+
+
 def _error_message(request: ToolCallRequest) -> ToolMessage | None:
     call = request.tool_call
     args = call.get("args") or {}
