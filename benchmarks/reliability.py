@@ -30,7 +30,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 _SCRATCH = tempfile.TemporaryDirectory(prefix="ahora-reliability-")
-for _name in ("AHORA_MODEL", "OPENAI_API_KEY", "OPENAI_BASE_URL", "ANTHROPIC_API_KEY", "AHORA_CONFIG"):
+for _name in (
+    "AHORA_MODEL",
+    "OPENAI_API_KEY",
+    "OPENAI_BASE_URL",
+    "ANTHROPIC_API_KEY",
+    "AHORA_CONFIG",
+):
     os.environ.pop(_name, None)
 os.environ["AHORA_HOME"] = str(Path(_SCRATCH.name) / "home")
 os.environ["OLLAMA_HOST"] = "http://127.0.0.1:9"
@@ -58,7 +64,9 @@ def calculator_corpus() -> Tally:
         for attack in HOSTILE:
             tally.tried += 1
             try:
-                result = calculator.invoke({"expression": attack.replace("{sentinel}", str(sentinel))})
+                result = calculator.invoke(
+                    {"expression": attack.replace("{sentinel}", str(sentinel))}
+                )
             except Exception:
                 tally.crashes += 1
                 continue
@@ -124,7 +132,8 @@ def fault_scenarios() -> tuple[Tally, list[tuple[str, str, str, float]]]:
         if outcome.turn_kept is False:
             assert tally.turns_lost is not None
             tally.turns_lost += 1
-        ended = "answer" if outcome.answered else f"error: {(outcome.error or '?').split(':')[0]}"
+        kind = (outcome.error or "?").removeprefix("Error: ").split(":")[0]
+        ended = "answer" if outcome.answered else f"one error ({kind})"
         failed = [name for name, ok in outcome.checks.items() if not ok]
         verdict = "survived" if survived else "FAILED " + ", ".join(failed or ["(see outcome)"])
         rows.append((scenario.fault, ended, verdict, seconds))

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from langchain.agents import create_agent as lc_create_agent
 from langchain_core.messages import AIMessage, BaseMessage, SystemMessage, ToolMessage
 from langchain_core.tools import tool
 from langchain_openai import ChatOpenAI
@@ -335,3 +336,47 @@ def test_budget_counts_per_turn_not_per_thread() -> None:
     assert (first.text, second.text) == ("first", "second")
     assert not first.stopped_early and not second.stopped_early
     assert len(second.tool_calls) == 1
+
+
+# --- the combined middleware keeps order ---------------------------------------------
+
+
+def test_combined_middleware_keeps_order_and_leaves_stateful_ones_alone() -> None:
+    from langchain.agents.middleware import AgentMiddleware, ModelRequest, ModelResponse
+
+    from ahora.middleware.combined import CombinedMiddleware, combine
+
+    order: list[str] = []
+
+    def tagged(tag: str) -> AgentMiddleware[Any, Any, Any]:
+        class Tag(AgentMiddleware[Any, Any, Any]):
+            @property
+            def name(self) -> str:
+                return tag
+
+            def wrap_model_call(
+                self, request: ModelRequest[Any], handler: Any
+            ) -> ModelResponse[Any]:
+                order.append(f"{tag}>")
+                result = handler(request)
+                order.append(f"<{tag}")
+                return result  # type: ignore[no-any-return]
+
+            def wrap_tool_call(self, request: Any, handler: Any) -> Any:
+                order.append(f"tool {tag}")
+                return handler(request)
+
+        return Tag()
+
+    class Stateful(AgentMiddleware[Any, Any, Any]):
+        def before_model(self, state: Any, runtime: Any) -> None:
+            order.append("before")
+
+    stack = combine([tagged("a"), tagged("b"), Stateful(), tagged("c")])
+    assert [type(m).__name__ for m in stack] == ["CombinedMiddleware", "Stateful", "Tag"]
+    assert isinstance(stack[0], CombinedMiddleware) and stack[0].name == "ahora(a,b)"
+    model = ScriptedChatModel(replies=[tool_call("noop"), "done"])
+    lc_create_agent(model, [noop], middleware=stack).invoke({"messages": [("user", "x")]})
+    first_call = order[: order.index("<a") + 1]
+    assert first_call == ["before", "a>", "b>", "c>", "<c", "<b", "<a"]
+    assert order[order.index("<a") + 1 : order.index("<a") + 4] == ["tool a", "tool b", "tool c"]

@@ -120,7 +120,9 @@ def test_one_decision_per_call() -> None:
     box = Outbox()
     model = ScriptedChatModel(
         replies=[
-            tool_calls(("send_email", {"to": "a@example.org"}), ("send_email", {"to": "b@example.org"})),
+            tool_calls(
+                ("send_email", {"to": "a@example.org"}), ("send_email", {"to": "b@example.org"})
+            ),
             "One sent.",
         ]
     )

@@ -34,14 +34,18 @@ def nap(label: str) -> str:
 class Recorder:
     """Model replies that call ``echo`` with fresh arguments until tools are taken away."""
 
-    def __init__(self, final: str = "Partial answer: found {n} things; the rest is missing.") -> None:
+    def __init__(
+        self, final: str = "Partial answer: found {n} things; the rest is missing."
+    ) -> None:
         self.final = final
         self.tool_counts: list[int] = []
         self.systems: list[str] = []
 
     def __call__(self, messages: list[BaseMessage], tools: list[dict[str, Any]]) -> AIMessage | str:
         self.tool_counts.append(len(tools))
-        self.systems.append(str(messages[0].content) if isinstance(messages[0], SystemMessage) else "")
+        self.systems.append(
+            str(messages[0].content) if isinstance(messages[0], SystemMessage) else ""
+        )
         if tools:
             return tool_call("echo", {"text": f"item {len(self.tool_counts)}"})
         found = sum(isinstance(m, ToolMessage) for m in messages)
@@ -54,7 +58,9 @@ def looping_model(recorder: Recorder, n: int = 30) -> ScriptedChatModel:
 
 def with_usage(message: AIMessage, tokens: int) -> AIMessage:
     return message.model_copy(
-        update={"usage_metadata": {"input_tokens": tokens, "output_tokens": 0, "total_tokens": tokens}}
+        update={
+            "usage_metadata": {"input_tokens": tokens, "output_tokens": 0, "total_tokens": tokens}
+        }
     )
 
 

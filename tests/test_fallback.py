@@ -127,7 +127,9 @@ def test_a_failure_mid_run_keeps_the_work_done(servers: list[OpenAIServer]) -> N
     assert any(isinstance(m, ToolMessage) for m in answer.messages)
 
 
-def test_fallbacks_from_settings(servers: list[OpenAIServer], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_fallbacks_from_settings(
+    servers: list[OpenAIServer], monkeypatch: pytest.MonkeyPatch
+) -> None:
     """AHORA_FALLBACK_MODELS names backups; one server tells them apart by model name."""
 
     def rule(body: dict[str, Any]) -> Any:

@@ -152,7 +152,9 @@ def malformed_tool_json(home: Path) -> Outcome:
     with _env(home), OpenAIServer(script=script) as srv:
         out = _ask(Agent(_openai(srv), [echo]), "echo something")
         told = [m for m in srv.requests[1]["messages"] if m["role"] == "tool"]
-    out.checks["model told the JSON was invalid"] = bool(told) and "not valid JSON" in told[0]["content"]
+    out.checks["model told the JSON was invalid"] = (
+        bool(told) and "not valid JSON" in told[0]["content"]
+    )
     return out
 
 
@@ -204,11 +206,14 @@ def _provider(home: Path, script: list[Any], retries: str = "2") -> tuple[Outcom
     from ahora import Agent
     from ahora.testing.openai_server import OpenAIServer
 
-    with OpenAIServer(script=script) as srv, _env(
-        home,
-        OPENAI_API_KEY="sk-test",
-        OPENAI_BASE_URL=srv.base_url,
-        AHORA_MODEL_MAX_RETRIES=retries,
+    with (
+        OpenAIServer(script=script) as srv,
+        _env(
+            home,
+            OPENAI_API_KEY="sk-test",
+            OPENAI_BASE_URL=srv.base_url,
+            AHORA_MODEL_MAX_RETRIES=retries,
+        ),
     ):
         started = time.monotonic()
         out = _ask(Agent("openai:test-model", []), "hello")
@@ -343,7 +348,9 @@ def data_dir_read_only_tools(home: Path) -> Outcome:
     data, env = _unwritable(home)
     with OpenMeteoServer() as srv:
         out, seen = _weather_run(data, srv.url, **env)
-    out.checks["weather still answered (uncached)"] = seen.startswith('<tool_output tool="weather">\nWeather for Tokyo')
+    out.checks["weather still answered (uncached)"] = seen.startswith(
+        '<tool_output tool="weather">\nWeather for Tokyo'
+    )
     return out
 
 
@@ -355,8 +362,13 @@ def data_dir_read_only_threads(home: Path) -> Outcome:
     with OpenAIServer(script=["Hello."]) as srv:
         proc = _cli(
             ["ask", "hello"],
-            {**env, "AHORA_HOME": str(data), "OPENAI_API_KEY": "sk-test",
-             "OPENAI_BASE_URL": srv.base_url, "AHORA_MODEL": "openai:test-model"},
+            {
+                **env,
+                "AHORA_HOME": str(data),
+                "OPENAI_API_KEY": "sk-test",
+                "OPENAI_BASE_URL": srv.base_url,
+                "AHORA_MODEL": "openai:test-model",
+            },
         )
     return _cli_outcome(proc)
 
@@ -369,12 +381,17 @@ def http_cache_locked(home: Path) -> Outcome:
     cache.mkdir(parents=True)
     lock = sqlite3.connect(cache / "http.sqlite", isolation_level=None, check_same_thread=False)
     lock.execute("BEGIN EXCLUSIVE")
-    try:
-        with OpenMeteoServer() as srv:
+    with OpenMeteoServer() as srv:
+        try:
             out, seen = _weather_run(home, srv.url, AHORA_TOOL_TIMEOUT="1")
-    finally:
-        lock.execute("ROLLBACK")
-        lock.close()
+        finally:
+            lock.execute("ROLLBACK")
+            lock.close()
+        # The abandoned tool thread is still waiting for the lock; let it finish its
+        # work before the directory goes (it would wait forever on a deleted file).
+        deadline = time.monotonic() + 10
+        while not srv.requests_to("/v1/forecast") and time.monotonic() < deadline:
+            time.sleep(0.02)
     out.checks["model told the tool timed out"] = "timed out" in seen
     return out
 
@@ -450,7 +467,9 @@ def killed_mid_turn(home: Path) -> Outcome:
     with _env(home), OpenAIServer(script=["Continuing where we were."]) as srv:
         agent = Agent(_openai(srv), [echo], checkpointer=open_sqlite_saver(db))
         out = _ask(agent, "second question", thread="killed")
-        messages = agent.graph.get_state({"configurable": {"thread_id": "killed"}}).values["messages"]
+        messages = agent.graph.get_state({"configurable": {"thread_id": "killed"}}).values[
+            "messages"
+        ]
         wire = srv.requests[0]["messages"] if srv.requests else []
     out.checks["killed while the tool ran"] = flag.exists()
     out.checks["first question kept"] = any(m.content == "first question" for m in messages)
@@ -498,22 +517,50 @@ def _cli_outcome(proc: subprocess.CompletedProcess[str]) -> Outcome:
 
 
 SCENARIOS: list[Scenario] = [
-    Scenario("malformed_tool_json", "model sends malformed tool-call JSON", "answer", malformed_tool_json),
+    Scenario(
+        "malformed_tool_json", "model sends malformed tool-call JSON", "answer", malformed_tool_json
+    ),
     Scenario("unknown_tool", "model calls a tool that does not exist", "answer", unknown_tool),
     Scenario("empty_reply_twice", "model replies with nothing, twice", "answer", empty_reply_twice),
     Scenario("repeats_itself", "model repeats the same call forever", "answer", repeats_itself),
-    Scenario("provider_500_then_200", "provider answers 500, then 200", "answer", provider_500_then_200),
-    Scenario("provider_429_retry_after", "provider answers 429 (Retry-After: 1)", "answer", provider_429_retry_after),
+    Scenario(
+        "provider_500_then_200", "provider answers 500, then 200", "answer", provider_500_then_200
+    ),
+    Scenario(
+        "provider_429_retry_after",
+        "provider answers 429 (Retry-After: 1)",
+        "answer",
+        provider_429_retry_after,
+    ),
     Scenario("provider_rejects_key", "provider answers 401", "error", provider_rejects_key),
     Scenario("tool_hangs", "a tool hangs (sync)", "answer", tool_hangs),
     Scenario("async_tool_hangs", "a tool hangs (async)", "answer", async_tool_hangs),
     Scenario("tool_returns_10_mb", "a tool returns 10 MB", "answer", tool_returns_10_mb),
     Scenario("network_down", "network down (weather to a closed port)", "answer", network_down),
-    Scenario("data_dir_read_only_tools", "data directory not writable (HTTP cache)", "answer", data_dir_read_only_tools),
-    Scenario("data_dir_read_only_threads", "data directory not writable (CLI saving threads)", "error", data_dir_read_only_threads),
-    Scenario("http_cache_locked", "HTTP cache locked by another process", "answer", http_cache_locked),
-    Scenario("threads_db_briefly_locked", "threads database locked for 1 s", "answer", threads_db_briefly_locked),
-    Scenario("killed_mid_turn", "process killed (-9) mid-turn, thread resumed", "answer", killed_mid_turn),
+    Scenario(
+        "data_dir_read_only_tools",
+        "data directory not writable (HTTP cache)",
+        "answer",
+        data_dir_read_only_tools,
+    ),
+    Scenario(
+        "data_dir_read_only_threads",
+        "data directory not writable (CLI saving threads)",
+        "error",
+        data_dir_read_only_threads,
+    ),
+    Scenario(
+        "http_cache_locked", "HTTP cache locked by another process", "answer", http_cache_locked
+    ),
+    Scenario(
+        "threads_db_briefly_locked",
+        "threads database locked for 1 s",
+        "answer",
+        threads_db_briefly_locked,
+    ),
+    Scenario(
+        "killed_mid_turn", "process killed (-9) mid-turn, thread resumed", "answer", killed_mid_turn
+    ),
 ]
 
 

@@ -47,7 +47,9 @@ def repeat_notes(messages: list[Any]) -> list[ToolMessage]:
 
 def test_the_same_call_again_is_not_run_and_the_agent_answers() -> None:
     counter = Counter()
-    model = ScriptedChatModel(replies=[answer_when_tools_go(tool_call("lookup", {"query": "x"}))] * 9)
+    model = ScriptedChatModel(
+        replies=[answer_when_tools_go(tool_call("lookup", {"query": "x"}))] * 9
+    )
     answer = Agent(model, [counter.tool()], max_steps=9).ask("loop")
     assert counter.runs == ["x"]  # ran once
     assert len(repeat_notes(answer.messages)) == 1
@@ -58,7 +60,9 @@ def test_the_same_call_again_is_not_run_and_the_agent_answers() -> None:
 
 async def test_the_guard_on_the_async_path() -> None:
     counter = Counter()
-    model = ScriptedChatModel(replies=[answer_when_tools_go(tool_call("lookup", {"query": "x"}))] * 9)
+    model = ScriptedChatModel(
+        replies=[answer_when_tools_go(tool_call("lookup", {"query": "x"}))] * 9
+    )
     answer = await Agent(model, [counter.tool()]).aask("loop")
     assert counter.runs == ["x"] and answer.stopped_early
 
@@ -144,7 +148,11 @@ def test_a_server_that_reuses_call_ids_is_still_caught(stream: bool) -> None:
     call = {"tool_calls": [{"id": "call_0", "name": "lookup", "arguments": {"query": "x"}}]}
     with OpenAIServer(script=[call, call, "Answer from the first result."]) as srv:
         model = ChatOpenAI(
-            model="test-model", api_key="sk-test", base_url=srv.base_url, max_retries=0, streaming=stream  # type: ignore[arg-type]
+            model="test-model",
+            api_key="sk-test",
+            base_url=srv.base_url,
+            max_retries=0,
+            streaming=stream,  # type: ignore[arg-type]
         )
         answer = Agent(model, [counter.tool()]).ask("loop")
         assert "tools" in srv.requests[0]

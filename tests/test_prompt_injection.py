@@ -93,12 +93,15 @@ def test_on_the_wire(model_server: OpenAIServer) -> None:
 
 
 def test_a_search_result_that_gives_orders(monkeypatch: pytest.MonkeyPatch) -> None:
-    with SearXNGServer() as search, OpenAIServer(
-        script=[
-            {"tool_calls": [{"name": "web_search", "arguments": {"query": "ahora news"}}]},
-            "Summary.",
-        ]
-    ) as srv:
+    with (
+        SearXNGServer() as search,
+        OpenAIServer(
+            script=[
+                {"tool_calls": [{"name": "web_search", "arguments": {"query": "ahora news"}}]},
+                "Summary.",
+            ]
+        ) as srv,
+    ):
         search.configure(monkeypatch)
         search.corpus["ahora news"] = [
             {"title": "Ahora 2.0 released", "url": "https://example.org/a", "content": INJECTION}

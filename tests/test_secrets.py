@@ -129,7 +129,9 @@ def cli(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str
 @pytest.mark.slow
 def test_cli_json_threads_and_export_leak_nothing(server: OpenAIServer, isolated_env: Path) -> None:
     env = {**os.environ, "COLUMNS": "100"}
-    ask = cli(["ask", "what is 6*7?", "--json", "--tools", "calculator", "--verbose", "--debug"], env)
+    ask = cli(
+        ["ask", "what is 6*7?", "--json", "--tools", "calculator", "--verbose", "--debug"], env
+    )
     assert ask.returncode == 0, ask.stderr
     assert json.loads(ask.stdout)["answer"] == "It is 42."
     assert server.headers and server.headers[0]["authorization"] == f"Bearer {SENTINEL}"

@@ -36,7 +36,9 @@ def plugin_tool(query: str) -> tuple[str, dict[str, Any]]:
     Args:
         query: What to look up.
     """
-    return huge(query), {"sources": [{"url": "https://example.org/big", "title": "Big", "fetched_at": "now"}]}
+    return huge(query), {
+        "sources": [{"url": "https://example.org/big", "title": "Big", "fetched_at": "now"}]
+    }
 
 
 @tool(response_format="content_and_artifact")
@@ -57,7 +59,9 @@ def run(tool_obj: Any, limit: int | None, monkeypatch: pytest.MonkeyPatch) -> To
     if limit is not None:
         monkeypatch.setenv("AHORA_TOOL_OUTPUT_CHARS", str(limit))
     name = getattr(tool_obj, "name", getattr(tool_obj, "__name__", ""))
-    model = ScriptedChatModel(replies=[tool_call(name, {"query" if name != "huge" else "kind": "a"}), "ok"])
+    model = ScriptedChatModel(
+        replies=[tool_call(name, {"query" if name != "huge" else "kind": "a"}), "ok"]
+    )
     answer = Agent(model, [tool_obj]).ask("go")
     assert answer.text == "ok"
     (message,) = [m for m in model.requests[-1] if isinstance(m, ToolMessage)]
@@ -65,12 +69,16 @@ def run(tool_obj: Any, limit: int | None, monkeypatch: pytest.MonkeyPatch) -> To
 
 
 def cut_note(text: str) -> tuple[int, int]:
-    match = re.search(r"\[\.\.\. ([\d,]+) characters cut by ahora's output cap \(([\d,]+) in all\)", text)
+    match = re.search(
+        r"\[\.\.\. ([\d,]+) characters cut by ahora's output cap \(([\d,]+) in all\)", text
+    )
     assert match, text[:200]
     return int(match[1].replace(",", "")), int(match[2].replace(",", ""))
 
 
-@pytest.mark.parametrize(("tool_obj", "total"), [(huge, TEN_MB), (plugin_tool, TEN_MB), (mcp_style, 600_025)])
+@pytest.mark.parametrize(
+    ("tool_obj", "total"), [(huge, TEN_MB), (plugin_tool, TEN_MB), (mcp_style, 600_025)]
+)
 def test_every_kind_of_tool_is_capped_head_and_tail_kept(
     tool_obj: Any, total: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:

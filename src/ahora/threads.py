@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import builtins
 import functools
+import inspect
 import json
 import sqlite3
 import time
@@ -44,6 +45,7 @@ __all__ = [
     "ThreadInfo",
     "ThreadNotFound",
     "Turn",
+    "close_checkpointer",
     "compact_saver_class",
     "open_checkpointer",
     "open_sqlite_saver",
@@ -388,9 +390,18 @@ def open_checkpointer(settings: Settings) -> BaseCheckpointSaver[Any]:
 
 
 def close_checkpointer(saver: Any) -> None:
-    """Compact (SQLite) and close the connection, if the saver has one."""
+    """Close the saver's connection, if it has one: SQLite (compacted first) or a
+    PostgreSQL one (``ahora.postgres``; a psycopg connection or pool).
+
+    An async connection (``apostgres_checkpointer``) is left alone: close it with
+    ``await saver.conn.close()``.
+    """
     conn = getattr(saver, "conn", None)
     if isinstance(conn, sqlite3.Connection):
         with closing(conn):
             if hasattr(saver, "compact"):
                 saver.compact()
+        return
+    close = getattr(conn, "close", None)
+    if close is not None and not inspect.iscoroutinefunction(close):
+        close()

@@ -107,7 +107,7 @@ def test_listing_commands_do_not_import_langchain(tmp_path: Path) -> None:
 
 
 def _session(monkeypatch: pytest.MonkeyPatch, model: ScriptedChatModel) -> Session:
-    monkeypatch.setattr(session_mod, "build_model", lambda settings: model)
+    monkeypatch.setattr(session_mod, "build_model", lambda settings, flag=None: model)
     return Session(Settings.load(), tools=["calculator"])
 
 

@@ -3,7 +3,9 @@
 On a terminal: live status, the answer streamed then rendered as Markdown, sources,
 footer. Piped: the answer alone on stdout. ``--json``: ``Answer.to_dict()`` on stdout.
 The question may come from stdin (``ahora ask -``, or no argument with piped input).
-Each ask is saved as a thread; ``--thread ID`` continues one.
+Each ask is saved as a thread; ``--thread ID`` continues one. The agent is a profile
+(``--agent``, default ``assistant``); ``--docs DIR`` adds ``search_docs`` over DIR;
+tool calls that need approval are asked on the terminal (``--yes`` approves all).
 """
 
 from __future__ import annotations
@@ -18,16 +20,24 @@ import typer
 from ahora.cli.common import (
     EXIT_CODES_HELP,
     INTERRUPTED,
+    AgentOpt,
     DebugOpt,
+    DocsOpt,
+    FallbackOpt,
     MaxStepsOpt,
+    MaxTokensOpt,
     ModelOpt,
     NoColorOpt,
     QuietOpt,
     RunOptions,
+    TimeoutOpt,
+    ToolsDirOpt,
     ToolsOpt,
     VerboseOpt,
+    YesOpt,
     handled_errors,
     make_console,
+    plain_warnings,
     read_question,
 )
 
@@ -78,9 +88,16 @@ def ask(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print one JSON object (the answer and its sources).")
     ] = False,
+    agent: AgentOpt = None,
     model: ModelOpt = None,
+    docs: DocsOpt = None,
     max_steps: MaxStepsOpt = None,
+    max_tokens: MaxTokensOpt = None,
+    timeout: TimeoutOpt = None,
+    fallback: FallbackOpt = None,
     tools: ToolsOpt = None,
+    tools_dir: ToolsDirOpt = None,
+    yes: YesOpt = False,
     verbose: VerboseOpt = False,
     quiet: QuietOpt = False,
     no_color: NoColorOpt = False,
@@ -89,8 +106,15 @@ def ask(
     """Ask the agent one QUESTION (quotes optional; '-' or none: read it from stdin)."""
     opts = RunOptions(
         model=model,
+        agent=agent,
         max_steps=max_steps,
+        max_tokens=max_tokens,
+        timeout=timeout,
+        fallbacks=list(fallback or []),
         tools=tools,
+        tools_dir=tools_dir,
+        docs=list(docs or []),
+        yes=yes,
         verbose=verbose,
         quiet=quiet,
         no_color=no_color,
@@ -116,12 +140,14 @@ def ask(
         early.stop()
     renderer.start()  # before LangChain is imported: the user sees something at once
 
+    from ahora.cli.approvals import make_approver, question_console
     from ahora.cli.session import Session
     from ahora.events import Finished
 
     session: Session | None = None
     with handled_errors(debug=debug, cleanup=renderer.stop):
         try:
+            plain_warnings()
             settings = opts.settings()
             thread_id = None
             if thread:
@@ -129,10 +155,13 @@ def ask(
 
                 with ThreadIndex.for_settings(settings) as index:
                     thread_id = index.resolve(thread).id
-            session = Session(settings, tools=opts.tool_names, thread_id=thread_id)
+            session = opts.session(settings, thread_id=thread_id, note=renderer.note)
             session.open()
+            approve = make_approver(
+                renderer, yes=yes, ask_on=question_console(out), note=renderer.note
+            )
             answer = None
-            for event in session.ask(text):
+            for event in session.ask(text, approve=approve):
                 renderer.handle(event)
                 if isinstance(event, Finished):
                     answer = event.answer

@@ -4,7 +4,9 @@ A prompt_toolkit prompt (history in the data dir, line editing, multi-line paste
 Esc then Enter inserts a newline). Each turn renders like ``ahora ask``. Ctrl-C
 during a turn cancels that turn (the conversation stays as it was); Ctrl-C at the
 prompt clears the line; Ctrl-D or ``/exit`` leaves. With piped stdin, each line is
-a turn and answers are printed plainly.
+a turn and answers are printed plainly. ``/agent NAME`` switches profile on the same
+thread; an answer that stopped at a budget says so, and ``/continue`` goes on.
+Tool calls that need approval are asked y/n (piped: rejected unless ``--yes``).
 """
 
 from __future__ import annotations
@@ -19,17 +21,25 @@ import typer
 
 from ahora.cli.common import (
     EXIT_CODES_HELP,
+    AgentOpt,
     DebugOpt,
+    DocsOpt,
+    FallbackOpt,
     MaxStepsOpt,
+    MaxTokensOpt,
     ModelOpt,
     NoColorOpt,
     QuietOpt,
     RunOptions,
+    TimeoutOpt,
+    ToolsDirOpt,
     ToolsOpt,
     VerboseOpt,
+    YesOpt,
     describe_error,
     handled_errors,
     make_console,
+    plain_warnings,
 )
 
 if TYPE_CHECKING:
@@ -47,11 +57,17 @@ HELP = """\
 /new            start a new thread
 /threads        recent threads
 /resume ID      continue a thread (id, prefix or 'last')
+/agent [NAME]   show the agent, or switch profile (name or .toml), keeping the thread
 /tools          the tools the agent can use
 /model NAME     switch model (provider:name), keeping the thread
+/continue       go on after an answer that stopped at a budget
 /usage          tokens used in this session
 /exit           leave (Ctrl-D does the same)
 Ctrl-C cancels the turn in flight; Esc then Enter adds a newline."""
+
+CONTINUE = "Continue where you stopped; you have a fresh budget."
+"""What ``/continue`` sends: a new user message, so the budgets start again."""
+STOPPED_HINT = "/continue to keep going."
 
 
 @dataclass
@@ -67,9 +83,14 @@ class Chat:
     def renderer(self) -> Renderer:
         from ahora.cli.render import PlainRenderer, TerminalRenderer
 
+        o = self.opts
         if self.terminal:
-            return TerminalRenderer(self.console, verbose=self.opts.verbose, quiet=self.opts.quiet)
-        return PlainRenderer(self.out, sys.stderr, verbose=self.opts.verbose, quiet=self.opts.quiet)
+            return TerminalRenderer(
+                self.console, verbose=o.verbose, quiet=o.quiet, stopped_hint=STOPPED_HINT
+            )
+        return PlainRenderer(
+            self.out, sys.stderr, verbose=o.verbose, quiet=o.quiet, stopped_hint=STOPPED_HINT
+        )
 
     def say(self, text: str, style: str | None = "dim") -> None:
         if self.terminal:
@@ -85,10 +106,14 @@ class Chat:
                     self.session.wait()
             else:
                 self.session.wait()
+        from ahora.cli.approvals import make_approver, question_console
+
         renderer = self.renderer()
+        ask_on = question_console(self.console) if self.terminal else None
+        approve = make_approver(renderer, yes=self.opts.yes, ask_on=ask_on, note=renderer.note)
         renderer.start()
         try:
-            for event in self.session.ask(question):
+            for event in self.session.ask(question, approve=approve):
                 renderer.handle(event)
         except KeyboardInterrupt:
             renderer.stop()
@@ -153,6 +178,20 @@ class Chat:
         self.say(f"Model: {name}.")
         return True
 
+    def _agent(self, arg: str) -> bool:
+        if arg:
+            p = self.session.use_profile(arg)
+            self.say(f"Agent: {p.name} ({p.description})")
+            return True
+        current = self.session.profile_info
+        if current is not None:
+            self.say(f"Agent: {current.name} ({current.description}) · {current.path}", None)
+        return True
+
+    def _continue(self, arg: str) -> bool:
+        self.turn(CONTINUE)
+        return True
+
     def _usage(self, arg: str) -> bool:
         u = self.session.usage
         self.say(
@@ -168,8 +207,10 @@ class Chat:
         "new": _new,
         "threads": _threads,
         "resume": _resume,
+        "agent": _agent,
         "tools": _tools,
         "model": _model,
+        "continue": _continue,
         "usage": _usage,
         "exit": _exit,
         "quit": _exit,
@@ -227,9 +268,16 @@ def chat(
         str | None,
         typer.Option("--resume", "-r", help="Continue a saved thread: id, prefix or 'last'."),
     ] = None,
+    agent: AgentOpt = None,
     model: ModelOpt = None,
+    docs: DocsOpt = None,
     max_steps: MaxStepsOpt = None,
+    max_tokens: MaxTokensOpt = None,
+    timeout: TimeoutOpt = None,
+    fallback: FallbackOpt = None,
     tools: ToolsOpt = None,
+    tools_dir: ToolsDirOpt = None,
+    yes: YesOpt = False,
     verbose: VerboseOpt = False,
     quiet: QuietOpt = False,
     no_color: NoColorOpt = False,
@@ -238,8 +286,15 @@ def chat(
     """Chat with the agent; the conversation is saved (see `ahora threads`)."""
     opts = RunOptions(
         model=model,
+        agent=agent,
         max_steps=max_steps,
+        max_tokens=max_tokens,
+        timeout=timeout,
+        fallbacks=list(fallback or []),
         tools=tools,
+        tools_dir=tools_dir,
+        docs=list(docs or []),
+        yes=yes,
         verbose=verbose,
         quiet=quiet,
         no_color=no_color,
@@ -247,13 +302,12 @@ def chat(
     )
     console = make_console(no_color=no_color)
     interactive = sys.stdin.isatty() and console.is_terminal
-    from ahora.cli.session import Session
-
     session: Session | None = None
     with handled_errors(debug=debug):
         try:
+            plain_warnings()
             settings = opts.settings()
-            session = Session(settings, tools=opts.tool_names)
+            session = opts.session(settings, note=lambda line: typer.echo(line, err=True))
             if resume:
                 info = session.index.resolve(resume)
                 session.switch(info.id)
@@ -266,7 +320,10 @@ def chat(
             if console.is_terminal and not quiet:
                 what = f"Resumed thread {session.thread_id[:8]}" if resume else "New thread"
                 model_name = session.agent.model_name
-                state.say(f"{what} · model {model_name} · /help for commands, Ctrl-D to leave")
+                state.say(
+                    f"{what} · agent {session.profile_info.name if session.profile_info else '?'}"
+                    f" · model {model_name} · /help for commands, Ctrl-D to leave"
+                )
             if interactive:
                 _prompt_loop(state)
             else:

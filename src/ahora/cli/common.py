@@ -9,9 +9,11 @@ than one command takes, so it is spelled (and documented) once.
 from __future__ import annotations
 
 import sys
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -22,7 +24,10 @@ from ahora.settings import Settings
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from ahora.cli.session import Session
+
 __all__ = [
+    "DEFAULT_AGENT",
     "EXIT_CODES_HELP",
     "FAILED",
     "INTERRUPTED",
@@ -31,7 +36,11 @@ __all__ = [
     "RunOptions",
     "handled_errors",
     "make_console",
+    "plain_warnings",
 ]
+
+DEFAULT_AGENT = "assistant"
+"""The profile ``ask`` and ``chat`` run without ``--agent`` (agents/assistant.toml)."""
 
 OK, FAILED, USAGE, INTERRUPTED = 0, 1, 2, 130
 
@@ -63,6 +72,69 @@ ToolsOpt = Annotated[
         rich_help_panel=_RUN,
     ),
 ]
+AgentOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--agent",
+        "-a",
+        metavar="NAME|PATH",
+        help=f"Agent profile (see `ahora agents`) or a .toml file; default {DEFAULT_AGENT}.",
+        rich_help_panel=_RUN,
+    ),
+]
+DocsOpt = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--docs",
+        metavar="DIR",
+        help="Index DIR now and let the agent search it (search_docs); repeatable.",
+        rich_help_panel=_RUN,
+    ),
+]
+MaxTokensOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--max-tokens",
+        min=1,
+        help="Token budget per answer, then it wraps up.",
+        rich_help_panel=_RUN,
+    ),
+]
+TimeoutOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--timeout",
+        metavar="SECONDS",
+        help="Time budget per answer, then it wraps up with what it has.",
+        rich_help_panel=_RUN,
+    ),
+]
+FallbackOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--fallback",
+        metavar="PROVIDER:NAME",
+        help="Model to try when the model fails (not on bad keys); repeatable, in order.",
+        rich_help_panel=_RUN,
+    ),
+]
+ToolsDirOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--tools-dir",
+        metavar="DIR",
+        exists=True,
+        file_okay=False,
+        help="Load local tools from the *.py files in DIR (default ./tools).",
+        rich_help_panel=_RUN,
+    ),
+]
+YesOpt = Annotated[
+    bool,
+    typer.Option(
+        "--yes", "-y", help="Approve every tool call that needs approval.", rich_help_panel=_RUN
+    ),
+]
 VerboseOpt = Annotated[
     bool,
     typer.Option("--verbose", "-v", help="Show each tool's output; progress on stderr when piped."),
@@ -79,8 +151,15 @@ class RunOptions:
     """The common options of commands that run a model (ask, chat)."""
 
     model: str | None = None
+    agent: str | None = None
     max_steps: int | None = None
+    max_tokens: int | None = None
+    timeout: float | None = None
+    fallbacks: list[str] = field(default_factory=list)
     tools: str | None = None
+    tools_dir: Path | None = None
+    docs: list[Path] = field(default_factory=list)
+    yes: bool = False
     verbose: bool = False
     quiet: bool = False
     no_color: bool = False
@@ -93,9 +172,64 @@ class RunOptions:
             return None
         return [t.strip() for t in self.tools.split(",") if t.strip()]
 
+    @property
+    def profile(self) -> str:
+        return self.agent or DEFAULT_AGENT
+
     def settings(self) -> Settings:
-        """Flags over environment over config file (``Settings.load`` does the rest)."""
-        return Settings.load(model=self.model, max_steps=self.max_steps)
+        """Flags over environment over config file (``Settings.load`` does the rest).
+
+        The budgets, fallbacks and tools folder are settings too, so the agent reads
+        them from one place and ``/model`` or ``/agent`` in chat keep them.
+        """
+        return Settings.load(
+            model=self.model,
+            max_steps=self.max_steps,
+            max_tokens=self.max_tokens,
+            timeout=self.timeout,
+            fallback_models=tuple(self.fallbacks) or None,
+            tools_dir=str(self.tools_dir) if self.tools_dir is not None else None,
+        )
+
+    def session(
+        self,
+        settings: Settings,
+        *,
+        thread_id: str | None = None,
+        note: Callable[[str], None] = print,
+    ) -> Session:
+        """The session these options describe; indexes the ``--docs`` folders first
+        (a one-line summary each goes to ``note`` with ``--verbose``)."""
+        from ahora.cli.session import Session, docs_tool
+
+        extra = []
+        if self.docs:
+            tool, summaries = docs_tool(self.docs)
+            extra.append(tool)
+            for s in summaries if self.verbose else ():
+                files = s.added + s.updated + s.unchanged
+                note(
+                    f"Indexed {s.folder}: {files} files ({s.added} new, {s.updated} updated, "
+                    f"{s.removed} removed, {s.skipped} skipped) in {s.seconds:.2f} s"
+                )
+        return Session(
+            settings,
+            profile=self.profile,
+            model=self.model,
+            max_steps=self.max_steps,
+            tools=self.tool_names,
+            extra_tools=extra,
+            thread_id=thread_id,
+        )
+
+
+def plain_warnings() -> None:
+    """Show warnings (a local tool file that fails to load ...) as one line each."""
+
+    def one_line(message: Warning | str, category: type[Warning], *args: Any, **kw: Any) -> str:
+        return f"Warning: {message}\n"
+
+    warnings.formatwarning = one_line
 
 
 def make_console(*, stderr: bool = False, no_color: bool = False) -> Console:

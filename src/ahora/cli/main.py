@@ -33,6 +33,7 @@ COMMAND_MODULES: tuple[tuple[str, bool], ...] = (
     ("ahora.cli.threads_cmd", True),
     ("ahora.cli.info_cmd", True),
     ("ahora.cli.config_cmd", True),
+    ("ahora.cli.agents_cmd", True),
     ("ahora.cli.docs_cmd", False),
 )
 

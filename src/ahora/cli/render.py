@@ -7,7 +7,11 @@ Two consumers of the one event stream:
   the answer streamed as it is written, then rendered as Markdown, numbered
   sources and a dim footer (steps, tokens, time, model, thread).
 * ``PlainRenderer``: for pipes and ``--json``: the answer alone on stdout, progress
-  on stderr only when asked (``--verbose``), tool failures on stderr unless quiet.
+  on stderr only when asked (``--verbose``), tool failures and a stop at a budget
+  on stderr unless quiet.
+
+Approval requests only change the status line: the approver (``approvals.py``)
+shows the calls and asks.
 
 The console is injected (rich ``Console``), so tests render to a ``StringIO`` at a
 fixed width. Importing this module loads rich's live display but not LangChain nor
@@ -41,7 +45,14 @@ from ahora.events import (
 if TYPE_CHECKING:
     from ahora.answer import Answer
 
-__all__ = ["PlainRenderer", "Renderer", "TerminalRenderer", "describe_call", "footer_text"]
+__all__ = [
+    "PlainRenderer",
+    "Renderer",
+    "TerminalRenderer",
+    "describe_call",
+    "footer_text",
+    "stopped_text",
+]
 
 
 class Renderer(Protocol):
@@ -50,6 +61,9 @@ class Renderer(Protocol):
     def start(self) -> None: ...
 
     def handle(self, event: Event) -> None: ...
+
+    def note(self, text: str) -> None:
+        """A side remark (approved by --yes, folder indexed): dim, or on stderr."""
 
     def stop(self) -> None: ...
 
@@ -108,6 +122,11 @@ def footer_text(answer: Answer) -> str:
     return " · ".join(parts)
 
 
+def stopped_text(hint: str = "") -> str:
+    """The line under an answer that stopped at a budget (steps, tokens, time)."""
+    return "Stopped early: budget reached." + (f" {hint}" if hint else "")
+
+
 class _LiveView:
     """The live area: the tail of the answer being written, then the spinner line."""
 
@@ -133,10 +152,19 @@ class _LiveView:
 class TerminalRenderer:
     """Status, streamed answer, sources and footer on a rich console."""
 
-    def __init__(self, console: Console, *, verbose: bool = False, quiet: bool = False) -> None:
+    def __init__(
+        self,
+        console: Console,
+        *,
+        verbose: bool = False,
+        quiet: bool = False,
+        stopped_hint: str = "",
+    ) -> None:
+        """``stopped_hint`` follows "Stopped early: ..." (how to go on, e.g. /continue)."""
         self.console = console
         self.verbose = verbose
         self.quiet = quiet
+        self.stopped_hint = stopped_hint
         self.view = _LiveView()
         self.live: Live | None = None
         self.running: dict[str, str] = {}
@@ -162,6 +190,10 @@ class TerminalRenderer:
     def status(self, text: str) -> None:
         self.view.set_status(text)
 
+    def note(self, text: str) -> None:
+        if not self.quiet:
+            self._print(Text(text, style="dim"))
+
     def _print(self, *objects: Any, style: str | None = None) -> None:
         self.console.print(*objects, style=style, highlight=False, soft_wrap=False)
 
@@ -182,7 +214,7 @@ class TerminalRenderer:
         elif isinstance(event, ToolFinished):
             self._tool_finished(event)
         elif isinstance(event, ApprovalRequested):
-            self._print(Text(f"? {describe_call(event.name, event.args)} needs approval", "yellow"))
+            self.status(f"{describe_call(event.name, event.args)} needs your approval ...")
         elif isinstance(event, UsageReported):
             pass
         elif isinstance(event, Finished):
@@ -221,7 +253,7 @@ class TerminalRenderer:
         else:
             self._print(Text("(the model gave no answer)", style="dim"))
         if answer.stopped_early and not self.quiet:
-            self._print(Text(f"Stopped after {answer.steps} steps (--max-steps).", style="yellow"))
+            self._print(Text(stopped_text(self.stopped_hint), style="dim"))
         sources = answer.cited_sources
         if sources:
             self._print(Text("\nSources", style="bold"))
@@ -250,11 +282,13 @@ class PlainRenderer:
         *,
         verbose: bool = False,
         quiet: bool = False,
+        stopped_hint: str = "",
     ) -> None:
         self.out = out
         self.err = err
         self.verbose = verbose
         self.quiet = quiet
+        self.stopped_hint = stopped_hint
         self.answer: Answer | None = None
         self.running: dict[str, str] = {}
 
@@ -264,6 +298,10 @@ class PlainRenderer:
 
     def stop(self) -> None:
         pass
+
+    def note(self, text: str) -> None:
+        if self.verbose:
+            self._err(text)
 
     def _err(self, line: str) -> None:
         self.err.write(line + "\n")
@@ -286,6 +324,8 @@ class PlainRenderer:
             self.answer = event.answer
             if self.verbose:
                 self._err(footer_text(event.answer))
+            if event.answer.stopped_early and not self.quiet:
+                self._err(stopped_text(self.stopped_hint))
             if self.out is not None:
                 self.out.write(event.answer.text.rstrip("\n") + "\n")
                 self.out.flush()

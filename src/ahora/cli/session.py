@@ -1,7 +1,9 @@
 """A conversation the CLI drives: the agent, its saved thread, and the turn in flight.
 
 ``Session`` is shared by ``ahora ask`` (one turn) and ``ahora chat`` (many). It
-imports LangChain only in ``open()``, so commands can show a status line first.
+imports LangChain only in ``open()``, so commands can show a status line first. The
+agent is a profile (``--agent``, default ``assistant``) with the tools the flags
+add or choose; ``use_profile`` and ``set_model`` rebuild it on the same thread.
 
 Every turn is saved: the compact checkpointer (``ahora.threads``) keeps the thread's
 state, and the thread index records the question and the answer. Two repairs keep a
@@ -12,16 +14,21 @@ thread usable whatever happened to it:
 * A turn that was killed (``kill -9``, a crash) leaves tool calls without results;
   the next turn first answers them with an "interrupted" error, so the model and
   the provider see a well-formed conversation and what the finished steps found.
+
+A turn whose agent asks for approval pauses; ``ask`` calls its ``approve`` callback
+with the pending calls (in the caller's thread, between events) and goes on with the
+decisions, so one turn may be several runs of the graph.
 """
 
 from __future__ import annotations
 
 import contextlib
-import dataclasses
+import functools
 import queue
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ahora.answer import Usage
@@ -30,27 +37,59 @@ from ahora.settings import Settings
 from ahora.threads import ThreadIndex, close_checkpointer, open_checkpointer
 
 if TYPE_CHECKING:
+    from langchain_core.tools import BaseTool
+
     from ahora.agent import Agent
     from ahora.answer import Answer
+    from ahora.docs.index import DocIndex, IndexSummary
+    from ahora.profiles import Profile
 
-__all__ = ["INTERRUPTED_TOOL", "Session", "build_model", "new_thread_id"]
+__all__ = [
+    "DEFAULT_PROFILE",
+    "INTERRUPTED_TOOL",
+    "Approver",
+    "Session",
+    "build_model",
+    "docs_tool",
+    "new_thread_id",
+]
 
 _DONE = object()
+DEFAULT_PROFILE = "assistant"
 INTERRUPTED_TOOL = (
     "Error: this tool call was interrupted before it finished; its result is unknown."
 )
 
+Approver = Callable[[list[dict[str, Any]]], list[bool]]
+"""Given the calls waiting for approval (``{"name", "args"}``), one yes/no for each."""
 
-def build_model(settings: Settings) -> Any:
-    """The model the CLI's agent runs: ``settings.model`` or None (auto-detect).
+
+def build_model(settings: Settings, model: str | None = None) -> Any:
+    """The model the CLI's agent runs: ``model`` (``--model``, ``/model``) or None, which
+    lets the profile's model, then ``settings.model``, then auto-detection decide.
 
     The one place where a chat model object may be swapped in for the spec string.
     """
-    return settings.model
+    return model
 
 
 def new_thread_id() -> str:
     return uuid.uuid4().hex
+
+
+def docs_tool(
+    folders: Sequence[Path], *, index: DocIndex | None = None
+) -> tuple[BaseTool, list[IndexSummary]]:
+    """Index ``folders`` now (incrementally) and return one ``search_docs`` scoped to them.
+
+    Raises ``NotAFolder`` (a ``ConfigurationError``) for a folder that does not exist.
+    """
+    from ahora.docs.index import DocIndex
+    from ahora.docs.tool import make_search_docs_tool
+
+    docs = index if index is not None else DocIndex()
+    summaries = [docs.add(folder) for folder in folders]
+    return make_search_docs_tool([s.folder for s in summaries], docs), summaries
 
 
 class Session:
@@ -60,15 +99,26 @@ class Session:
         self,
         settings: Settings,
         *,
+        profile: str = DEFAULT_PROFILE,
+        model: str | None = None,
+        max_steps: int | None = None,
         tools: list[str] | None = None,
+        extra_tools: Sequence[BaseTool] = (),
         thread_id: str | None = None,
     ) -> None:
+        """``model`` and ``max_steps`` override the profile's (flags); ``tools`` replaces
+        the profile's tool list (``--tools``); ``extra_tools`` are added to it (``--docs``)."""
         self.settings = settings
+        self.profile = profile
+        self.model = model
+        self.max_steps = max_steps
         self.tool_names = tools
+        self.extra_tools = list(extra_tools)
         self.thread_id = thread_id or new_thread_id()
         self.index = ThreadIndex.for_settings(settings)
         self.usage = Usage(input_tokens=0, output_tokens=0)
         self.turns = 0
+        self.profile_info: Profile | None = None
         self._agent: Agent | None = None
         self._saver: Any = None
         self._worker: threading.Thread | None = None
@@ -79,15 +129,45 @@ class Session:
     def open(self) -> None:
         """Build the agent (imports LangChain; resolves the model: may raise)."""
         from ahora.agent import Agent
+        from ahora.profiles import load_profile
 
+        profile = load_profile(self.profile, settings=self.settings)
+        tools, approvals = self._tools(profile)
         if self._saver is None:
             self._saver = open_checkpointer(self.settings)
         self._agent = Agent(
-            build_model(self.settings),
-            self.tool_names,
+            build_model(self.settings, self.model),
+            tools,
+            profile=self.profile,
+            max_steps=self.max_steps,
+            approvals=approvals,
             checkpointer=self._saver,
             settings=self.settings,
         )
+        self.profile_info = profile
+
+    def _tools(self, profile: Profile) -> tuple[list[Any] | None, list[str] | None]:
+        """The agent's tools and gated tool names: None for the profile's own choice.
+
+        ``--tools`` replaces the profile's list (its approvals then apply to the tools
+        kept); ``extra_tools`` join whichever list applies, all tools when neither
+        names any.
+        """
+        approvals = None
+        base: list[Any] | None = self.tool_names
+        if base is not None:
+            approvals = [name for name in profile.approval if name in base]
+        if not self.extra_tools:
+            return base, approvals
+        if base is None:
+            base = profile.tools
+        if base is None:
+            from ahora.tools.registry import available_tools
+
+            base = list(available_tools(self.settings).values())
+        extra = {t.name for t in self.extra_tools}
+        kept = [t for t in base if (t if isinstance(t, str) else t.name) not in extra]
+        return [*kept, *self.extra_tools], approvals
 
     @property
     def agent(self) -> Agent:
@@ -98,14 +178,26 @@ class Session:
 
     def set_model(self, spec: str) -> str:
         """Switch model, keeping the thread; returns the new model's name."""
-        previous = self.settings
-        self.settings = dataclasses.replace(self.settings, model=spec)
+        self._reopen(model=spec)
+        return self.agent.model_name
+
+    def use_profile(self, name: str) -> Profile:
+        """Switch to another profile (name or .toml path), keeping the thread."""
+        self._reopen(profile=name)
+        assert self.profile_info is not None
+        return self.profile_info
+
+    def _reopen(self, **changes: Any) -> None:
+        """Apply ``changes`` to the agent's recipe and rebuild it; undo them if it fails."""
+        previous = {key: getattr(self, key) for key in changes}
+        for key, value in changes.items():
+            setattr(self, key, value)
         try:
             self.open()
         except Exception:
-            self.settings = previous
+            for key, value in previous.items():
+                setattr(self, key, value)
             raise
-        return self.agent.model_name
 
     def new_thread(self) -> str:
         self.thread_id = new_thread_id()
@@ -165,23 +257,57 @@ class Session:
             self._worker = None
         return True
 
-    def ask(self, question: str) -> Iterator[Event]:
+    def ask(self, question: str, *, approve: Approver | None = None) -> Iterator[Event]:
         """Run one turn on the current thread, yielding its events (last: ``Finished``).
 
         The run goes on in a worker thread: LangGraph waits for a step in flight
         before it lets go, so a Ctrl-C (or any exception) here only *asks* the
         worker to stop at the next event and undo the turn; the caller is free at once.
+
+        When the run pauses for approval, ``approve`` decides (None: reject all) and
+        the run resumes; the paused run's ``Finished`` is not yielded.
         """
         self.wait()
         agent = self.agent
+        thread_id = self.thread_id
         before = {m.id for m in self._seal(self._messages())}
-        self.index.start_turn(self.thread_id, question, agent.model_name)
+        self.index.start_turn(thread_id, question, agent.model_name)
+        run: Callable[[], Iterator[Event]] = functools.partial(
+            agent.stream, question, thread=thread_id
+        )
+        while True:
+            paused: Answer | None = None
+            for event in self._in_worker(run, agent, thread_id, before):
+                if isinstance(event, Finished) and event.answer.pending:
+                    paused = event.answer
+                    continue
+                if isinstance(event, Finished):
+                    self._finished(question, event.answer)
+                yield event
+            if paused is None:
+                return
+            try:
+                votes = approve(paused.pending) if approve else [False] * len(paused.pending)
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    self._undo(agent, thread_id, before)
+                raise
+            run = functools.partial(agent.stream_resume, thread_id, approve=votes)
+
+    def _in_worker(
+        self,
+        run: Callable[[], Iterator[Event]],
+        agent: Agent,
+        thread_id: str,
+        before: set[str],
+    ) -> Iterator[Event]:
+        """The events of ``run()``, streamed by a worker thread (see ``ask``)."""
         events: queue.Queue[Any] = queue.Queue()
         cancel = threading.Event()
         self._cancel = cancel
         self._worker = threading.Thread(
             target=self._run,
-            args=(agent, self.thread_id, question, before, events, cancel),
+            args=(run, agent, thread_id, before, events, cancel),
             name="ahora-turn",
             daemon=True,
         )
@@ -190,12 +316,11 @@ class Session:
             while (item := events.get()) is not _DONE:
                 if isinstance(item, BaseException):
                     raise item
-                if isinstance(item, Finished):
-                    self._finished(question, item.answer)
                 yield item
         except BaseException:
             cancel.set()
             raise
+        self.wait()
 
     def cancel(self) -> None:
         """Stop the turn in flight (after Ctrl-C) and undo it, without waiting."""
@@ -204,17 +329,18 @@ class Session:
 
     def _run(
         self,
+        run: Callable[[], Iterator[Event]],
         agent: Agent,
         thread_id: str,
-        question: str,
         before: set[str],
         events: queue.Queue[Any],
         cancel: threading.Event,
     ) -> None:
-        """The worker: stream the turn into ``events``; undo it unless it finished."""
+        """The worker: stream the run into ``events``; undo the turn unless it finished
+        (a pause for approval counts as finished: the caller decides what follows)."""
         finished = False
         try:
-            stream = agent.stream(question, thread=thread_id)
+            stream = run()
             try:
                 for event in stream:
                     if cancel.is_set():

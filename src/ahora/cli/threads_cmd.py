@@ -1,8 +1,8 @@
-"""``ahora threads``: list, show and delete saved conversations.
+"""``ahora threads``: list, show, delete and export saved conversations.
 
 Reads ahora's thread index with plain ``sqlite3`` (``ahora.threads.ThreadIndex``):
 no LangChain, no LangGraph, so it starts fast. Ids may be given whole, as a unique
-prefix, or as ``last``. More subcommands (``export``) attach to ``app`` here.
+prefix, or as ``last``. ``export`` lives in ``export_cmd.py`` and is attached here.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from ahora.cli import export_cmd
 from ahora.cli.common import NoColorOpt, fail, make_console
 from ahora.errors import ConfigurationError
 from ahora.settings import Settings, get_settings
@@ -142,7 +143,14 @@ def rm(
         for info in infos:
             index.delete(info.id)
             if settings.postgres_url:
-                from ahora.threads import open_checkpointer
+                from ahora.threads import close_checkpointer, open_checkpointer
 
-                open_checkpointer(settings).delete_thread(info.id)
+                saver = open_checkpointer(settings)
+                try:
+                    saver.delete_thread(info.id)
+                finally:
+                    close_checkpointer(saver)
             typer.echo(f"Deleted {info.id[:8]} ({info.title})")
+
+
+app.command("export")(export_cmd.export)

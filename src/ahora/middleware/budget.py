@@ -89,7 +89,9 @@ def stale_steps(messages: Sequence[BaseMessage]) -> int:
 def repeated_call(messages: Sequence[BaseMessage]) -> bool:
     """Whether the loop guard answered a repeated identical tool call in this run."""
     return any(
-        isinstance(m, ToolMessage) and isinstance(m.artifact, dict) and m.artifact.get(REPEATED_CALL)
+        isinstance(m, ToolMessage)
+        and isinstance(m.artifact, dict)
+        and m.artifact.get(REPEATED_CALL)
         for m in this_run(messages)
     )
 

@@ -21,6 +21,8 @@ from langgraph.types import Command
 
 __all__ = ["CombinedMiddleware", "combine"]
 
+_DEFAULT_STATE = AgentMiddleware.__dict__["state_schema"]
+
 _WRAP_HOOKS = ("wrap_model_call", "awrap_model_call", "wrap_tool_call", "awrap_tool_call")
 _OTHER_HOOKS = (
     "before_agent",
@@ -42,7 +44,7 @@ def wrap_only(m: AgentMiddleware[Any, Any, Any]) -> bool:
     """Whether ``m`` uses nothing but ``wrap_*`` hooks (no state, tools or node hooks)."""
     return (
         not any(_overrides(m, h) for h in _OTHER_HOOKS)
-        and getattr(m, "state_schema", None) is AgentMiddleware.state_schema
+        and getattr(m, "state_schema", None) is _DEFAULT_STATE
         and not getattr(m, "tools", None)
     )
 
