@@ -42,7 +42,10 @@ def weather_model(body: dict[str, Any]) -> Any:
     date, sky, high, low = days[1]  # tomorrow
     question = next(m["content"] for m in reversed(body["messages"]) if m["role"] == "user")
     if "tiempo" in question:
-        return f"Mañana ({date}) en Santiago de Chile: {sky}, máxima {high} y mínima {low}. Fuente: Open-Meteo."
+        return (
+            f"Mañana ({date}) en Santiago de Chile: {sky}, máxima {high} y mínima {low}. "
+            "Fuente: Open-Meteo."
+        )
     return (
         f"Tomorrow ({date}) in Santiago, Chile: {sky}, high {high}, low {low}. Source: Open-Meteo."
     )
