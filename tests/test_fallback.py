@@ -18,7 +18,7 @@ from langchain_core.messages import ToolMessage
 from langchain_openai import ChatOpenAI
 
 from ahora import Agent
-from ahora.errors import ModelAuthenticationError
+from ahora.errors import ModelAuthenticationError, ModelUnavailable
 from ahora.events import Finished
 from ahora.testing import ScriptedChatModel
 from ahora.testing.openai_server import OpenAIServer
@@ -84,8 +84,9 @@ def test_retries_are_sized_by_the_setting(
 ) -> None:
     srv = serve(servers, [{"status": 500}, "never reached"])
     point_at(monkeypatch, srv, retries=0)
-    with pytest.raises(openai.InternalServerError):
+    with pytest.raises(ModelUnavailable, match="HTTP 500") as caught:
         Agent("openai:test-model", []).ask("hello")
+    assert isinstance(caught.value.__cause__, openai.InternalServerError)
     assert srv.calls == 1
 
 

@@ -11,7 +11,8 @@
     ├── ToolFailure               a tool could not do its job; its message is shown to the model
     │   └── BlockedURL            read_page refused an address (SSRF guard)
     └── RunError                  a run could not finish
-        └── ModelAuthenticationError  the provider refused the credentials
+        ├── ModelAuthenticationError  the provider refused the credentials
+        └── ModelUnavailable          the provider kept failing (5xx, 429, network)
 
 Tools never let exceptions escape to the loop: middleware turns them into tool
 messages. ``ToolFailure`` exists so tools can say *why* in words a model can act on.
@@ -28,6 +29,7 @@ __all__ = [
     "InvalidSettings",
     "InvalidTool",
     "ModelAuthenticationError",
+    "ModelUnavailable",
     "NoModelConfigured",
     "ProviderNotInstalled",
     "RunError",
@@ -81,3 +83,7 @@ class RunError(AhoraError):
 
 class ModelAuthenticationError(RunError):
     """The model provider rejected the credentials. Retrying will not help."""
+
+
+class ModelUnavailable(RunError):
+    """The model provider kept failing after retries (and fallbacks, if any)."""

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from ahora.errors import (
     InvalidModel,
     ModelAuthenticationError,
+    ModelUnavailable,
     NoModelConfigured,
     ProviderNotInstalled,
 )
@@ -32,6 +33,7 @@ __all__ = [
     "ModelChoice",
     "choose_model",
     "installed_providers",
+    "is_auth_error",
     "resolve_model",
     "translate_model_error",
 ]
@@ -215,16 +217,44 @@ def model_label(model: BaseChatModel) -> str:
     return type(model).__name__
 
 
+_UNAVAILABLE = {
+    "InternalServerError",
+    "APIConnectionError",
+    "APITimeoutError",
+    "RateLimitError",
+    "ServiceUnavailableError",
+    "OverloadedError",
+}
+
+
+def is_auth_error(exc: BaseException) -> bool:
+    """A rejected key: retrying or falling back to another model will not help."""
+    name = type(exc).__name__
+    return name in {"AuthenticationError", "PermissionDeniedError"} or (
+        getattr(exc, "status_code", None) == 401
+    )
+
+
 def translate_model_error(exc: BaseException) -> Exception | None:
     """Provider errors the user must act on, as ahora errors (None: not one of those)."""
     name = type(exc).__name__
-    if (
-        name in {"AuthenticationError", "PermissionDeniedError"}
-        or getattr(exc, "status_code", None) == 401
-    ):
+    if is_auth_error(exc):
         return ModelAuthenticationError(
             f"the model provider rejected the credentials ({name}): check the API key "
             "(OPENAI_API_KEY / ANTHROPIC_API_KEY) and, for OpenAI-compatible servers, "
             "OPENAI_BASE_URL"
+        )
+    status = getattr(exc, "status_code", None)
+    if name == "APITimeoutError":
+        return ModelUnavailable("the model server did not answer in time (AHORA_MODEL_TIMEOUT)")
+    if name == "APIConnectionError":
+        return ModelUnavailable(
+            f"cannot reach the model server ({exc}); is it running, and is the URL right?"
+        )
+    if name in _UNAVAILABLE or (isinstance(status, int) and status >= 500):
+        detail = f"HTTP {status}" if status else name
+        return ModelUnavailable(
+            f"the model provider is not answering ({detail}), even after retries: try "
+            "again later, or give a fallback model (--fallback provider:name)"
         )
     return None

@@ -9,7 +9,15 @@ from rich.console import Console
 
 from ahora.answer import Answer
 from ahora.cli.render import PlainRenderer, TerminalRenderer, describe_call
-from ahora.events import Finished, StepStarted, Token, ToolCalled, ToolFinished, UsageReported
+from ahora.events import (
+    ApprovalRequested,
+    Finished,
+    StepStarted,
+    Token,
+    ToolCalled,
+    ToolFinished,
+    UsageReported,
+)
 from ahora.tools._common import source
 
 
@@ -125,3 +133,28 @@ def test_plain_renderer_answer_on_stdout_progress_only_when_verbose() -> None:
     assert 'Searching the web for "weather Santiago" ...' in err.getvalue()
     assert "2 steps" in err.getvalue()
     assert out.getvalue() == _answer().text + "\n"
+
+
+def test_declined_calls_and_stopped_answers_are_said_plainly() -> None:
+    declined = "User rejected the tool call for `calculator` with reason: The user declined."
+    answer = _answer()
+    answer.stopped_early = True
+    events = [
+        StepStarted(1),
+        ToolCalled("c1", "calculator", {"expression": "6*7"}),
+        ApprovalRequested("c1", "calculator", {"expression": "6*7"}),
+        ToolFinished("c1", "calculator", declined, declined),
+        Finished(answer),
+    ]
+    console, buf = _console(force_terminal=False)
+    r = TerminalRenderer(console, stopped_hint="/continue to keep going.")
+    for event in events:
+        r.handle(event)
+    out = buf.getvalue()
+    assert "✗ Calculating 6*7 declined" in out and "failed" not in out
+    assert "Stopped early: budget reached. /continue to keep going." in out
+    err = io.StringIO()
+    plain = PlainRenderer(io.StringIO(), err)
+    for event in events:
+        plain.handle(event)
+    assert err.getvalue() == "Stopped early: budget reached.\n"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -17,7 +19,7 @@ from ahora.cli.session import INTERRUPTED_TOOL, Session
 from ahora.errors import ConfigurationError
 from ahora.settings import Settings
 from ahora.testing import ScriptedChatModel, tool_call
-from ahora.threads import ThreadIndex, ThreadNotFound, open_sqlite_saver
+from ahora.threads import ThreadIndex, ThreadNotFound, close_checkpointer, open_sqlite_saver
 
 
 @tool
@@ -92,6 +94,7 @@ def test_listing_commands_do_not_import_langchain(tmp_path: Path) -> None:
         "app(['threads'], standalone_mode=False)\n"
         "app(['threads', 'show', 'abc'], standalone_mode=False)\n"
         "app(['tools'], standalone_mode=False)\n"
+        "app(['agents'], standalone_mode=False)\n"
         "heavy = [m for m in sys.modules if m.startswith(('langchain', 'langgraph'))]\n"
         "assert not heavy, heavy\n"
     )
@@ -157,3 +160,23 @@ def test_a_killed_turn_is_sealed_and_the_thread_continues(monkeypatch: pytest.Mo
     ]
     assert [m.content for m in sent if isinstance(m, HumanMessage)] == ["first", "second"]
     s.close()
+
+
+def test_close_checkpointer_closes_a_sqlite_saver(tmp_path: Path) -> None:
+    saver = open_sqlite_saver(tmp_path / "t.sqlite")
+    close_checkpointer(saver)
+    with pytest.raises(sqlite3.ProgrammingError):
+        saver.conn.execute("SELECT 1")
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(
+    not os.environ.get("AHORA_TEST_POSTGRES_URL"), reason="AHORA_TEST_POSTGRES_URL is not set"
+)
+def test_close_checkpointer_closes_a_postgres_saver() -> None:
+    from ahora.postgres import postgres_checkpointer
+
+    saver = postgres_checkpointer(os.environ["AHORA_TEST_POSTGRES_URL"])
+    assert not saver.conn.closed
+    close_checkpointer(saver)
+    assert saver.conn.closed

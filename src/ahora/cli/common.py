@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ahora.errors import ConfigurationError, ModelAuthenticationError
+from ahora.errors import ConfigurationError, RunError
 from ahora.settings import Settings
 
 if TYPE_CHECKING:
@@ -249,7 +249,7 @@ def describe_error(exc: BaseException) -> tuple[str, int]:
     """A one-paragraph message and an exit code for an error that ended a command."""
     if isinstance(exc, ConfigurationError):
         return str(exc), USAGE
-    if isinstance(exc, ModelAuthenticationError):
+    if isinstance(exc, RunError):
         return str(exc), FAILED
     name = type(exc).__name__
     if name.endswith("ConnectionError") or isinstance(exc, ConnectionError):
@@ -283,7 +283,7 @@ def handled_errors(
         if debug:
             raise
         message, code = describe_error(exc)
-        if code == FAILED and not isinstance(exc, ModelAuthenticationError):
+        if code == FAILED and not isinstance(exc, RunError):
             message += "  (--debug shows the traceback)"
         typer.echo(f"Error: {message}", err=True)
         raise typer.Exit(code) from None

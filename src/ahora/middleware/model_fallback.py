@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from langchain.agents.middleware import AgentMiddleware, ModelRequest, ModelResponse
 
-from ahora.models import translate_model_error
+from ahora.models import is_auth_error
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
@@ -34,14 +34,14 @@ class ModelFallbackMiddleware(AgentMiddleware[Any, Any, Any]):
         try:
             return handler(request)
         except Exception as first:
-            if translate_model_error(first) is not None:
+            if is_auth_error(first):
                 raise
             error: Exception = first
         for model in self.fallbacks:
             try:
                 return handler(request.override(model=model))
             except Exception as exc:
-                if translate_model_error(exc) is not None:
+                if is_auth_error(exc):
                     raise
                 error = exc
         raise error
@@ -54,14 +54,14 @@ class ModelFallbackMiddleware(AgentMiddleware[Any, Any, Any]):
         try:
             return await handler(request)
         except Exception as first:
-            if translate_model_error(first) is not None:
+            if is_auth_error(first):
                 raise
             error: Exception = first
         for model in self.fallbacks:
             try:
                 return await handler(request.override(model=model))
             except Exception as exc:
-                if translate_model_error(exc) is not None:
+                if is_auth_error(exc):
                     raise
                 error = exc
         raise error
