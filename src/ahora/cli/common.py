@@ -61,7 +61,10 @@ ModelOpt = Annotated[
 MaxStepsOpt = Annotated[
     int | None,
     typer.Option(
-        "--max-steps", min=1, help="Model calls per turn (default 12).", rich_help_panel=_RUN
+        "--max-steps",
+        min=1,
+        help="Model calls per turn (default: the agent's, else 12).",
+        rich_help_panel=_RUN,
     ),
 ]
 ToolsOpt = Annotated[

@@ -122,6 +122,11 @@ def footer_text(answer: Answer) -> str:
     return " · ".join(parts)
 
 
+def _declined(error: str) -> bool:
+    """A tool call the user declined (LangChain's approval middleware says so)."""
+    return "rejected the tool call" in error
+
+
 def stopped_text(hint: str = "") -> str:
     """The line under an answer that stopped at a budget (steps, tokens, time)."""
     return "Stopped early: budget reached." + (f" {hint}" if hint else "")
@@ -228,7 +233,11 @@ class TerminalRenderer:
         if self.quiet:
             return
         line = Text()
-        if event.error:
+        if event.error and _declined(event.error):
+            line.append("✗ ", style="yellow")
+            line.append(label)
+            line.append(" declined", style="yellow")
+        elif event.error:
             line.append("✗ ", style="bold red")
             line.append(label)
             line.append(f" failed: {_short(event.error, 200)}", style="red")
@@ -316,7 +325,10 @@ class PlainRenderer:
                 self._err(self.running[event.call_id] + " ...")
         elif isinstance(event, ToolFinished):
             label = self.running.pop(event.call_id, None) or describe_call(event.name, {})
-            if event.error and not self.quiet:
+            if event.error and _declined(event.error):
+                if self.verbose:
+                    self._err(f"{label} declined")
+            elif event.error and not self.quiet:
                 self._err(f"{label} failed: {_short(event.error, 200)}")
             elif self.verbose and event.preview:
                 self._err("  " + event.preview)

@@ -275,6 +275,7 @@ class Session:
         run: Callable[[], Iterator[Event]] = functools.partial(
             agent.stream, question, thread=thread_id
         )
+        waited = 0.0  # run time of the paused parts, not the time spent deciding
         while True:
             paused: Answer | None = None
             for event in self._in_worker(run, agent, thread_id, before):
@@ -282,10 +283,12 @@ class Session:
                     paused = event.answer
                     continue
                 if isinstance(event, Finished):
+                    event.answer.seconds += waited
                     self._finished(question, event.answer)
                 yield event
             if paused is None:
                 return
+            waited += paused.seconds
             try:
                 votes = approve(paused.pending) if approve else [False] * len(paused.pending)
             except BaseException:

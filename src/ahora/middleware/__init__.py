@@ -7,7 +7,7 @@ approval, LangChain's own middleware, present only when a tool needs approval.
 """
 
 from ahora.middleware.approvals import approval_middleware
-from ahora.middleware.budget import BudgetMiddleware, StepBudgetMiddleware
+from ahora.middleware.budget import BudgetMiddleware
 from ahora.middleware.dangling_calls import DanglingToolCallsMiddleware
 from ahora.middleware.date_prompt import DatePromptMiddleware
 from ahora.middleware.empty_reply import EmptyReplyMiddleware
@@ -26,7 +26,6 @@ __all__ = [
     "InvalidToolCallsMiddleware",
     "LoopGuardMiddleware",
     "ModelFallbackMiddleware",
-    "StepBudgetMiddleware",
     "ToolErrorsMiddleware",
     "ToolOutputMiddleware",
     "ToolTimeoutMiddleware",

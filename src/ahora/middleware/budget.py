@@ -186,6 +186,3 @@ class BudgetMiddleware(AgentMiddleware[Any, Any, Any]):
             return await handler(request)
         return self._finish(await handler(self._last_request(request, reason)), reason)
 
-
-StepBudgetMiddleware = BudgetMiddleware
-"""The name this middleware had first; kept for callers that use it."""
