@@ -186,7 +186,7 @@ def test_tools_dir_adds_local_tools(
 def test_chat_agent_switch_and_continue_after_a_stop(
     runner: CliRunner, model_server: StartServer
 ) -> None:
-    srv = model_server(["Hello.", "Pasta tonight.", "Then a salad."])
+    srv = model_server(["Hello.", "Pasta tonight.", "Then a salad.", "Yes."])
     lines = "Hi\n/agent chef\nDinner idea?\n/continue\n/agent\n"
     result = runner.invoke(app, ["chat", "--max-steps", "1"], input=lines)
     assert result.exit_code == 0, result.output
@@ -201,7 +201,7 @@ def test_chat_agent_switch_and_continue_after_a_stop(
     assert result.stderr.count(hint) == 3
     assert "Agent: chef (Cooking and recipes expert" in result.stderr
     bad = runner.invoke(app, ["chat"], input="/agent nope\nStill here?\n")
-    assert "Error: no profile named 'nope'" in bad.stderr
+    assert "Error: no profile named 'nope'" in bad.stderr and bad.stdout == "Yes.\n"
     assert user_messages(srv.requests[-1])[-1] == "Still here?"
 
 

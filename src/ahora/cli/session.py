@@ -318,6 +318,7 @@ class Session:
         try:
             while (item := events.get()) is not _DONE:
                 if isinstance(item, BaseException):
+                    self.wait()  # the worker only undoes the turn now; let it finish
                     raise item
                 yield item
         except BaseException:
