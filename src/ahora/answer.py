@@ -35,6 +35,8 @@ class Answer:
     steps: int = 0
     seconds: float = 0.0
     stopped_early: bool = False
+    stop_reason: str | None = None
+    """Why the run stopped early (which budget, or the loop guard), when it did."""
     pending: list[dict[str, Any]] = field(default_factory=list)
     """Tool calls waiting for a human's approval (``Agent.resume`` continues)."""
     messages: list[Any] = field(default_factory=list, repr=False)
@@ -59,6 +61,7 @@ class Answer:
             "thread_id": self.thread_id,
             "steps": self.steps,
             "stopped_early": self.stopped_early,
+            "stop_reason": self.stop_reason,
             "pending_approvals": self.pending,
         }
 
@@ -75,6 +78,6 @@ class Answer:
             f" · {self.seconds:.1f}s · {self.model or 'model'}"
         )
         if self.stopped_early:
-            footer += " · stopped early"
+            footer += f" · stopped early ({self.stop_reason or 'budget reached'})"
         lines.append(f"\n<small>{html.escape(footer)}</small>")
         return "\n".join(lines)

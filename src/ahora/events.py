@@ -204,6 +204,7 @@ def answer_from_messages(
     steps = 0
     text = ""
     stopped = False
+    stop_reason: str | None = None
     for message in run:
         if isinstance(message, AIMessage):
             steps += 1
@@ -216,7 +217,10 @@ def answer_from_messages(
             )
             if not message.tool_calls:
                 text = message.text
-            stopped = stopped or bool(message.response_metadata.get(STOPPED_EARLY))
+            flag = message.response_metadata.get(STOPPED_EARLY)
+            if flag:
+                stopped = True
+                stop_reason = flag if isinstance(flag, str) else stop_reason
         elif isinstance(message, ToolMessage) and isinstance(message.artifact, dict):
             for src in message.artifact.get("sources") or []:
                 if src.get("url") and src["url"] not in seen:
@@ -232,6 +236,7 @@ def answer_from_messages(
         steps=steps,
         seconds=seconds,
         stopped_early=stopped,
+        stop_reason=stop_reason,
         messages=list(messages),
     )
 

@@ -148,7 +148,7 @@ def test_max_tokens_ends_with_a_stopped_early_answer(
     assert data["stopped_early"] is True and data["answer"] == "42, but I stopped early."
     assert "tools" not in srv.requests[1]  # the last call may not call tools
     assert "token budget of 100 tokens" in _system(srv.requests[1])
-    assert "Stopped early: budget reached." in result.stderr
+    assert "Stopped early: the token budget of 100 tokens is used up." in result.stderr
 
 
 def test_timeout_ends_with_a_stopped_early_answer(
@@ -197,7 +197,7 @@ def test_chat_agent_switch_and_continue_after_a_stop(
     assert user_messages(srv.requests[1]) == ["Hi", "Dinner idea?"]
     assert user_messages(srv.requests[2]) == ["Hi", "Dinner idea?", CONTINUE]
     # --max-steps 1 stops every answer early (the flag beats chef's max_steps = 10).
-    hint = "Stopped early: budget reached. /continue to keep going."
+    hint = "Stopped early: the step budget of 1 model calls is used up. /continue to keep going."
     assert result.stderr.count(hint) == 3
     assert "Agent: chef (Cooking and recipes expert" in result.stderr
     bad = runner.invoke(app, ["chat"], input="/agent nope\nStill here?\n")

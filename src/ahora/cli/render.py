@@ -127,9 +127,9 @@ def _declined(error: str) -> bool:
     return "rejected the tool call" in error
 
 
-def stopped_text(hint: str = "") -> str:
-    """The line under an answer that stopped at a budget (steps, tokens, time)."""
-    return "Stopped early: budget reached." + (f" {hint}" if hint else "")
+def stopped_text(hint: str = "", reason: str | None = None) -> str:
+    """The line under an answer that stopped at a budget (steps, tokens, time, loop)."""
+    return f"Stopped early: {reason or 'budget reached'}." + (f" {hint}" if hint else "")
 
 
 class _LiveView:
@@ -262,7 +262,7 @@ class TerminalRenderer:
         else:
             self._print(Text("(the model gave no answer)", style="dim"))
         if answer.stopped_early and not self.quiet:
-            self._print(Text(stopped_text(self.stopped_hint), style="dim"))
+            self._print(Text(stopped_text(self.stopped_hint, answer.stop_reason), style="dim"))
         sources = answer.cited_sources
         if sources:
             self._print(Text("\nSources", style="bold"))
@@ -337,7 +337,7 @@ class PlainRenderer:
             if self.verbose:
                 self._err(footer_text(event.answer))
             if event.answer.stopped_early and not self.quiet:
-                self._err(stopped_text(self.stopped_hint))
+                self._err(stopped_text(self.stopped_hint, event.answer.stop_reason))
             if self.out is not None:
                 self.out.write(event.answer.text.rstrip("\n") + "\n")
                 self.out.flush()

@@ -96,7 +96,7 @@ def repeated_call(messages: Sequence[BaseMessage]) -> bool:
     )
 
 
-def without_tool_calls(message: AIMessage, *, fallback: str) -> AIMessage:
+def without_tool_calls(message: AIMessage, *, fallback: str, reason: str = "") -> AIMessage:
     """The same reply with any tool calls removed (a last turn must not call tools)."""
     if not message.tool_calls and not message.invalid_tool_calls:
         answer = message
@@ -109,7 +109,7 @@ def without_tool_calls(message: AIMessage, *, fallback: str) -> AIMessage:
             response_metadata=message.response_metadata,
             usage_metadata=message.usage_metadata,
         )
-    answer.response_metadata = {**answer.response_metadata, STOPPED_EARLY: True}
+    answer.response_metadata = {**answer.response_metadata, STOPPED_EARLY: reason or True}
     return answer
 
 
@@ -161,7 +161,9 @@ class BudgetMiddleware(AgentMiddleware[Any, Any, Any]):
     def _finish(response: ModelResponse[Any], reason: str) -> ModelResponse[Any]:
         fallback = f"I stopped early ({reason}) before reaching a complete answer."
         response.result = [
-            without_tool_calls(m, fallback=fallback) if isinstance(m, AIMessage) else m
+            without_tool_calls(m, fallback=fallback, reason=reason)
+            if isinstance(m, AIMessage)
+            else m
             for m in response.result
         ]
         return response
@@ -185,4 +187,3 @@ class BudgetMiddleware(AgentMiddleware[Any, Any, Any]):
         if reason is None:
             return await handler(request)
         return self._finish(await handler(self._last_request(request, reason)), reason)
-
