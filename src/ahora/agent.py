@@ -2,8 +2,11 @@
 
 ``create_agent`` is LangChain v1's ``create_agent`` (its model and tool nodes, its
 parallel tool execution through ``Send``) with ahora's middleware around both
-nodes. The middleware only use ``wrap_*`` hooks, so the graph has exactly the nodes
-LangChain builds and the per-step overhead stays close to the bare loop's.
+nodes. ahora's own middleware only use ``wrap_*`` hooks and run combined as one
+(``middleware/combined.py``), so the graph has exactly the nodes LangChain builds
+(plus LangChain's approval node when a tool needs approval) and the per-step
+overhead stays close to the bare loop's. Own nodes were not needed: every behaviour
+the issues ask for fits around the model call or the tool call.
 
 ``Agent`` is the embedding API on top: ``ask``/``aask`` return an ``Answer``,
 ``stream``/``astream`` yield typed events, ``.graph`` is the graph itself.
