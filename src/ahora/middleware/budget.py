@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from langchain.agents.middleware import AgentMiddleware, ModelRequest, ModelResponse
@@ -45,55 +46,47 @@ def this_run(messages: Sequence[BaseMessage]) -> Sequence[BaseMessage]:
     return messages
 
 
-def steps_this_run(messages: Sequence[BaseMessage]) -> int:
-    """Model calls made since the user's last message."""
-    return sum(isinstance(m, AIMessage) for m in this_run(messages))
+@dataclass(frozen=True, slots=True)
+class RunStats:
+    """What the limits look at, gathered in one pass over this run's messages."""
+
+    steps: int  # model calls since the user's last message
+    tokens: int
+    repeated_call: bool  # the loop guard answered a repeated identical call
+    stale_steps: int  # trailing tool steps whose every result repeated an earlier one
 
 
-def tokens_this_run(messages: Sequence[BaseMessage]) -> int:
-    total = 0
-    for m in this_run(messages):
-        if isinstance(m, AIMessage) and m.usage_metadata:
-            total += m.usage_metadata.get("total_tokens") or (
-                m.usage_metadata.get("input_tokens", 0) + m.usage_metadata.get("output_tokens", 0)
-            )
-    return total
+def run_stats(messages: Sequence[BaseMessage]) -> RunStats:
+    """Count steps and tokens, and spot loops, in the messages after the user's last.
 
-
-def stale_steps(messages: Sequence[BaseMessage]) -> int:
-    """Trailing tool steps whose every result repeated an earlier one word for word.
-
-    A new error counts as new information (the model learns what not to do); the same
-    error, or the same result, again does not.
+    A step is stale when every tool result it got repeats an earlier one word for
+    word. A new error counts as new information (the model learns what not to do);
+    the same error, or the same result, again does not.
     """
+    steps = tokens = stale = 0
+    repeated = step_new = step_has_results = False
     seen: set[str] = set()
-    stale = 0
-    step_new = False
-    step_has_results = False
     for m in this_run(messages):
         if isinstance(m, AIMessage):
+            steps += 1
+            usage = m.usage_metadata
+            if usage:
+                tokens += usage.get("total_tokens") or (
+                    usage.get("input_tokens", 0) + usage.get("output_tokens", 0)
+                )
             if step_has_results:
                 stale = 0 if step_new else stale + 1
-            step_new, step_has_results = False, False
+            step_new = step_has_results = False
         elif isinstance(m, ToolMessage):
             step_has_results = True
+            if isinstance(m.artifact, dict) and m.artifact.get(REPEATED_CALL):
+                repeated = True
             body = str(m.content).split(">", 1)[-1].strip()
-            if body not in seen:
-                step_new = True
+            step_new = step_new or body not in seen
             seen.add(body)
     if step_has_results:
         stale = 0 if step_new else stale + 1
-    return stale
-
-
-def repeated_call(messages: Sequence[BaseMessage]) -> bool:
-    """Whether the loop guard answered a repeated identical tool call in this run."""
-    return any(
-        isinstance(m, ToolMessage)
-        and isinstance(m.artifact, dict)
-        and m.artifact.get(REPEATED_CALL)
-        for m in this_run(messages)
-    )
+    return RunStats(steps, tokens, repeated, stale)
 
 
 def without_tool_calls(message: AIMessage, *, fallback: str, reason: str = "") -> AIMessage:
@@ -135,17 +128,17 @@ class BudgetMiddleware(AgentMiddleware[Any, Any, Any]):
         """Why this call must be the last one, or None."""
         if not request.tools:
             return None
-        messages = request.messages
-        if steps_this_run(messages) >= self.max_steps - 1:
+        stats = run_stats(request.messages)
+        if stats.steps >= self.max_steps - 1:
             return f"the step budget of {self.max_steps} model calls is used up"
-        if self.max_tokens is not None and tokens_this_run(messages) >= self.max_tokens:
+        if self.max_tokens is not None and stats.tokens >= self.max_tokens:
             return f"the token budget of {self.max_tokens:,} tokens is used up"
         deadline = _deadline()
         if deadline is not None and time.time() >= deadline:
             return "the time limit for this answer has passed"
-        if repeated_call(messages):
+        if stats.repeated_call:
             return "the same tool call was asked for again"
-        if stale_steps(messages) >= STALE_STEPS:
+        if stats.stale_steps >= STALE_STEPS:
             return f"the last {STALE_STEPS} tool steps added no new information"
         return None
 

@@ -26,10 +26,20 @@ class DatePromptMiddleware(AgentMiddleware[Any, Any, Any]):
         self.instructions = instructions
         self.tz = tz
         self.clock = clock
+        self._cached: tuple[str, SystemMessage] | None = None
+
+    def _system_message(self) -> SystemMessage:
+        """The prompt shows the time to the minute, so it is rebuilt once a minute."""
+        now = self.clock(self.tz)
+        minute = now.strftime("%Y-%m-%d %H:%M %z")
+        cached = self._cached
+        if cached is None or cached[0] != minute:
+            cached = (minute, SystemMessage(content=build_system_prompt(self.instructions, now)))
+            self._cached = cached
+        return cached[1]
 
     def _request(self, request: ModelRequest[Any]) -> ModelRequest[Any]:
-        prompt = build_system_prompt(self.instructions, self.clock(self.tz))
-        return request.override(system_message=SystemMessage(content=prompt))
+        return request.override(system_message=self._system_message())
 
     def wrap_model_call(
         self,
