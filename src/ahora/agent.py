@@ -337,15 +337,16 @@ class Agent:
         return Command(resume={"decisions": decisions})
 
     def _answer(self, config: RunnableConfig, started: float) -> Answer:
-        return _answer_from_state(self.graph.get_state(config), config, self.model_name, started)
+        state = self.graph.get_state(config)
+        return _make_answer(state.values, state.interrupts, config, self.model_name, started)
 
     async def _aanswer(self, config: RunnableConfig, started: float) -> Answer:
         state = await self.graph.aget_state(config)
-        return _answer_from_state(state, config, self.model_name, started)
+        return _make_answer(state.values, state.interrupts, config, self.model_name, started)
 
     def _pending(self, thread: str) -> int:
         state = self.graph.get_state({"configurable": {"thread_id": thread}})
-        return len(_pending_from_state(state))
+        return len(_pending(state.interrupts))
 
     def ask(self, question: str, *, thread: str | None = None) -> Answer:
         """Run one turn and return the answer (works inside Jupyter's running loop too)."""
@@ -381,14 +382,17 @@ class Agent:
     def _run(self, payload: Any, config: RunnableConfig) -> Answer:
         started = time.monotonic()
         with _translated_errors():
-            self.graph.invoke(payload, config, durability=self._durability)
-        return self._answer(config, started)
+            values = self.graph.invoke(payload, config, durability=self._durability)
+        # The run's output is the final state: no need to read the checkpoint back.
+        interrupts = values.get("__interrupt__", ())
+        return _make_answer(values, interrupts, config, self.model_name, started)
 
     async def _arun(self, payload: Any, config: RunnableConfig) -> Answer:
         started = time.monotonic()
         with _translated_errors():
-            await self.graph.ainvoke(payload, config, durability=self._durability)
-        return await self._aanswer(config, started)
+            values = await self.graph.ainvoke(payload, config, durability=self._durability)
+        interrupts = values.get("__interrupt__", ())
+        return _make_answer(values, interrupts, config, self.model_name, started)
 
     def _stream(self, payload: Any, config: RunnableConfig) -> Iterator[Event]:
         started = time.monotonic()
@@ -415,10 +419,10 @@ class Agent:
         yield Finished(await self._aanswer(config, started))
 
 
-def _pending_from_state(state: Any) -> list[dict[str, Any]]:
-    """Tool calls waiting for approval in a paused thread."""
+def _pending(interrupts: Sequence[Any]) -> list[dict[str, Any]]:
+    """Tool calls waiting for approval, from a paused run's interrupts."""
     pending: list[dict[str, Any]] = []
-    for intr in getattr(state, "interrupts", ()) or ():
+    for intr in interrupts or ():
         value = getattr(intr, "value", None)
         if isinstance(value, dict):
             for req in value.get("action_requests", []):
@@ -426,14 +430,20 @@ def _pending_from_state(state: Any) -> list[dict[str, Any]]:
     return pending
 
 
-def _answer_from_state(state: Any, config: RunnableConfig, model: str, started: float) -> Answer:
+def _make_answer(
+    values: dict[str, Any],
+    interrupts: Sequence[Any],
+    config: RunnableConfig,
+    model: str,
+    started: float,
+) -> Answer:
     answer = answer_from_messages(
-        list(state.values.get("messages", [])),
+        list(values.get("messages", [])),
         thread_id=_thread_id(config),
         model=model,
         seconds=time.monotonic() - started,
     )
-    answer.pending = _pending_from_state(state)
+    answer.pending = _pending(interrupts)
     return answer
 
 
