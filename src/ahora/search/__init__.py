@@ -4,6 +4,7 @@
     ddgs_backend.py  the ddgs metasearch library (no key; rate-limits after a few queries)
     searxng.py       a SearXNG instance's JSON API (self-hosted; JSON must be enabled)
     limiter.py       one process-wide rate limiter per backend, with back-off
+    store.py         SQLite file shared by processes: cached results, back-off windows
     chain.py         cache, then each backend in turn; one clear message when all fail
 
 ``web_search`` (ahora.tools.web_search) is a thin tool over ``search()``. Heavy imports
