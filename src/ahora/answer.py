@@ -54,7 +54,7 @@ class Answer:
         """The shape of ``ahora ask --json``."""
         return {
             "answer": self.text,
-            "sources": [{"url": s["url"], "title": s["title"]} for s in self.sources],
+            "sources": [{"url": s["url"], "title": s.get("title", "")} for s in self.sources],
             "tool_calls": [dict(c) for c in self.tool_calls],
             "usage": dict(self.usage),
             "model": self.model,
@@ -70,8 +70,9 @@ class Answer:
         if self.sources:
             lines.append("\n**Sources**\n")
             for i, s in enumerate(self.cited_sources, 1):
-                title = s["title"] or s["url"]
-                lines.append(f"{i}. [{title}]({s['url']}) — fetched {s['fetched_at']}")
+                title = s.get("title") or s["url"]
+                fetched = f" — fetched {s['fetched_at']}" if s.get("fetched_at") else ""
+                lines.append(f"{i}. [{title}]({s['url']}){fetched}")
         footer = (
             f"{self.steps} steps · "
             f"{self.usage['input_tokens']}+{self.usage['output_tokens']} tokens"

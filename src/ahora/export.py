@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TextIO
@@ -52,7 +51,6 @@ __all__ = [
 ]
 
 REDACTED = "[REDACTED]"
-_SECRET_ENV = re.compile(r"(API_?KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIALS?)$", re.I)
 _MIN_SECRET = 8  # shorter values would scrub ordinary words
 
 
@@ -152,14 +150,14 @@ def known_secrets(
     """Secret values to scrub: provider keys from settings, secret-looking env vars."""
     from urllib.parse import urlsplit
 
-    from ahora.settings import get_settings
+    from ahora.settings import get_settings, is_secret_name
 
     env = os.environ if environ is None else environ
     s = settings or get_settings()
     values = [s.openai_api_key, s.anthropic_api_key, s.postgres_url]
     if s.postgres_url:
         values.append(urlsplit(s.postgres_url).password)
-    values += [v for k, v in env.items() if _SECRET_ENV.search(k)]
+    values += [v for k, v in env.items() if is_secret_name(k)]
     unique = {v for v in values if v and len(v) >= _MIN_SECRET}
     return sorted(unique, key=len, reverse=True)  # longest first: a key inside a URL
 

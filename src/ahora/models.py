@@ -152,10 +152,10 @@ def check_spec(spec: str) -> tuple[str, str]:
             f"unknown model provider {provider!r} in {spec!r}; known providers: "
             + ", ".join(sorted(known))
         )
-    module, extra = _PROVIDER_PACKAGES.get(provider, (f"langchain_{provider}", None))
     from langchain.chat_models import base
 
     module = base._BUILTIN_PROVIDERS[provider][0]
+    extra = _PROVIDER_PACKAGES.get(provider, (module, None))[1]
     if importlib.util.find_spec(module.split(".")[0]) is None:
         hint = (
             f"pip install 'ahora[{extra}]'" if extra else f"pip install {module.replace('_', '-')}"
@@ -192,6 +192,12 @@ def _build(provider: str, name: str, s: Settings, base_url: str | None) -> BaseC
     from langchain.chat_models import init_chat_model
 
     kwargs: dict[str, Any] = {}
+    key_var = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY"}.get(provider)
+    if key_var and not (s.openai_api_key if provider == "openai" else s.anthropic_api_key):
+        raise NoModelConfigured(
+            f"the {provider} provider needs {key_var} (for an OpenAI-compatible server that "
+            "ignores keys, any value will do, with OPENAI_BASE_URL pointing at it)"
+        )
     if provider == "openai":
         kwargs.update(timeout=s.model_timeout, max_retries=s.model_max_retries, stream_usage=True)
         if s.openai_api_key:

@@ -26,8 +26,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
+
+from ahora.errors import InvalidProfile
 
 if TYPE_CHECKING:
     from langchain_core.runnables import RunnableConfig
@@ -55,6 +58,9 @@ def _choice(
     model = configurable.get("model") or None
     tools = configurable.get("tools")
     profile = configurable.get("profile") or None
+    if profile and not re.fullmatch(r"[A-Za-z0-9_-]+", str(profile)):
+        # A client over HTTP may name a profile, never point at a file on the server.
+        raise InvalidProfile(f"profile must be a profile name, not a path: {profile!r}")
     return (
         str(model) if model else None,
         tuple(str(t) for t in tools) if isinstance(tools, list | tuple) else None,

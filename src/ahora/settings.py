@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -20,7 +21,20 @@ from typing import Any, Literal
 
 from ahora.errors import InvalidSettings
 
-__all__ = ["Settings", "config_path", "data_dir", "get_settings"]
+__all__ = ["Settings", "config_path", "data_dir", "get_settings", "is_secret_name"]
+
+_SECRET_NAME = re.compile(
+    r"(?:^|_)(?:API_?)?KEYS?(?:$|_)|APIKEY|TOKEN|SECRET|PASSW|CREDENTIAL"
+    r"|(?:^|_)AUTH(?:$|_|ORIZATION)|(?:^|_)PAT(?:$|_)|(?:^|_)DSN$",
+    re.IGNORECASE,
+)
+
+
+def is_secret_name(name: str) -> bool:
+    """Whether a setting or environment variable of this name holds a secret
+    (``OPENAI_API_KEY``, ``AWS_SECRET_ACCESS_KEY``, ``GITHUB_PAT``, ``postgres_url``...)."""
+    return bool(_SECRET_NAME.search(name)) or name.lower() == "postgres_url"
+
 
 Units = Literal["metric", "imperial"]
 
@@ -198,10 +212,6 @@ def _coerce(f: dataclasses.Field[Any], value: Any) -> Any:
             return int(value)
         if kind.startswith("float"):
             return float(value)
-        if "int | None" in kind:
-            return None if value in (None, "") else int(value)
-        if "float | None" in kind:
-            return None if value in (None, "") else float(value)
         if f.name == "units" and value not in ("metric", "imperial"):
             raise ValueError("expected metric or imperial")
         if f.name == "search_backend" and value not in ("ddgs", "searxng"):

@@ -8,6 +8,7 @@ cannot end the fence early.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -51,8 +52,13 @@ def cap(text: str, limit: int) -> str:
     return text[:head] + note + (text[-tail:] if tail else "")
 
 
+_FENCE_TAG = re.compile(r"<(\s*/?\s*)tool_output", re.IGNORECASE)
+
+
 def fence(text: str, tool: str) -> str:
-    safe = text.replace(FENCE_CLOSE, "</tool_output_>").replace(FENCE_OPEN, "<tool_output_")
+    """Wrap ``text`` in the fence; any fence-like tag inside it (any case or spacing)
+    is renamed so that it cannot open or close the fence."""
+    safe = _FENCE_TAG.sub(r"<\1tool_output_", text)
     return f'{FENCE_OPEN} tool="{tool}">\n{safe}\n{FENCE_CLOSE}'
 
 
