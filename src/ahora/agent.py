@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 from ahora.answer import Answer
@@ -98,6 +98,7 @@ def create_agent(
     profile: str | None = None,
     max_steps: int | None = None,
     max_tokens: int | None = None,
+    max_cost: float | None = None,
     fallbacks: Sequence[str | BaseChatModel] | None = None,
     approvals: Sequence[str] | None = None,
     checkpointer: Checkpointer | None = None,
@@ -118,6 +119,8 @@ def create_agent(
             model, step budget and approvals, each overridden by the arguments here.
         max_steps: Model calls per run; the last one answers without tools.
         max_tokens: Tokens per run; past it the next call answers without tools.
+        max_cost: US dollars per run, where the model's prices are known
+            (``ahora.pricing``; the config file's ``[prices]`` adds to them).
         fallbacks: Models to try, in order, when the model fails (not on bad keys).
         approvals: Names of tools that need a human's approval before they run
             (also any tool whose ``metadata`` has ``requires_approval``); needs a
@@ -147,6 +150,9 @@ def create_agent(
     tokens = s.max_tokens if max_tokens is None else max_tokens
     if tokens is not None:
         _check_positive("max_tokens", tokens)
+    cost = s.max_cost if max_cost is None else max_cost
+    if cost is not None and (isinstance(cost, bool) or not cost > 0):
+        raise InvalidSettings(f"max_cost must be a positive number of dollars, not {cost!r}")
     from ahora.models import resolve_model
 
     chat_model = resolve_model(model, settings=s)
@@ -170,6 +176,7 @@ def create_agent(
         instructions=instructions,
         max_steps=steps,
         max_tokens=tokens,
+        max_cost=cost,
         fallbacks=backups,
         approvals=sorted(set(gated)),
         checkpointer=checkpointer,
@@ -192,6 +199,7 @@ def build_graph(
     instructions: str | None,
     max_steps: int,
     max_tokens: int | None = None,
+    max_cost: float | None = None,
     fallbacks: Sequence[BaseChatModel] = (),
     approvals: Sequence[str] = (),
     checkpointer: Checkpointer | None,
@@ -217,7 +225,9 @@ def build_graph(
         mw.EmptyReplyMiddleware(),
         mw.ToolOutputMiddleware(settings.tool_output_chars),
         mw.InvalidToolCallsMiddleware(),
-        mw.BudgetMiddleware(max_steps, max_tokens=max_tokens),
+        mw.BudgetMiddleware(
+            max_steps, max_tokens=max_tokens, max_cost=max_cost, prices=settings.prices
+        ),
         mw.LoopGuardMiddleware(),
         mw.ToolTimeoutMiddleware(settings.tool_timeout),
         mw.ToolErrorsMiddleware(),
@@ -260,6 +270,7 @@ class Agent:
         profile: str | None = None,
         max_steps: int | None = None,
         max_tokens: int | None = None,
+        max_cost: float | None = None,
         timeout: float | None = None,
         fallbacks: Sequence[str | BaseChatModel] | None = None,
         approvals: Sequence[str] | None = None,
@@ -295,6 +306,7 @@ class Agent:
             profile=profile,
             max_steps=max_steps,
             max_tokens=max_tokens,
+            max_cost=max_cost,
             fallbacks=fallbacks,
             approvals=approvals,
             checkpointer=self.checkpointer,
@@ -338,11 +350,15 @@ class Agent:
 
     def _answer(self, config: RunnableConfig, started: float) -> Answer:
         state = self.graph.get_state(config)
-        return _make_answer(state.values, state.interrupts, config, self.model_name, started)
+        return _make_answer(
+            state.values, state.interrupts, config, self.model_name, started, self.settings.prices
+        )
 
     async def _aanswer(self, config: RunnableConfig, started: float) -> Answer:
         state = await self.graph.aget_state(config)
-        return _make_answer(state.values, state.interrupts, config, self.model_name, started)
+        return _make_answer(
+            state.values, state.interrupts, config, self.model_name, started, self.settings.prices
+        )
 
     def _pending(self, thread: str) -> int:
         state = self.graph.get_state({"configurable": {"thread_id": thread}})
@@ -385,14 +401,18 @@ class Agent:
             values = self.graph.invoke(payload, config, durability=self._durability)
         # The run's output is the final state: no need to read the checkpoint back.
         interrupts = values.get("__interrupt__", ())
-        return _make_answer(values, interrupts, config, self.model_name, started)
+        return _make_answer(
+            values, interrupts, config, self.model_name, started, self.settings.prices
+        )
 
     async def _arun(self, payload: Any, config: RunnableConfig) -> Answer:
         started = time.monotonic()
         with _translated_errors():
             values = await self.graph.ainvoke(payload, config, durability=self._durability)
         interrupts = values.get("__interrupt__", ())
-        return _make_answer(values, interrupts, config, self.model_name, started)
+        return _make_answer(
+            values, interrupts, config, self.model_name, started, self.settings.prices
+        )
 
     def _stream(self, payload: Any, config: RunnableConfig) -> Iterator[Event]:
         started = time.monotonic()
@@ -436,12 +456,14 @@ def _make_answer(
     config: RunnableConfig,
     model: str,
     started: float,
+    prices: Mapping[str, tuple[float, float]],
 ) -> Answer:
     answer = answer_from_messages(
         list(values.get("messages", [])),
         thread_id=_thread_id(config),
         model=model,
         seconds=time.monotonic() - started,
+        prices=prices,
     )
     answer.pending = _pending(interrupts)
     return answer

@@ -30,6 +30,8 @@ class Answer:
     sources: list[Source] = field(default_factory=list)
     tool_calls: list[ToolCallRecord] = field(default_factory=list)
     usage: Usage = field(default_factory=lambda: Usage(input_tokens=0, output_tokens=0))
+    cost_usd: float | None = None
+    """What the run cost in US dollars, when the model's prices are known."""
     thread_id: str | None = None
     model: str | None = None
     steps: int = 0
@@ -57,6 +59,7 @@ class Answer:
             "sources": [{"url": s["url"], "title": s.get("title", "")} for s in self.sources],
             "tool_calls": [dict(c) for c in self.tool_calls],
             "usage": dict(self.usage),
+            "cost_usd": self.cost_usd,
             "model": self.model,
             "thread_id": self.thread_id,
             "steps": self.steps,

@@ -9,7 +9,7 @@ HTTP server all read these same small objects.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -183,12 +183,17 @@ def _approval_events(value: Any) -> list[Event]:
 
 
 def answer_from_messages(
-    messages: list[Any], *, thread_id: str | None, model: str | None, seconds: float
+    messages: list[Any],
+    *,
+    thread_id: str | None,
+    model: str | None,
+    seconds: float,
+    prices: Mapping[str, tuple[float, float]] | None = None,
 ) -> Answer:
     """Collect the answer, sources, tool calls and usage of the last run in ``messages``."""
     from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 
-    from ahora.middleware.budget import STOPPED_EARLY
+    from ahora.middleware.budget import STOPPED_EARLY, run_stats
     from ahora.middleware.invalid_tool_calls import shown_args
 
     start = 0
@@ -235,6 +240,7 @@ def answer_from_messages(
         model=model,
         steps=steps,
         seconds=seconds,
+        cost_usd=run_stats(run, default_model=model, prices=prices).cost,
         stopped_early=stopped,
         stop_reason=stop_reason,
         messages=list(messages),

@@ -81,6 +81,10 @@ class Settings:
     # the loop
     max_steps: int = 12
     max_tokens: int | None = None
+    max_cost: float | None = None
+    """US dollars per answer; needs the model's prices (``ahora.pricing``)."""
+    prices: Mapping[str, Any] = field(default_factory=dict)
+    """``[prices]`` in the config file: ``"model" = [input, output]`` $ per 1M tokens."""
     timeout: float | None = None
     tool_timeout: float = 60.0
     tool_output_chars: int = 12_000
@@ -157,7 +161,7 @@ _PROVIDER_ENV = {
 def _read_env(env: Mapping[str, str]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for f in dataclasses.fields(Settings):
-        if f.name in ("home", "mcp_servers"):
+        if f.name in ("home", "mcp_servers", "prices"):
             continue
         name = _PROVIDER_ENV.get(f.name, f"AHORA_{f.name.upper()}")
         if name in env and env[name] != "":
@@ -195,6 +199,12 @@ def _coerce(f: dataclasses.Field[Any], value: Any) -> Any:
             if isinstance(value, str):
                 return tuple(v.strip() for v in value.split(",") if v.strip())
             return tuple(value)
+        if f.name == "prices":
+            if not isinstance(value, Mapping) or not all(
+                isinstance(v, list | tuple) and len(v) == 2 for v in value.values()
+            ):
+                raise ValueError('expected a table of "model" = [input, output] dollars')
+            return {str(k): (float(v[0]), float(v[1])) for k, v in value.items()}
         if f.name == "mcp_servers":
             if not isinstance(value, Mapping):
                 raise ValueError("expected a table of servers")

@@ -15,12 +15,15 @@ user's last message. That keeps the middleware stateless and adds no graph nodes
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from langchain.agents.middleware import AgentMiddleware, ModelRequest, ModelResponse
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolMessage
+
+from ahora.models import model_label
+from ahora.pricing import call_cost
 
 STOPPED_EARLY = "ahora_stopped_early"
 REPEATED_CALL = "ahora_repeated_call"
@@ -52,11 +55,17 @@ class RunStats:
 
     steps: int  # model calls since the user's last message
     tokens: int
+    cost: float | None  # US dollars; None when a call's model has no known price
     repeated_call: bool  # the loop guard answered a repeated identical call
     stale_steps: int  # trailing tool steps whose every result repeated an earlier one
 
 
-def run_stats(messages: Sequence[BaseMessage]) -> RunStats:
+def run_stats(
+    messages: Sequence[BaseMessage],
+    *,
+    default_model: str | None = None,
+    prices: Mapping[str, tuple[float, float]] | None = None,
+) -> RunStats:
     """Count steps and tokens, and spot loops, in the messages after the user's last.
 
     A step is stale when every tool result it got repeats an earlier one word for
@@ -64,6 +73,7 @@ def run_stats(messages: Sequence[BaseMessage]) -> RunStats:
     the same error, or the same result, again does not.
     """
     steps = tokens = stale = 0
+    cost: float | None = 0.0
     repeated = step_new = step_has_results = False
     seen: set[str] = set()
     for m in this_run(messages):
@@ -74,6 +84,11 @@ def run_stats(messages: Sequence[BaseMessage]) -> RunStats:
                 tokens += usage.get("total_tokens") or (
                     usage.get("input_tokens", 0) + usage.get("output_tokens", 0)
                 )
+                model = m.response_metadata.get("model_name") or default_model
+                spent = call_cost(
+                    model, usage.get("input_tokens", 0), usage.get("output_tokens", 0), prices
+                )
+                cost = None if cost is None or spent is None else cost + spent
             if step_has_results:
                 stale = 0 if step_new else stale + 1
             step_new = step_has_results = False
@@ -86,7 +101,7 @@ def run_stats(messages: Sequence[BaseMessage]) -> RunStats:
             seen.add(body)
     if step_has_results:
         stale = 0 if step_new else stale + 1
-    return RunStats(steps, tokens, repeated, stale)
+    return RunStats(steps, tokens, cost, repeated, stale)
 
 
 def without_tool_calls(message: AIMessage, *, fallback: str, reason: str = "") -> AIMessage:
@@ -119,20 +134,35 @@ def _deadline() -> float | None:
 class BudgetMiddleware(AgentMiddleware[Any, Any, Any]):
     """Makes the last call tool-less when a limit is reached; see the module docstring."""
 
-    def __init__(self, max_steps: int, *, max_tokens: int | None = None) -> None:
+    def __init__(
+        self,
+        max_steps: int,
+        *,
+        max_tokens: int | None = None,
+        max_cost: float | None = None,
+        prices: Mapping[str, tuple[float, float]] | None = None,
+    ) -> None:
         super().__init__()
         self.max_steps = max_steps
         self.max_tokens = max_tokens
+        self.max_cost = max_cost
+        self.prices = prices
 
     def limit_reached(self, request: ModelRequest[Any]) -> str | None:
         """Why this call must be the last one, or None."""
         if not request.tools:
             return None
-        stats = run_stats(request.messages)
+        stats = run_stats(
+            request.messages,
+            default_model=model_label(request.model) if self.max_cost is not None else None,
+            prices=self.prices,
+        )
         if stats.steps >= self.max_steps - 1:
             return f"the step budget of {self.max_steps} model calls is used up"
         if self.max_tokens is not None and stats.tokens >= self.max_tokens:
             return f"the token budget of {self.max_tokens:,} tokens is used up"
+        if self.max_cost is not None and stats.cost is not None and stats.cost >= self.max_cost:
+            return f"the cost budget of ${self.max_cost:g} is used up"
         deadline = _deadline()
         if deadline is not None and time.time() >= deadline:
             return "the time limit for this answer has passed"
