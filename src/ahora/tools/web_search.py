@@ -21,9 +21,10 @@ def format_outcome(query: str, outcome: SearchOutcome) -> str:
     """Numbered results, compact, for a model to read."""
     if not outcome.results:
         return f"No results for {query!r}; try other words."
-    lines = [
-        f"Results for {query!r}" + (f" (via {outcome.backend})" if outcome.backend else "") + ":"
-    ]
+    origin = "; ".join(
+        x for x in (f"via {outcome.backend}" if outcome.backend else "", outcome.cache_note()) if x
+    )
+    lines = [f"Results for {query!r}" + (f" ({origin})" if origin else "") + ":"]
     for n, r in enumerate(outcome.results, start=1):
         snippet = " ".join(r.snippet.split())
         if len(snippet) > SNIPPET_CHARS:
