@@ -149,6 +149,6 @@ def redact(url: str) -> str:
 def _cannot_connect(url: str, exc: BaseException) -> str:
     reason = " ".join(str(exc).split()) or type(exc).__name__
     password = urlsplit(url).password
-    if password:
+    if password and len(password) >= 4:  # shorter ones would mangle ordinary words
         reason = reason.replace(password, "***")
     return f"cannot connect to PostgreSQL at {redact(url)} (AHORA_POSTGRES_URL): {reason}"

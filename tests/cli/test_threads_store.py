@@ -6,19 +6,21 @@ import os
 import sqlite3
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
+from langchain_core.messages import HumanMessage
 from langchain_core.tools import tool
 
 from ahora.agent import Agent
-from ahora.cli import session as session_mod
 from ahora.cli.session import INTERRUPTED_TOOL, Session
 from ahora.errors import ConfigurationError
+from ahora.events import ToolCalled
 from ahora.settings import Settings
 from ahora.testing import ScriptedChatModel, tool_call
+from ahora.testing.openai_server import OpenAIServer, Reply, Rule
 from ahora.threads import ThreadIndex, ThreadNotFound, close_checkpointer, open_sqlite_saver
 
 
@@ -47,7 +49,7 @@ def test_saver_keeps_only_the_latest_checkpoint_and_the_file_stays_small(tmp_pat
     assert answer.text == "done"
     assert saver.conn.execute("SELECT COUNT(*) FROM checkpoints").fetchone() == (1,)
     assert saver.conn.execute("SELECT COUNT(*) FROM writes").fetchone() == (0,)
-    saver.compact()  # type: ignore[attr-defined]
+    saver.compact()
     size = (tmp_path / "t.sqlite").stat().st_size
     wal = tmp_path / "t.sqlite-wal"
     size += wal.stat().st_size if wal.exists() else 0
@@ -109,41 +111,53 @@ def test_listing_commands_do_not_import_langchain(tmp_path: Path) -> None:
     assert "a question" in done.stdout and "an answer" in done.stdout
 
 
-def _session(monkeypatch: pytest.MonkeyPatch, model: ScriptedChatModel) -> Session:
-    monkeypatch.setattr(session_mod, "build_model", lambda settings, flag=None: model)
-    return Session(Settings.load(), tools=["calculator"])
+StartServer = Callable[..., OpenAIServer]
 
 
-def test_an_interrupted_turn_is_undone(monkeypatch: pytest.MonkeyPatch) -> None:
-    def interrupted(messages: list[Any], tools: list[Any]) -> AIMessage:
-        raise KeyboardInterrupt
+def _by_question(replies: dict[str, list[Reply]]) -> Rule:
+    """A rule answering each question with its replies in order, one per model call
+    (the turn's calls so far: those after the question's user message)."""
 
-    model = ScriptedChatModel(
-        replies=[
-            "first answer",
-            tool_call("calculator", {"expression": "2+2"}),
-            interrupted,
-            "third",
-        ]
+    def rule(body: dict[str, Any]) -> Reply:
+        messages = body["messages"]
+        last = max(i for i, m in enumerate(messages) if m["role"] == "user")
+        calls = sum(1 for m in messages[last:] if m["role"] == "assistant")
+        return replies[messages[last]["content"]][calls]
+
+    return rule
+
+
+def test_an_interrupted_turn_is_undone(model_server: StartServer) -> None:
+    calc = {"tool_calls": [{"name": "calculator", "arguments": {"expression": "2+2"}}]}
+    srv = model_server(
+        rule=_by_question(
+            {
+                "one": ["first answer"],
+                # The delay keeps the turn running while the caller interrupts it.
+                "two": [calc, {"content": "never shown", "delay": 0.3}],
+                "three": ["third"],
+            }
+        )
     )
-    s = _session(monkeypatch, model)
+    s = Session(Settings.load(), tools=["calculator"])
     list(s.ask("one"))
     with pytest.raises(KeyboardInterrupt):
-        list(s.ask("two"))
-    s.cancel()
-    answer = [e for e in s.ask("three")][-1].answer  # type: ignore[union-attr]
+        for event in s.ask("two"):
+            if isinstance(event, ToolCalled):
+                raise KeyboardInterrupt  # what Ctrl-C does in the caller's thread
+    answer = [e for e in s.ask("three")][-1].answer
     assert answer.text == "third"
-    sent = model.requests[-1]
-    assert [m.content for m in sent if isinstance(m, HumanMessage)] == ["one", "three"]
-    assert not any(isinstance(m, ToolMessage) for m in sent)
+    sent = srv.requests[-1]["messages"]
+    assert [m["content"] for m in sent if m["role"] == "user"] == ["one", "three"]
+    assert not any(m["role"] == "tool" for m in sent)
     assert [t.question for t in s.index.turns(s.thread_id)] == ["one", "three"]
     s.close()
 
 
-def test_a_killed_turn_is_sealed_and_the_thread_continues(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_killed_turn_is_sealed_and_the_thread_continues(model_server: StartServer) -> None:
     """A process killed while a tool ran leaves a tool call without a result."""
-    model = ScriptedChatModel(replies=["after"])
-    s = _session(monkeypatch, model)
+    srv = model_server(["after"])
+    s = Session(Settings.load(), tools=["calculator"])
     # What the killed process left in the checkpoint: the question and a pending call.
     call = tool_call("calculator", {"expression": "1+1"})
     s.agent.graph.update_state(
@@ -151,14 +165,14 @@ def test_a_killed_turn_is_sealed_and_the_thread_continues(monkeypatch: pytest.Mo
         {"messages": [HumanMessage("first"), call]},
         as_node="model",
     )
-    answer = [e for e in s.ask("second")][-1].answer  # type: ignore[union-attr]
+    answer = [e for e in s.ask("second")][-1].answer
     assert answer.text == "after"
-    sent = model.requests[-1]
-    sealed = [m for m in sent if isinstance(m, ToolMessage)]
-    assert [(m.content, m.tool_call_id) for m in sealed] == [
+    sent = srv.requests[-1]["messages"]
+    sealed = [m for m in sent if m["role"] == "tool"]
+    assert [(m["content"], m["tool_call_id"]) for m in sealed] == [
         (INTERRUPTED_TOOL, call.tool_calls[0]["id"])
     ]
-    assert [m.content for m in sent if isinstance(m, HumanMessage)] == ["first", "second"]
+    assert [m["content"] for m in sent if m["role"] == "user"] == ["first", "second"]
     s.close()
 
 

@@ -176,7 +176,7 @@ def ask(
             os._exit(INTERRUPTED)
         finally:
             renderer.stop()
-        if session is not None:
-            session.close()
+            if session is not None:
+                session.close()
     if as_json and answer is not None:
         sys.stdout.write(json.dumps(answer.to_dict(), ensure_ascii=False) + "\n")

@@ -94,7 +94,7 @@ class Chat:
 
     def say(self, text: str, style: str | None = "dim") -> None:
         if self.terminal:
-            self.console.print(text, style=style, highlight=False, markup=False)
+            self.console.print(text, style=style, highlight=False, markup=False, emoji=False)
         else:
             sys.stderr.write(text + "\n")
 

@@ -8,18 +8,24 @@ It reads the saved threads (``ahora.threads.open_checkpointer``: SQLite, or Post
 when configured) and writes OpenAI chat fine-tuning JSONL (``ahora.export``). The
 system message is ahora's system prompt with the profile's instructions, dated with
 each thread's last activity; the ``tools`` list is the profile's tools. Errors print
-one line on stderr and exit with code 2.
+one line on stderr (``common.handled_errors``). ``--output`` is written to a temporary
+file renamed into place at the end, so a failed export leaves no file behind.
 """
 
 from __future__ import annotations
 
+import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TextIO
 
 import typer
+
+from ahora.cli.common import DebugOpt, fail, handled_errors
 
 if TYPE_CHECKING:
     from langchain_core.tools import BaseTool
@@ -29,11 +35,6 @@ __all__ = ["ExportFormat", "export"]
 
 class ExportFormat(StrEnum):
     openai_jsonl = "openai-jsonl"
-
-
-def _fail(message: str) -> typer.Exit:
-    typer.echo(f"Error: {message}", err=True)
-    return typer.Exit(2)
 
 
 def export(
@@ -54,16 +55,16 @@ def export(
         bool,
         typer.Option("--system-prompt/--no-system-prompt", help="Include the system message."),
     ] = True,
+    debug: DebugOpt = False,
 ) -> None:
     """Export conversations, tool calls included, as fine-tuning JSONL (one per line)."""
-    from ahora.errors import ConfigurationError
     from ahora.export import export_threads
     from ahora.profiles import load_profile
     from ahora.prompt import build_system_prompt, user_timezone
     from ahora.settings import get_settings
     from ahora.threads import ThreadIndex, close_checkpointer, open_checkpointer
 
-    try:
+    with handled_errors(debug=debug):
         settings = get_settings()
         p = load_profile(profile, settings=settings)
         refs = list(ids or [])
@@ -73,34 +74,49 @@ def export(
             typer.echo("No saved threads yet.", err=True)
             return
         tools = _profile_tools(p.tools)
-    except ConfigurationError as exc:
-        raise _fail(str(exc)) from None
+        instructions = p.system_instructions()
+        zone = user_timezone(settings.timezone)
 
-    instructions = p.system_instructions()
-    zone = user_timezone(settings.timezone)
+        def prompt(when: datetime) -> str:
+            return build_system_prompt(instructions, when.astimezone(zone))
 
-    def prompt(when: datetime) -> str:
-        return build_system_prompt(instructions, when.astimezone(zone))
-
-    saver = open_checkpointer(settings)
-    out: Any = sys.stdout if output is None else output.open("w", encoding="utf-8")
-    try:
-        count = export_threads(
-            saver,
-            wanted,
-            out,
-            tools=tools,
-            system_prompt=prompt if system_prompt else None,
-            on_skip=lambda thread, why: typer.echo(f"Skipped {thread}: {why}", err=True),
-        )
-    except LookupError as exc:
-        raise _fail(str(exc).strip("'\"")) from None
-    finally:
-        if output is not None:
-            out.close()
-        close_checkpointer(saver)
+        saver = open_checkpointer(settings)
+        try:
+            with _open_output(output) as out:
+                count = export_threads(
+                    saver,
+                    wanted,
+                    out,
+                    tools=tools,
+                    system_prompt=prompt if system_prompt else None,
+                    on_skip=lambda thread, why: typer.echo(f"Skipped {thread}: {why}", err=True),
+                )
+        except LookupError as exc:
+            raise fail(str(exc).strip("'\"")) from None
+        finally:
+            close_checkpointer(saver)
     where = f" to {output}" if output is not None else ""
     typer.echo(f"Exported {count} conversation(s){where} ({format.value}).", err=True)
+
+
+@contextmanager
+def _open_output(path: Path | None) -> Iterator[TextIO]:
+    """stdout, or ``PATH.partial`` renamed to ``path`` once the export succeeds."""
+    if path is None:
+        yield sys.stdout
+        return
+    partial = path.with_name(path.name + ".partial")
+    try:
+        out = partial.open("w", encoding="utf-8")
+    except OSError as exc:
+        raise fail(f"cannot write {path}: {exc.strerror or exc}") from None
+    try:
+        with out:
+            yield out
+        os.replace(partial, path)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
 
 
 def _resolve(index: Any, ref: str) -> str:

@@ -57,6 +57,7 @@ def tools(
 ) -> None:
     """List the tools agents can use, with one-line descriptions."""
     from rich.table import Table
+    from rich.text import Text
 
     settings = _settings()
     infos = tool_infos(settings, refresh=refresh)
@@ -70,7 +71,8 @@ def tools(
     table.add_column(style="dim", no_wrap=True)
     for info in infos:
         first = info["description"].strip().split("\n", 1)[0]
-        table.add_row(info["name"], first, "" if info["origin"] == "builtin" else info["origin"])
+        origin = "" if info["origin"] == "builtin" else info["origin"]
+        table.add_row(Text(info["name"]), Text(first), Text(origin))  # Text: not markup
     make_console(no_color=no_color).print(table)
     for problem in _problems(settings):
         typer.echo(f"warning: {problem}", err=True)

@@ -49,7 +49,6 @@ __all__ = [
     "INTERRUPTED_TOOL",
     "Approver",
     "Session",
-    "build_model",
     "docs_tool",
     "new_thread_id",
 ]
@@ -62,15 +61,6 @@ INTERRUPTED_TOOL = (
 
 Approver = Callable[[list[dict[str, Any]]], list[bool]]
 """Given the calls waiting for approval (``{"name", "args"}``), one yes/no for each."""
-
-
-def build_model(settings: Settings, model: str | None = None) -> Any:
-    """The model the CLI's agent runs: ``model`` (``--model``, ``/model``) or None, which
-    lets the profile's model, then ``settings.model``, then auto-detection decide.
-
-    The one place where a chat model object may be swapped in for the spec string.
-    """
-    return model
 
 
 def new_thread_id() -> str:
@@ -136,7 +126,7 @@ class Session:
         if self._saver is None:
             self._saver = open_checkpointer(self.settings)
         self._agent = Agent(
-            build_model(self.settings, self.model),
+            self.model,  # None: the profile's model, then settings.model, then auto-detected
             tools,
             profile=self.profile,
             max_steps=self.max_steps,

@@ -16,10 +16,9 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from ahora.cli import export_cmd
-from ahora.cli.common import NoColorOpt, fail, make_console
-from ahora.errors import ConfigurationError
-from ahora.settings import Settings, get_settings
-from ahora.threads import ThreadIndex, ThreadInfo
+from ahora.cli.common import DebugOpt, NoColorOpt, handled_errors, make_console
+from ahora.settings import get_settings
+from ahora.threads import ThreadIndex, ThreadInfo, close_checkpointer, open_checkpointer
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -46,8 +45,13 @@ def _ago(ts: float, now: float | None = None) -> str:
 def print_threads(
     console: Console, threads: Sequence[ThreadInfo], *, current: str | None = None
 ) -> None:
-    """A table of threads (id prefix, title, last update, turns, model)."""
+    """A table of threads (id prefix, title, last update, turns, model).
+
+    Titles and models go in as ``Text``: a title is the user's first question, and
+    ``[`` in it must not be read as rich markup.
+    """
     from rich.table import Table
+    from rich.text import Text
 
     if not threads:
         console.print("No saved threads yet. Start one with `ahora ask` or `ahora chat`.")
@@ -60,22 +64,10 @@ def print_threads(
     table.add_column("model", overflow="ellipsis", no_wrap=True)
     for t in threads:
         mark = "*" if t.id == current else ""
-        table.add_row(t.id[:8] + mark, t.title, _ago(t.updated), str(t.turns), t.model or "")
+        table.add_row(
+            t.id[:8] + mark, Text(t.title), _ago(t.updated), str(t.turns), Text(t.model or "")
+        )
     console.print(table)
-
-
-def _settings() -> Settings:
-    try:
-        return get_settings()
-    except ConfigurationError as exc:
-        raise fail(str(exc)) from None
-
-
-def _resolve(index: ThreadIndex, ref: str) -> ThreadInfo:
-    try:
-        return index.resolve(ref)
-    except ConfigurationError as exc:
-        raise fail(str(exc)) from None
 
 
 @app.callback(invoke_without_command=True)
@@ -86,11 +78,12 @@ def threads(
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per thread.")] = False,
     no_color: NoColorOpt = False,
+    debug: DebugOpt = False,
 ) -> None:
     """List saved threads, most recent first."""
     if ctx.invoked_subcommand is not None:
         return
-    with ThreadIndex.for_settings(_settings()) as index:
+    with handled_errors(debug=debug), ThreadIndex.for_settings(get_settings()) as index:
         found = index.list(limit=None if show_all else 20)
     if as_json:
         for t in found:
@@ -103,14 +96,15 @@ def threads(
 def show(
     thread_id: Annotated[str, typer.Argument(help="Thread id, unique prefix, or 'last'.")],
     no_color: NoColorOpt = False,
+    debug: DebugOpt = False,
 ) -> None:
     """Print one thread: each question, its answer and sources."""
     from rich.markdown import Markdown
     from rich.text import Text
 
     console = make_console(no_color=no_color)
-    with ThreadIndex.for_settings(_settings()) as index:
-        info = _resolve(index, thread_id)
+    with handled_errors(debug=debug), ThreadIndex.for_settings(get_settings()) as index:
+        info = index.resolve(thread_id)
         turns = index.turns(info.id)
     when = datetime.fromtimestamp(info.created).strftime("%Y-%m-%d %H:%M")
     console.print(Text(f"{info.title}", style="bold"))
@@ -124,7 +118,10 @@ def show(
     for turn in turns:
         console.print()
         console.print(Text(f"› {turn.question}", style="bold cyan"))
-        console.print(Markdown(turn.answer) if console.is_terminal else turn.answer)
+        if console.is_terminal:
+            console.print(Markdown(turn.answer))
+        else:  # as written: no markup, no wrapping
+            console.print(Text(turn.answer), soft_wrap=True)
         for i, src in enumerate(turn.sources, 1):
             title = f"{src.get('title')} " if src.get("title") else ""
             console.print(Text(f"  {i}. {title}{src.get('url', '')}", style="dim"))
@@ -135,22 +132,24 @@ def show(
 @app.command("rm")
 def rm(
     thread_ids: Annotated[list[str], typer.Argument(help="Thread ids or unique prefixes.")],
+    debug: DebugOpt = False,
 ) -> None:
     """Delete threads (their messages and saved state)."""
-    settings = _settings()
-    with ThreadIndex.for_settings(settings) as index:
-        infos = [_resolve(index, ref) for ref in thread_ids]
-        for info in infos:
-            index.delete(info.id)
-            if settings.postgres_url:
-                from ahora.threads import close_checkpointer, open_checkpointer
-
-                saver = open_checkpointer(settings)
-                try:
-                    saver.delete_thread(info.id)
-                finally:
+    with handled_errors(debug=debug):
+        settings = get_settings()
+        with ThreadIndex.for_settings(settings) as index:
+            infos = [index.resolve(ref) for ref in thread_ids]
+            saver = open_checkpointer(settings) if settings.postgres_url else None
+            try:
+                for info in infos:
+                    # PostgreSQL first: if it fails, the thread stays listed with its data.
+                    if saver is not None:
+                        saver.delete_thread(info.id)
+                    index.delete(info.id)
+                    typer.echo(f"Deleted {info.id[:8]} ({info.title})")
+            finally:
+                if saver is not None:
                     close_checkpointer(saver)
-            typer.echo(f"Deleted {info.id[:8]} ({info.title})")
 
 
 app.command("export")(export_cmd.export)
