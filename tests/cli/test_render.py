@@ -158,3 +158,16 @@ def test_declined_calls_and_stopped_answers_are_said_plainly() -> None:
     for event in events:
         plain.handle(event)
     assert err.getvalue() == "Stopped early: budget reached.\n"
+
+
+def test_a_long_source_url_stays_on_one_line() -> None:
+    url = "https://api.open-meteo.com/v1/forecast?" + "&".join(f"v{i}=x" for i in range(60))
+    answer = _answer()
+    answer.text = f"Forecast from {url}"
+    answer.sources = [source(url, "Open-Meteo forecast")]
+    console, buf = _console(force_terminal=False)
+    TerminalRenderer(console).show_answer(answer)
+    lines = buf.getvalue().splitlines()
+    link = next(line for line in lines if "api.open-meteo.com" in line)
+    assert link.endswith("…") and len(link) <= 80
+    assert not any(line.startswith("v59=") or "v59=x" in line for line in lines)

@@ -202,6 +202,11 @@ class TerminalRenderer:
     def _print(self, *objects: Any, style: str | None = None) -> None:
         self.console.print(*objects, style=style, highlight=False, soft_wrap=False)
 
+    def _print_line(self, text: Text) -> None:
+        """One line cut to the terminal's width with an ellipsis (long URLs stay one line;
+        the full URL is still the hyperlink target)."""
+        self.console.print(text, highlight=False, no_wrap=True, overflow="ellipsis")
+
     def handle(self, event: Event) -> None:
         if isinstance(event, StepStarted):
             self.view.text = ""
@@ -269,11 +274,11 @@ class TerminalRenderer:
             for i, src in enumerate(sources, 1):
                 url = src["url"]
                 title = src.get("title") or ""
-                self._print(Text(f"{i}. {title or url}", no_wrap=True, overflow="ellipsis"))
+                self._print_line(Text(f"{i}. {title or url}"))
                 if title:
-                    link = Text("   " + url, style="dim", no_wrap=True, overflow="ellipsis")
+                    link = Text("   " + url, style="dim")
                     link.stylize(f"link {url}", 3)
-                    self._print(link)
+                    self._print_line(link)
         if not self.quiet:
             self._print(Text(footer_text(answer), style="dim"))
 
