@@ -168,6 +168,8 @@ def test_a_long_source_url_stays_on_one_line() -> None:
     console, buf = _console(force_terminal=False)
     TerminalRenderer(console).show_answer(answer)
     lines = buf.getvalue().splitlines()
-    link = next(line for line in lines if "api.open-meteo.com" in line)
-    assert link.endswith("…") and len(link) <= 80
-    assert not any(line.startswith("v59=") or "v59=x" in line for line in lines)
+    sources = lines[lines.index("Sources") :]
+    assert sources[1] == "1. Open-Meteo forecast"
+    assert sources[2].startswith("   https://api.open-meteo.com/v1/forecast?v0=x")
+    assert sources[2].endswith("…") and len(sources[2]) == 80
+    assert "v59=x" not in "\n".join(sources)
