@@ -231,3 +231,21 @@ def test_help_lists_the_run_options(runner: CliRunner, command: str) -> None:
     for option in ("--agent", "--docs", "--max-tokens", "--timeout", "--fallback", "--yes"):
         assert option in text
     assert "--tools-dir" in text
+
+
+def test_max_cost_reaches_the_budget(runner: CliRunner, model_server: StartServer) -> None:
+    expensive = {
+        "tool_calls": [{"name": "calculator", "arguments": {"expression": "1+1"}}],
+        "usage": {"prompt_tokens": 200_000, "completion_tokens": 0},
+    }
+    srv = model_server([expensive, expensive, "2, but I stopped early."])
+    result = runner.invoke(
+        app,
+        ["ask", "--json", "--model", "openai:gpt-4.1-mini", "--max-cost", "0.05", "1+1?"],
+    )
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    # $0.08 after the first call: the second call is the last, without tools
+    assert data["stopped_early"] and data["stop_reason"] == "the cost budget of $0.05 is used up"
+    assert len(srv.requests) == 2 and "tools" not in srv.requests[1]
+    assert data["cost_usd"] > 0.08

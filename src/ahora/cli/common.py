@@ -103,6 +103,15 @@ MaxTokensOpt = Annotated[
         rich_help_panel=_RUN,
     ),
 ]
+MaxCostOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--max-cost",
+        min=0.000001,
+        help="Dollar budget per answer (models with known prices), then it wraps up.",
+        rich_help_panel=_RUN,
+    ),
+]
 TimeoutOpt = Annotated[
     float | None,
     typer.Option(
@@ -157,6 +166,7 @@ class RunOptions:
     agent: str | None = None
     max_steps: int | None = None
     max_tokens: int | None = None
+    max_cost: float | None = None
     timeout: float | None = None
     fallbacks: list[str] = field(default_factory=list)
     tools: str | None = None
@@ -189,6 +199,7 @@ class RunOptions:
             model=self.model,
             max_steps=self.max_steps,
             max_tokens=self.max_tokens,
+            max_cost=self.max_cost,
             timeout=self.timeout,
             fallback_models=tuple(self.fallbacks) or None,
             tools_dir=str(self.tools_dir) if self.tools_dir is not None else None,
