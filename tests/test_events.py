@@ -272,3 +272,17 @@ async def test_stream_order_with_the_real_openai_client(use_async: bool) -> None
             events = list(agent.stream("read both"))
     assert all(body["stream"] for body in srv.requests)
     _check_run(events)
+
+
+def test_events_render_as_markdown_in_notebooks() -> None:
+    from ahora.events import ApprovalRequested, StepStarted, ToolCalled, ToolFinished
+
+    assert ToolCalled("c1", "weather", {"location": "Santiago"})._repr_markdown_() == (
+        "→ `weather(location='Santiago')`"
+    )
+    done = ToolFinished("c1", "weather", "Santiago: 24 °C", None, [], 0.4)._repr_markdown_()
+    assert done == "✓ `weather` · 0.4 s — Santiago: 24 °C"
+    failed = ToolFinished("c2", "read_page", "", "timed out", [], 60.0)._repr_markdown_()
+    assert failed.startswith("✗ `read_page`") and "timed out" in failed
+    assert "needs approval" in ApprovalRequested("c3", "send", {})._repr_markdown_()
+    assert StepStarted(2)._repr_markdown_() == "*step 2*"

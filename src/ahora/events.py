@@ -30,11 +30,22 @@ __all__ = [
 ]
 
 
+def _args(args: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={v!r}" for k, v in args.items())
+
+
+# Each event has ``_repr_markdown_`` so that ``for e in agent.stream(...): display(e)``
+# reads well in a notebook.
+
+
 @dataclass(frozen=True, slots=True)
 class StepStarted:
     """The model is about to be called for the ``step``-th time in this run."""
 
     step: int
+
+    def _repr_markdown_(self) -> str:
+        return f"*step {self.step}*"
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,12 +54,18 @@ class Token:
 
     text: str
 
+    def _repr_markdown_(self) -> str:
+        return self.text
+
 
 @dataclass(frozen=True, slots=True)
 class ToolCalled:
     call_id: str
     name: str
     args: dict[str, Any]
+
+    def _repr_markdown_(self) -> str:
+        return f"→ `{self.name}({_args(self.args)})`"
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +77,11 @@ class ToolFinished:
     sources: list[Source] = field(default_factory=list)
     seconds: float = 0.0
 
+    def _repr_markdown_(self) -> str:
+        mark = "✗" if self.error else "✓"
+        found = f" · {len(self.sources)} sources" if self.sources else ""
+        return f"{mark} `{self.name}` · {self.seconds:.1f} s{found} — {self.error or self.preview}"
+
 
 @dataclass(frozen=True, slots=True)
 class UsageReported:
@@ -67,6 +89,9 @@ class UsageReported:
 
     input_tokens: int
     output_tokens: int
+
+    def _repr_markdown_(self) -> str:
+        return f"*{self.input_tokens:,} + {self.output_tokens:,} tokens*"
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,10 +102,16 @@ class ApprovalRequested:
     name: str
     args: dict[str, Any]
 
+    def _repr_markdown_(self) -> str:
+        return f"⏸ `{self.name}({_args(self.args)})` needs approval (`agent.resume(...)`)"
+
 
 @dataclass(frozen=True, slots=True)
 class Finished:
     answer: Answer
+
+    def _repr_markdown_(self) -> str:
+        return self.answer._repr_markdown_()
 
 
 Event = (
