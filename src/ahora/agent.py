@@ -296,8 +296,11 @@ class Agent:
         self.checkpointer = checkpointer if checkpointer is not None else InMemorySaver()
         # A checkpoint that lives in memory cannot outlive a crash, so writing one per
         # step buys nothing: save once at the end of each run (measured: ~3 ms a run).
-        self._durability: Literal["sync", "async", "exit"] | None = (
-            "exit" if isinstance(self.checkpointer, InMemorySaver) else None
+        # One on disk is written before the next step starts ("sync"; LangGraph's
+        # default "async" may still be writing it when a tool runs), so a process
+        # killed mid-turn loses at most the step in flight.
+        self._durability: Literal["sync", "async", "exit"] = (
+            "exit" if isinstance(self.checkpointer, InMemorySaver) else "sync"
         )
         self.graph = create_agent(
             self.model,

@@ -9,8 +9,7 @@ This also stops a rejected call (see approvals) from being asked about again.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from langchain.agents.middleware import AgentMiddleware
@@ -21,8 +20,9 @@ from langgraph.types import Command
 from ahora.middleware.budget import REPEATED_CALL, this_run
 
 
-def call_key(name: str, args: Any) -> str:
-    return name + json.dumps(args, sort_keys=True, default=str)
+def same_call(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+    """Same tool, same arguments (dict equality: key order does not matter)."""
+    return bool(a["name"] == b["name"] and (a.get("args") or {}) == (b.get("args") or {}))
 
 
 def earlier_call(request: ToolCallRequest) -> bool:
@@ -33,7 +33,6 @@ def earlier_call(request: ToolCallRequest) -> bool:
     ``call_1``... afresh every turn, so a repeat can carry the id of the first call.
     """
     call = request.tool_call
-    key = call_key(call["name"], call.get("args"))
     messages = (request.state or {}).get("messages", []) if isinstance(request.state, dict) else []
     turns = [m for m in this_run(messages) if isinstance(m, AIMessage)]
     current = next(
@@ -43,7 +42,7 @@ def earlier_call(request: ToolCallRequest) -> bool:
     for i, turn in enumerate(turns[: current + 1]):
         stop = _index(turn, call.get("id")) if i == current else None
         for other in turn.tool_calls[:stop]:
-            if call_key(other["name"], other.get("args")) == key:
+            if same_call(other, call):
                 return True
     return False
 
