@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TextIO
@@ -175,17 +176,28 @@ def redact(value: Any, secrets: Sequence[str]) -> Any:
     return value
 
 
+_THREAD_IDS_SQL = (
+    "SELECT thread_id FROM checkpoints WHERE checkpoint_ns = '' "
+    "GROUP BY thread_id ORDER BY MAX(checkpoint_id)"
+)
+
+
 def list_thread_ids(checkpointer: BaseCheckpointSaver[Any]) -> list[str]:
-    """Every thread id the checkpointer holds, oldest activity first for SQLite."""
+    """Every thread id the checkpointer holds, oldest activity first for SQLite and
+    PostgreSQL (one query there, instead of loading every checkpoint)."""
     from langgraph.checkpoint.sqlite import SqliteSaver
 
-    if isinstance(checkpointer, SqliteSaver):  # one query instead of loading every checkpoint
+    if isinstance(checkpointer, SqliteSaver):
         with checkpointer.cursor(transaction=False) as cur:
-            cur.execute(
-                "SELECT thread_id FROM checkpoints WHERE checkpoint_ns = '' "
-                "GROUP BY thread_id ORDER BY MAX(checkpoint_id)"
-            )
+            cur.execute(_THREAD_IDS_SQL)
             return [str(r[0]) for r in cur.fetchall()]
+    if "langgraph.checkpoint.postgres" in sys.modules:  # imported if one may be in use
+        from langgraph.checkpoint.postgres import PostgresSaver
+
+        if isinstance(checkpointer, PostgresSaver):
+            with checkpointer._cursor() as pg:
+                pg.execute(_THREAD_IDS_SQL)
+                return [str(r["thread_id"]) for r in pg.fetchall()]
     seen: dict[str, None] = {}
     for item in checkpointer.list(None):
         seen.setdefault(str(item.config["configurable"]["thread_id"]), None)

@@ -20,6 +20,15 @@ running the sync ones in a worker thread, so one saver serves ``Agent.ask`` and
 ``Agent.aask``. For a fully async server use :func:`apostgres_checkpointer`
 (LangGraph's ``AsyncPostgresSaver``). Both create their tables on first use
 (``setup()``, which is idempotent).
+
+``PostgresSaver`` keeps every checkpoint of a thread (one per step). Like ahora's
+SQLite saver, ``saver.compact()`` keeps only the latest: for each thread the saver
+wrote since the last call, LangGraph's own ``prune(strategy="keep_latest")`` deletes
+the older checkpoints, their writes and the blobs no kept checkpoint references, in
+one transaction per thread on one snapshot. The CLI calls it after every turn; call
+it yourself after ``agent.ask`` if you want the same (time travel through old
+checkpoints is what it gives up). The CLI's thread index lives in the same database
+(``ahora.threads.PostgresThreadIndex``).
 """
 
 from __future__ import annotations
@@ -27,9 +36,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Sequence
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit, urlunsplit
 
 from ahora.errors import InvalidSettings
+from ahora.threads import _cannot_connect, connect_postgres, redact
 
 try:
     from langgraph.checkpoint.postgres import PostgresSaver
@@ -47,12 +56,61 @@ if TYPE_CHECKING:
         CheckpointTuple,
     )
     from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+    from langgraph.checkpoint.serde.base import SerializerProtocol
+    from psycopg import Pipeline
 
-__all__ = ["ThreadedPostgresSaver", "apostgres_checkpointer", "postgres_checkpointer"]
+__all__ = [
+    "ThreadedPostgresSaver",
+    "apostgres_checkpointer",
+    "postgres_checkpointer",
+    "redact",
+]
 
 
 class ThreadedPostgresSaver(PostgresSaver):
-    """``PostgresSaver`` whose async methods run the sync ones in a worker thread."""
+    """``PostgresSaver`` whose async methods run the sync ones in a worker thread, and
+    whose ``compact()`` keeps only the latest checkpoint of the threads it wrote."""
+
+    def __init__(
+        self,
+        conn: Any,
+        pipe: Pipeline | None = None,
+        serde: SerializerProtocol | None = None,
+    ) -> None:
+        super().__init__(conn, pipe, serde)
+        self._written: set[str] = set()  # threads to compact
+
+    def put(
+        self,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
+    ) -> RunnableConfig:
+        saved = super().put(config, checkpoint, metadata, new_versions)
+        self._written.add(str(saved["configurable"]["thread_id"]))
+        return saved
+
+    def compact(self) -> None:
+        """Delete the older checkpoints of the threads written since the last call
+        (call it after a turn); each keeps its latest checkpoint, which holds it whole.
+
+        Best effort: a thread another connection is changing right now, or one using a
+        ``DeltaChannel`` (its latest checkpoint needs the older ones), is left whole;
+        the next compaction after it is written again prunes it.
+        """
+        import psycopg
+
+        written, self._written = self._written, set()
+        for thread_id in sorted(written):
+            try:
+                self.prune([thread_id], strategy="keep_latest")
+            except (
+                NotImplementedError,
+                psycopg.errors.SerializationFailure,
+                psycopg.errors.DeadlockDetected,
+            ):
+                continue
 
     async def aget_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
         return await asyncio.to_thread(self.get_tuple, config)
@@ -98,15 +156,9 @@ def postgres_checkpointer(url: str) -> ThreadedPostgresSaver:
 
     Raises ``InvalidSettings`` (the password hidden) when the server cannot be reached.
     """
-    import psycopg
     from psycopg.rows import dict_row
 
-    try:
-        conn: Any = psycopg.Connection.connect(
-            url, autocommit=True, prepare_threshold=0, row_factory=dict_row
-        )
-    except psycopg.Error as exc:
-        raise InvalidSettings(_cannot_connect(url, exc)) from exc
+    conn = connect_postgres(url, autocommit=True, prepare_threshold=0, row_factory=dict_row)
     saver = ThreadedPostgresSaver(conn)
     try:
         saver.setup()
@@ -135,20 +187,3 @@ async def apostgres_checkpointer(url: str) -> AsyncPostgresSaver:
         await conn.close()
         raise
     return saver
-
-
-def redact(url: str) -> str:
-    """The URL with its password replaced by ``***``."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return urlunsplit(parts._replace(netloc=netloc))
-
-
-def _cannot_connect(url: str, exc: BaseException) -> str:
-    reason = " ".join(str(exc).split()) or type(exc).__name__
-    password = urlsplit(url).password
-    if password and len(password) >= 4:  # shorter ones would mangle ordinary words
-        reason = reason.replace(password, "***")
-    return f"cannot connect to PostgreSQL at {redact(url)} (AHORA_POSTGRES_URL): {reason}"

@@ -1,6 +1,6 @@
 """Saved conversations: a compact LangGraph checkpointer plus a plain index of threads.
 
-Two things live in one SQLite file (``settings.threads_db``):
+By default two things live in one SQLite file (``settings.threads_db``):
 
 * LangGraph's ``checkpoints`` and ``writes`` tables, written by ``CompactSqliteSaver``:
   LangGraph's own ``SqliteSaver`` that, after each ``put``, deletes the thread's older
@@ -17,6 +17,12 @@ Two things live in one SQLite file (``settings.threads_db``):
 The file uses WAL (readers never block the writer) and ``auto_vacuum=INCREMENTAL``;
 ``compact()`` after a turn returns freed pages and truncates the WAL, so the file stays
 close to the size of the text it holds.
+
+With ``settings.postgres_url`` both move to PostgreSQL, so every machine using the
+database sees the same threads: LangGraph's tables through ``ahora.postgres`` (whose
+``compact()`` prunes old checkpoints the same way), and the index through
+``PostgresThreadIndex``: the same class and SQL as the SQLite one, with psycopg
+(imported on first use) instead of ``sqlite3``.
 """
 
 from __future__ import annotations
@@ -32,8 +38,9 @@ from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit, urlunsplit
 
-from ahora.errors import ConfigurationError
+from ahora.errors import ConfigurationError, InvalidSettings
 from ahora.settings import Settings
 
 if TYPE_CHECKING:
@@ -41,14 +48,17 @@ if TYPE_CHECKING:
     from langgraph.checkpoint.sqlite import SqliteSaver
 
 __all__ = [
+    "PostgresThreadIndex",
     "ThreadIndex",
     "ThreadInfo",
     "ThreadNotFound",
     "Turn",
     "close_checkpointer",
     "compact_saver_class",
+    "connect_postgres",
     "open_checkpointer",
     "open_sqlite_saver",
+    "redact",
 ]
 
 
@@ -79,12 +89,13 @@ class Turn:
     created: float
 
 
+# Plain SQL both SQLite and PostgreSQL run (DOUBLE PRECISION has REAL affinity in SQLite).
 _INDEX_SCHEMA = """
 CREATE TABLE IF NOT EXISTS ahora_threads (
     id TEXT PRIMARY KEY,
     title TEXT NOT NULL DEFAULT '',
-    created REAL NOT NULL,
-    updated REAL NOT NULL,
+    created DOUBLE PRECISION NOT NULL,
+    updated DOUBLE PRECISION NOT NULL,
     turns INTEGER NOT NULL DEFAULT 0,
     model TEXT
 );
@@ -97,7 +108,7 @@ CREATE TABLE IF NOT EXISTS ahora_turns (
     sources TEXT NOT NULL DEFAULT '[]',
     tool_calls TEXT NOT NULL DEFAULT '[]',
     model TEXT,
-    created REAL NOT NULL,
+    created DOUBLE PRECISION NOT NULL,
     PRIMARY KEY (thread_id, number)
 );
 """
@@ -129,26 +140,56 @@ def compact(conn: sqlite3.Connection) -> None:
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
 
 
+def _create_tables(conn: Any) -> None:
+    for statement in _INDEX_SCHEMA.split(";"):
+        if statement.strip():
+            conn.execute(statement)
+
+
+_THREAD_COLUMNS = "SELECT id, title, created, updated, turns, model FROM ahora_threads"
+
+
 class ThreadIndex:
-    """The list of saved threads and their turns, with plain ``sqlite3``.
+    """The list of saved threads and their turns, in the SQLite file at ``path``.
 
     Ids may be given whole, as a unique prefix, or as ``last`` (the most recently
     updated thread); ``resolve`` turns any of those into a ``ThreadInfo``.
+
+    The SQL is written once, with ``?`` placeholders. ``PostgresThreadIndex`` runs it
+    in PostgreSQL by changing what the class attributes below and the ``_connect`` /
+    ``_saved`` / ``compact`` methods say; ``for_settings`` picks one of the two.
     """
+
+    placeholder = "?"
+    begin = "BEGIN IMMEDIATE"  # take the write lock at once: two writers never deadlock
+    tables_sql = "SELECT name FROM sqlite_master WHERE type = 'table'"
+    checkpoint_tables: tuple[str, ...] = ("checkpoints", "writes")  # LangGraph's, if here
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._conn: sqlite3.Connection | None = None
+        self._conn: Any = None
 
     @classmethod
     def for_settings(cls, settings: Settings) -> ThreadIndex:
-        return cls(settings.threads_db)
+        """In PostgreSQL when ``settings.postgres_url`` is set, else in ``threads_db``."""
+        if settings.postgres_url:
+            return PostgresThreadIndex(settings.postgres_url)
+        return ThreadIndex(settings.threads_db)
+
+    def _connect(self) -> Any:
+        """A connection in autocommit mode, the tables created."""
+        conn = _connect(self.path)
+        _create_tables(conn)
+        return conn
+
+    def _saved(self) -> bool:
+        """Whether there may be threads to read (the file exists)."""
+        return self._conn is not None or self.path.exists()
 
     @property
-    def conn(self) -> sqlite3.Connection:
+    def conn(self) -> Any:
         if self._conn is None:
-            self._conn = _connect(self.path)
-            self._conn.executescript(_INDEX_SCHEMA)
+            self._conn = self._connect()
         return self._conn
 
     def close(self) -> None:
@@ -162,32 +203,33 @@ class ThreadIndex:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def _run(self, sql: str, params: Sequence[Any] = ()) -> builtins.list[tuple[Any, ...]]:
+        """Run one statement; its rows, if it returns any."""
+        cur = self.conn.execute(sql.replace("?", self.placeholder), tuple(params))
+        return [tuple(row) for row in cur.fetchall()] if cur.description else []
+
     @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
+    def _transaction(self) -> Iterator[None]:
         conn = self.conn
-        conn.execute("BEGIN IMMEDIATE")
+        conn.execute(self.begin)
         try:
-            yield conn
+            yield
         except BaseException:
             conn.execute("ROLLBACK")
             raise
         conn.execute("COMMIT")
 
-    def list(self, limit: int | None = None) -> list[ThreadInfo]:
+    def list(self, limit: int | None = None) -> builtins.list[ThreadInfo]:
         """Threads, most recently updated first. Reads nothing when the file is absent."""
-        if self._conn is None and not self.path.exists():
+        if not self._saved():
             return []
-        sql = "SELECT id, title, created, updated, turns, model FROM ahora_threads"
-        sql += " ORDER BY updated DESC"
-        rows = self.conn.execute(sql + (" LIMIT ?" if limit else ""), (limit,) if limit else ())
+        sql = _THREAD_COLUMNS + " ORDER BY updated DESC"
+        rows = self._run(sql + (" LIMIT ?" if limit else ""), (limit,) if limit else ())
         return [ThreadInfo(*row) for row in rows]
 
     def get(self, thread_id: str) -> ThreadInfo | None:
-        row = self.conn.execute(
-            "SELECT id, title, created, updated, turns, model FROM ahora_threads WHERE id = ?",
-            (thread_id,),
-        ).fetchone()
-        return ThreadInfo(*row) if row else None
+        rows = self._run(_THREAD_COLUMNS + " WHERE id = ?", (thread_id,))
+        return ThreadInfo(*rows[0]) if rows else None
 
     def resolve(self, ref: str) -> ThreadInfo:
         """A thread from its id, a unique prefix of it, or ``last``."""
@@ -199,17 +241,16 @@ class ThreadIndex:
             return found[0]
         if not ref:
             raise ThreadNotFound("give a thread id (see `ahora threads`)")
-        exact = self.get(ref) if self.path.exists() else None
+        if not self._saved():
+            raise ThreadNotFound(f"no thread {ref!r} (see `ahora threads`)")
+        exact = self.get(ref)
         if exact:
             return exact
-        if not self.path.exists():
-            raise ThreadNotFound(f"no thread {ref!r} (see `ahora threads`)")
         pattern = ref.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        rows = self.conn.execute(
-            "SELECT id, title, created, updated, turns, model FROM ahora_threads "
-            "WHERE id LIKE ? ESCAPE '\\' ORDER BY updated DESC LIMIT 6",
+        rows = self._run(
+            _THREAD_COLUMNS + " WHERE id LIKE ? ESCAPE '\\' ORDER BY updated DESC LIMIT 6",
             (pattern,),
-        ).fetchall()
+        )
         if not rows:
             raise ThreadNotFound(f"no thread {ref!r} (see `ahora threads`)")
         if len(rows) > 1:
@@ -217,19 +258,23 @@ class ThreadIndex:
             raise ThreadNotFound(f"{ref!r} matches several threads ({ids}); give more of the id")
         return ThreadInfo(*rows[0])
 
+    def _touch(self, thread_id: str, question: str, model: str | None, now: float) -> None:
+        """Create the thread's row or mark it updated (and, in PostgreSQL, lock it
+        until the transaction ends, so two machines number their turns in turn)."""
+        self._run(
+            "INSERT INTO ahora_threads (id, title, created, updated, turns, model) "
+            "VALUES (?, ?, ?, ?, 0, ?) ON CONFLICT(id) DO UPDATE SET "
+            "updated = excluded.updated, "
+            "model = COALESCE(excluded.model, ahora_threads.model), "
+            "title = CASE WHEN ahora_threads.title = '' THEN excluded.title "
+            "ELSE ahora_threads.title END",
+            (thread_id, " ".join(question.split())[:80], now, now, model),
+        )
+
     def start_turn(self, thread_id: str, question: str, model: str | None) -> None:
         """Record that a turn began, so even a killed turn leaves a listed thread."""
-        now = time.time()
-        title = " ".join(question.split())[:80]
-        with self._transaction() as conn:
-            conn.execute(
-                "INSERT INTO ahora_threads (id, title, created, updated, turns, model) "
-                "VALUES (?, ?, ?, ?, 0, ?) ON CONFLICT(id) DO UPDATE SET "
-                "updated = excluded.updated, "
-                "model = COALESCE(excluded.model, model), "
-                "title = CASE WHEN title = '' THEN excluded.title ELSE title END",
-                (thread_id, title, now, now, model),
-            )
+        with self._transaction():
+            self._touch(thread_id, question, model, time.time())
 
     def finish_turn(
         self,
@@ -243,13 +288,13 @@ class ThreadIndex:
     ) -> int:
         """Record a finished turn; returns its number (1 for the first)."""
         now = time.time()
-        self.start_turn(thread_id, question, model)
-        with self._transaction() as conn:
-            (count,) = conn.execute(
+        with self._transaction():
+            self._touch(thread_id, question, model, now)
+            ((count,),) = self._run(
                 "SELECT COUNT(*) FROM ahora_turns WHERE thread_id = ?", (thread_id,)
-            ).fetchone()
+            )
             number = int(count) + 1
-            conn.execute(
+            self._run(
                 "INSERT INTO ahora_turns (thread_id, number, question, answer, sources, "
                 "tool_calls, model, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (
@@ -266,14 +311,14 @@ class ThreadIndex:
                     now,
                 ),
             )
-            conn.execute(
+            self._run(
                 "UPDATE ahora_threads SET turns = ?, updated = ? WHERE id = ?",
                 (number, now, thread_id),
             )
         return number
 
     def turns(self, thread_id: str) -> builtins.list[Turn]:
-        rows = self.conn.execute(
+        rows = self._run(
             "SELECT number, question, answer, sources, tool_calls, model, created "
             "FROM ahora_turns WHERE thread_id = ? ORDER BY number",
             (thread_id,),
@@ -281,18 +326,88 @@ class ThreadIndex:
         return [Turn(n, q, a, json.loads(s), json.loads(t), m, c) for n, q, a, s, t, m, c in rows]
 
     def delete(self, thread_id: str) -> None:
-        """Forget a thread: its index rows and, when they live here, its checkpoints."""
-        with self._transaction() as conn:
-            conn.execute("DELETE FROM ahora_threads WHERE id = ?", (thread_id,))
-            conn.execute("DELETE FROM ahora_turns WHERE thread_id = ?", (thread_id,))
-            tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
-            for table in ("checkpoints", "writes"):
+        """Forget a thread: its index rows and, when they live here, its checkpoints
+        (LangGraph's tables in the same file or database), in one transaction."""
+        with self._transaction():
+            self._run("DELETE FROM ahora_threads WHERE id = ?", (thread_id,))
+            self._run("DELETE FROM ahora_turns WHERE thread_id = ?", (thread_id,))
+            tables = {row[0] for row in self._run(self.tables_sql)}
+            for table in self.checkpoint_tables:
                 if table in tables:
-                    conn.execute(f"DELETE FROM {table} WHERE thread_id = ?", (thread_id,))
-        compact(self.conn)
+                    self._run(f"DELETE FROM {table} WHERE thread_id = ?", (thread_id,))
+        self.compact()
 
     def compact(self) -> None:
+        """Give the file's freed pages back (SQLite)."""
         compact(self.conn)
+
+
+class PostgresThreadIndex(ThreadIndex):
+    """The thread index in PostgreSQL (``AHORA_POSTGRES_URL``), shared by every machine
+    using the database: same tables and SQL, through psycopg (imported on first use)."""
+
+    placeholder = "%s"
+    begin = "BEGIN"
+    tables_sql = "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"
+    checkpoint_tables = ("checkpoint_writes", "checkpoint_blobs", "checkpoints")
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._conn = None
+
+    def _connect(self) -> Any:
+        # Not prepared: safe behind a pooler such as PgBouncer.
+        conn = connect_postgres(self.url, autocommit=True, prepare_threshold=None)
+        try:
+            with conn.transaction():
+                # Two machines creating the tables at once would collide on the catalog.
+                conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
+                _create_tables(conn)
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def _saved(self) -> bool:
+        return True
+
+    def compact(self) -> None:
+        """Nothing to do: PostgreSQL reclaims deleted rows itself (autovacuum)."""
+
+
+_SCHEMA_LOCK = 0x61686F7261  # "ahora": the advisory lock held while creating the tables
+
+
+def connect_postgres(url: str, **options: Any) -> Any:
+    """``psycopg.Connection.connect(url, **options)``; a missing psycopg or an unreachable
+    server is ``InvalidSettings``, with the password hidden."""
+    try:
+        import psycopg
+    except ImportError as exc:  # pragma: no cover - depends on the installed extras
+        raise InvalidSettings(
+            "PostgreSQL support is not installed: pip install 'ahora[postgres]'"
+        ) from exc
+    try:
+        return psycopg.Connection.connect(url, **options)
+    except psycopg.Error as exc:
+        raise InvalidSettings(_cannot_connect(url, exc)) from exc
+
+
+def redact(url: str) -> str:
+    """The URL with its password replaced by ``***``."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def _cannot_connect(url: str, exc: BaseException) -> str:
+    reason = " ".join(str(exc).split()) or type(exc).__name__
+    password = urlsplit(url).password
+    if password and len(password) >= 4:  # shorter ones would mangle ordinary words
+        reason = reason.replace(password, "***")
+    return f"cannot connect to PostgreSQL at {redact(url)} (AHORA_POSTGRES_URL): {reason}"
 
 
 @functools.cache

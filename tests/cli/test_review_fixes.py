@@ -87,6 +87,7 @@ def test_rm_with_unreachable_postgres_keeps_the_thread(
     result = runner.invoke(app, ["threads", "rm", "abc"])
     assert result.exit_code == 2
     _one_error_line(result)
+    monkeypatch.delenv("AHORA_POSTGRES_URL")  # with it set, the list itself lives there
     assert "keep me" in runner.invoke(app, ["threads"]).stdout
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import subprocess
@@ -13,8 +14,10 @@ from typing import Any
 import pytest
 from langchain_core.messages import HumanMessage
 from langchain_core.tools import tool
+from typer.testing import CliRunner
 
 from ahora.agent import Agent
+from ahora.cli.main import app
 from ahora.cli.session import INTERRUPTED_TOOL, Session
 from ahora.errors import ConfigurationError
 from ahora.events import ToolCalled
@@ -22,6 +25,14 @@ from ahora.settings import Settings
 from ahora.testing import ScriptedChatModel, tool_call
 from ahora.testing.openai_server import OpenAIServer, Reply, Rule
 from ahora.threads import ThreadIndex, ThreadNotFound, close_checkpointer, open_sqlite_saver
+from tests.cli.conftest import user_messages
+
+PG_URL = os.environ.get("AHORA_TEST_POSTGRES_URL", "")
+needs_postgres = pytest.mark.skipif(
+    not PG_URL,
+    reason="AHORA_TEST_POSTGRES_URL is not set: start a PostgreSQL server and point it there "
+    "(.ci/run does: postgresql://postgres@127.0.0.1:55432/postgres)",
+)
 
 
 @tool
@@ -184,13 +195,71 @@ def test_close_checkpointer_closes_a_sqlite_saver(tmp_path: Path) -> None:
 
 
 @pytest.mark.postgres
-@pytest.mark.skipif(
-    not os.environ.get("AHORA_TEST_POSTGRES_URL"), reason="AHORA_TEST_POSTGRES_URL is not set"
-)
+@needs_postgres
 def test_close_checkpointer_closes_a_postgres_saver() -> None:
     from ahora.postgres import postgres_checkpointer
 
-    saver = postgres_checkpointer(os.environ["AHORA_TEST_POSTGRES_URL"])
+    saver = postgres_checkpointer(PG_URL)
     assert not saver.conn.closed
     close_checkpointer(saver)
     assert saver.conn.closed
+
+
+def _checkpoints(thread_id: str) -> int:
+    import psycopg
+
+    with psycopg.connect(PG_URL) as conn:
+        found = conn.execute("SELECT COUNT(*) FROM checkpoints WHERE thread_id = %s", (thread_id,))
+        return int(found.fetchone()[0])  # type: ignore[index]
+
+
+@pytest.mark.postgres
+@needs_postgres
+def test_two_machines_share_threads_through_postgres(
+    runner: CliRunner,
+    model_server: StartServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Two AHORA_HOMEs (two machines) on one database: one starts a thread, the other
+    lists it, continues it by prefix and deletes it for both."""
+    srv = model_server(["Paris.", "About 2.1 million."])
+    monkeypatch.setenv("AHORA_POSTGRES_URL", PG_URL)
+    one, two = tmp_path / "one", tmp_path / "two"
+
+    def on(home: Path, *args: str) -> Any:
+        monkeypatch.setenv("AHORA_HOME", str(home))
+        return runner.invoke(app, list(args))
+
+    started = on(one, "ask", "--json", "Capital of France?")
+    assert started.exit_code == 0, started.output
+    thread = json.loads(started.stdout)["thread_id"]
+    prefix = thread[:8]
+    assert _checkpoints(thread) == 1  # compacted after the turn
+
+    listed = on(two, "threads", "--json", "--all")
+    assert listed.exit_code == 0, listed.output
+    found = [json.loads(line) for line in listed.stdout.splitlines()]
+    assert {"id": thread, "title": "Capital of France?", "turns": 1}.items() <= next(
+        t for t in found if t["id"] == thread
+    ).items()
+
+    cont = on(two, "ask", "--thread", prefix, "How many people live there?")
+    assert cont.exit_code == 0, cont.output
+    assert cont.stdout == "About 2.1 million.\n"
+    assert user_messages(srv.requests[1]) == ["Capital of France?", "How many people live there?"]
+    assert _checkpoints(thread) == 1
+
+    shown = on(one, "threads", "show", prefix)
+    assert shown.exit_code == 0, shown.output
+    for text in ("Capital of France?", "Paris.", "How many people live there?", "2 turns"):
+        assert text in shown.stdout
+
+    removed = on(two, "threads", "rm", prefix)
+    assert removed.exit_code == 0 and prefix in removed.stdout
+    assert thread not in on(one, "threads", "--json", "--all").stdout
+    gone = on(one, "ask", "--thread", prefix, "Still there?")
+    assert gone.exit_code == 2 and "no thread" in gone.stderr
+    assert _checkpoints(thread) == 0
+    # Nothing went to the machines' local files.
+    assert not (one / "threads.sqlite").exists() and not (two / "threads.sqlite").exists()

@@ -1,8 +1,9 @@
 """``ahora threads``: list, show, delete and export saved conversations.
 
-Reads ahora's thread index with plain ``sqlite3`` (``ahora.threads.ThreadIndex``):
-no LangChain, no LangGraph, so it starts fast. Ids may be given whole, as a unique
-prefix, or as ``last``. ``export`` lives in ``export_cmd.py`` and is attached here.
+Reads ahora's thread index (``ahora.threads.ThreadIndex``) with plain ``sqlite3``, or
+psycopg when ``AHORA_POSTGRES_URL`` is set: no LangChain, no LangGraph, so it starts
+fast. Ids may be given whole, as a unique prefix, or as ``last``. ``export`` lives in
+``export_cmd.py`` and is attached here.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import typer
 from ahora.cli import export_cmd
 from ahora.cli.common import DebugOpt, NoColorOpt, handled_errors, make_console
 from ahora.settings import get_settings
-from ahora.threads import ThreadIndex, ThreadInfo, close_checkpointer, open_checkpointer
+from ahora.threads import ThreadIndex, ThreadInfo
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -135,21 +136,11 @@ def rm(
     debug: DebugOpt = False,
 ) -> None:
     """Delete threads (their messages and saved state)."""
-    with handled_errors(debug=debug):
-        settings = get_settings()
-        with ThreadIndex.for_settings(settings) as index:
-            infos = [index.resolve(ref) for ref in thread_ids]
-            saver = open_checkpointer(settings) if settings.postgres_url else None
-            try:
-                for info in infos:
-                    # PostgreSQL first: if it fails, the thread stays listed with its data.
-                    if saver is not None:
-                        saver.delete_thread(info.id)
-                    index.delete(info.id)
-                    typer.echo(f"Deleted {info.id[:8]} ({info.title})")
-            finally:
-                if saver is not None:
-                    close_checkpointer(saver)
+    with handled_errors(debug=debug), ThreadIndex.for_settings(get_settings()) as index:
+        infos = [index.resolve(ref) for ref in thread_ids]
+        for info in infos:
+            index.delete(info.id)  # its turns and checkpoints too, in one transaction
+            typer.echo(f"Deleted {info.id[:8]} ({info.title})")
 
 
 app.command("export")(export_cmd.export)
