@@ -19,6 +19,18 @@ from langgraph.types import Command
 from ahora.errors import ToolFailure
 
 
+def failure_message(request: ToolCallRequest, text: str, advice: str) -> ToolMessage:
+    """A tool call that failed, as the model reads it; the artifact carries the error
+    for front ends (the terminal shows which tool failed)."""
+    return ToolMessage(
+        content=f"{text} {advice}",
+        tool_call_id=request.tool_call["id"] or "",
+        name=request.tool_call["name"],
+        status="error",
+        artifact={"sources": [], "error": text},
+    )
+
+
 def error_message(request: ToolCallRequest, exc: Exception) -> ToolMessage:
     name = request.tool_call["name"]
     if isinstance(exc, ToolFailure):
@@ -27,13 +39,7 @@ def error_message(request: ToolCallRequest, exc: Exception) -> ToolMessage:
         detail = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ""
         kind = type(exc).__name__ + (f": {detail}" if detail else "")
         text = f"Error: the tool {name} failed ({kind})."
-    return ToolMessage(
-        content=f"{text} Try different arguments or another way to answer.",
-        tool_call_id=request.tool_call["id"] or "",
-        name=name,
-        status="error",
-        artifact={"sources": [], "error": text},
-    )
+    return failure_message(request, text, "Try different arguments or another way to answer.")
 
 
 class ToolErrorsMiddleware(AgentMiddleware[Any, Any, Any]):

@@ -18,19 +18,14 @@ from langchain.agents.middleware.types import ToolCallRequest
 from langchain_core.messages import ToolMessage
 from langgraph.types import Command
 
+from ahora.middleware.tool_errors import failure_message
+
 _POOL = concurrent.futures.ThreadPoolExecutor(max_workers=32, thread_name_prefix="ahora-tool")
 
 
 def _timed_out(request: ToolCallRequest, seconds: float) -> ToolMessage:
-    call = request.tool_call
-    text = f"Error: the tool {call['name']} timed out after {seconds:g} s."
-    return ToolMessage(
-        content=f"{text} Try again with simpler arguments, or answer without it.",
-        tool_call_id=call["id"] or "",
-        name=call["name"],
-        status="error",
-        artifact={"sources": [], "error": text},
-    )
+    text = f"Error: the tool {request.tool_call['name']} timed out after {seconds:g} s."
+    return failure_message(request, text, "Try again with simpler arguments, or answer without it.")
 
 
 class ToolTimeoutMiddleware(AgentMiddleware[Any, Any, Any]):
