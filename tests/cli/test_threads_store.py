@@ -18,9 +18,10 @@ from typer.testing import CliRunner
 
 from ahora.agent import Agent
 from ahora.cli.main import app
-from ahora.cli.session import INTERRUPTED_TOOL, Session
+from ahora.cli.session import Session
 from ahora.errors import ConfigurationError
 from ahora.events import ToolCalled
+from ahora.middleware.dangling_calls import NOT_FINISHED
 from ahora.settings import Settings
 from ahora.testing import ScriptedChatModel, tool_call
 from ahora.testing.openai_server import OpenAIServer, Reply, Rule
@@ -181,7 +182,7 @@ def test_a_killed_turn_is_sealed_and_the_thread_continues(model_server: StartSer
     sent = srv.requests[-1]["messages"]
     sealed = [m for m in sent if m["role"] == "tool"]
     assert [(m["content"], m["tool_call_id"]) for m in sealed] == [
-        (INTERRUPTED_TOOL, call.tool_calls[0]["id"])
+        (NOT_FINISHED, call.tool_calls[0]["id"])
     ]
     assert [m["content"] for m in sent if m["role"] == "user"] == ["first", "second"]
     s.close()

@@ -12,8 +12,9 @@ thread usable whatever happened to it:
 * A turn that does not finish (Ctrl-C, ``cancel``, an error) is undone: its
   messages are removed and the conversation is as it was before the question.
 * A turn that was killed (``kill -9``, a crash) leaves tool calls without results;
-  the next turn first answers them with an "interrupted" error, so the model and
-  the provider see a well-formed conversation and what the finished steps found.
+  the agent's ``DanglingToolCallsMiddleware`` answers them with a "never finished"
+  note in the next model request, so the provider sees a well-formed conversation
+  and the model sees what the finished steps found.
 
 A turn whose agent asks for approval pauses; ``ask`` calls its ``approve`` callback
 with the pending calls (in the caller's thread, between events) and goes on with the
@@ -46,7 +47,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_PROFILE",
-    "INTERRUPTED_TOOL",
     "Approver",
     "Session",
     "docs_tool",
@@ -55,9 +55,6 @@ __all__ = [
 
 _DONE = object()
 DEFAULT_PROFILE = "assistant"
-INTERRUPTED_TOOL = (
-    "Error: this tool call was interrupted before it finished; its result is unknown."
-)
 
 Approver = Callable[[list[dict[str, Any]]], list[bool]]
 """Given the calls waiting for approval (``{"name", "args"}``), one yes/no for each."""
@@ -214,25 +211,6 @@ class Session:
         state = self.agent.graph.get_state(self._config)  # type: ignore[arg-type]
         return list((state.values or {}).get("messages", []))
 
-    def _seal(self, messages: list[Any]) -> list[Any]:
-        """Answer tool calls a killed turn left open; returns the messages after that."""
-        from langchain_core.messages import AIMessage, ToolMessage
-
-        answered = {m.tool_call_id for m in messages if isinstance(m, ToolMessage)}
-        fixes = [
-            ToolMessage(
-                INTERRUPTED_TOOL, tool_call_id=call["id"], name=call["name"], status="error"
-            )
-            for m in messages
-            if isinstance(m, AIMessage)
-            for call in m.tool_calls
-            if call["id"] not in answered
-        ]
-        if not fixes:
-            return messages
-        self.agent.graph.update_state(self._config, {"messages": fixes}, as_node="tools")  # type: ignore[arg-type]
-        return messages + fixes
-
     @property
     def busy(self) -> bool:
         """A cancelled turn is still winding down in the background."""
@@ -260,7 +238,7 @@ class Session:
         self.wait()
         agent = self.agent
         thread_id = self.thread_id
-        before = {m.id for m in self._seal(self._messages())}
+        before = {m.id for m in self._messages()}
         self.index.start_turn(thread_id, question, agent.model_name)
         run: Callable[[], Iterator[Event]] = functools.partial(
             agent.stream, question, thread=thread_id
