@@ -68,3 +68,17 @@ def test_config_prices_and_bad_values(tmp_path: Path) -> None:
         Settings.load({}, config_file=config)
     with pytest.raises(InvalidSettings, match="max_cost"):
         Agent(ScriptedChatModel(replies=[]), [lookup], max_cost=0)
+
+
+def test_a_call_without_reported_usage_makes_the_cost_unknown() -> None:
+    from langchain_core.messages import HumanMessage
+
+    from ahora.middleware.budget import run_stats
+
+    priced = AIMessage(
+        content="", usage_metadata={"input_tokens": 10, "output_tokens": 1, "total_tokens": 11}
+    )
+    silent = AIMessage(content="done")  # the provider reported no usage
+    messages = [HumanMessage("q"), priced]
+    assert run_stats(messages, default_model="gpt-4.1-mini").cost is not None
+    assert run_stats([*messages, silent], default_model="gpt-4.1-mini").cost is None

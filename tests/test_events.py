@@ -278,11 +278,13 @@ def test_events_render_as_markdown_in_notebooks() -> None:
     from ahora.events import ApprovalRequested, StepStarted, ToolCalled, ToolFinished
 
     assert ToolCalled("c1", "weather", {"location": "Santiago"})._repr_markdown_() == (
-        "→ `weather(location='Santiago')`"
+        "→ <code>weather(location=&#x27;Santiago&#x27;)</code>"
     )
     done = ToolFinished("c1", "weather", "Santiago: 24 °C", None, [], 0.4)._repr_markdown_()
-    assert done == "✓ `weather` · 0.4 s — Santiago: 24 °C"
+    assert done == "✓ <code>weather</code> · 0.4 s — Santiago: 24 °C"
     failed = ToolFinished("c2", "read_page", "", "timed out", [], 60.0)._repr_markdown_()
-    assert failed.startswith("✗ `read_page`") and "timed out" in failed
+    assert failed.startswith("✗ <code>read_page</code>") and "timed out" in failed
+    hostile = ToolFinished("c3", "read_page", "<img src=x onerror=alert(1)>", None, [], 1.0)
+    assert "<img" not in hostile._repr_markdown_() and "&lt;img" in hostile._repr_markdown_()
     assert "needs approval" in ApprovalRequested("c3", "send", {})._repr_markdown_()
     assert StepStarted(2)._repr_markdown_() == "*step 2*"

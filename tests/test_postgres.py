@@ -313,3 +313,34 @@ def test_list_thread_ids_reads_postgres_in_one_query() -> None:
         assert ids.index(first) < ids.index(second)  # oldest activity first
     finally:
         saver.conn.close()
+
+
+@pytest.mark.postgres
+@needs_server
+def test_a_role_that_may_only_use_the_tables_lists_threads() -> None:
+    """The owner creates the tables once; other roles (no CREATE on the schema, as is
+    PostgreSQL 15's default) read and write them without touching the catalog."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    import psycopg
+
+    with PostgresThreadIndex(URL) as owner:  # creates the tables as the owner
+        owner.start_turn("shared-by-roles", "hello?", "test-model")
+    role = f"ahora_user_{uuid.uuid4().hex[:8]}"
+    with psycopg.Connection.connect(URL, autocommit=True) as admin:
+        admin.execute(f"CREATE ROLE {role} LOGIN PASSWORD 'secret-pass'")
+        admin.execute(f"REVOKE CREATE ON SCHEMA public FROM {role}")
+        admin.execute(
+            f"GRANT SELECT, INSERT, UPDATE, DELETE ON ahora_threads, ahora_turns TO {role}"
+        )
+    parts = urlsplit(URL)
+    host = parts.hostname or "127.0.0.1"
+    netloc = f"{role}:secret-pass@{host}" + (f":{parts.port}" if parts.port else "")
+    user_url = urlunsplit(parts._replace(netloc=netloc))
+    try:
+        with PostgresThreadIndex(user_url) as index:
+            assert "shared-by-roles" in [t.id for t in index.list()]
+    finally:
+        with psycopg.Connection.connect(URL, autocommit=True) as admin:
+            admin.execute(f"REVOKE ALL ON ahora_threads, ahora_turns FROM {role}")
+            admin.execute(f"DROP ROLE {role}")

@@ -69,11 +69,12 @@ class Answer:
         }
 
     def _repr_markdown_(self) -> str:
-        lines = [self.text]
+        # Markdown stays Markdown; raw HTML (say, copied from a hostile page) does not run.
+        lines = [self.text.replace("<", "&lt;")]
         if self.sources:
             lines.append("\n**Sources**\n")
             for i, s in enumerate(self.cited_sources, 1):
-                title = s.get("title") or s["url"]
+                title = html.escape(s.get("title") or s["url"]).replace("]", "&#93;")
                 fetched = f" — fetched {s['fetched_at']}" if s.get("fetched_at") else ""
                 lines.append(f"{i}. [{title}]({s['url']}){fetched}")
         footer = (

@@ -8,6 +8,7 @@ HTTP server all read these same small objects.
 
 from __future__ import annotations
 
+import html
 import time
 from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -31,11 +32,17 @@ __all__ = [
 
 
 def _args(args: dict[str, Any]) -> str:
-    return ", ".join(f"{k}={v!r}" for k, v in args.items())
+    return _md(", ".join(f"{k}={v!r}" for k, v in args.items()))
+
+
+def _md(text: str) -> str:
+    """Outside text (tool output, model arguments) made inert for Markdown/HTML."""
+    return html.escape(text).replace("`", "&#96;").replace("\n", " ")
 
 
 # Each event has ``_repr_markdown_`` so that ``for e in agent.stream(...): display(e)``
-# reads well in a notebook.
+# reads well in a notebook. Text that came from outside (pages, tool output, the
+# model's arguments) is escaped: Jupyter trusts the HTML in fresh outputs.
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +62,7 @@ class Token:
     text: str
 
     def _repr_markdown_(self) -> str:
-        return self.text
+        return self.text.replace("<", "&lt;")
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +72,7 @@ class ToolCalled:
     args: dict[str, Any]
 
     def _repr_markdown_(self) -> str:
-        return f"→ `{self.name}({_args(self.args)})`"
+        return f"→ <code>{_md(self.name)}({_args(self.args)})</code>"
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +87,8 @@ class ToolFinished:
     def _repr_markdown_(self) -> str:
         mark = "✗" if self.error else "✓"
         found = f" · {len(self.sources)} sources" if self.sources else ""
-        return f"{mark} `{self.name}` · {self.seconds:.1f} s{found} — {self.error or self.preview}"
+        detail = _md(self.error or self.preview)
+        return f"{mark} <code>{_md(self.name)}</code> · {self.seconds:.1f} s{found} — {detail}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +111,8 @@ class ApprovalRequested:
     args: dict[str, Any]
 
     def _repr_markdown_(self) -> str:
-        return f"⏸ `{self.name}({_args(self.args)})` needs approval (`agent.resume(...)`)"
+        call = f"<code>{_md(self.name)}({_args(self.args)})</code>"
+        return f"⏸ {call} needs approval (`agent.resume(...)`)"
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,6 +28,7 @@ database sees the same threads: LangGraph's tables through ``ahora.postgres`` (w
 from __future__ import annotations
 
 import builtins
+import contextlib
 import functools
 import inspect
 import json
@@ -359,10 +360,18 @@ class PostgresThreadIndex(ThreadIndex):
         # Not prepared: safe behind a pooler such as PgBouncer.
         conn = connect_postgres(self.url, autocommit=True, prepare_threshold=None)
         try:
-            with conn.transaction():
-                # Two machines creating the tables at once would collide on the catalog.
-                conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
-                _create_tables(conn)
+            present = conn.execute(
+                "SELECT to_regclass('ahora_threads') IS NOT NULL"
+                " AND to_regclass('ahora_turns') IS NOT NULL"
+                " AND to_regclass('ahora_threads_updated') IS NOT NULL"
+            ).fetchone()
+            if not (present and present[0]):
+                # Only then: CREATE needs rights on the schema (and IF NOT EXISTS is
+                # checked after privileges), which roles that merely use ahora lack.
+                with conn.transaction():
+                    # Two machines creating the tables at once would collide on the catalog.
+                    conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
+                    _create_tables(conn)
         except BaseException:
             conn.close()
             raise
@@ -387,6 +396,7 @@ def connect_postgres(url: str, **options: Any) -> Any:
         raise InvalidSettings(
             "PostgreSQL support is not installed: pip install 'ahora[postgres]'"
         ) from exc
+    options.setdefault("connect_timeout", 10)  # a host that drops packets must not hang
     try:
         return psycopg.Connection.connect(url, **options)
     except psycopg.Error as exc:
@@ -513,9 +523,9 @@ def close_checkpointer(saver: Any) -> None:
     """
     conn = getattr(saver, "conn", None)
     if isinstance(conn, sqlite3.Connection):
-        with closing(conn):
+        with closing(conn), contextlib.suppress(sqlite3.Error, OSError):
             if hasattr(saver, "compact"):
-                saver.compact()
+                saver.compact()  # best effort: the turn is saved already
         return
     close = getattr(conn, "close", None)
     if close is not None and not inspect.iscoroutinefunction(close):

@@ -264,3 +264,27 @@ def test_two_machines_share_threads_through_postgres(
     assert _checkpoints(thread) == 0
     # Nothing went to the machines' local files.
     assert not (one / "threads.sqlite").exists() and not (two / "threads.sqlite").exists()
+
+
+def test_a_failed_compaction_keeps_the_finished_turn(
+    model_server: StartServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Compaction is housekeeping: a locked or full disk must not undo an answered turn."""
+    from ahora.threads import compact_saver_class
+
+    def locked(self: Any) -> None:
+        raise sqlite3.OperationalError("database is locked")
+
+    monkeypatch.setattr(compact_saver_class(), "compact", locked)
+    model_server(["one", "two"])
+    s = Session(Settings.load(), tools=[])
+    assert [e for e in s.ask("first")][-1].answer.text == "one"
+    assert [e for e in s.ask("second")][-1].answer.text == "two"
+    saved = [
+        m.content
+        for m in s.agent.graph.get_state({"configurable": {"thread_id": s.thread_id}}).values[
+            "messages"
+        ]
+    ]
+    assert saved == ["first", "one", "second", "two"]
+    s.close()

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import logging
 import queue
 import threading
 import uuid
@@ -54,6 +55,7 @@ __all__ = [
 ]
 
 _DONE = object()
+log = logging.getLogger(__name__)
 DEFAULT_PROFILE = "assistant"
 
 Approver = Callable[[list[dict[str, Any]]], list[bool]]
@@ -325,12 +327,18 @@ class Session:
                     close()
             if not finished:
                 self._undo(agent, thread_id, before)
-            if hasattr(self._saver, "compact"):
-                self._saver.compact()
         except BaseException as exc:
             events.put(exc)
             with contextlib.suppress(Exception):  # else the next turn seals what is left
                 self._undo(agent, thread_id, before)
+        else:
+            # Best effort, and never a reason to undo a turn that finished: a locked or
+            # full disk only means the file shrinks at the next turn instead.
+            if hasattr(self._saver, "compact"):
+                try:
+                    self._saver.compact()
+                except Exception as exc:
+                    log.debug("compaction skipped: %s", exc)
         finally:
             events.put(_DONE)
 

@@ -73,7 +73,7 @@ def run_stats(
     the same error, or the same result, again does not.
     """
     steps = tokens = stale = 0
-    cost: float | None = 0.0
+    cost: float | None = 0.0  # stays a number only while every call's cost is known
     repeated = step_new = step_has_results = False
     seen: set[str] = set()
     for m in this_run(messages):
@@ -89,6 +89,8 @@ def run_stats(
                     model, usage.get("input_tokens", 0), usage.get("output_tokens", 0), prices
                 )
                 cost = None if cost is None or spent is None else cost + spent
+            else:
+                cost = None  # a call with no reported usage has an unknown cost
             if step_has_results:
                 stale = 0 if step_new else stale + 1
             step_new = step_has_results = False
