@@ -32,6 +32,8 @@ def _expensive_call(i: int) -> AIMessage:
 
 def test_prices_match_dated_snapshots_and_config_overrides() -> None:
     assert price_of("openai:gpt-4.1-mini-2025-04-14") == (0.40, 1.60)
+    assert price_of("claude-sonnet-4-5-20250929") == (3.00, 15.00)
+    assert price_of("gpt-4o-audio-preview") is None  # a variant, not a snapshot
     assert price_of("my-local-model") is None
     assert price_of("my-local-model", {"my-local-model": (0.0, 0.0)}) == (0.0, 0.0)
     assert call_cost("gpt-4.1-mini", 1_000_000, 1_000_000) == pytest.approx(2.0)

@@ -9,6 +9,7 @@ cannot apply, and ``Answer.cost_usd`` is None rather than a guess.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
 __all__ = ["LIST_PRICES", "call_cost", "price_of"]
@@ -30,14 +31,15 @@ def price_of(
 ) -> tuple[float, float] | None:
     """(input, output) dollars per million tokens, or None when unknown.
 
-    Dated snapshots match their base name (``gpt-4.1-mini-2025-04-14``).
+    Dated snapshots match their base name (``gpt-4.1-mini-2025-04-14``); other
+    variants (``gpt-4o-audio-preview``) do not: their prices differ.
     """
     if not model:
         return None
     name = model.split(":", 1)[-1].lower()
     table = {**LIST_PRICES, **{k.lower(): tuple(v) for k, v in (overrides or {}).items()}}
     for candidate in sorted(table, key=len, reverse=True):
-        if name == candidate or name.startswith(candidate + "-"):
+        if name == candidate or re.fullmatch(re.escape(candidate) + r"-\d{4}-?\d{2}-?\d{2}", name):
             price = table[candidate]
             return (float(price[0]), float(price[1]))
     return None
