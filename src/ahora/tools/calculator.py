@@ -514,18 +514,18 @@ def _is_percent(node: ast.expr) -> bool:
 class _Evaluator:
     """Computes a tree that ``check_tree`` accepted."""
 
-    def eval(self, node: ast.expr) -> Number:
+    def value(self, node: ast.expr) -> Number:
         if isinstance(node, ast.Constant):
             return _checked(node.value)
         if isinstance(node, ast.Name):
             return _CONSTANTS[node.id]
         if isinstance(node, ast.UnaryOp):
-            value = self.eval(node.operand)
+            value = self.value(node.operand)
             return -value if isinstance(node.op, ast.USub) else value
         if isinstance(node, ast.BinOp):
             return self.binop(node)
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
-            return _call(node.func.id, [self.eval(arg) for arg in node.args])
+            return _call(node.func.id, [self.value(arg) for arg in node.args])
         raise ToolFailure(f"{type(node).__name__} is not allowed")
 
     def binop(self, node: ast.BinOp) -> Number:
@@ -533,15 +533,15 @@ class _Evaluator:
         if isinstance(op, ast.Add | ast.Sub) and _is_percent(right) and not _is_percent(left):
             # "200 + 10%" is 200 plus 10% of 200.
             assert isinstance(right, ast.Call)
-            base = self.eval(left)
-            delta = _div(_mul(base, self.eval(right.args[0])), 100)
+            base = self.value(left)
+            delta = _div(_mul(base, self.value(right.args[0])), 100)
             return _checked(base + delta if isinstance(op, ast.Add) else base - delta)
         if isinstance(op, ast.Mult) and (_is_percent(left) or _is_percent(right)):
             # "15% of 80", "80 * 15%": exact when the numbers allow it.
             pct, other = (left, right) if _is_percent(left) else (right, left)
             assert isinstance(pct, ast.Call)
-            return _div(_mul(self.eval(other), self.eval(pct.args[0])), 100)
-        a, b = self.eval(left), self.eval(right)
+            return _div(_mul(self.value(other), self.value(pct.args[0])), 100)
+        a, b = self.value(left), self.value(right)
         if isinstance(op, ast.Add):
             return _checked(a + b)
         if isinstance(op, ast.Sub):
@@ -574,7 +574,7 @@ def evaluate(expression: str) -> Number:
         detail = (exc.msg or "invalid syntax").split(". Perhaps")[0]
         raise ToolFailure(f"could not read the expression ({detail})") from None
     check_tree(tree)
-    return _Evaluator().eval(tree.body)
+    return _Evaluator().value(tree.body)
 
 
 # --- output ---------------------------------------------------------------------------
