@@ -2,7 +2,8 @@
 
 The sync path runs the tool in a worker thread and stops waiting at the limit (a
 thread cannot be killed, so a truly stuck tool keeps its thread until it returns;
-the run goes on without it). The async path uses ``asyncio.wait_for``.
+the run goes on without it). The async path uses ``asyncio.timeout``, which unlike
+``wait_for`` (on Python 3.11) does not start a task per call.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ class ToolTimeoutMiddleware(AgentMiddleware[Any, Any, Any]):
         handler: Callable[[ToolCallRequest], Awaitable[ToolMessage | Command[Any]]],
     ) -> ToolMessage | Command[Any]:
         try:
-            return await asyncio.wait_for(handler(request), timeout=self.seconds)
+            async with asyncio.timeout(self.seconds):
+                return await handler(request)
         except TimeoutError:
             return _timed_out(request, self.seconds)
