@@ -55,21 +55,6 @@ REDACTED = "[REDACTED]"
 _MIN_SECRET = 8  # shorter values would scrub ordinary words
 
 
-def _text(content: Any) -> str:
-    """Message content as text; non-text blocks (images, tool_use) are left out."""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        parts = []
-        for block in content:
-            if isinstance(block, str):
-                parts.append(block)
-            elif isinstance(block, dict) and block.get("type") == "text":
-                parts.append(str(block.get("text", "")))
-        return "".join(parts)
-    return str(content)
-
-
 def tool_schemas(tools: Sequence[BaseTool] | Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """Tools as ``{"type": "function", "function": {name, description, parameters}}``."""
     from langchain_core.utils.function_calling import convert_to_openai_tool
@@ -105,9 +90,9 @@ def conversation_to_openai(
     open_calls: set[str] = set()
     for m in messages:
         if isinstance(m, SystemMessage):
-            out.append({"role": "system", "content": _text(m.content)})
+            out.append({"role": "system", "content": m.text})
         elif isinstance(m, HumanMessage):
-            out.append({"role": "user", "content": _text(m.content)})
+            out.append({"role": "user", "content": m.text})
         elif isinstance(m, AIMessage):
             calls = [
                 c
@@ -115,7 +100,7 @@ def conversation_to_openai(
                 if c.get("id") in answered and MARKER not in (c.get("args") or {})
             ]
             open_calls = {str(c["id"]) for c in calls}
-            text = _text(m.content)
+            text = m.text
             if not calls and not text.strip():
                 continue
             item: dict[str, Any] = {"role": "assistant", "content": text}
@@ -136,9 +121,7 @@ def conversation_to_openai(
             out.append(item)
         elif isinstance(m, ToolMessage) and m.tool_call_id in open_calls:
             open_calls.discard(m.tool_call_id)
-            out.append(
-                {"role": "tool", "tool_call_id": m.tool_call_id, "content": _text(m.content)}
-            )
+            out.append({"role": "tool", "tool_call_id": m.tool_call_id, "content": m.text})
     example: dict[str, Any] = {"messages": out}
     if tools:
         example["tools"] = tool_schemas(tools)
