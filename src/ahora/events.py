@@ -129,7 +129,7 @@ Event = (
 
 
 def _preview(text: str, limit: int = 160) -> str:
-    from ahora.middleware.tool_output import content_text
+    from ahora.messages import content_text
 
     body = content_text(text)
     if body.startswith("<tool_output"):
