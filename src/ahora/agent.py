@@ -20,6 +20,7 @@ from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 from ahora.answer import Answer
+from ahora.context import RunContext
 from ahora.errors import InvalidSettings, InvalidTool
 from ahora.events import (
     Event,
@@ -221,6 +222,7 @@ def build_graph(
     #   error capture -> tool.
     stack: list[AgentMiddleware[Any, Any, Any]] = [
         mw.DatePromptMiddleware(instructions, user_timezone(timezone)),
+        mw.RunContextMiddleware(RunContext(settings=settings)),
         mw.DanglingToolCallsMiddleware(),
         mw.EmptyReplyMiddleware(),
         mw.ToolOutputMiddleware(settings.tool_output_chars),
@@ -247,6 +249,9 @@ def build_graph(
         tool_list,
         middleware=stack,
         checkpointer=checkpointer,
+        # No ``context_schema=RunContext``: the LangGraph server passes a context of
+        # its own with every run, which LangGraph would coerce into the schema and
+        # fail; RunContextMiddleware fills in the agent's context instead.
         name=name,
     )
 
@@ -284,6 +289,7 @@ class Agent:
         from ahora.models import model_label, resolve_model
 
         self.settings = settings or get_settings()
+        self.context = RunContext(settings=self.settings)
         if profile is not None and model is None:
             from ahora.profiles import load_profile
 
@@ -401,7 +407,9 @@ class Agent:
     def _run(self, payload: Any, config: RunnableConfig) -> Answer:
         started = time.monotonic()
         with _translated_errors():
-            values = self.graph.invoke(payload, config, durability=self._durability)
+            values = self.graph.invoke(
+                payload, config, context=self.context, durability=self._durability
+            )
         # The run's output is the final state: no need to read the checkpoint back.
         interrupts = values.get("__interrupt__", ())
         return _make_answer(
@@ -411,7 +419,9 @@ class Agent:
     async def _arun(self, payload: Any, config: RunnableConfig) -> Answer:
         started = time.monotonic()
         with _translated_errors():
-            values = await self.graph.ainvoke(payload, config, durability=self._durability)
+            values = await self.graph.ainvoke(
+                payload, config, context=self.context, durability=self._durability
+            )
         interrupts = values.get("__interrupt__", ())
         return _make_answer(
             values, interrupts, config, self.model_name, started, self.settings.prices
@@ -423,7 +433,11 @@ class Agent:
         yield from builder.start()
         with _translated_errors():
             for mode, chunk in self.graph.stream(
-                payload, config, stream_mode=_STREAM_MODES, durability=self._durability
+                payload,
+                config,
+                stream_mode=_STREAM_MODES,
+                context=self.context,
+                durability=self._durability,
             ):
                 yield from builder.feed(mode, chunk)
         yield Finished(self._answer(config, started))
@@ -435,7 +449,11 @@ class Agent:
             yield event
         with _translated_errors():
             async for mode, chunk in self.graph.astream(
-                payload, config, stream_mode=_STREAM_MODES, durability=self._durability
+                payload,
+                config,
+                stream_mode=_STREAM_MODES,
+                context=self.context,
+                durability=self._durability,
             ):
                 for event in builder.feed(mode, chunk):
                     yield event

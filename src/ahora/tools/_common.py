@@ -10,11 +10,28 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, TypedDict
+from typing import Annotated, Any, TypedDict
 
+from langchain_core.tools import InjectedToolArg
+from langgraph.prebuilt import ToolRuntime
+
+from ahora.context import RunContext, settings_of
 from ahora.errors import ToolFailure
 
-__all__ = ["Artifact", "Source", "failures_as_messages", "now_iso", "source"]
+__all__ = [
+    "Artifact",
+    "Runtime",
+    "Source",
+    "failures_as_messages",
+    "now_iso",
+    "settings_of",
+    "source",
+]
+
+#: A built-in tool's ``runtime`` parameter: LangGraph injects the run's
+#: ``ToolRuntime`` (see ``ahora.context``); the model never sees it; None when the
+#: tool is called directly.
+Runtime = Annotated[ToolRuntime[RunContext, Any] | None, InjectedToolArg()]
 
 
 class Source(TypedDict):
