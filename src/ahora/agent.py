@@ -17,6 +17,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Literal
 
 from ahora.answer import Answer
@@ -29,6 +30,7 @@ from ahora.events import (
     answer_from_messages,
 )
 from ahora.middleware.budget import DEADLINE_KEY
+from ahora.recipe import Choices, Recipe, resolve_recipe
 from ahora.settings import Settings, get_settings
 
 if TYPE_CHECKING:
@@ -39,7 +41,7 @@ if TYPE_CHECKING:
     from langgraph.graph.state import CompiledStateGraph
     from langgraph.types import Checkpointer
 
-__all__ = ["Agent", "create_agent"]
+__all__ = ["Agent", "build_agent", "create_agent", "graph_from_recipe"]
 
 _STREAM_MODES: list[Literal["messages", "updates"]] = ["messages", "updates"]
 
@@ -91,7 +93,7 @@ def _tools(tools: Sequence[Any] | None, settings: Settings | None = None) -> lis
     return out
 
 
-def create_agent(
+def build_agent(
     model: str | BaseChatModel | None = None,
     tools: Sequence[BaseTool | Callable[..., Any] | str] | None = None,
     *,
@@ -106,9 +108,16 @@ def create_agent(
     middleware: Sequence[AgentMiddleware[Any, Any, Any]] = (),
     timezone: str | None = None,
     settings: Settings | None = None,
+    recipe: Recipe | None = None,
     name: str = "ahora",
 ) -> CompiledStateGraph[Any, Any, Any, Any]:
     """Build the agent graph. Drive it with ``{"messages": [...]}``.
+
+    Also exported as ``ahora.create_agent``, a name kept for compatibility: it is not
+    LangChain's ``create_agent`` (whose signature differs) but builds on it.
+
+    Each argument left as None falls back on the profile, then on ``settings``
+    (environment, then config file, then defaults): see ``ahora.recipe``.
 
     Args:
         model: A LangChain chat model, a ``"provider:name"`` string, or None to detect
@@ -117,7 +126,7 @@ def create_agent(
             every available tool (built-ins, plugins, local files, MCP).
         instructions: Extra system instructions, added after the profile's.
         profile: A profile name or TOML path (``agents/``): its instructions, tools,
-            model, step budget and approvals, each overridden by the arguments here.
+            model, budgets and approvals, each overridden by the arguments here.
         max_steps: Model calls per run; the last one answers without tools.
         max_tokens: Tokens per run; past it the next call answers without tools.
         max_cost: US dollars per run, where the model's prices are known
@@ -129,40 +138,64 @@ def create_agent(
         checkpointer: A LangGraph checkpointer for conversations that persist.
         middleware: More LangChain ``AgentMiddleware``, placed inside ahora's own.
         timezone: The user's IANA timezone for dates in the prompt.
-        settings: Settings to use instead of the environment's.
+        settings: Settings to use instead of the environment's; tools see them too.
+        recipe: An already resolved recipe; the arguments above must then be None.
         name: The graph's name.
 
     A wall-clock limit is a deadline in the run's config:
-    ``{"configurable": {"ahora_deadline": time.time() + seconds}}`` (``Agent`` sets it).
+    ``{"configurable": {"ahora_deadline": time.time() + seconds}}`` (``Agent`` sets it
+    from the recipe's ``budget.seconds``).
     """
     s = settings or get_settings()
-    if profile is not None:
-        from ahora.profiles import load_profile
+    choices = Choices(
+        profile=profile,
+        model=model,
+        tools=tools,
+        instructions=instructions,
+        approvals=approvals,
+        max_steps=max_steps,
+        max_tokens=max_tokens,
+        max_cost=max_cost,
+        fallbacks=fallbacks,
+    )
+    return graph_from_recipe(
+        _recipe(recipe, choices, s),
+        s,
+        checkpointer=checkpointer,
+        middleware=middleware,
+        timezone=timezone,
+        name=name,
+    )
 
-        p = load_profile(profile, settings=s)
-        instructions = "\n\n".join(x for x in (p.system_instructions(), instructions) if x)
-        tools = tools if tools is not None else p.tools
-        model = model if model is not None else p.model
-        max_steps = max_steps if max_steps is not None else p.max_steps
-        if approvals is None:
-            approvals = list(getattr(p, "approval", None) or [])
-    steps = s.max_steps if max_steps is None else max_steps
-    _check_positive("max_steps", steps)
-    tokens = s.max_tokens if max_tokens is None else max_tokens
-    if tokens is not None:
-        _check_positive("max_tokens", tokens)
-    cost = s.max_cost if max_cost is None else max_cost
-    if cost is not None and (isinstance(cost, bool) or not cost > 0):
-        raise InvalidSettings(f"max_cost must be a positive number of dollars, not {cost!r}")
+
+create_agent = build_agent
+"""``build_agent`` under its first name (not LangChain's ``create_agent``)."""
+
+
+def _recipe(recipe: Recipe | None, choices: Choices, settings: Settings) -> Recipe:
+    if recipe is None:
+        return resolve_recipe(choices, settings)
+    if choices != Choices():
+        raise InvalidSettings("pass either a recipe or the parts of one, not both")
+    return recipe
+
+
+def graph_from_recipe(
+    recipe: Recipe,
+    settings: Settings,
+    *,
+    checkpointer: Checkpointer | None = None,
+    middleware: Sequence[AgentMiddleware[Any, Any, Any]] = (),
+    timezone: str | None = None,
+    name: str = "ahora",
+) -> CompiledStateGraph[Any, Any, Any, Any]:
+    """The graph a recipe describes: resolves the models and tools, checks approvals."""
     from ahora.models import resolve_model
 
-    chat_model = resolve_model(model, settings=s)
-    backups = [
-        resolve_model(m, settings=s)
-        for m in (s.fallback_models if fallbacks is None else fallbacks)
-    ]
-    tool_list = _tools(tools, s)
-    gated = list(approvals or [])
+    chat_model = resolve_model(recipe.model, settings=settings)
+    backups = [resolve_model(m, settings=settings) for m in recipe.fallbacks]
+    tool_list = _tools(recipe.tools, settings)
+    gated = list(recipe.approvals)
     known = {t.name for t in tool_list}
     for tool_name in gated:
         if tool_name not in known:
@@ -171,26 +204,22 @@ def create_agent(
                 + ", ".join(sorted(known))
             )
     gated += [t.name for t in tool_list if (t.metadata or {}).get("requires_approval")]
+    budget = recipe.budget
     return build_graph(
         chat_model,
         tool_list,
-        instructions=instructions,
-        max_steps=steps,
-        max_tokens=tokens,
-        max_cost=cost,
+        instructions=recipe.instructions,
+        max_steps=budget.steps,
+        max_tokens=budget.tokens,
+        max_cost=budget.cost,
         fallbacks=backups,
         approvals=sorted(set(gated)),
         checkpointer=checkpointer,
         middleware=middleware,
-        timezone=timezone or s.timezone,
-        settings=s,
+        timezone=timezone or settings.timezone,
+        settings=settings,
         name=name,
     )
-
-
-def _check_positive(name: str, value: object) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise InvalidSettings(f"{name} must be a whole number of at least 1, not {value!r}")
 
 
 def build_graph(
@@ -209,7 +238,7 @@ def build_graph(
     settings: Settings,
     name: str,
 ) -> CompiledStateGraph[Any, Any, Any, Any]:
-    """The graph from already-resolved parts (``create_agent`` validates first)."""
+    """The graph from already-resolved parts (``graph_from_recipe`` validates first)."""
     from langchain.agents import create_agent as lc_create_agent
 
     from ahora import middleware as mw
@@ -283,6 +312,7 @@ class Agent:
         middleware: Sequence[AgentMiddleware[Any, Any, Any]] = (),
         timezone: str | None = None,
         settings: Settings | None = None,
+        recipe: Recipe | None = None,
     ) -> None:
         from langgraph.checkpoint.memory import InMemorySaver
 
@@ -290,15 +320,22 @@ class Agent:
 
         self.settings = settings or get_settings()
         self.context = RunContext(settings=self.settings)
-        if profile is not None and model is None:
-            from ahora.profiles import load_profile
-
-            model = load_profile(profile, settings=self.settings).model
-        self.model = resolve_model(model, settings=self.settings)
+        choices = Choices(
+            profile=profile,
+            model=model,
+            tools=tools,
+            instructions=instructions,
+            approvals=approvals,
+            max_steps=max_steps,
+            max_tokens=max_tokens,
+            max_cost=max_cost,
+            timeout=timeout,
+            fallbacks=fallbacks,
+        )
+        self.recipe = _recipe(recipe, choices, self.settings)
+        self.model = resolve_model(self.recipe.model, settings=self.settings)
         self.model_name = model_label(self.model)
-        self.timeout = self.settings.timeout if timeout is None else timeout
-        if self.timeout is not None and self.timeout <= 0:
-            raise InvalidSettings(f"timeout must be a positive number of seconds, not {timeout!r}")
+        self.timeout = self.recipe.budget.seconds
         self.checkpointer = checkpointer if checkpointer is not None else InMemorySaver()
         # A checkpoint that lives in memory cannot outlive a crash, so writing one per
         # step buys nothing: save once at the end of each run (measured: ~3 ms a run).
@@ -308,20 +345,12 @@ class Agent:
         self._durability: Literal["sync", "async", "exit"] = (
             "exit" if isinstance(self.checkpointer, InMemorySaver) else "sync"
         )
-        self.graph = create_agent(
-            self.model,
-            tools,
-            instructions=instructions,
-            profile=profile,
-            max_steps=max_steps,
-            max_tokens=max_tokens,
-            max_cost=max_cost,
-            fallbacks=fallbacks,
-            approvals=approvals,
+        self.graph = graph_from_recipe(
+            replace(self.recipe, model=self.model),
+            self.settings,
             checkpointer=self.checkpointer,
             middleware=middleware,
             timezone=timezone,
-            settings=self.settings,
         )
 
     @property

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from ahora.errors import ConfigurationError, RunError
+from ahora.recipe import Choices
 from ahora.settings import Settings
 
 if TYPE_CHECKING:
@@ -190,19 +191,25 @@ class RunOptions:
         return self.agent or DEFAULT_AGENT
 
     def settings(self) -> Settings:
-        """Flags over environment over config file (``Settings.load`` does the rest).
+        """Environment over config file over defaults, and the ``--tools-dir`` flag.
 
-        The budgets, fallbacks and tools folder are settings too, so the agent reads
-        them from one place and ``/model`` or ``/agent`` in chat keep them.
+        The flags that shape the agent (model, budgets, fallbacks, tools) are not
+        settings: they are the top layer of the recipe (``choices``), above the
+        profile, so one precedence holds for all of them (``ahora.recipe``).
         """
-        return Settings.load(
+        return Settings.load(tools_dir=str(self.tools_dir) if self.tools_dir is not None else None)
+
+    def choices(self) -> Choices:
+        """The flags that choose the agent's recipe; None where no flag was given."""
+        return Choices(
+            profile=self.profile,
             model=self.model,
+            tools=self.tool_names,
             max_steps=self.max_steps,
             max_tokens=self.max_tokens,
             max_cost=self.max_cost,
             timeout=self.timeout,
-            fallback_models=tuple(self.fallbacks) or None,
-            tools_dir=str(self.tools_dir) if self.tools_dir is not None else None,
+            fallbacks=tuple(self.fallbacks) or None,
         )
 
     def session(
@@ -226,15 +233,7 @@ class RunOptions:
                     f"Indexed {s.folder}: {files} files ({s.added} new, {s.updated} updated, "
                     f"{s.removed} removed, {s.skipped} skipped) in {s.seconds:.2f} s"
                 )
-        return Session(
-            settings,
-            profile=self.profile,
-            model=self.model,
-            max_steps=self.max_steps,
-            tools=self.tool_names,
-            extra_tools=extra,
-            thread_id=thread_id,
-        )
+        return Session(settings, self.choices(), extra_tools=extra, thread_id=thread_id)
 
 
 def plain_warnings() -> None:

@@ -2,8 +2,9 @@
 
 ``Session`` is shared by ``ahora ask`` (one turn) and ``ahora chat`` (many). It
 imports LangChain only in ``open()``, so commands can show a status line first. The
-agent is a profile (``--agent``, default ``assistant``) with the tools the flags
-add or choose; ``use_profile`` and ``set_model`` rebuild it on the same thread.
+agent is a recipe (``ahora.recipe``): the profile (``--agent``, default
+``assistant``) under the flags, resolved once per build; ``use_profile`` and
+``set_model`` replace one choice and rebuild it on the same thread.
 
 Every turn is saved: the compact checkpointer (``ahora.threads``) keeps the thread's
 state, and the thread index records the question and the answer. Two repairs keep a
@@ -30,11 +31,13 @@ import queue
 import threading
 import uuid
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ahora.answer import Usage
 from ahora.events import Event, Finished
+from ahora.recipe import Choices, Recipe, resolve_recipe
 from ahora.settings import Settings
 from ahora.threads import ThreadIndex, close_checkpointer, open_checkpointer
 
@@ -57,6 +60,7 @@ __all__ = [
 _DONE = object()
 log = logging.getLogger(__name__)
 DEFAULT_PROFILE = "assistant"
+_DEFAULT: dict[str, Any] = {"profile": DEFAULT_PROFILE}
 
 Approver = Callable[[list[dict[str, Any]]], list[bool]]
 """Given the calls waiting for approval (``{"name", "args"}``), one yes/no for each."""
@@ -87,27 +91,23 @@ class Session:
     def __init__(
         self,
         settings: Settings,
+        choices: Choices | None = None,
         *,
-        profile: str = DEFAULT_PROFILE,
-        model: str | None = None,
-        max_steps: int | None = None,
-        tools: list[str] | None = None,
         extra_tools: Sequence[BaseTool] = (),
         thread_id: str | None = None,
+        **chosen: Any,
     ) -> None:
-        """``model`` and ``max_steps`` override the profile's (flags); ``tools`` replaces
-        the profile's tool list (``--tools``); ``extra_tools`` are added to it (``--docs``)."""
+        """``choices`` are the flags (``ahora.recipe``: they override the profile's);
+        without them, ``chosen`` are their fields and the profile is ``assistant``.
+        ``extra_tools`` join whichever tool list applies (``--docs``)."""
         self.settings = settings
-        self.profile = profile
-        self.model = model
-        self.max_steps = max_steps
-        self.tool_names = tools
+        self.choices = choices if choices is not None else Choices(**{**_DEFAULT, **chosen})
         self.extra_tools = list(extra_tools)
         self.thread_id = thread_id or new_thread_id()
         self.index = ThreadIndex.for_settings(settings)
         self.usage = Usage(input_tokens=0, output_tokens=0)
         self.turns = 0
-        self.profile_info: Profile | None = None
+        self.recipe: Recipe | None = None
         self._agent: Agent | None = None
         self._saver: Any = None
         self._worker: threading.Thread | None = None
@@ -115,48 +115,34 @@ class Session:
 
     # -- set-up ---------------------------------------------------------------
 
-    def open(self) -> None:
-        """Build the agent (imports LangChain; resolves the model: may raise)."""
-        from ahora.agent import Agent
-        from ahora.profiles import load_profile
+    @property
+    def profile_info(self) -> Profile | None:
+        return self.recipe.profile if self.recipe is not None else None
 
-        profile = load_profile(self.profile, settings=self.settings)
-        tools, approvals = self._tools(profile)
+    def open(self) -> None:
+        """Resolve the recipe (reads the profile once) and build the agent (imports
+        LangChain; resolves the model: may raise)."""
+        from ahora.agent import Agent
+
+        recipe = resolve_recipe(self.choices, self.settings)
+        if self.extra_tools:
+            recipe = replace(recipe, tools=self._with_extra(recipe.tools))
         if self._saver is None:
             self._saver = open_checkpointer(self.settings)
-        self._agent = Agent(
-            self.model,  # None: the profile's model, then settings.model, then auto-detected
-            tools,
-            profile=self.profile,
-            max_steps=self.max_steps,
-            approvals=approvals,
-            checkpointer=self._saver,
-            settings=self.settings,
-        )
-        self.profile_info = profile
+        self._agent = Agent(recipe=recipe, checkpointer=self._saver, settings=self.settings)
+        self.recipe = recipe
 
-    def _tools(self, profile: Profile) -> tuple[list[Any] | None, list[str] | None]:
-        """The agent's tools and gated tool names: None for the profile's own choice.
-
-        ``--tools`` replaces the profile's list (its approvals then apply to the tools
-        kept); ``extra_tools`` join whichever list applies, all tools when neither
-        names any.
-        """
-        approvals = None
-        base: list[Any] | None = self.tool_names
-        if base is not None:
-            approvals = [name for name in profile.approval if name in base]
-        if not self.extra_tools:
-            return base, approvals
-        if base is None:
-            base = profile.tools
-        if base is None:
+    def _with_extra(self, tools: tuple[Any, ...] | None) -> tuple[Any, ...]:
+        """``extra_tools`` added to ``tools`` (all available tools when None), replacing
+        any of the same name."""
+        base: Sequence[Any] = tools if tools is not None else ()
+        if tools is None:
             from ahora.tools.registry import available_tools
 
             base = list(available_tools(self.settings).values())
         extra = {t.name for t in self.extra_tools}
         kept = [t for t in base if (t if isinstance(t, str) else t.name) not in extra]
-        return [*kept, *self.extra_tools], approvals
+        return (*kept, *self.extra_tools)
 
     @property
     def agent(self) -> Agent:
@@ -167,25 +153,22 @@ class Session:
 
     def set_model(self, spec: str) -> str:
         """Switch model, keeping the thread; returns the new model's name."""
-        self._reopen(model=spec)
+        self._reopen(replace(self.choices, model=spec))
         return self.agent.model_name
 
     def use_profile(self, name: str) -> Profile:
         """Switch to another profile (name or .toml path), keeping the thread."""
-        self._reopen(profile=name)
+        self._reopen(replace(self.choices, profile=name))
         assert self.profile_info is not None
         return self.profile_info
 
-    def _reopen(self, **changes: Any) -> None:
-        """Apply ``changes`` to the agent's recipe and rebuild it; undo them if it fails."""
-        previous = {key: getattr(self, key) for key in changes}
-        for key, value in changes.items():
-            setattr(self, key, value)
+    def _reopen(self, choices: Choices) -> None:
+        """Rebuild the agent from ``choices``; keep the old ones if that fails."""
+        previous, self.choices = self.choices, choices
         try:
             self.open()
         except Exception:
-            for key, value in previous.items():
-                setattr(self, key, value)
+            self.choices = previous
             raise
 
     def new_thread(self) -> str:
