@@ -1,8 +1,11 @@
 """Every knob ahora has, in one object.
 
 Read from ``AHORA_*`` environment variables (plus the providers' own, such as
-``OPENAI_API_KEY``) and the TOML config file; defaults otherwise. Precedence:
-explicit arguments > environment > config file > defaults.
+``OPENAI_API_KEY``) and the TOML config file; defaults otherwise. Settings hold the
+three lowest layers of ahora's one precedence, environment > config file > defaults
+(``Settings.load(**overrides)`` puts overrides on top). For what makes an agent (model,
+tools, budgets) a chosen profile and explicit flags or arguments sit above them:
+flag or argument > profile > environment > config file > default (``ahora.recipe``).
 
 This module is deliberately a plain dataclass over ``os.environ`` and ``tomllib``
 (not pydantic-settings): the CLI imports it on every start and must stay fast.

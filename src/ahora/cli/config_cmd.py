@@ -7,23 +7,27 @@ The file's keys are ``Settings`` field names (flat, or under an ``[ahora]`` tabl
     search_backend = "searxng"
     searxng_url = "http://localhost:8888"
 
-Precedence: command-line flags > environment (``AHORA_*``, ``OPENAI_API_KEY`` ...) >
-this file > defaults. ``show`` prints every setting with where its value came from,
-secrets masked, in a form that can be pasted back into the file.
+Precedence: command-line flags > the chosen agent profile > environment (``AHORA_*``,
+``OPENAI_API_KEY`` ...) > this file > defaults. ``show`` prints every setting with
+where its value came from, secrets masked, in a form that can be pasted back into the
+file; ``show --agent NAME`` adds that agent's recipe (model, tools, budgets), each
+part with the layer that set it.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import re
-from typing import Any
+from collections.abc import Callable
+from dataclasses import fields
+from typing import Annotated, Any
 from urllib.parse import urlsplit, urlunsplit
 
 import typer
 
 from ahora.cli.common import fail
 from ahora.errors import ConfigurationError
+from ahora.recipe import Choices, Recipe, resolve_recipe
 from ahora.settings import Settings, _read_config, _read_env, config_path
 
 __all__ = ["app", "mask"]
@@ -86,8 +90,19 @@ def path() -> None:
     typer.echo(str(config_path()))
 
 
+AgentOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--agent",
+        "-a",
+        metavar="NAME|PATH",
+        help="Also show that agent's recipe: model, tools, budgets, and which layer set each.",
+    ),
+]
+
+
 @app.command("show")
-def show() -> None:
+def show(agent: AgentOpt = None) -> None:
     """Print the settings in effect and where each comes from (secrets masked)."""
     import os
 
@@ -98,23 +113,80 @@ def show() -> None:
     except ConfigurationError as exc:
         raise fail(str(exc)) from None
     from_env = _read_env(os.environ)
+
+    def origin(name: str) -> str:
+        if name in from_env:
+            return "environment"
+        if name in from_file:
+            return "config file"
+        if name == "home" and os.environ.get("AHORA_HOME"):
+            return "AHORA_HOME"
+        return "default"
+
     lines = [f"# config file: {file}" + ("" if file.exists() else " (not created yet)")]
-    rows: list[tuple[str, str]] = []
-    for f in dataclasses.fields(Settings):
-        value = getattr(settings, f.name)
-        if f.name in from_env:
-            origin = "environment"
-        elif f.name in from_file:
-            origin = "config file"
-        elif f.name == "home":
-            origin = "AHORA_HOME" if os.environ.get("AHORA_HOME") else "default"
-        else:
-            origin = "default"
-        shown = mask(f.name, value)
-        if shown is None:
-            rows.append((f"# {f.name} =", f"# not set ({origin})"))
-        else:
-            rows.append((f"{f.name} = {_toml_value(shown)}", f"# {origin}"))
-    width = min(max(len(a) for a, _ in rows) + 2, 70)
-    lines += [f"{a:<{width}}{b}" for a, b in rows]
+    rows = [_row(f.name, getattr(settings, f.name), origin(f.name)) for f in fields(Settings)]
+    if agent is not None:
+        try:
+            recipe = resolve_recipe(Choices(profile=agent), settings)
+        except ConfigurationError as exc:
+            raise fail(str(exc)) from None
+        rows += _recipe_rows(recipe, origin)
+    width = min(max(len(a) for a, _ in rows if not a.startswith("\n")) + 2, 70)
+    lines += [a if a.startswith("\n") else f"{a:<{width}}{b}" for a, b in rows]
     typer.echo("\n".join(lines))
+
+
+def _row(name: str, value: Any, origin: str) -> tuple[str, str]:
+    shown = mask(name, value)
+    if shown is None:
+        return f"# {name} =", f"# not set ({origin})"
+    return f"{name} = {_toml_value(shown)}", f"# {origin}"
+
+
+# Recipe part -> the setting that holds its lower layers.
+_SETTING_OF = {
+    "model": "model",
+    "budget.steps": "max_steps",
+    "budget.tokens": "max_tokens",
+    "budget.cost": "max_cost",
+    "budget.seconds": "timeout",
+    "fallbacks": "fallback_models",
+}
+
+
+def _recipe_rows(recipe: Recipe, origin: Callable[[str], str]) -> list[tuple[str, str]]:
+    """The agent's recipe, each part with the layer it came from (``ahora.recipe``)."""
+    profile = recipe.profile
+    where = f"profile {profile.name}" if profile is not None else "profile"
+    head = f"\n# agent {profile.name} ({profile.path})" if profile is not None else "\n# agent"
+    rows: list[tuple[str, str]] = [(head, "")]
+    b = recipe.budget
+    parts: list[tuple[str, str, Any]] = [
+        ("model", "model", recipe.model),
+        ("tools", "tools", None if recipe.tools is None else [_name(t) for t in recipe.tools]),
+        ("approvals", "approvals", list(recipe.approvals)),
+        ("max_steps", "budget.steps", b.steps),
+        ("max_tokens", "budget.tokens", b.tokens),
+        ("max_cost", "budget.cost", b.cost),
+        ("timeout", "budget.seconds", b.seconds),
+        ("fallback_models", "fallbacks", [_name(m) for m in recipe.fallbacks]),
+    ]
+    for name, key, value in parts:
+        layer = recipe.origins.get(key, "settings")
+        if layer == "profile":
+            told = where
+        elif layer == "argument":
+            told = "flag"
+        elif key in _SETTING_OF:
+            told = origin(_SETTING_OF[key])
+        else:
+            told = "default"
+        if name == "tools" and value is None:
+            rows.append(("# tools =", f"# every available tool ({told})"))
+        else:
+            rows.append(_row(name, value, told))
+    return rows
+
+
+def _name(item: Any) -> str:
+    return item if isinstance(item, str) else str(getattr(item, "name", item))
