@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import builtins
 import json
+import re
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -77,6 +78,9 @@ CREATE TABLE IF NOT EXISTS ahora_turns (
 """
 
 
+_SCHEMA_NAMES = tuple(re.findall(r"IF NOT EXISTS (\w+)", _INDEX_SCHEMA))
+
+
 def _create_tables(conn: Any) -> None:
     for statement in _INDEX_SCHEMA.split(";"):
         if statement.strip():
@@ -116,7 +120,10 @@ class ThreadIndex:
     def _connect(self) -> Any:
         """A connection in autocommit mode, the tables created."""
         conn = connect(self.path)
-        _create_tables(conn)
+        marks = ", ".join("?" * len(_SCHEMA_NAMES))
+        sql = f"SELECT COUNT(*) FROM sqlite_master WHERE name IN ({marks})"
+        if conn.execute(sql, _SCHEMA_NAMES).fetchone()[0] < len(_SCHEMA_NAMES):
+            _create_tables(conn)  # only then: creating waits for the write lock
         return conn
 
     def _saved(self) -> bool:
@@ -297,9 +304,8 @@ class PostgresThreadIndex(ThreadIndex):
         conn = connect_postgres(self.url, autocommit=True, prepare_threshold=None)
         try:
             present = conn.execute(
-                "SELECT to_regclass('ahora_threads') IS NOT NULL"
-                " AND to_regclass('ahora_turns') IS NOT NULL"
-                " AND to_regclass('ahora_threads_updated') IS NOT NULL"
+                "SELECT "
+                + " AND ".join(f"to_regclass('{name}') IS NOT NULL" for name in _SCHEMA_NAMES)
             ).fetchone()
             if not (present and present[0]):
                 # Only then: CREATE needs rights on the schema (and IF NOT EXISTS is
