@@ -12,7 +12,9 @@
     │   └── BlockedURL            read_page refused an address (SSRF guard)
     └── RunError                  a run could not finish
         ├── ModelAuthenticationError  the provider refused the credentials
-        └── ModelUnavailable          the provider kept failing (5xx, 429, network)
+        ├── ModelUnavailable          the provider kept failing (5xx, 429, network)
+        ├── ThreadBusy                another turn is writing the same thread
+        └── StaleCheckpoint           the config names a checkpoint no longer kept
 
 Tools never let exceptions escape to the loop: middleware turns them into tool
 messages. ``ToolFailure`` exists so tools can say *why* in words a model can act on.
@@ -33,6 +35,8 @@ __all__ = [
     "NoModelConfigured",
     "ProviderNotInstalled",
     "RunError",
+    "StaleCheckpoint",
+    "ThreadBusy",
     "ToolFailure",
 ]
 
@@ -87,3 +91,13 @@ class ModelAuthenticationError(RunError):
 
 class ModelUnavailable(RunError):
     """The model provider kept failing after retries (and fallbacks, if any)."""
+
+
+class ThreadBusy(RunError):
+    """Another turn (another process or machine) wrote the thread while this one ran:
+    saving would lose one of the two, so this turn stops instead. Try again."""
+
+
+class StaleCheckpoint(RunError):
+    """The config names a checkpoint the store no longer keeps (a newer one replaced
+    it): continuing from it would silently start from an empty conversation."""
