@@ -257,8 +257,9 @@ class Agent:
     ``ask``/``aask`` return an ``Answer``; ``stream``/``astream`` yield typed events
     (``ahora.events``) ending with ``Finished``. Conversations continue by passing the
     ``thread`` id back (``answer.thread_id``); without a checkpointer they live in
-    memory. When a tool needs approval the answer comes back with ``pending``
-    approvals; ``resume(thread, approve=...)`` continues the run.
+    memory, the most recent ``settings.memory_threads`` (1,000) of them. When a tool
+    needs approval the answer comes back with ``pending`` approvals;
+    ``resume(thread, approve=...)`` continues the run.
     """
 
     def __init__(
@@ -281,6 +282,7 @@ class Agent:
     ) -> None:
         from langgraph.checkpoint.memory import InMemorySaver
 
+        from ahora.memory_saver import BoundedMemorySaver
         from ahora.models import model_label, resolve_model
 
         self.settings = settings or get_settings()
@@ -293,7 +295,13 @@ class Agent:
         self.timeout = self.settings.timeout if timeout is None else timeout
         if self.timeout is not None and self.timeout <= 0:
             raise InvalidSettings(f"timeout must be a positive number of seconds, not {timeout!r}")
-        self.checkpointer = checkpointer if checkpointer is not None else InMemorySaver()
+        # Without a store, at most ``settings.memory_threads`` conversations stay in
+        # memory (the least recently used go first), so an embedding app stays bounded.
+        self.checkpointer = (
+            checkpointer
+            if checkpointer is not None
+            else BoundedMemorySaver(self.settings.memory_threads)
+        )
         # A checkpoint that lives in memory cannot outlive a crash, so writing one per
         # step buys nothing: save once at the end of each run (measured: ~3 ms a run).
         # One on disk is written before the next step starts ("sync"; LangGraph's

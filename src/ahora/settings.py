@@ -111,6 +111,8 @@ class Settings:
     # storage
     home: Path = field(default_factory=data_dir)
     postgres_url: str | None = field(default=None, repr=False)
+    memory_threads: int = 1_000
+    """Conversations ``Agent()`` keeps in memory without a checkpointer (least recent go)."""
 
     @property
     def effective_search_backend(self) -> Literal["ddgs", "searxng"]:
