@@ -216,7 +216,7 @@ def build_graph(
 
     # First in the list is outermost.
     # Model side: prompt -> unanswered calls of a killed run -> empty-reply retry ->
-    #   malformed-call repair -> budgets -> fallback models -> model.
+    #   malformed-call repair -> budgets -> fallback models -> context window -> model.
     # Tool side: cap and fence -> malformed-call answer -> loop guard -> timeout ->
     #   error capture -> tool.
     stack: list[AgentMiddleware[Any, Any, Any]] = [
@@ -234,6 +234,8 @@ def build_graph(
     ]
     if fallbacks:
         stack.append(mw.ModelFallbackMiddleware(fallbacks))
+    # Innermost, so each model (a fallback too) is sent a view that fits its own window.
+    stack.append(mw.ContextWindowMiddleware(settings.models))
     # One LangChain hook per side for all of the above (see middleware/combined.py):
     # LangChain traces each hook separately, which costs ~0.1 ms a hook a step.
     from ahora.middleware.combined import combine

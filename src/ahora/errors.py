@@ -12,7 +12,8 @@
     │   └── BlockedURL            read_page refused an address (SSRF guard)
     └── RunError                  a run could not finish
         ├── ModelAuthenticationError  the provider refused the credentials
-        └── ModelUnavailable          the provider kept failing (5xx, 429, network)
+        ├── ModelUnavailable          the provider kept failing (5xx, 429, network)
+        └── ContextWindowExceeded     a turn does not fit the model's window, even shortened
 
 Tools never let exceptions escape to the loop: middleware turns them into tool
 messages. ``ToolFailure`` exists so tools can say *why* in words a model can act on.
@@ -24,6 +25,7 @@ __all__ = [
     "AhoraError",
     "BlockedURL",
     "ConfigurationError",
+    "ContextWindowExceeded",
     "InvalidModel",
     "InvalidProfile",
     "InvalidSettings",
@@ -87,3 +89,7 @@ class ModelAuthenticationError(RunError):
 
 class ModelUnavailable(RunError):
     """The model provider kept failing after retries (and fallbacks, if any)."""
+
+
+class ContextWindowExceeded(RunError):
+    """A turn does not fit the model's context window even after shortening the history."""
