@@ -69,6 +69,7 @@ estimate of what was sent, which the next call compares with the reported usage,
 ``"window"`` when a provider's error told it (so the next turn shortens in advance)."""
 
 _QUESTION_CHARS = 300
+_BRIEF_CHARS = 80
 _ANSWER_CHARS = 500
 _ARGS_CHARS = 200
 _SOURCES_PER_TURN = 20
@@ -210,11 +211,14 @@ def stub(message: ToolMessage, calls: Mapping[str, tuple[str, Any]]) -> ToolMess
     return message.model_copy(update={"content": fence(line, message.name or name)})
 
 
-def digest_line(turn: Sequence[BaseMessage], calls: Mapping[str, tuple[str, Any]]) -> str:
-    """One old turn in a line: the question, the tools called, the sources, the answer."""
+def digest_line(turn: Sequence[BaseMessage], *, brief: bool = False) -> str:
+    """One old turn in a line: the question, the tools called, the sources, the answer.
+
+    ``brief`` keeps the sources and the tools' names but only the start of the question.
+    """
     question = next((_text(m) for m in turn if isinstance(m, HumanMessage)), "")
     used = [
-        _call_text(name, args)
+        name if brief else _call_text(name, args)
         for m in turn
         if isinstance(m, AIMessage)
         for name, args in ((c["name"], c.get("args", {})) for c in m.tool_calls)
@@ -224,12 +228,13 @@ def digest_line(turn: Sequence[BaseMessage], calls: Mapping[str, tuple[str, Any]
         if isinstance(m, ToolMessage):
             urls += [u for u in _sources(m) if u not in urls]
     answer = next((_text(m) for m in reversed(turn) if isinstance(m, AIMessage) and _text(m)), "")
-    parts = [f'the user asked: "{_clip(question, _QUESTION_CHARS)}"']
+    parts = [f'the user asked: "{_clip(question, _BRIEF_CHARS if brief else _QUESTION_CHARS)}"']
     if used:
         parts.append("tools: " + "; ".join(used))
     if urls:
         parts.append("sources: " + ", ".join(urls[:_SOURCES_PER_TURN]))
-    parts.append(f'the answer began: "{_clip(answer, _ANSWER_CHARS)}"')
+    if not brief:
+        parts.append(f'the answer began: "{_clip(answer, _ANSWER_CHARS)}"')
     return "- " + " | ".join(parts)
 
 
@@ -300,7 +305,7 @@ def shorten(
     for start, end in turns:
         if total <= room:
             return _View(view(), total, True)
-        lines.append(digest_line(messages[start:end], calls))
+        lines.append(digest_line(messages[start:end]))
         digest = _digest_message(lines, dropped)
         new_digest_size = count_tokens_approximately([digest])
         total += new_digest_size - digest_size - sum(sizes[start:end])
@@ -316,7 +321,14 @@ def shorten(
             return _View(view(), total, True)
         stub_at(i)
 
-    # 4. The oldest digest lines go.
+    # 4. The digest keeps only sources, tools and the start of each question; then
+    #    its oldest lines go.
+    if lines and total > room:
+        lines = [digest_line(messages[start:end], brief=True) for start, end in turns]
+        digest = _digest_message(lines, dropped)
+        new_digest_size = count_tokens_approximately([digest])
+        total += new_digest_size - digest_size
+        digest_size = new_digest_size
     while lines and total > room:
         lines.pop(0)
         dropped += 1
