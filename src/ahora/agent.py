@@ -246,7 +246,7 @@ def build_graph(
 
     # First in the list is outermost.
     # Model side: prompt -> unanswered calls of a killed run -> empty-reply retry ->
-    #   malformed-call repair -> budgets -> fallback models -> model.
+    #   malformed-call repair -> budgets -> fallback models -> context window -> model.
     # Tool side: cap and fence -> malformed-call answer -> loop guard -> timeout ->
     #   error capture -> tool.
     stack: list[AgentMiddleware[Any, Any, Any]] = [
@@ -265,6 +265,8 @@ def build_graph(
     ]
     if fallbacks:
         stack.append(mw.ModelFallbackMiddleware(fallbacks))
+    # Innermost, so each model (a fallback too) is sent a view that fits its own window.
+    stack.append(mw.ContextWindowMiddleware(settings.models))
     # One LangChain hook per side for all of the above (see middleware/combined.py):
     # LangChain traces each hook separately, which costs ~0.1 ms a hook a step.
     from ahora.middleware.combined import combine
@@ -291,8 +293,9 @@ class Agent:
     ``ask``/``aask`` return an ``Answer``; ``stream``/``astream`` yield typed events
     (``ahora.events``) ending with ``Finished``. Conversations continue by passing the
     ``thread`` id back (``answer.thread_id``); without a checkpointer they live in
-    memory. When a tool needs approval the answer comes back with ``pending``
-    approvals; ``resume(thread, approve=...)`` continues the run.
+    memory, the most recent ``settings.memory_threads`` (1,000) of them. When a tool
+    needs approval the answer comes back with ``pending`` approvals;
+    ``resume(thread, approve=...)`` continues the run.
     """
 
     def __init__(
@@ -316,6 +319,7 @@ class Agent:
     ) -> None:
         from langgraph.checkpoint.memory import InMemorySaver
 
+        from ahora.memory_saver import BoundedMemorySaver
         from ahora.models import model_label, resolve_model
 
         self.settings = settings or get_settings()
@@ -336,7 +340,13 @@ class Agent:
         self.model = resolve_model(self.recipe.model, settings=self.settings)
         self.model_name = model_label(self.model)
         self.timeout = self.recipe.budget.seconds
-        self.checkpointer = checkpointer if checkpointer is not None else InMemorySaver()
+        # Without a store, at most ``settings.memory_threads`` conversations stay in
+        # memory (the least recently used go first), so an embedding app stays bounded.
+        self.checkpointer = (
+            checkpointer
+            if checkpointer is not None
+            else BoundedMemorySaver(self.settings.memory_threads)
+        )
         # A checkpoint that lives in memory cannot outlive a crash, so writing one per
         # step buys nothing: save once at the end of each run (measured: ~3 ms a run).
         # One on disk is written before the next step starts ("sync"; LangGraph's

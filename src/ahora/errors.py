@@ -14,7 +14,8 @@
         ├── ModelAuthenticationError  the provider refused the credentials
         ├── ModelUnavailable          the provider kept failing (5xx, 429, network)
         ├── ThreadBusy                another turn is writing the same thread
-        └── StaleCheckpoint           the config names a checkpoint no longer kept
+        ├── StaleCheckpoint           the config names a checkpoint no longer kept
+        └── ContextWindowExceeded     a turn does not fit the model's window, even shortened
 
 Tools never let exceptions escape to the loop: middleware turns them into tool
 messages. ``ToolFailure`` exists so tools can say *why* in words a model can act on.
@@ -26,6 +27,7 @@ __all__ = [
     "AhoraError",
     "BlockedURL",
     "ConfigurationError",
+    "ContextWindowExceeded",
     "InvalidModel",
     "InvalidProfile",
     "InvalidSettings",
@@ -101,3 +103,7 @@ class ThreadBusy(RunError):
 class StaleCheckpoint(RunError):
     """The config names a checkpoint the store no longer keeps (a newer one replaced
     it): continuing from it would silently start from an empty conversation."""
+
+
+class ContextWindowExceeded(RunError):
+    """A turn does not fit the model's context window even after shortening the history."""

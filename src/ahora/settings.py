@@ -80,6 +80,8 @@ class Settings:
     ollama_host: str = "http://localhost:11434"
     model_timeout: float = 120.0
     model_max_retries: int = 3
+    models: Mapping[str, Any] = field(default_factory=dict)
+    """``[models."provider:name"]`` tables: per-model facts, e.g. ``context_window = 32768``."""
 
     # the loop
     max_steps: int = 12
@@ -114,6 +116,8 @@ class Settings:
     # storage
     home: Path = field(default_factory=data_dir)
     postgres_url: str | None = field(default=None, repr=False)
+    memory_threads: int = 1_000
+    """Conversations ``Agent()`` keeps in memory without a checkpointer (least recent go)."""
 
     @property
     def effective_search_backend(self) -> Literal["ddgs", "searxng"]:
@@ -164,7 +168,7 @@ _PROVIDER_ENV = {
 def _read_env(env: Mapping[str, str]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for f in dataclasses.fields(Settings):
-        if f.name in ("home", "mcp_servers", "prices"):
+        if f.name in ("home", "mcp_servers", "prices", "models"):
             continue
         name = _PROVIDER_ENV.get(f.name, f"AHORA_{f.name.upper()}")
         if name in env and env[name] != "":
@@ -208,6 +212,12 @@ def _coerce(f: dataclasses.Field[Any], value: Any) -> Any:
             ):
                 raise ValueError('expected a table of "model" = [input, output] dollars')
             return {str(k): (float(v[0]), float(v[1])) for k, v in value.items()}
+        if f.name == "models":
+            if not isinstance(value, Mapping) or not all(
+                isinstance(v, Mapping) for v in value.values()
+            ):
+                raise ValueError('expected tables like [models."openai:my-local"]')
+            return {str(k): dict(v) for k, v in value.items()}
         if f.name == "mcp_servers":
             if not isinstance(value, Mapping):
                 raise ValueError("expected a table of servers")

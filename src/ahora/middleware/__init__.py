@@ -8,6 +8,7 @@ approval, LangChain's own middleware, present only when a tool needs approval.
 
 from ahora.middleware.approvals import approval_middleware
 from ahora.middleware.budget import BudgetMiddleware
+from ahora.middleware.context_window import ContextWindowMiddleware
 from ahora.middleware.dangling_calls import DanglingToolCallsMiddleware
 from ahora.middleware.date_prompt import DatePromptMiddleware
 from ahora.middleware.empty_reply import EmptyReplyMiddleware
@@ -21,6 +22,7 @@ from ahora.middleware.tool_timeout import ToolTimeoutMiddleware
 
 __all__ = [
     "BudgetMiddleware",
+    "ContextWindowMiddleware",
     "DanglingToolCallsMiddleware",
     "DatePromptMiddleware",
     "EmptyReplyMiddleware",
