@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from ahora.cli.docs_cmd import app
@@ -70,3 +71,22 @@ def test_docs_commands_do_not_import_langchain(docs: Path) -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     )
     assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["docs", "list"], ["docs", "add", "."], ["docs", "rm", "."], ["docs", "search", "x"]],
+)
+def test_every_docs_command_says_one_line_when_the_config_does_not_load(
+    args: list[str], isolated_env: Path
+) -> None:
+    isolated_env.mkdir(parents=True, exist_ok=True)
+    (isolated_env / "config.toml").write_text("max_steps = 1x\n", encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, "-m", "ahora", *args], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: config file ")
+    assert "config.toml" in lines[0]
