@@ -37,8 +37,13 @@ def test_chat_tools_wrap_whole_descriptions_and_usage_says_one_turn(
     child.close()
     lines = draw(seen.getvalue(), cols=80, rows=60)
     tools_at = next(i for i, line in enumerate(lines) if line.startswith("web_search"))
-    text = " ".join(line.strip() for line in lines[tools_at : tools_at + 3])
-    assert "Search the web for current information: news, facts, prices, schedules," in text
-    assert "documentation." in text  # the whole first line, wrapped, not cut
+    text = " ".join(line.strip() for line in lines[tools_at : tools_at + 2])
+    # The whole first sentence, wrapped at a word; not the docstring's first line,
+    # which stops mid-sentence ("... Read a result in full").
+    assert text == (
+        "web_search  Search the web for current information: news, facts, prices, "
+        "schedules, documentation."
+    )
+    assert lines[tools_at + 2].startswith("read_page ")
     assert all(len(line) <= 80 for line in lines)
     assert any(line.startswith("1 turn · ") for line in lines), lines

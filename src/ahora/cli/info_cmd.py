@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -24,7 +25,7 @@ from ahora.settings import Settings, config_path
 if TYPE_CHECKING:
     from rich.console import Console
 
-__all__ = ["app", "print_tools", "tool_infos"]
+__all__ = ["app", "print_tools", "summary", "tool_infos"]
 
 app = typer.Typer()
 
@@ -53,8 +54,18 @@ def _settings(**overrides: Any) -> Settings:
         raise fail(str(exc)) from None
 
 
+def summary(description: str) -> str:
+    """The first sentence of a description's first paragraph, on one line.
+
+    Docstrings are wrapped at the source's width: the first *line* may stop
+    mid-sentence ("... Read a result in full"), the first sentence never does.
+    """
+    paragraph = " ".join(description.strip().split("\n\n", 1)[0].split())
+    return re.split(r"(?<=[.!?])\s+(?=[A-Z])", paragraph, maxsplit=1)[0]
+
+
 def print_tools(console: Console, infos: Sequence[Mapping[str, str]]) -> None:
-    """Tools as a table: name, then the first line of the description, with where it
+    """Tools as a table: name, then the description's first sentence, with where it
     comes from (unless built in) after it.
 
     On a terminal descriptions wrap at word boundaries to its width; piped, each
@@ -70,8 +81,7 @@ def print_tools(console: Console, infos: Sequence[Mapping[str, str]]) -> None:
     table.add_column(style="bold", no_wrap=True)
     table.add_column(overflow="fold")
     for info in infos:
-        lines = info["description"].strip().splitlines()
-        cell = Text(" ".join(lines[0].split()) if lines else "")
+        cell = Text(summary(info["description"]))
         if info["origin"] != "builtin":
             cell.append(f" · {info['origin']}", style="dim")
         table.add_row(Text(info["name"]), cell)
