@@ -141,7 +141,9 @@ def test_answer_carries_text_sources_calls_usage_thread_and_steps() -> None:
     assert answer.thread_id and not answer.stopped_early
     data = answer.to_dict()
     assert data["answer"] == answer.text
-    assert data["sources"] == [{"url": "https://example.org/x", "title": "X"}]
+    assert data["sources"] == [
+        {"url": "https://example.org/x", "title": "X", "fetched_at": "2026-11-19T10:00:00Z"}
+    ]
     assert data["thread_id"] == answer.thread_id and data["steps"] == 2
     markdown = answer._repr_markdown_()
     assert "[X](https://example.org/x)" in markdown and "2 steps" in markdown

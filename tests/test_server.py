@@ -160,3 +160,16 @@ async def test_langgraph_dev_serves_the_agent(langgraph_dev: tuple[str, OpenAISe
     assert len(tokens) > 3  # streamed piece by piece
     state = await client.threads.get_state(thread["thread_id"])
     assert state["values"]["messages"][-1]["content"] == answer
+
+
+@pytest.mark.slow
+def test_the_readme_sdk_example_runs_as_a_script(langgraph_dev: tuple[str, OpenAIServer]) -> None:
+    url, _model = langgraph_dev
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = next(b for b in readme.split("```python\n")[1:] if "langgraph_sdk" in b)
+    script = block.split("```", 1)[0].replace("http://127.0.0.1:2024", url)
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "updates" in done.stdout and "'weather'" in done.stdout

@@ -56,7 +56,11 @@ class Answer:
         """The shape of ``ahora ask --json``."""
         return {
             "answer": self.text,
-            "sources": [{"url": s["url"], "title": s.get("title", "")} for s in self.sources],
+            "sources": [
+                {"url": s["url"], "title": s.get("title", "")}
+                | ({"fetched_at": s["fetched_at"]} if s.get("fetched_at") else {})
+                for s in self.sources
+            ],
             "tool_calls": [dict(c) for c in self.tool_calls],
             "usage": dict(self.usage),
             "cost_usd": self.cost_usd,

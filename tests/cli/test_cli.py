@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -45,7 +46,11 @@ def test_ask_json_has_the_documented_shape(
     assert data["answer"] == ANSWER
     assert {"answer", "sources", "tool_calls", "usage", "model", "thread_id"} <= set(data)
     assert data["tool_calls"] == [{"name": "weather", "args": {"location": "Santiago, Chile"}}]
-    assert data["sources"] and all(set(s) == {"url", "title"} for s in data["sources"])
+    assert data["sources"] and all(
+        set(s) == {"url", "title", "fetched_at"} for s in data["sources"]
+    )
+    fetched = data["sources"][0]["fetched_at"]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\+00:00|Z)", fetched)
     assert data["sources"][0]["url"].startswith(weather_server.url)
     assert data["usage"]["input_tokens"] > 0 and data["usage"]["output_tokens"] > 0
     assert data["model"] == "test-model"

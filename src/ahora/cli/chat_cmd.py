@@ -162,13 +162,22 @@ class Chat:
     def _resume(self, arg: str) -> bool:
         info = self.session.index.resolve(arg or "last")
         self.session.switch(info.id)
-        self.say(f"Resumed {info.id[:8]}: {info.title} ({info.turns} turns).")
+        from ahora.cli.render import plural
+
+        self.say(f"Resumed {info.id[:8]}: {info.title} ({plural(info.turns, 'turn')}).")
         return True
 
     def _tools(self, arg: str) -> bool:
-        for tool in self.session.agent.tools:
-            first = (tool.description or "").strip().splitlines()
-            self.say(f"{tool.name:<14} {first[0] if first else ''}", None)
+        from ahora.cli.info_cmd import print_tools
+
+        infos = [
+            {"name": t.name, "description": t.description or "", "origin": "builtin"}
+            for t in self.session.agent.tools
+        ]
+        if self.terminal:
+            print_tools(self.console, infos)
+        else:
+            print_tools(make_console(stderr=True, no_color=True), infos)
         return True
 
     def _model(self, arg: str) -> bool:
@@ -194,10 +203,12 @@ class Chat:
         return True
 
     def _usage(self, arg: str) -> bool:
+        from ahora.cli.render import plural
+
         u = self.session.usage
         self.say(
-            f"{self.session.turns} turns · {u['input_tokens']:,} input + "
-            f"{u['output_tokens']:,} output tokens",
+            f"{plural(self.session.turns, 'turn')} · {u['input_tokens']:,} input + "
+            f"{plural(u['output_tokens'], 'output token')}",
             None,
         )
         return True

@@ -2,8 +2,9 @@
 
 Mounted into the main CLI as ``ahora docs``. Only typer is imported at module level;
 the index is imported inside each command, and LangChain never is, so these
-commands start fast. User errors (a missing folder) print one line on stderr and
-exit with code 2, without a traceback.
+commands start fast. Every command runs inside ``handled_errors``: user errors (a
+missing folder, a config file that does not load) print one line on stderr and exit
+with code 2, without a traceback (``--debug`` shows it).
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+from ahora.cli.common import DebugOpt, fail, handled_errors
 
 if TYPE_CHECKING:
     from ahora.docs.index import DocIndex
@@ -35,11 +38,6 @@ _Embeddings = Annotated[
 ]
 
 
-def _fail(message: str, code: int = 2) -> typer.Exit:
-    typer.echo(f"Error: {message}", err=True)
-    return typer.Exit(code)
-
-
 def _open(embeddings: bool = False) -> DocIndex:
     from ahora.docs.index import DocIndex
 
@@ -50,19 +48,14 @@ def _open(embeddings: bool = False) -> DocIndex:
     try:
         return DocIndex(embedder=default_embedder())
     except EmbeddingsUnavailable as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
 
 
 @app.command("add")
-def add(folder: _Folder, embeddings: _Embeddings = False) -> None:
+def add(folder: _Folder, embeddings: _Embeddings = False, debug: DebugOpt = False) -> None:
     """Index FOLDER, or bring its index up to date (unchanged files cost nothing)."""
-    from ahora.docs.index import NotAFolder
-
-    with _open(embeddings) as index:
-        try:
-            s = index.add(folder)
-        except NotAFolder as exc:
-            raise _fail(str(exc)) from None
+    with handled_errors(debug=debug), _open(embeddings) as index:
+        s = index.add(folder)  # NotAFolder is a ConfigurationError: one line, exit 2
     typer.echo(
         f"Indexed {s.folder}: {s.added} added, {s.updated} updated, {s.unchanged} unchanged, "
         f"{s.removed} removed, {s.skipped} skipped; {s.chunks} chunks in {s.seconds:.2f} s"
@@ -74,9 +67,9 @@ def add(folder: _Folder, embeddings: _Embeddings = False) -> None:
 
 
 @app.command("list")
-def list_() -> None:
+def list_(debug: DebugOpt = False) -> None:
     """List indexed folders with their file and chunk counts."""
-    with _open() as index:
+    with handled_errors(debug=debug), _open() as index:
         folders = index.folders()
     if not folders:
         typer.echo("No folders indexed. Add one with: ahora docs add DIR")
@@ -88,12 +81,12 @@ def list_() -> None:
 
 
 @app.command("rm")
-def rm(folder: _Folder) -> None:
+def rm(folder: _Folder, debug: DebugOpt = False) -> None:
     """Forget FOLDER: its passages no longer appear in searches (files are not touched)."""
-    with _open() as index:
+    with handled_errors(debug=debug), _open() as index:
         removed = index.remove(folder)
     if not removed:
-        raise _fail(f"{folder} is not indexed (see: ahora docs list)")
+        raise fail(f"{folder} is not indexed (see: ahora docs list)")
     typer.echo(f"Removed {Path(folder).expanduser().resolve()} from the index.")
 
 
@@ -105,9 +98,10 @@ def search(
         Path | None, typer.Option("--folder", help="Only search this indexed folder.")
     ] = None,
     embeddings: _Embeddings = False,
+    debug: DebugOpt = False,
 ) -> None:
     """Search the indexed documents, as the search_docs tool does."""
-    with _open(embeddings) as index:
+    with handled_errors(debug=debug), _open(embeddings) as index:
         hits = index.search(query, k=limit, folder=folder)
     if not hits:
         typer.echo("No matches.")

@@ -12,15 +12,20 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Annotated, Any
+import re
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ahora.cli.common import ModelOpt, NoColorOpt, fail, make_console
+from ahora.cli.common import ModelOpt, NoColorOpt, ToolsDirOpt, fail, make_console
 from ahora.errors import ConfigurationError
 from ahora.settings import Settings, config_path
 
-__all__ = ["app", "tool_infos"]
+if TYPE_CHECKING:
+    from rich.console import Console
+
+__all__ = ["app", "print_tools", "summary", "tool_infos"]
 
 app = typer.Typer()
 
@@ -49,31 +54,58 @@ def _settings(**overrides: Any) -> Settings:
         raise fail(str(exc)) from None
 
 
+def summary(description: str) -> str:
+    """The first sentence of a description's first paragraph, on one line.
+
+    Docstrings are wrapped at the source's width: the first *line* may stop
+    mid-sentence ("... Read a result in full"), the first sentence never does.
+    """
+    paragraph = " ".join(description.strip().split("\n\n", 1)[0].split())
+    return re.split(r"(?<=[.!?])\s+(?=[A-Z])", paragraph, maxsplit=1)[0]
+
+
+def print_tools(console: Console, infos: Sequence[Mapping[str, str]]) -> None:
+    """Tools as a table: name, then the description's first sentence, with where it
+    comes from (unless built in) after it.
+
+    On a terminal descriptions wrap at word boundaries to its width; piped, each
+    tool is one whole line without padding. Everything goes in as ``Text``: tool
+    names and descriptions are not rich markup.
+    """
+    from rich.table import Table
+    from rich.text import Text
+
+    from ahora.cli.render import print_unpadded
+
+    table = Table(box=None, pad_edge=False, show_header=False, show_edge=False)
+    table.add_column(style="bold", no_wrap=True)
+    table.add_column(overflow="fold")
+    for info in infos:
+        cell = Text(summary(info["description"]))
+        if info["origin"] != "builtin":
+            cell.append(f" · {info['origin']}", style="dim")
+        table.add_row(Text(info["name"]), cell)
+    if console.is_terminal:
+        console.print(table)
+    else:
+        print_unpadded(console, table)
+
+
 @app.command("tools")
 def tools(
     refresh: Annotated[bool, typer.Option("--refresh", help="Ignore the cached list.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per tool.")] = False,
+    tools_dir: ToolsDirOpt = None,
     no_color: NoColorOpt = False,
 ) -> None:
     """List the tools agents can use, with one-line descriptions."""
-    from rich.table import Table
-    from rich.text import Text
-
-    settings = _settings()
+    settings = _settings(tools_dir=str(tools_dir) if tools_dir is not None else None)
     infos = tool_infos(settings, refresh=refresh)
     if as_json:
         for info in infos:
             typer.echo(json.dumps(info, ensure_ascii=False))
         return
-    table = Table(box=None, pad_edge=False, show_header=False)
-    table.add_column(style="bold", no_wrap=True)
-    table.add_column()
-    table.add_column(style="dim", no_wrap=True)
-    for info in infos:
-        first = info["description"].strip().split("\n", 1)[0]
-        origin = "" if info["origin"] == "builtin" else info["origin"]
-        table.add_row(Text(info["name"]), Text(first), Text(origin))  # Text: not markup
-    make_console(no_color=no_color).print(table)
+    print_tools(make_console(no_color=no_color), infos)
     for problem in _problems(settings):
         typer.echo(f"warning: {problem}", err=True)
 

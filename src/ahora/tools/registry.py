@@ -21,6 +21,8 @@ Four sources, loaded in this order (the first tool to claim a name keeps it):
    your permissions, like any Python you import: only point ahora at folders you trust.
 4. **MCP servers** from ``settings.mcp_servers`` (``[mcp_servers.NAME]`` tables; see
    :mod:`ahora.mcp`).
+5. **Your documents**: ``search_docs`` over the document index (``ahora docs add``),
+   once it holds a folder (:func:`ahora.docs.tool.indexed_docs_tools`).
 
 A broken source (an import error, something that is not a tool, a name already
 taken, an MCP server that does not start) never stops the others: it becomes a
@@ -296,6 +298,21 @@ def _load_mcp(found: ToolSet, settings: Settings) -> None:
         found.add(tools, f"mcp:{name}")
 
 
+def _load_docs(found: ToolSet, settings: Settings) -> None:
+    try:
+        from ahora.docs.tool import indexed_docs_tools
+
+        tools = indexed_docs_tools(_docs_db(settings))
+    except Exception as exc:
+        found.problems.append(_problem("the document index", exc))
+        return
+    found.add(tools, "docs")
+
+
+def _docs_db(settings: Settings) -> Path:
+    return settings.home / "docs.sqlite"
+
+
 # --- loading, memo and the describe cache --------------------------------------------
 
 _memo_lock = threading.Lock()
@@ -317,6 +334,7 @@ def load_tools(settings: Settings | None = None) -> ToolSet:
         _load_entry_points(found, _entry_points())
         _load_local(found, s)
         _load_mcp(found, s)
+        _load_docs(found, s)
         _memo[key] = found
     _write_cache(s, key, found)
     return found
@@ -385,6 +403,7 @@ def _cache_key(s: Settings) -> str:
         "local_dir": [str(folder), str(folder.resolve())] if folder is not None else None,
         "local": [(str(p.resolve()), _mtime(p)) for p in _local_files(folder)],
         "mcp": json.dumps(dict(s.mcp_servers), sort_keys=True, default=str),
+        "docs": _mtime(_docs_db(s)),
     }
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
 
