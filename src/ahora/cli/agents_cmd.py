@@ -14,6 +14,7 @@ from typing import Annotated
 import typer
 
 from ahora.errors import InvalidProfile
+from ahora.safe_text import clean
 
 __all__ = ["app"]
 
@@ -42,9 +43,11 @@ def list_() -> None:
     width = max((len(i.name) for i in infos), default=0)
     for info in infos:
         if info.error:
-            typer.echo(f"{info.name:<{width}}  INVALID: {info.error}")
+            typer.echo(clean(f"{info.name:<{width}}  INVALID: {info.error}"))
         else:
-            typer.echo(f"{info.name:<{width}}  {info.description}  [{info.origin}: {info.path}]")
+            typer.echo(
+                clean(f"{info.name:<{width}}  {info.description}  [{info.origin}: {info.path}]")
+            )
     folders = ", ".join(str(folder) for _, folder in profile_dirs())
     typer.echo(f"\nSearched (later overrides earlier): {folders}")
 
@@ -59,7 +62,7 @@ def show(
     try:
         p = load_profile(name)
     except InvalidProfile as exc:
-        typer.echo(f"Error: {exc}", err=True)
+        typer.echo(clean(f"Error: {exc}"), err=True)
         raise typer.Exit(2) from None
     tools = "default tools" if p.tools is None else (", ".join(p.tools) or "none")
     rows = [
@@ -73,6 +76,6 @@ def show(
         ("approval", ", ".join(p.approval) or "none"),
     ]
     for key, value in rows:
-        typer.echo(f"{key + ':':<13}{value}")
+        typer.echo(clean(f"{key + ':':<13}{value}"))
     typer.echo("\nInstructions (added to ahora's system prompt):\n")
-    typer.echo(p.system_instructions())
+    typer.echo(clean(p.system_instructions()))

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from ahora.safe_text import clean
+
 if TYPE_CHECKING:
     from ahora.docs.index import DocIndex
 
@@ -36,7 +38,7 @@ _Embeddings = Annotated[
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
-    typer.echo(f"Error: {message}", err=True)
+    typer.echo(clean(f"Error: {message}"), err=True)
     return typer.Exit(code)
 
 
@@ -64,11 +66,14 @@ def add(folder: _Folder, embeddings: _Embeddings = False) -> None:
         except NotAFolder as exc:
             raise _fail(str(exc)) from None
     typer.echo(
-        f"Indexed {s.folder}: {s.added} added, {s.updated} updated, {s.unchanged} unchanged, "
-        f"{s.removed} removed, {s.skipped} skipped; {s.chunks} chunks in {s.seconds:.2f} s"
+        clean(
+            f"Indexed {s.folder}: {s.added} added, {s.updated} updated, "
+            f"{s.unchanged} unchanged, {s.removed} removed, {s.skipped} skipped; "
+            f"{s.chunks} chunks in {s.seconds:.2f} s"
+        )
     )
     for rel, reason in s.skipped_files[:20]:
-        typer.echo(f"  skipped {rel}: {reason}")
+        typer.echo(clean(f"  skipped {rel}: {reason}"))
     if len(s.skipped_files) > 20:
         typer.echo(f"  ... and {len(s.skipped_files) - 20} more skipped")
 
@@ -84,7 +89,9 @@ def list_() -> None:
     for f in folders:
         when = datetime.fromtimestamp(f.indexed_at).strftime("%Y-%m-%d %H:%M")
         skipped = f", {f.skipped} skipped" if f.skipped else ""
-        typer.echo(f"{f.path}  {f.files} files, {f.chunks} chunks{skipped}  (indexed {when})")
+        typer.echo(
+            clean(f"{f.path}  {f.files} files, {f.chunks} chunks{skipped}  (indexed {when})")
+        )
 
 
 @app.command("rm")
@@ -94,7 +101,7 @@ def rm(folder: _Folder) -> None:
         removed = index.remove(folder)
     if not removed:
         raise _fail(f"{folder} is not indexed (see: ahora docs list)")
-    typer.echo(f"Removed {Path(folder).expanduser().resolve()} from the index.")
+    typer.echo(clean(f"Removed {Path(folder).expanduser().resolve()} from the index."))
 
 
 @app.command("search")
@@ -115,4 +122,4 @@ def search(
     for n, hit in enumerate(hits, 1):
         text = " ".join(hit.text.split())
         snippet = text if len(text) <= 300 else text[:300] + "…"
-        typer.echo(f"[{n}] {hit.citation}  (score {hit.score:.3g})\n    {snippet}")
+        typer.echo(clean(f"[{n}] {hit.citation}  (score {hit.score:.3g})\n    {snippet}"))
