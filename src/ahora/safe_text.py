@@ -39,12 +39,15 @@ def _visible(match: re.Match[str]) -> str:
     return f"<U+{code:04X}>"  # C1 and bidi controls have no picture: name them
 
 
-def clean(text: str) -> str:
+def clean(text: str, *, one_line: bool = False) -> str:
     """``text`` with every control character shown visibly instead of obeyed.
 
-    Newlines and tabs stay; a CR before a newline is dropped (Windows line ends);
-    ESC becomes ``␛``, a lone CR ``␍``, C1 and bidi controls ``<U+009B>``.
+    Newlines and tabs stay (``one_line``: they too are shown, for a name that must
+    not draw a line of its own); a CR before a newline is dropped (Windows line
+    ends); ESC becomes ``␛``, a lone CR ``␍``, C1 and bidi controls ``<U+009B>``.
     """
+    if one_line:
+        return _UNSAFE.sub(_visible, text.replace("\n", "\u240a").replace("\t", "\u2409"))
     if is_clean(text):
         return text
     return _UNSAFE.sub(_visible, text.replace("\r\n", "\n"))

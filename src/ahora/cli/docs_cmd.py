@@ -37,6 +37,11 @@ _Embeddings = Annotated[
 ]
 
 
+def _name(path: object) -> str:
+    """A file or folder name on one line, controls and newlines shown (names are outside text)."""
+    return clean(str(path), one_line=True)
+
+
 def _fail(message: str, code: int = 2) -> typer.Exit:
     typer.echo(clean(f"Error: {message}"), err=True)
     return typer.Exit(code)
@@ -67,13 +72,13 @@ def add(folder: _Folder, embeddings: _Embeddings = False) -> None:
             raise _fail(str(exc)) from None
     typer.echo(
         clean(
-            f"Indexed {s.folder}: {s.added} added, {s.updated} updated, "
+            f"Indexed {_name(s.folder)}: {s.added} added, {s.updated} updated, "
             f"{s.unchanged} unchanged, {s.removed} removed, {s.skipped} skipped; "
             f"{s.chunks} chunks in {s.seconds:.2f} s"
         )
     )
     for rel, reason in s.skipped_files[:20]:
-        typer.echo(clean(f"  skipped {rel}: {reason}"))
+        typer.echo(clean(f"  skipped {_name(rel)}: {reason}"))
     if len(s.skipped_files) > 20:
         typer.echo(f"  ... and {len(s.skipped_files) - 20} more skipped")
 
@@ -90,7 +95,7 @@ def list_() -> None:
         when = datetime.fromtimestamp(f.indexed_at).strftime("%Y-%m-%d %H:%M")
         skipped = f", {f.skipped} skipped" if f.skipped else ""
         typer.echo(
-            clean(f"{f.path}  {f.files} files, {f.chunks} chunks{skipped}  (indexed {when})")
+            clean(f"{_name(f.path)}  {f.files} files, {f.chunks} chunks{skipped}  (indexed {when})")
         )
 
 
@@ -122,4 +127,7 @@ def search(
     for n, hit in enumerate(hits, 1):
         text = " ".join(hit.text.split())
         snippet = text if len(text) <= 300 else text[:300] + "…"
-        typer.echo(clean(f"[{n}] {hit.citation}  (score {hit.score:.3g})\n    {snippet}"))
+        typer.echo(
+            clean(f"[{n}] {_name(hit.citation)}  (score {hit.score:.3g})")
+            + clean(f"\n    {snippet}")
+        )
