@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ahora.answer import Answer, ToolCallRecord, Usage
+from ahora.safe_text import no_images
 
 if TYPE_CHECKING:
     from ahora.tools._common import Source
@@ -62,7 +63,7 @@ class Token:
     text: str
 
     def _repr_markdown_(self) -> str:
-        return self.text.replace("<", "&lt;")
+        return no_images(self.text.replace("<", "&lt;"))
 
 
 @dataclass(frozen=True, slots=True)

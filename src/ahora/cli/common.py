@@ -20,6 +20,7 @@ import typer
 
 from ahora.errors import ConfigurationError, RunError
 from ahora.recipe import Choices
+from ahora.safe_text import clean
 from ahora.settings import Settings
 
 if TYPE_CHECKING:
@@ -240,21 +241,22 @@ def plain_warnings() -> None:
     """Show warnings (a local tool file that fails to load ...) as one line each."""
 
     def one_line(message: Warning | str, category: type[Warning], *args: Any, **kw: Any) -> str:
-        return f"Warning: {message}\n"
+        return clean(f"Warning: {message}") + "\n"
 
     warnings.formatwarning = one_line
 
 
 def make_console(*, stderr: bool = False, no_color: bool = False) -> Console:
-    """A rich console on stdout or stderr; rich itself honours ``NO_COLOR``."""
-    from rich.console import Console
+    """A rich console on stdout or stderr; rich itself honours ``NO_COLOR``.
+    It shows control characters in outside text visibly (``ahora.cli.console``)."""
+    from ahora.cli.console import SafeConsole
 
-    return Console(stderr=stderr, no_color=no_color or None, highlight=False)
+    return SafeConsole(stderr=stderr, no_color=no_color or None, highlight=False)
 
 
 def fail(message: str, code: int = USAGE) -> typer.Exit:
     """Print ``Error: message`` on stderr; raise the returned ``typer.Exit``."""
-    typer.echo(f"Error: {message}", err=True)
+    typer.echo(clean(f"Error: {message}"), err=True)
     return typer.Exit(code)
 
 
@@ -298,7 +300,7 @@ def handled_errors(
         message, code = describe_error(exc)
         if code == FAILED and not isinstance(exc, RunError):
             message += "  (--debug shows the traceback)"
-        typer.echo(f"Error: {message}", err=True)
+        typer.echo(clean(f"Error: {message}"), err=True)
         raise typer.Exit(code) from None
 
 
