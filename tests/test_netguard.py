@@ -462,3 +462,59 @@ def test_a_very_long_url_is_shortened_in_the_message() -> None:
     with pytest.raises(BlockedURL) as info:
         netguard.check_url("ftp://example.com/" + "x" * 500)
     assert "..." in str(info.value) and "x" * 300 not in str(info.value)
+
+
+# --- metadata endpoints stay refused with AHORA_ALLOW_PRIVATE_URLS=1 (issue 9, item 13) ---
+
+METADATA_FORMS = [
+    "169.254.169.254",
+    "169.254.0.23",  # Tencent
+    "169.254.42.42",  # anywhere in IPv4 link-local
+    "fd20:ce::254",  # GCP over IPv6
+    "fd00:c1::a9fe:a9fe",  # Oracle over IPv6
+    "fd00:ec2::254",
+    "fd20:ce::254%eth0",  # scoped
+    "::ffff:169.254.169.254",  # IPv4-mapped
+    "::ffff:a9fe:a9fe",
+    "::a9fe:a9fe",  # IPv4-compatible
+    "64:ff9b::a9fe:a9fe",  # NAT64
+    "64:ff9b:1::a9fe:a9fe",  # local-use NAT64
+    "2002:a9fe:a9fe::",  # 6to4
+    "2002:a9fe:a9fe:1::1",
+    "2002:a9fe:17::",  # 6to4 embedding Tencent's 169.254.0.23
+    "2002:6464:64c8::1",  # 6to4 embedding Alibaba's 100.100.100.200
+    "2001:0:4136:e378:8000:63bf:5601:5601",  # Teredo, client 169.254.169.254
+    "::ffff:168.63.129.16",  # Azure wire server, mapped
+]
+
+
+@pytest.mark.parametrize("address", METADATA_FORMS)
+def test_metadata_addresses_are_recognised_in_every_form(address: str) -> None:
+    assert netguard.is_metadata_address(address)
+
+
+@pytest.mark.parametrize("address", METADATA_FORMS)
+def test_metadata_is_refused_even_when_private_urls_are_allowed(address: str) -> None:
+    resolver = FakeResolver({"innocent.example.com": [address]})
+    with pytest.raises(BlockedURL, match="metadata"):
+        netguard.check_url("http://innocent.example.com/", allow_private=True, resolver=resolver)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://[fd20:ce::254]/computeMetadata/v1/",
+        "http://[fd00:c1::a9fe:a9fe]/opc/v2/instance/",
+        "http://169.254.0.23/latest/meta-data/",
+        "http://[2002:a9fe:a9fe::]/latest/meta-data/",
+        "http://[::ffff:a9fe:a9fe]/",
+    ],
+)
+def test_metadata_literals_are_refused_when_private_urls_are_allowed(url: str) -> None:
+    with pytest.raises(BlockedURL, match="metadata"):
+        netguard.check_url(url, allow_private=True, resolver=FakeResolver({}))
+
+
+@pytest.mark.parametrize("address", ["10.0.0.1", "127.0.0.1", "::1", "fd12:3456::1", PUBLIC_IP])
+def test_ordinary_private_addresses_are_not_metadata(address: str) -> None:
+    assert not netguard.is_metadata_address(address)
