@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypedDict
 
 if TYPE_CHECKING:
-    from ahora.tools._common import Source
+    from ahora.messages import Source
 
 __all__ = ["Answer", "ToolCallRecord", "Usage"]
 

@@ -15,9 +15,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ahora.answer import Answer, ToolCallRecord, Usage
+from ahora.messages import STOPPED_EARLY, content_text, run_stats, shown_args, unfence
 
 if TYPE_CHECKING:
-    from ahora.tools._common import Source
+    from ahora.messages import Source
 
 __all__ = [
     "ApprovalRequested",
@@ -129,12 +130,7 @@ Event = (
 
 
 def _preview(text: str, limit: int = 160) -> str:
-    from ahora.messages import content_text
-
-    body = content_text(text)
-    if body.startswith("<tool_output"):
-        body = body.split(">", 1)[-1].rsplit("</tool_output>", 1)[0]
-    body = " ".join(body.split())
+    body = " ".join(unfence(content_text(text)).split())
     return body if len(body) <= limit else body[: limit - 1] + "…"
 
 
@@ -152,8 +148,6 @@ class EventBuilder:
 
     def feed(self, mode: str, chunk: Any) -> list[Event]:
         from langchain_core.messages import AIMessage, AIMessageChunk, ToolMessage
-
-        from ahora.middleware.invalid_tool_calls import shown_args
 
         out: list[Event] = []
         if mode == "messages":
@@ -232,9 +226,6 @@ def answer_from_messages(
 ) -> Answer:
     """Collect the answer, sources, tool calls and usage of the last run in ``messages``."""
     from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
-
-    from ahora.middleware.budget import STOPPED_EARLY, run_stats
-    from ahora.middleware.invalid_tool_calls import shown_args
 
     start = 0
     for i in range(len(messages) - 1, -1, -1):
