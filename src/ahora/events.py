@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import html
 import time
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -276,19 +276,3 @@ def answer_from_messages(
         stop_reason=stop_reason,
         messages=list(messages),
     )
-
-
-def events_from_stream(stream: Iterator[tuple[str, Any]]) -> Iterator[Event]:
-    builder = EventBuilder()
-    yield from builder.start()
-    for mode, chunk in stream:
-        yield from builder.feed(mode, chunk)
-
-
-async def aevents_from_stream(stream: AsyncIterator[tuple[str, Any]]) -> AsyncIterator[Event]:
-    builder = EventBuilder()
-    for event in builder.start():
-        yield event
-    async for mode, chunk in stream:
-        for event in builder.feed(mode, chunk):
-            yield event

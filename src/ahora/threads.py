@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
-from ahora.errors import ConfigurationError, InvalidSettings
+from ahora.errors import InvalidSettings, ThreadNotFound
 from ahora.settings import Settings
 
 if TYPE_CHECKING:
@@ -61,10 +61,6 @@ __all__ = [
     "open_sqlite_saver",
     "redact",
 ]
-
-
-class ThreadNotFound(ConfigurationError):
-    """No saved thread matches the id (or the prefix matches several)."""
 
 
 @dataclass(frozen=True)
