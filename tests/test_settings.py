@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from ahora.errors import InvalidSettings
-from ahora.settings import Settings, config_path, data_dir, get_settings
+from ahora.settings import Settings, config_path, data_dir, get_settings, is_secret_name
 
 
 def write_config(home: Path, text: str) -> Path:
@@ -194,3 +194,22 @@ def test_an_unknown_key_far_from_any_lists_the_known_ones(isolated_env: Path) ->
     write_config(isolated_env, "zzzz = 1\n")
     with pytest.raises(InvalidSettings, match=r"unknown setting 'zzzz' \(known: allow_private"):
         get_settings()
+
+
+@pytest.mark.parametrize(
+    ("name", "secret"),
+    [
+        ("OPENAI_API_KEY", True),
+        ("AWS_SECRET_ACCESS_KEY", True),
+        ("GITHUB_PAT", True),
+        ("HF_TOKEN", True),
+        ("DATABASE_DSN", True),
+        ("postgres_url", True),
+        ("PATH", False),
+        ("HOME", False),
+        ("AUTHOR", False),
+        ("KEYBOARD_LAYOUT", False),
+    ],
+)
+def test_secret_names(name: str, secret: bool) -> None:
+    assert is_secret_name(name) is secret

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,6 +12,7 @@ from ahora.cli.session import Session
 from ahora.recipe import Choices
 from ahora.settings import Settings
 from ahora.testing import ScriptedChatModel
+from tests.fixtures.faults import FAULTS, assert_survived
 
 
 def counting_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
@@ -82,3 +84,8 @@ def test_a_turn_reads_the_thread_once(monkeypatch: pytest.MonkeyPatch) -> None:
         "two",
     ]
     session.close()
+
+
+def test_fault_is_survived(tmp_path: Path) -> None:
+    """A process killed mid-turn leaves a thread the next process continues."""
+    assert_survived(FAULTS["killed_mid_turn"], tmp_path)

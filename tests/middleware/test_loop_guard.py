@@ -3,6 +3,7 @@ tool calling and the agent answers from what it has (``stopped_early``)."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,6 +13,7 @@ from langchain_openai import ChatOpenAI
 from ahora import Agent
 from ahora.testing import ScriptedChatModel, tool_call, tool_calls
 from ahora.testing.openai_server import OpenAIServer
+from tests.fixtures.faults import FAULTS, assert_survived
 
 
 class Counter:
@@ -159,3 +161,8 @@ def test_a_server_that_reuses_call_ids_is_still_caught(stream: bool) -> None:
         assert "tools" not in srv.requests[-1]  # the last call was made without tools
     assert counter.runs == ["x"]
     assert answer.text == "Answer from the first result." and answer.stopped_early
+
+
+def test_fault_is_survived(tmp_path: Path) -> None:
+    """A model that repeats itself lands with an answer."""
+    assert_survived(FAULTS["repeats_itself"], tmp_path)
