@@ -9,7 +9,7 @@ Run from the repository root: ``python benchmarks/reliability.py``. It replays
   ``ahora.http.fetch_guarded``, the fetch read_page uses, directly and as the target of
   a redirect, against a loopback canary that counts hits: handled = ``BlockedURL`` and
   no hit; escaped = a response or a hit on the canary;
-* the fault scenarios of ``tests/test_faults.py`` (the very cases the tests run):
+* the fault scenarios of ``tests/fixtures/faults.py`` (the very cases the tests run):
   survived = an answer (or the one clear error expected), no crash, the turn kept.
 
 and prints Markdown tables for the README's reliability section. Exits 1 if anything
@@ -41,7 +41,7 @@ for _name in (
 os.environ["AHORA_HOME"] = str(Path(_SCRATCH.name) / "home")
 os.environ["OLLAMA_HOST"] = "http://127.0.0.1:9"
 
-from tests.test_faults import SCENARIOS, run_scenario  # noqa: E402
+from tests.fixtures.faults import SCENARIOS, run_scenario  # noqa: E402
 from tests.tools.test_calculator_hostile import HOSTILE  # noqa: E402
 
 

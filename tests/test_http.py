@@ -19,6 +19,7 @@ import pytest
 from ahora import http
 from ahora.errors import BlockedURL, ToolFailure
 from ahora.settings import Settings
+from tests.fixtures.faults import FAULTS, assert_survived
 from tests.fixtures.pages import PageServer
 
 
@@ -285,3 +286,9 @@ def test_https_refuses_a_certificate_for_another_name(
             trusted_hosts={"other.test"},
             ca_certs=str(cert),
         )
+
+
+@pytest.mark.parametrize("fault", ["data_dir_read_only_tools", "http_cache_locked"])
+def test_fault_is_survived(fault: str, tmp_path: Path) -> None:
+    """The HTTP cache failing costs speed, not answers."""
+    assert_survived(FAULTS[fault], tmp_path)

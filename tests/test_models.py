@@ -6,6 +6,7 @@ import json
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -31,6 +32,7 @@ from ahora.models import (
 from ahora.settings import Settings
 from ahora.testing import ScriptedChatModel
 from ahora.testing.openai_server import OpenAIServer
+from tests.fixtures.faults import FAULTS, assert_survived
 
 
 class _OllamaHandler(BaseHTTPRequestHandler):
@@ -260,3 +262,17 @@ def test_other_errors_are_not_translated() -> None:
 def _noop() -> str:
     """Do nothing."""
     return "ok"
+
+
+@pytest.mark.parametrize(
+    "fault", ["provider_500_then_200", "provider_429_retry_after", "provider_rejects_key"]
+)
+def test_fault_is_survived(fault: str, tmp_path: Path) -> None:
+    """Provider failures are retried or named."""
+    assert_survived(FAULTS[fault], tmp_path)
+
+
+@pytest.mark.parametrize(("spec", "var"), [("openai:gpt-4.1-mini", "OPENAI_API_KEY")])
+def test_explicit_model_without_its_key_is_a_configuration_error(spec: str, var: str) -> None:
+    with pytest.raises(NoModelConfigured, match=var):
+        resolve_model(spec, settings=Settings.load({}))

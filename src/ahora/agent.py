@@ -36,14 +36,16 @@ from ahora.settings import Settings, get_settings
 if TYPE_CHECKING:
     from langchain.agents.middleware import AgentMiddleware
     from langchain_core.language_models import BaseChatModel
+    from langchain_core.messages import BaseMessage
     from langchain_core.runnables import RunnableConfig
     from langchain_core.tools import BaseTool
     from langgraph.graph.state import CompiledStateGraph
     from langgraph.types import Checkpointer
 
-__all__ = ["Agent", "build_agent", "create_agent", "graph_from_recipe"]
+__all__ = ["Agent", "build_agent", "create_agent", "graph_from_recipe", "thread_config"]
 
-_STREAM_MODES: list[Literal["messages", "updates"]] = ["messages", "updates"]
+# "values" gives the final state, so a streamed answer needs no read of the checkpoint.
+_STREAM_MODES: list[Literal["messages", "updates", "values"]] = ["messages", "updates", "values"]
 
 
 def _tools(tools: Sequence[Any] | None, settings: Settings | None = None) -> list[BaseTool]:
@@ -370,16 +372,43 @@ class Agent:
         return list(getattr(bound, "tools_by_name", {}).values())
 
     def _config(self, thread: str | None) -> RunnableConfig:
-        configurable: dict[str, Any] = {"thread_id": thread or str(uuid.uuid4())}
-        if self.timeout is not None:
-            configurable[DEADLINE_KEY] = time.time() + self.timeout
-        return {"configurable": configurable}
+        """A run's config: the thread (a new one when None) and the deadline."""
+        if self.timeout is None:
+            return thread_config(thread or str(uuid.uuid4()))
+        return thread_config(
+            thread or str(uuid.uuid4()), **{DEADLINE_KEY: time.time() + self.timeout}
+        )
 
     @staticmethod
-    def _input(question: str) -> dict[str, Any]:
+    def _input(question: str, question_id: str | None = None) -> dict[str, Any]:
         from langchain_core.messages import HumanMessage
 
-        return {"messages": [HumanMessage(content=question)]}
+        return {"messages": [HumanMessage(content=question, id=question_id)]}
+
+    def messages(self, thread: str) -> list[BaseMessage]:
+        """The thread's conversation so far (empty for a thread never used)."""
+        state = self.graph.get_state(thread_config(thread))
+        return list((state.values or {}).get("messages", []))
+
+    def rollback(self, thread: str, question_id: str) -> bool:
+        """Undo the turn that asked ``question_id`` (see ``stream``): remove that question
+        and everything after it, so the thread is as it was before. False when the
+        question never reached the thread (nothing to undo)."""
+        from langchain_core.messages import RemoveMessage
+        from langgraph.graph.message import REMOVE_ALL_MESSAGES
+
+        config = thread_config(thread)
+        messages = self.messages(thread)
+        ids = [m.id for m in messages]
+        if question_id not in ids:
+            return False
+        kept = messages[: ids.index(question_id)]
+        # Replace the whole list: some of the turn's messages may exist only as pending
+        # writes of an interrupted step, where RemoveMessage cannot reach.
+        self.graph.update_state(
+            config, {"messages": [RemoveMessage(id=REMOVE_ALL_MESSAGES), *kept]}, as_node="model"
+        )
+        return True
 
     @staticmethod
     def _resume_input(approve: bool | Sequence[bool], pending: int) -> Any:
@@ -396,20 +425,8 @@ class Agent:
         ]
         return Command(resume={"decisions": decisions})
 
-    def _answer(self, config: RunnableConfig, started: float) -> Answer:
-        state = self.graph.get_state(config)
-        return _make_answer(
-            state.values, state.interrupts, config, self.model_name, started, self.settings.prices
-        )
-
-    async def _aanswer(self, config: RunnableConfig, started: float) -> Answer:
-        state = await self.graph.aget_state(config)
-        return _make_answer(
-            state.values, state.interrupts, config, self.model_name, started, self.settings.prices
-        )
-
     def _pending(self, thread: str) -> int:
-        state = self.graph.get_state({"configurable": {"thread_id": thread}})
+        state = self.graph.get_state(thread_config(thread))
         return len(_pending(state.interrupts))
 
     def ask(self, question: str, *, thread: str | None = None) -> Answer:
@@ -429,9 +446,15 @@ class Agent:
         command = self._resume_input(approve, self._pending(thread))
         return await self._arun(command, self._config(thread))
 
-    def stream(self, question: str, *, thread: str | None = None) -> Iterator[Event]:
-        """Yield events as the run goes; the last one is ``Finished(answer)``."""
-        return self._stream(self._input(question), self._config(thread))
+    def stream(
+        self, question: str, *, thread: str | None = None, question_id: str | None = None
+    ) -> Iterator[Event]:
+        """Yield events as the run goes; the last one is ``Finished(answer)``.
+
+        ``question_id`` names the question's message, so that ``rollback`` can undo
+        the turn if the caller abandons it.
+        """
+        return self._stream(self._input(question, question_id), self._config(thread))
 
     async def astream(self, question: str, *, thread: str | None = None) -> AsyncIterator[Event]:
         """``stream`` for async code."""
@@ -470,6 +493,7 @@ class Agent:
         started = time.monotonic()
         builder = EventBuilder()
         yield from builder.start()
+        final = _Final()
         with _translated_errors():
             for mode, chunk in self.graph.stream(
                 payload,
@@ -478,14 +502,16 @@ class Agent:
                 context=self.context,
                 durability=self._durability,
             ):
+                final.feed(mode, chunk)
                 yield from builder.feed(mode, chunk)
-        yield Finished(self._answer(config, started))
+        yield Finished(final.answer(self, config, started))
 
     async def _astream(self, payload: Any, config: RunnableConfig) -> AsyncIterator[Event]:
         started = time.monotonic()
         builder = EventBuilder()
         for event in builder.start():
             yield event
+        final = _Final()
         with _translated_errors():
             async for mode, chunk in self.graph.astream(
                 payload,
@@ -494,9 +520,33 @@ class Agent:
                 context=self.context,
                 durability=self._durability,
             ):
+                final.feed(mode, chunk)
                 for event in builder.feed(mode, chunk):
                     yield event
-        yield Finished(await self._aanswer(config, started))
+        yield Finished(final.answer(self, config, started))
+
+
+class _Final:
+    """The last state and the interrupts of a streamed run, from its own stream."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, Any] = {}
+        self.interrupts: Sequence[Any] = ()
+
+    def feed(self, mode: str, chunk: Any) -> None:
+        if mode == "values" and isinstance(chunk, dict):
+            self.values = chunk
+        elif mode == "updates" and isinstance(chunk, dict) and "__interrupt__" in chunk:
+            self.interrupts = chunk["__interrupt__"]
+
+    def answer(self, agent: Agent, config: RunnableConfig, started: float) -> Answer:
+        prices = agent.settings.prices
+        return _make_answer(self.values, self.interrupts, config, agent.model_name, started, prices)
+
+
+def thread_config(thread: str, **configurable: Any) -> RunnableConfig:
+    """The LangGraph config of a thread: the one place it is built."""
+    return {"configurable": {"thread_id": thread, **configurable}}
 
 
 def _pending(interrupts: Sequence[Any]) -> list[dict[str, Any]]:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, TypedDict
 from ahora.safe_text import no_images
 
 if TYPE_CHECKING:
-    from ahora.tools._common import Source
+    from ahora.messages import Source
 
 __all__ = ["Answer", "ToolCallRecord", "Usage"]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,6 +12,7 @@ from ahora.cli.session import Session
 from ahora.recipe import Choices
 from ahora.settings import Settings
 from ahora.testing import ScriptedChatModel
+from tests.fixtures.faults import FAULTS, assert_survived
 
 
 def counting_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
@@ -59,3 +61,31 @@ def test_a_failed_switch_keeps_the_previous_recipe() -> None:
     assert session.choices.profile == "researcher"
     assert session.profile_info is not None and session.profile_info.name == "researcher"
     session.close()
+
+
+def test_a_turn_reads_the_thread_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only the run itself loads the checkpoint: no snapshot before, no read after."""
+    model = ScriptedChatModel(replies=["one", "two"])
+    session = Session(Settings.load(), Choices(profile="assistant", model=model, tools=[]))
+    session.open()
+    reads: list[Any] = []
+    saver = session._saver
+    real = saver.get_tuple
+    monkeypatch.setattr(saver, "get_tuple", lambda config: reads.append(config) or real(config))
+    events = list(session.ask("first"))
+    assert events[-1].answer.text == "one"  # type: ignore[attr-defined]
+    assert len(reads) == 1
+    list(session.ask("second"))
+    assert len(reads) == 2
+    assert [m.content for m in session.agent.messages(session.thread_id)] == [
+        "first",
+        "one",
+        "second",
+        "two",
+    ]
+    session.close()
+
+
+def test_fault_is_survived(tmp_path: Path) -> None:
+    """A process killed mid-turn leaves a thread the next process continues."""
+    assert_survived(FAULTS["killed_mid_turn"], tmp_path)

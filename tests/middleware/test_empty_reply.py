@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from langchain_core.messages import SystemMessage
@@ -9,6 +10,7 @@ from langchain_core.messages import SystemMessage
 from ahora import Agent
 from ahora.middleware.empty_reply import EMPTY_FALLBACK
 from ahora.testing import ScriptedChatModel, tool_call
+from tests.fixtures.faults import FAULTS, assert_survived
 
 
 def noop(text: str) -> str:
@@ -47,3 +49,8 @@ def test_a_tool_call_without_text_is_not_an_empty_reply() -> None:
     answer = Agent(model, [noop]).ask("hi")
     assert answer.text == "Done." and model.calls == 2
     assert all("previous reply was empty" not in system_prompt(r) for r in model.requests)
+
+
+def test_fault_is_survived(tmp_path: Path) -> None:
+    """An empty reply is retried once, then answered with a note."""
+    assert_survived(FAULTS["empty_reply_twice"], tmp_path)

@@ -3,6 +3,7 @@ valid call in the same message still runs."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from langchain_core.messages import AIMessage, ToolMessage
@@ -10,6 +11,7 @@ from langchain_core.messages import AIMessage, ToolMessage
 from ahora import Agent
 from ahora.events import ToolCalled, ToolFinished
 from ahora.testing import ScriptedChatModel
+from tests.fixtures.faults import FAULTS, assert_survived
 
 
 class Adder:
@@ -87,3 +89,8 @@ async def test_the_async_path_repairs_too() -> None:
     answer = await Agent(model, [adder.tool()]).aask("add")
     assert adder.runs == [(2, 3)]
     assert results(answer.messages)["invalid_0"].status == "error"
+
+
+def test_fault_is_survived(tmp_path: Path) -> None:
+    """Malformed tool-call JSON goes back to the model."""
+    assert_survived(FAULTS["malformed_tool_json"], tmp_path)

@@ -4,6 +4,7 @@ are not errors and must pause the run, on the sync and the async path alike."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,6 +14,7 @@ from langgraph.types import interrupt
 from ahora import Agent
 from ahora.errors import ToolFailure
 from ahora.testing import ScriptedChatModel, tool_call
+from tests.fixtures.faults import FAULTS, assert_survived
 
 
 def failing(city: str) -> str:
@@ -108,3 +110,8 @@ def test_an_interrupt_in_a_tool_pauses_the_run_and_is_not_an_error(
     assert done.text == "Done." and done.pending == []
     results = [str(m.content) for m in done.messages if isinstance(m, ToolMessage)]
     assert any("confirmed Oslo" in r and "approve" in r for r in results), results
+
+
+def test_fault_is_survived(tmp_path: Path) -> None:
+    """A call to a tool that does not exist is answered, not raised."""
+    assert_survived(FAULTS["unknown_tool"], tmp_path)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from pathlib import Path
 
 import pytest
 from langchain_core.messages import ToolMessage
@@ -12,6 +13,7 @@ from langchain_core.messages import ToolMessage
 from ahora import Agent
 from ahora.settings import Settings
 from ahora.testing import ScriptedChatModel, tool_call
+from tests.fixtures.faults import FAULTS, assert_survived
 
 SLEEP = 6.0  # how long the stuck tools would take; far beyond any limit below
 LIMIT = 0.5
@@ -75,3 +77,9 @@ def test_a_tool_within_its_limit_is_not_cut_off(monkeypatch: pytest.MonkeyPatch)
     answer = Agent(model, [quick]).ask("go")
     assert errors(answer.messages) == []
     assert any(isinstance(m, ToolMessage) and "quick q" in str(m.content) for m in answer.messages)
+
+
+@pytest.mark.parametrize("fault", ["tool_hangs", "async_tool_hangs"])
+def test_fault_is_survived(fault: str, tmp_path: Path) -> None:
+    """A hanging tool times out and the model is told."""
+    assert_survived(FAULTS[fault], tmp_path)

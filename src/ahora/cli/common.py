@@ -50,14 +50,12 @@ EXIT_CODES_HELP = (
     "Exit codes: 0 ok · 1 the run failed · 2 usage or configuration error · 130 interrupted."
 )
 
-_RUN = "Run options"
 ModelOpt = Annotated[
     str | None,
     typer.Option(
         "--model",
         "-m",
         help="Model as provider:name, e.g. openai:gpt-4.1-mini.",
-        rich_help_panel=_RUN,
     ),
 ]
 MaxStepsOpt = Annotated[
@@ -66,7 +64,6 @@ MaxStepsOpt = Annotated[
         "--max-steps",
         min=1,
         help="Model calls per turn (default: the agent's, else 12).",
-        rich_help_panel=_RUN,
     ),
 ]
 ToolsOpt = Annotated[
@@ -74,7 +71,6 @@ ToolsOpt = Annotated[
     typer.Option(
         "--tools",
         help="Comma-separated tool names (see `ahora tools`); '' for none.",
-        rich_help_panel=_RUN,
     ),
 ]
 AgentOpt = Annotated[
@@ -84,7 +80,6 @@ AgentOpt = Annotated[
         "-a",
         metavar="NAME|PATH",
         help=f"Agent profile (see `ahora agents`) or a .toml file; default {DEFAULT_AGENT}.",
-        rich_help_panel=_RUN,
     ),
 ]
 DocsOpt = Annotated[
@@ -93,7 +88,6 @@ DocsOpt = Annotated[
         "--docs",
         metavar="DIR",
         help="Index DIR now and let the agent search it (search_docs); repeatable.",
-        rich_help_panel=_RUN,
     ),
 ]
 MaxTokensOpt = Annotated[
@@ -102,7 +96,6 @@ MaxTokensOpt = Annotated[
         "--max-tokens",
         min=1,
         help="Token budget per answer, then it wraps up.",
-        rich_help_panel=_RUN,
     ),
 ]
 MaxCostOpt = Annotated[
@@ -111,7 +104,6 @@ MaxCostOpt = Annotated[
         "--max-cost",
         min=0.000001,
         help="Dollar budget per answer (models with known prices), then it wraps up.",
-        rich_help_panel=_RUN,
     ),
 ]
 TimeoutOpt = Annotated[
@@ -120,7 +112,6 @@ TimeoutOpt = Annotated[
         "--timeout",
         metavar="SECONDS",
         help="Time budget per answer, then it wraps up with what it has.",
-        rich_help_panel=_RUN,
     ),
 ]
 FallbackOpt = Annotated[
@@ -129,7 +120,6 @@ FallbackOpt = Annotated[
         "--fallback",
         metavar="PROVIDER:NAME",
         help="Model to try when the model fails (not on bad keys); repeatable, in order.",
-        rich_help_panel=_RUN,
     ),
 ]
 ToolsDirOpt = Annotated[
@@ -140,14 +130,11 @@ ToolsDirOpt = Annotated[
         exists=True,
         file_okay=False,
         help="Load local tools from the *.py files in DIR (default ./tools).",
-        rich_help_panel=_RUN,
     ),
 ]
 YesOpt = Annotated[
     bool,
-    typer.Option(
-        "--yes", "-y", help="Approve every tool call that needs approval.", rich_help_panel=_RUN
-    ),
+    typer.Option("--yes", "-y", help="Approve every tool call that needs approval."),
 ]
 VerboseOpt = Annotated[
     bool,

@@ -189,14 +189,6 @@ class Session:
     # -- turns ----------------------------------------------------------------
 
     @property
-    def _config(self) -> dict[str, Any]:
-        return {"configurable": {"thread_id": self.thread_id}}
-
-    def _messages(self) -> list[Any]:
-        state = self.agent.graph.get_state(self._config)  # type: ignore[arg-type]
-        return list((state.values or {}).get("messages", []))
-
-    @property
     def busy(self) -> bool:
         """A cancelled turn is still winding down in the background."""
         return self._worker is not None and self._worker.is_alive()
@@ -223,15 +215,15 @@ class Session:
         self.wait()
         agent = self.agent
         thread_id = self.thread_id
-        before = {m.id for m in self._messages()}
+        turn = _Turn(agent, thread_id, new_thread_id())
         self.index.start_turn(thread_id, question, agent.model_name)
         run: Callable[[], Iterator[Event]] = functools.partial(
-            agent.stream, question, thread=thread_id
+            agent.stream, question, thread=thread_id, question_id=turn.question_id
         )
         waited = 0.0  # run time of the paused parts, not the time spent deciding
         while True:
             paused: Answer | None = None
-            for event in self._in_worker(run, agent, thread_id, before):
+            for event in self._in_worker(run, turn):
                 if isinstance(event, Finished) and event.answer.pending:
                     paused = event.answer
                     continue
@@ -246,24 +238,18 @@ class Session:
                 votes = approve(paused.pending) if approve else [False] * len(paused.pending)
             except BaseException:
                 with contextlib.suppress(Exception):
-                    self._undo(agent, thread_id, before)
+                    turn.undo()
                 raise
             run = functools.partial(agent.stream_resume, thread_id, approve=votes)
 
-    def _in_worker(
-        self,
-        run: Callable[[], Iterator[Event]],
-        agent: Agent,
-        thread_id: str,
-        before: set[str],
-    ) -> Iterator[Event]:
+    def _in_worker(self, run: Callable[[], Iterator[Event]], turn: _Turn) -> Iterator[Event]:
         """The events of ``run()``, streamed by a worker thread (see ``ask``)."""
         events: queue.Queue[Any] = queue.Queue()
         cancel = threading.Event()
         self._cancel = cancel
         self._worker = threading.Thread(
             target=self._run,
-            args=(run, agent, thread_id, before, events, cancel),
+            args=(run, turn, events, cancel),
             name="ahora-turn",
             daemon=True,
         )
@@ -287,9 +273,7 @@ class Session:
     def _run(
         self,
         run: Callable[[], Iterator[Event]],
-        agent: Agent,
-        thread_id: str,
-        before: set[str],
+        turn: _Turn,
         events: queue.Queue[Any],
         cancel: threading.Event,
     ) -> None:
@@ -309,11 +293,11 @@ class Session:
                 if close is not None:
                     close()
             if not finished:
-                self._undo(agent, thread_id, before)
+                turn.undo()
         except BaseException as exc:
             events.put(exc)
             with contextlib.suppress(Exception):  # else the next turn seals what is left
-                self._undo(agent, thread_id, before)
+                turn.undo()
         else:
             # Best effort, and never a reason to undo a turn that finished: a locked or
             # full disk only means the file shrinks at the next turn instead.
@@ -324,24 +308,6 @@ class Session:
                     log.debug("compaction skipped: %s", exc)
         finally:
             events.put(_DONE)
-
-    @staticmethod
-    def _undo(agent: Agent, thread_id: str, before: set[str]) -> None:
-        """Remove the messages a turn added: the thread is as it was before it."""
-        from langchain_core.messages import RemoveMessage
-        from langgraph.graph.message import REMOVE_ALL_MESSAGES
-
-        config: Any = {"configurable": {"thread_id": thread_id}}
-        messages = (agent.graph.get_state(config).values or {}).get("messages", [])
-        kept = [m for m in messages if m.id in before]
-        if len(kept) < len(messages):
-            # Replace the whole list: some of the turn's messages may exist only as
-            # pending writes of the interrupted step, where RemoveMessage cannot reach.
-            agent.graph.update_state(
-                config,
-                {"messages": [RemoveMessage(id=REMOVE_ALL_MESSAGES), *kept]},
-                as_node="model",
-            )
 
     def _finished(self, question: str, answer: Answer) -> None:
         self.turns += 1
@@ -355,3 +321,17 @@ class Session:
             tool_calls=[dict(c) for c in answer.tool_calls],
             model=answer.model,
         )
+
+
+class _Turn:
+    """The turn in flight: undone with ``Agent.rollback`` from its question's id, so
+    no snapshot of the thread is needed before it starts."""
+
+    def __init__(self, agent: Agent, thread_id: str, question_id: str) -> None:
+        self.agent = agent
+        self.thread_id = thread_id
+        self.question_id = question_id
+
+    def undo(self) -> None:
+        """Remove the messages the turn added: the thread is as it was before it."""
+        self.agent.rollback(self.thread_id, self.question_id)

@@ -20,6 +20,8 @@ import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
+from ahora.errors import EmbeddingsUnavailable
+
 if TYPE_CHECKING:
     from ahora.docs.index import Hit
 
@@ -33,10 +35,6 @@ __all__ = [
 ]
 
 RRF_K = 60
-
-
-class EmbeddingsUnavailable(Exception):
-    """The optional embedding model is not installed."""
 
 
 class Embedder(Protocol):

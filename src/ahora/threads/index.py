@@ -18,16 +18,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ahora.errors import ConfigurationError
+from ahora.errors import ThreadNotFound
 from ahora.settings import Settings
 from ahora.threads.pgconnect import connect_postgres
 from ahora.threads.sqlite import compact, connect
 
 __all__ = ["PostgresThreadIndex", "ThreadIndex", "ThreadInfo", "ThreadNotFound", "Turn"]
-
-
-class ThreadNotFound(ConfigurationError):
-    """No saved thread matches the id (or the prefix matches several)."""
 
 
 @dataclass(frozen=True)

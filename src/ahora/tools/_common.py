@@ -1,4 +1,5 @@
-"""What every built-in tool shares: provenance artifacts and failures as messages.
+"""What every built-in tool shares: provenance artifacts, failures as messages, and the
+run's settings (``Runtime``, ``settings_of``).
 
 Tools return ``(text, artifact)`` (LangChain's ``content_and_artifact``). The artifact
 is ``{"sources": [Source, ...]}`` so front ends can list sources and fetch times
@@ -9,14 +10,14 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from datetime import UTC, datetime
-from typing import Annotated, Any, TypedDict
+from typing import Annotated, Any
 
 from langchain_core.tools import InjectedToolArg
 from langgraph.prebuilt import ToolRuntime
 
 from ahora.context import RunContext, settings_of
 from ahora.errors import ToolFailure
+from ahora.messages import Artifact, Source, now_iso, source
 
 __all__ = [
     "Artifact",
@@ -32,26 +33,6 @@ __all__ = [
 #: ``ToolRuntime`` (see ``ahora.context``); the model never sees it; None when the
 #: tool is called directly.
 Runtime = Annotated[ToolRuntime[RunContext, Any] | None, InjectedToolArg()]
-
-
-class Source(TypedDict):
-    url: str
-    title: str
-    fetched_at: str
-
-
-class Artifact(TypedDict, total=False):
-    sources: list[Source]
-    error: str
-
-
-def now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-def source(url: str, title: str = "") -> Source:
-    """A source fetched now."""
-    return {"url": url, "title": title, "fetched_at": now_iso()}
 
 
 def failures_as_messages(

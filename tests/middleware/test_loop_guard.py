@@ -3,6 +3,7 @@ tool calling and the agent answers from what it has (``stopped_early``)."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,6 +13,7 @@ from langchain_openai import ChatOpenAI
 from ahora import Agent
 from ahora.testing import ScriptedChatModel, tool_call, tool_calls
 from ahora.testing.openai_server import OpenAIServer
+from tests.fixtures.faults import FAULTS, assert_survived
 
 
 class Counter:
@@ -209,3 +211,8 @@ def test_calls_with_the_same_arguments_to_different_tools_both_run() -> None:
     answer = Agent(model, [counter.tool(), other]).ask("go")
     assert counter.runs == ["x", "other x"]
     assert repeat_notes(answer.messages) == [] and not answer.stopped_early
+
+
+def test_fault_is_survived(tmp_path: Path) -> None:
+    """A model that repeats itself lands with an answer."""
+    assert_survived(FAULTS["repeats_itself"], tmp_path)
