@@ -14,6 +14,7 @@ the issues ask for fits around the model call or the tool call.
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
@@ -37,6 +38,8 @@ if TYPE_CHECKING:
     from langchain_core.tools import BaseTool
     from langgraph.graph.state import CompiledStateGraph
     from langgraph.types import Checkpointer
+
+    from ahora.threads import ThreadIndex
 
 __all__ = ["Agent", "create_agent"]
 
@@ -275,10 +278,13 @@ class Agent:
         fallbacks: Sequence[str | BaseChatModel] | None = None,
         approvals: Sequence[str] | None = None,
         checkpointer: Checkpointer | None = None,
+        threads: bool = False,
         middleware: Sequence[AgentMiddleware[Any, Any, Any]] = (),
         timezone: str | None = None,
         settings: Settings | None = None,
     ) -> None:
+        """``threads=True`` saves conversations in the terminal's store (``ahora threads``;
+        ``ahora.threads``) instead of memory: ``checkpointer`` is then that store."""
         from langgraph.checkpoint.memory import InMemorySaver
 
         from ahora.models import model_label, resolve_model
@@ -293,6 +299,14 @@ class Agent:
         self.timeout = self.settings.timeout if timeout is None else timeout
         if self.timeout is not None and self.timeout <= 0:
             raise InvalidSettings(f"timeout must be a positive number of seconds, not {timeout!r}")
+        self.threads: ThreadIndex | None = None
+        if threads:
+            if checkpointer is not None:
+                raise InvalidSettings("give threads=True or a checkpointer, not both")
+            from ahora.threads import ThreadIndex, open_checkpointer
+
+            checkpointer = open_checkpointer(self.settings)
+            self.threads = ThreadIndex.for_settings(self.settings)
         self.checkpointer = checkpointer if checkpointer is not None else InMemorySaver()
         # A checkpoint that lives in memory cannot outlive a crash, so writing one per
         # step buys nothing: save once at the end of each run (measured: ~3 ms a run).
@@ -367,6 +381,27 @@ class Agent:
         state = self.graph.get_state({"configurable": {"thread_id": thread}})
         return len(_pending(state.interrupts))
 
+    def _saved(self, answer: Answer) -> Answer:
+        """With ``threads=True``, list the finished turn in ``ahora threads``."""
+        if self.threads is not None:
+            from ahora.threads import record_turn
+
+            record_turn(self.threads, self.checkpointer, answer)
+        return answer
+
+    async def _asaved(self, answer: Answer) -> Answer:
+        if self.threads is not None:
+            await asyncio.to_thread(self._saved, answer)
+        return answer
+
+    def close(self) -> None:
+        """Close the saved-threads store (``threads=True``); a no-op otherwise."""
+        if self.threads is not None:
+            from ahora.threads import close_checkpointer
+
+            close_checkpointer(self.checkpointer)
+            self.threads.close()
+
     def ask(self, question: str, *, thread: str | None = None) -> Answer:
         """Run one turn and return the answer (works inside Jupyter's running loop too)."""
         return self._run(self._input(question), self._config(thread))
@@ -404,8 +439,8 @@ class Agent:
             values = self.graph.invoke(payload, config, durability=self._durability)
         # The run's output is the final state: no need to read the checkpoint back.
         interrupts = values.get("__interrupt__", ())
-        return _make_answer(
-            values, interrupts, config, self.model_name, started, self.settings.prices
+        return self._saved(
+            _make_answer(values, interrupts, config, self.model_name, started, self.settings.prices)
         )
 
     async def _arun(self, payload: Any, config: RunnableConfig) -> Answer:
@@ -413,8 +448,8 @@ class Agent:
         with _translated_errors():
             values = await self.graph.ainvoke(payload, config, durability=self._durability)
         interrupts = values.get("__interrupt__", ())
-        return _make_answer(
-            values, interrupts, config, self.model_name, started, self.settings.prices
+        return await self._asaved(
+            _make_answer(values, interrupts, config, self.model_name, started, self.settings.prices)
         )
 
     def _stream(self, payload: Any, config: RunnableConfig) -> Iterator[Event]:
@@ -426,7 +461,7 @@ class Agent:
                 payload, config, stream_mode=_STREAM_MODES, durability=self._durability
             ):
                 yield from builder.feed(mode, chunk)
-        yield Finished(self._answer(config, started))
+        yield Finished(self._saved(self._answer(config, started)))
 
     async def _astream(self, payload: Any, config: RunnableConfig) -> AsyncIterator[Event]:
         started = time.monotonic()
@@ -439,7 +474,7 @@ class Agent:
             ):
                 for event in builder.feed(mode, chunk):
                     yield event
-        yield Finished(await self._aanswer(config, started))
+        yield Finished(await self._asaved(await self._aanswer(config, started)))
 
 
 def _pending(interrupts: Sequence[Any]) -> list[dict[str, Any]]:

@@ -111,6 +111,8 @@ class Settings:
     # storage
     home: Path = field(default_factory=data_dir)
     postgres_url: str | None = field(default=None, repr=False)
+    keep_history: bool = False
+    """Keep every checkpoint of saved threads (LangGraph's time travel), not only the latest."""
 
     @property
     def effective_search_backend(self) -> Literal["ddgs", "searxng"]:

@@ -327,10 +327,12 @@ class Session:
                     close()
             if not finished:
                 self._undo(agent, thread_id, before)
+                self.index.drop_unfinished(thread_id)
         except BaseException as exc:
             events.put(exc)
             with contextlib.suppress(Exception):  # else the next turn seals what is left
                 self._undo(agent, thread_id, before)
+                self.index.drop_unfinished(thread_id)
         else:
             # Best effort, and never a reason to undo a turn that finished: a locked or
             # full disk only means the file shrinks at the next turn instead.

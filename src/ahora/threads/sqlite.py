@@ -30,6 +30,7 @@ from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from ahora.threads.guard import check_not_stale, check_parent
 
@@ -57,10 +58,27 @@ def prepare_connection(conn: sqlite3.Connection) -> None:
 
 
 def connect(path: Path) -> sqlite3.Connection:
+    """A connection to the threads file (created with its folder if needed).
+
+    A file the user may only read, in a folder they may not write, cannot get WAL's
+    shared-memory file: it is opened read-only, and as ``immutable`` (read as it is on
+    disk) when even that fails.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(path, timeout=10, check_same_thread=False, isolation_level=None)
-    prepare_connection(conn)
-    return conn
+    tries = [str(path), f"file:{quote(str(path))}?mode=ro", f"file:{quote(str(path))}?immutable=1"]
+    for i, target in enumerate(tries):
+        conn = sqlite3.connect(
+            target, timeout=10, check_same_thread=False, isolation_level=None, uri=i > 0
+        )
+        try:
+            prepare_connection(conn)
+            return conn
+        except sqlite3.OperationalError as exc:
+            conn.close()
+            readonly = "readonly" in str(exc) or "unable to open" in str(exc)
+            if not readonly or i == len(tries) - 1 or not path.exists():
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def compact(conn: sqlite3.Connection) -> None:
