@@ -15,9 +15,11 @@ the issues ask for fits around the model call or the tool call.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, Literal
 
 from ahora.answer import Answer
@@ -381,6 +383,11 @@ class Agent:
         state = self.graph.get_state({"configurable": {"thread_id": thread}})
         return len(_pending(state.interrupts))
 
+    def _turn(self, config: RunnableConfig) -> AbstractContextManager[Any]:
+        """The store's per-thread turn lock (``ahora.threads``), when it has one."""
+        hold = getattr(self.checkpointer, "hold_thread", None)
+        return hold(_thread_id(config)) if hold else contextlib.nullcontext()
+
     def _saved(self, answer: Answer) -> Answer:
         """With ``threads=True``, list the finished turn in ``ahora threads``."""
         if self.threads is not None:
@@ -435,7 +442,7 @@ class Agent:
 
     def _run(self, payload: Any, config: RunnableConfig) -> Answer:
         started = time.monotonic()
-        with _translated_errors():
+        with self._turn(config), _translated_errors():
             values = self.graph.invoke(payload, config, durability=self._durability)
         # The run's output is the final state: no need to read the checkpoint back.
         interrupts = values.get("__interrupt__", ())
@@ -445,7 +452,7 @@ class Agent:
 
     async def _arun(self, payload: Any, config: RunnableConfig) -> Answer:
         started = time.monotonic()
-        with _translated_errors():
+        with self._turn(config), _translated_errors():
             values = await self.graph.ainvoke(payload, config, durability=self._durability)
         interrupts = values.get("__interrupt__", ())
         return await self._asaved(
@@ -456,7 +463,7 @@ class Agent:
         started = time.monotonic()
         builder = EventBuilder()
         yield from builder.start()
-        with _translated_errors():
+        with self._turn(config), _translated_errors():
             for mode, chunk in self.graph.stream(
                 payload, config, stream_mode=_STREAM_MODES, durability=self._durability
             ):
@@ -468,7 +475,7 @@ class Agent:
         builder = EventBuilder()
         for event in builder.start():
             yield event
-        with _translated_errors():
+        with self._turn(config), _translated_errors():
             async for mode, chunk in self.graph.astream(
                 payload, config, stream_mode=_STREAM_MODES, durability=self._durability
             ):

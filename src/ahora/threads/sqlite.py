@@ -27,12 +27,13 @@ import functools
 import json
 import sqlite3
 from collections.abc import AsyncIterator, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from ahora.threads.guard import check_not_stale, check_parent
+from ahora.threads.turnlock import hold_sqlite_thread
 
 if TYPE_CHECKING:
     from langgraph.checkpoint.sqlite import SqliteSaver
@@ -272,6 +273,14 @@ def compact_saver_class() -> type[SqliteSaver]:
                             f"c.checkpoint_ns = {table}.checkpoint_ns)",
                             (thread_id,),
                         )
+
+        def hold_thread(self, thread_id: str) -> AbstractContextManager[None]:
+            """The turn lock of ``thread_id`` (``ahora.threads.turnlock``): a turn holds it
+            while it runs; ``ThreadBusy`` at once if another turn does."""
+            file = self.conn.execute("PRAGMA database_list").fetchone()[2]
+            if not file:  # a database in memory: the per-checkpoint check only
+                return contextlib.nullcontext()
+            return hold_sqlite_thread(Path(file), thread_id)
 
         def compact(self) -> None:
             """Return freed pages and empty the WAL (call after a turn); nothing to do,
