@@ -325,7 +325,7 @@ def test_a_role_that_may_only_use_the_tables_lists_threads() -> None:
     import psycopg
 
     with PostgresThreadIndex(URL) as owner:  # creates the tables as the owner
-        owner.start_turn("shared-by-roles", "hello?", "test-model")
+        owner.finish_turn("shared-by-roles", question="hello?", answer="hi", model="test-model")
     role = f"ahora_user_{uuid.uuid4().hex[:8]}"
     with psycopg.Connection.connect(URL, autocommit=True) as admin:
         admin.execute(f"CREATE ROLE {role} LOGIN PASSWORD 'secret-pass'")

@@ -14,9 +14,12 @@ the issues ask for fits around the model call or the tool call.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -41,6 +44,8 @@ if TYPE_CHECKING:
     from langchain_core.tools import BaseTool
     from langgraph.graph.state import CompiledStateGraph
     from langgraph.types import Checkpointer
+
+    from ahora.threads import ThreadIndex
 
 __all__ = ["Agent", "build_agent", "create_agent", "graph_from_recipe", "thread_config"]
 
@@ -314,11 +319,14 @@ class Agent:
         fallbacks: Sequence[str | BaseChatModel] | None = None,
         approvals: Sequence[str] | None = None,
         checkpointer: Checkpointer | None = None,
+        threads: bool = False,
         middleware: Sequence[AgentMiddleware[Any, Any, Any]] = (),
         timezone: str | None = None,
         settings: Settings | None = None,
         recipe: Recipe | None = None,
     ) -> None:
+        """``threads=True`` saves conversations in the terminal's store (``ahora threads``;
+        ``ahora.threads``) instead of memory: ``checkpointer`` is then that store."""
         from langgraph.checkpoint.memory import InMemorySaver
 
         from ahora.memory_saver import BoundedMemorySaver
@@ -342,6 +350,14 @@ class Agent:
         self.model = resolve_model(self.recipe.model, settings=self.settings)
         self.model_name = model_label(self.model)
         self.timeout = self.recipe.budget.seconds
+        self.threads: ThreadIndex | None = None
+        if threads:
+            if checkpointer is not None:
+                raise InvalidSettings("give threads=True or a checkpointer, not both")
+            from ahora.threads import ThreadIndex, open_checkpointer
+
+            checkpointer = open_checkpointer(self.settings)
+            self.threads = ThreadIndex.for_settings(self.settings)
         # Without a store, at most ``settings.memory_threads`` conversations stay in
         # memory (the least recently used go first), so an embedding app stays bounded.
         self.checkpointer = (
@@ -429,6 +445,32 @@ class Agent:
         state = self.graph.get_state(thread_config(thread))
         return len(_pending(state.interrupts))
 
+    def _turn(self, config: RunnableConfig) -> AbstractContextManager[Any]:
+        """The store's per-thread turn lock (``ahora.threads``), when it has one."""
+        hold = getattr(self.checkpointer, "hold_thread", None)
+        return hold(_thread_id(config)) if hold else contextlib.nullcontext()
+
+    def _saved(self, answer: Answer) -> Answer:
+        """With ``threads=True``, list the finished turn in ``ahora threads``."""
+        if self.threads is not None:
+            from ahora.threads import record_turn
+
+            record_turn(self.threads, self.checkpointer, answer)
+        return answer
+
+    async def _asaved(self, answer: Answer) -> Answer:
+        if self.threads is not None:
+            await asyncio.to_thread(self._saved, answer)
+        return answer
+
+    def close(self) -> None:
+        """Close the saved-threads store (``threads=True``); a no-op otherwise."""
+        if self.threads is not None:
+            from ahora.threads import close_checkpointer
+
+            close_checkpointer(self.checkpointer)
+            self.threads.close()
+
     def ask(self, question: str, *, thread: str | None = None) -> Answer:
         """Run one turn and return the answer (works inside Jupyter's running loop too)."""
         return self._run(self._input(question), self._config(thread))
@@ -468,25 +510,25 @@ class Agent:
 
     def _run(self, payload: Any, config: RunnableConfig) -> Answer:
         started = time.monotonic()
-        with _translated_errors():
+        with self._turn(config), _translated_errors():
             values = self.graph.invoke(
                 payload, config, context=self.context, durability=self._durability
             )
         # The run's output is the final state: no need to read the checkpoint back.
         interrupts = values.get("__interrupt__", ())
-        return _make_answer(
-            values, interrupts, config, self.model_name, started, self.settings.prices
+        return self._saved(
+            _make_answer(values, interrupts, config, self.model_name, started, self.settings.prices)
         )
 
     async def _arun(self, payload: Any, config: RunnableConfig) -> Answer:
         started = time.monotonic()
-        with _translated_errors():
+        with self._turn(config), _translated_errors():
             values = await self.graph.ainvoke(
                 payload, config, context=self.context, durability=self._durability
             )
         interrupts = values.get("__interrupt__", ())
-        return _make_answer(
-            values, interrupts, config, self.model_name, started, self.settings.prices
+        return await self._asaved(
+            _make_answer(values, interrupts, config, self.model_name, started, self.settings.prices)
         )
 
     def _stream(self, payload: Any, config: RunnableConfig) -> Iterator[Event]:
@@ -494,7 +536,7 @@ class Agent:
         builder = EventBuilder()
         yield from builder.start()
         final = _Final()
-        with _translated_errors():
+        with self._turn(config), _translated_errors():
             for mode, chunk in self.graph.stream(
                 payload,
                 config,
@@ -504,7 +546,7 @@ class Agent:
             ):
                 final.feed(mode, chunk)
                 yield from builder.feed(mode, chunk)
-        yield Finished(final.answer(self, config, started))
+        yield Finished(self._saved(final.answer(self, config, started)))
 
     async def _astream(self, payload: Any, config: RunnableConfig) -> AsyncIterator[Event]:
         started = time.monotonic()
@@ -512,7 +554,7 @@ class Agent:
         for event in builder.start():
             yield event
         final = _Final()
-        with _translated_errors():
+        with self._turn(config), _translated_errors():
             async for mode, chunk in self.graph.astream(
                 payload,
                 config,
@@ -523,7 +565,7 @@ class Agent:
                 final.feed(mode, chunk)
                 for event in builder.feed(mode, chunk):
                     yield event
-        yield Finished(final.answer(self, config, started))
+        yield Finished(await self._asaved(final.answer(self, config, started)))
 
 
 class _Final:

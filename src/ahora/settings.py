@@ -118,6 +118,8 @@ class Settings:
     postgres_url: str | None = field(default=None, repr=False)
     memory_threads: int = 1_000
     """Conversations ``Agent()`` keeps in memory without a checkpointer (least recent go)."""
+    keep_history: bool = False
+    """Keep every checkpoint of saved threads (LangGraph's time travel), not only the latest."""
 
     @property
     def effective_search_backend(self) -> Literal["ddgs", "searxng"]:

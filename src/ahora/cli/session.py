@@ -294,10 +294,12 @@ class Session:
                     close()
             if not finished:
                 turn.undo()
+                self.index.drop_unfinished(turn.thread_id)
         except BaseException as exc:
             events.put(exc)
             with contextlib.suppress(Exception):  # else the next turn seals what is left
                 turn.undo()
+                self.index.drop_unfinished(turn.thread_id)
         else:
             # Best effort, and never a reason to undo a turn that finished: a locked or
             # full disk only means the file shrinks at the next turn instead.

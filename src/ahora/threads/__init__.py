@@ -18,7 +18,7 @@ from __future__ import annotations
 from ahora.threads.index import PostgresThreadIndex, ThreadIndex, ThreadInfo, ThreadNotFound, Turn
 from ahora.threads.pgconnect import connect_postgres, redact
 from ahora.threads.sqlite import compact_saver_class, open_sqlite_saver
-from ahora.threads.store import close_checkpointer, open_checkpointer
+from ahora.threads.store import close_checkpointer, open_checkpointer, record_turn
 
 __all__ = [
     "PostgresThreadIndex",
@@ -31,5 +31,6 @@ __all__ = [
     "connect_postgres",
     "open_checkpointer",
     "open_sqlite_saver",
+    "record_turn",
     "redact",
 ]

@@ -11,17 +11,21 @@ from __future__ import annotations
 import builtins
 import json
 import re
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ahora.errors import ThreadNotFound
 from ahora.settings import Settings
 from ahora.threads.pgconnect import connect_postgres
 from ahora.threads.sqlite import compact, connect
+
+if TYPE_CHECKING:
+    from ahora.answer import Answer
 
 __all__ = ["PostgresThreadIndex", "ThreadIndex", "ThreadInfo", "ThreadNotFound", "Turn"]
 
@@ -105,6 +109,7 @@ class ThreadIndex:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._conn: Any = None
+        self._lock = threading.RLock()  # one statement or transaction at a time
 
     @classmethod
     def for_settings(cls, settings: Settings) -> ThreadIndex:
@@ -128,14 +133,16 @@ class ThreadIndex:
 
     @property
     def conn(self) -> Any:
-        if self._conn is None:
-            self._conn = self._connect()
-        return self._conn
+        with self._lock:
+            if self._conn is None:
+                self._conn = self._connect()
+            return self._conn
 
     def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
 
     def __enter__(self) -> ThreadIndex:
         return self
@@ -145,19 +152,21 @@ class ThreadIndex:
 
     def _run(self, sql: str, params: Sequence[Any] = ()) -> builtins.list[tuple[Any, ...]]:
         """Run one statement; its rows, if it returns any."""
-        cur = self.conn.execute(sql.replace("?", self.placeholder), tuple(params))
-        return [tuple(row) for row in cur.fetchall()] if cur.description else []
+        with self._lock:
+            cur = self.conn.execute(sql.replace("?", self.placeholder), tuple(params))
+            return [tuple(row) for row in cur.fetchall()] if cur.description else []
 
     @contextmanager
     def _transaction(self) -> Iterator[None]:
-        conn = self.conn
-        conn.execute(self.begin)
-        try:
-            yield
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
+        with self._lock:
+            conn = self.conn
+            conn.execute(self.begin)
+            try:
+                yield
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
 
     def list(self, limit: int | None = None) -> builtins.list[ThreadInfo]:
         """Threads, most recently updated first. Reads nothing when the file is absent."""
@@ -212,9 +221,16 @@ class ThreadIndex:
         )
 
     def start_turn(self, thread_id: str, question: str, model: str | None) -> None:
-        """Record that a turn began, so even a killed turn leaves a listed thread."""
+        """Record that a turn began, so even a killed turn (whose finished steps are
+        saved) leaves a listed thread; ``drop_unfinished`` takes it back when the turn
+        is undone instead."""
         with self._transaction():
             self._touch(thread_id, question, model, time.time())
+
+    def drop_unfinished(self, thread_id: str) -> None:
+        """Forget a thread that has no finished turn (its first ask failed or was
+        interrupted, and undone): no 0-turn threads in the list."""
+        self._run("DELETE FROM ahora_threads WHERE id = ? AND turns = 0", (thread_id,))
 
     def finish_turn(
         self,
@@ -257,6 +273,23 @@ class ThreadIndex:
             )
         return number
 
+    def record(self, answer: Answer) -> int | None:
+        """Record the turn an ``Agent(threads=True)`` just finished (its question is the
+        last human message); its number, or None for a run paused for approval."""
+        if answer.pending or not answer.thread_id:
+            return None
+        question = next(
+            (m.text for m in reversed(answer.messages) if getattr(m, "type", "") == "human"), ""
+        )
+        return self.finish_turn(
+            answer.thread_id,
+            question=question,
+            answer=answer.text,
+            sources=[dict(s) for s in answer.sources],
+            tool_calls=[dict(c) for c in answer.tool_calls],
+            model=answer.model,
+        )
+
     def turns(self, thread_id: str) -> builtins.list[Turn]:
         rows = self._run(
             "SELECT number, question, answer, sources, tool_calls, model, created "
@@ -294,6 +327,7 @@ class PostgresThreadIndex(ThreadIndex):
     def __init__(self, url: str) -> None:
         self.url = url
         self._conn = None
+        self._lock = threading.RLock()
 
     def _connect(self) -> Any:
         # Not prepared: safe behind a pooler such as PgBouncer.

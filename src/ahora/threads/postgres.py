@@ -35,12 +35,14 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from ahora.errors import InvalidSettings
 from ahora.threads.guard import check_not_stale, check_parent
 from ahora.threads.pgconnect import cannot_connect, connect_postgres, redact
+from ahora.threads.turnlock import busy, lock_key
 
 try:
     from langgraph.checkpoint.postgres import PostgresSaver
@@ -108,6 +110,7 @@ class ThreadedPostgresSaver(PostgresSaver):
         self.lock = threading.RLock()  # type: ignore[assignment]
         self.keep_history = keep_history
         self._written: set[str] = set()  # threads to compact
+        self._turns: set[str] = set()  # threads whose turn lock this saver holds
 
     def put(
         self,
@@ -130,6 +133,26 @@ class ThreadedPostgresSaver(PostgresSaver):
             saved = super().put(config, checkpoint, metadata, new_versions)
         self._written.add(thread_id)
         return saved
+
+    @contextmanager
+    def hold_thread(self, thread_id: str) -> Iterator[None]:
+        """The turn lock of ``thread_id``: a session-level advisory lock (the server drops
+        it if this connection dies); ``ThreadBusy`` at once if another turn holds it."""
+        key = lock_key(str(thread_id))
+        with self.lock:
+            if thread_id in self._turns:
+                raise busy(thread_id)  # advisory locks are re-entrant per connection
+            row = self._conn.execute("SELECT pg_try_advisory_lock(%s) AS ok", (key,)).fetchone()
+            if not (row and row["ok"]):
+                raise busy(thread_id)
+            self._turns.add(thread_id)
+        try:
+            yield
+        finally:
+            with self.lock:
+                self._turns.discard(thread_id)
+                if not self._conn.closed:
+                    self._conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
 
     def get_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
         found = super().get_tuple(config)

@@ -27,11 +27,13 @@ import functools
 import json
 import sqlite3
 from collections.abc import AsyncIterator, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from ahora.threads.guard import check_not_stale, check_parent
+from ahora.threads.turnlock import hold_sqlite_thread
 
 if TYPE_CHECKING:
     from langgraph.checkpoint.sqlite import SqliteSaver
@@ -57,10 +59,27 @@ def prepare_connection(conn: sqlite3.Connection) -> None:
 
 
 def connect(path: Path) -> sqlite3.Connection:
+    """A connection to the threads file (created with its folder if needed).
+
+    A file the user may only read, in a folder they may not write, cannot get WAL's
+    shared-memory file: it is opened read-only, and as ``immutable`` (read as it is on
+    disk) when even that fails.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(path, timeout=10, check_same_thread=False, isolation_level=None)
-    prepare_connection(conn)
-    return conn
+    tries = [str(path), f"file:{quote(str(path))}?mode=ro", f"file:{quote(str(path))}?immutable=1"]
+    for i, target in enumerate(tries):
+        conn = sqlite3.connect(
+            target, timeout=10, check_same_thread=False, isolation_level=None, uri=i > 0
+        )
+        try:
+            prepare_connection(conn)
+            return conn
+        except sqlite3.OperationalError as exc:
+            conn.close()
+            readonly = "readonly" in str(exc) or "unable to open" in str(exc)
+            if not readonly or i == len(tries) - 1 or not path.exists():
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def compact(conn: sqlite3.Connection) -> None:
@@ -254,6 +273,14 @@ def compact_saver_class() -> type[SqliteSaver]:
                             f"c.checkpoint_ns = {table}.checkpoint_ns)",
                             (thread_id,),
                         )
+
+        def hold_thread(self, thread_id: str) -> AbstractContextManager[None]:
+            """The turn lock of ``thread_id`` (``ahora.threads.turnlock``): a turn holds it
+            while it runs; ``ThreadBusy`` at once if another turn does."""
+            file = self.conn.execute("PRAGMA database_list").fetchone()[2]
+            if not file:  # a database in memory: the per-checkpoint check only
+                return contextlib.nullcontext()
+            return hold_sqlite_thread(Path(file), thread_id)
 
         def compact(self) -> None:
             """Return freed pages and empty the WAL (call after a turn); nothing to do,
