@@ -177,12 +177,21 @@ def test_shortening_stubs_old_tool_outputs_before_it_digests_turns() -> None:
     assert mild.shortened and len(mild.messages) == len(messages)
     assert "left out" in str(mild.messages[2].content)  # the oldest tool output went first
     assert mild.messages[6].content == PAGE
-    hard = shorten(messages, 150, size)  # only digests and the question fit
+    medium = shorten(messages, 300, size)  # every old output stubbed, the oldest turns digested
+    assert "summarised here" in str(medium.messages[0].content)
+    assert "page #1" in str(medium.messages[0].content)
+    recent = medium.messages[-5:-1]  # the last old turn, kept as it was (its output stubbed)
+    assert [type(m) for m in recent] == [HumanMessage, AIMessage, ToolMessage, AIMessage]
+    assert recent[0].content == "What does page #4 say?"
+    assert recent[3].content == "Page 4 says lorem ipsum."
+    assert "left out" in str(recent[2].content)
+    assert medium.size <= 300
+    hard = shorten(messages, 200, size)  # only digests and the question fit
     assert isinstance(hard.messages[0], HumanMessage)
     text = str(hard.messages[0].content)
     assert all(f"https://example.com/page{n}" in text for n in range(1, 5))
     assert hard.messages[-1].content == "And now?"
-    assert hard.size <= 150
+    assert hard.size <= 200
     assert shorten(messages, whole, size).messages == messages  # fits: untouched
 
 

@@ -238,6 +238,13 @@ def digest_line(turn: Sequence[BaseMessage], *, brief: bool = False) -> str:
     return "- " + " | ".join(parts)
 
 
+_DIGEST_HEAD_TOKENS = 50
+
+
+def _line_tokens(line: str) -> int:
+    return len(line) // 4 + 1
+
+
 def _digest_message(lines: Sequence[str], dropped: int) -> HumanMessage:
     head = (
         "[ahora: this conversation is longer than the model's context window, so its "
@@ -292,25 +299,44 @@ def shorten(
     turns = [
         (bounds[j], bounds[j + 1]) for j in range(len(bounds) - 1) if bounds[j] < bounds[j + 1]
     ]
-    lines: list[str] = []
+    lines: list[str] = []  # one per digested turn, oldest first
+    digested: list[tuple[int, int]] = []  # those turns' bounds
+    brief_upto = 0  # lines[:brief_upto] are brief
     dropped = 0
     kept_from = 0
-    digest: HumanMessage | None = None
-    digest_size = 0
+    lines_size = digest_size = 0
 
     def view() -> list[BaseMessage]:
-        head: list[BaseMessage] = [digest] if digest is not None else []
+        head: list[BaseMessage] = [_digest_message(lines, dropped)] if lines or dropped else []
         return head + work[kept_from:]
+
+    def resize(new_lines_size: int) -> None:
+        nonlocal total, lines_size, digest_size
+        lines_size = new_lines_size
+        new = _DIGEST_HEAD_TOKENS + lines_size if lines or dropped else 0
+        total += new - digest_size
+        digest_size = new
+
+    def make_brief(j: int) -> None:
+        start, end = digested[j]
+        line = digest_line(messages[start:end], brief=True)
+        old, lines[j] = lines[j], line
+        resize(lines_size + _line_tokens(line) - _line_tokens(old))
 
     for start, end in turns:
         if total <= room:
             return _View(view(), total, True)
-        lines.append(digest_line(messages[start:end]))
-        digest = _digest_message(lines, dropped)
-        new_digest_size = count_tokens_approximately([digest])
-        total += new_digest_size - digest_size - sum(sizes[start:end])
-        digest_size = new_digest_size
+        line = digest_line(messages[start:end])
+        lines.append(line)
+        digested.append((start, end))
+        total -= sum(sizes[start:end])
         kept_from = end
+        resize(lines_size + _line_tokens(line))
+        # Recent turns keep their full line; the digest's older lines get brief once it
+        # takes more than a third of the room.
+        while digest_size > room // 3 and brief_upto < len(lines):
+            make_brief(brief_upto)
+            brief_upto += 1
 
     # 3. Tool outputs of this turn's earlier steps become stubs (not the latest step's).
     last_ai = max(
@@ -321,21 +347,17 @@ def shorten(
             return _View(view(), total, True)
         stub_at(i)
 
-    # 4. The digest keeps only sources, tools and the start of each question; then
-    #    its oldest lines go.
-    if lines and total > room:
-        lines = [digest_line(messages[start:end], brief=True) for start, end in turns]
-        digest = _digest_message(lines, dropped)
-        new_digest_size = count_tokens_approximately([digest])
-        total += new_digest_size - digest_size
-        digest_size = new_digest_size
+    # 4. Every digest line gets brief (sources, tools, the start of the question);
+    #    then the oldest lines go.
+    while brief_upto < len(lines) and total > room:
+        make_brief(brief_upto)
+        brief_upto += 1
     while lines and total > room:
-        lines.pop(0)
+        removed = lines.pop(0)
+        digested.pop(0)
+        brief_upto = max(brief_upto - 1, 0)
         dropped += 1
-        digest = _digest_message(lines, dropped)
-        new_digest_size = count_tokens_approximately([digest])
-        total += new_digest_size - digest_size
-        digest_size = new_digest_size
+        resize(lines_size - _line_tokens(removed))
 
     # 5. The latest tool outputs are cut to share what room is left.
     latest = [
