@@ -16,6 +16,7 @@ from ahora import Agent
 from ahora.errors import ContextWindowExceeded
 from ahora.middleware.context_window import (
     CONTEXT_KEY,
+    Memo,
     context_window,
     digest_line,
     is_context_overflow,
@@ -173,11 +174,13 @@ def test_shortening_stubs_old_tool_outputs_before_it_digests_turns() -> None:
         return len(str(m.content)) // 4 + 4
 
     whole = sum(size(m) for m in messages)
-    mild = shorten(messages, whole - 500, size)  # one stub is enough
+    mild = shorten(messages, whole - 500, Memo(size))  # one stub is enough
     assert mild.shortened and len(mild.messages) == len(messages)
     assert "left out" in str(mild.messages[2].content)  # the oldest tool output went first
     assert mild.messages[6].content == PAGE
-    medium = shorten(messages, 300, size)  # every old output stubbed, the oldest turns digested
+    medium = shorten(
+        messages, 300, Memo(size)
+    )  # every old output stubbed, the oldest turns digested
     assert "summarised here" in str(medium.messages[0].content)
     assert "page #1" in str(medium.messages[0].content)
     recent = medium.messages[-5:-1]  # the last old turn, kept as it was (its output stubbed)
@@ -186,13 +189,13 @@ def test_shortening_stubs_old_tool_outputs_before_it_digests_turns() -> None:
     assert recent[3].content == "Page 4 says lorem ipsum."
     assert "left out" in str(recent[2].content)
     assert medium.size <= 300
-    hard = shorten(messages, 200, size)  # only digests and the question fit
+    hard = shorten(messages, 200, Memo(size))  # only digests and the question fit
     assert isinstance(hard.messages[0], HumanMessage)
     text = str(hard.messages[0].content)
     assert all(f"https://example.com/page{n}" in text for n in range(1, 5))
     assert hard.messages[-1].content == "And now?"
     assert hard.size <= 200
-    assert shorten(messages, whole, size).messages == messages  # fits: untouched
+    assert shorten(messages, whole, Memo(size)).messages == messages  # fits: untouched
 
 
 # --- the agent: a view that fits, a thread that keeps everything ----------------------
