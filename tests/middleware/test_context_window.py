@@ -13,7 +13,7 @@ from langchain_core.tools import tool
 from langchain_openai import ChatOpenAI
 
 from ahora import Agent
-from ahora.errors import ContextWindowExceeded
+from ahora.errors import ContextWindowExceeded, InvalidSettings
 from ahora.middleware.context_window import (
     CONTEXT_KEY,
     Memo,
@@ -99,6 +99,16 @@ def test_the_config_file_table_reaches_the_settings(tmp_path: Any) -> None:
     config.write_text('[models."openai:my-local"]\ncontext_window = 32768\n', encoding="utf-8")
     settings = Settings.load({}, config_file=config)
     assert settings.models == {"openai:my-local": {"context_window": 32768}}
+
+
+@pytest.mark.parametrize("bad", ["32k", 0, -5, 1.5, True])
+def test_a_bad_context_window_in_the_config_is_refused_clearly(bad: object) -> None:
+    with pytest.raises(InvalidSettings, match=r'models."openai:my-local".context_window'):
+        Agent(
+            ScriptedChatModel(),
+            [fetch_page],
+            settings=Settings.load({}, models={"openai:my-local": {"context_window": bad}}),
+        )
 
 
 # --- recognising a provider's refusal ------------------------------------------------
@@ -282,3 +292,16 @@ def test_other_errors_are_not_retried() -> None:
     with pytest.raises(_ProviderError):
         Agent(model, [fetch_page]).ask("hi")
     assert model.calls == 1
+
+
+def test_a_learned_window_survives_a_refusal_that_states_no_numbers() -> None:
+    def plain_refusal(messages: list[Any], tools: Any) -> AIMessage:
+        raise _ProviderError("prompt is too long")
+
+    model = ScriptedChatModel(replies=["first", _overflow, "second", plain_refusal, "third"])
+    agent = Agent(model, [fetch_page])
+    agent.ask("x " * 300, thread="t")
+    agent.ask("one more", thread="t")  # refused with numbers: the window is learned
+    assert agent.ask("and another", thread="t").text == "third"
+    assert model.calls == 5
+    assert thread_messages(agent, "t")[-1].response_metadata[CONTEXT_KEY]["window"] == 100

@@ -47,7 +47,7 @@ from langchain.agents.middleware import AgentMiddleware, ModelRequest, ModelResp
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
 from langchain_core.messages.utils import count_tokens_approximately
 
-from ahora.errors import ContextWindowExceeded
+from ahora.errors import ContextWindowExceeded, InvalidSettings
 from ahora.middleware.tool_output import content_text, fence
 from ahora.models import model_label
 
@@ -462,6 +462,14 @@ class ContextWindowMiddleware(AgentMiddleware[Any, Any, Any]):
     ) -> None:
         super().__init__()
         self.models = dict(models or {})
+        for key, table in self.models.items():
+            value = table.get("context_window")
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, int) or value < 1
+            ):
+                raise InvalidSettings(
+                    f'models."{key}".context_window must be a whole number of tokens, not {value!r}'
+                )
         self.share = share
         self._memo = Memo()
 
@@ -532,7 +540,7 @@ class ContextWindowMiddleware(AgentMiddleware[Any, Any, Any]):
         else:
             target = sent // 2
         plan = self._view(request, target - fixed, fixed)
-        plan.window = numbers[0] if numbers else None
+        plan.window = numbers[0] if numbers else tried.window
         return plan
 
     @staticmethod
