@@ -43,3 +43,21 @@ def test_a_thread_past_the_window_answers_twelve_turns_and_shows_them_all(
     assert "12 turns" in shown.stdout
     for n in range(1, 13):
         assert f"Question number {n}:" in shown.stdout
+
+
+def test_a_turn_that_cannot_fit_is_one_clear_line_and_the_thread_goes_on(
+    runner: CliRunner, model_server: StartServer
+) -> None:
+    srv = model_server(rule=answer_rule, context_window=WINDOW)
+    assert runner.invoke(app, ["ask", question(1)]).exit_code == 0
+    huge = runner.invoke(app, ["ask", "--thread", "last", "word " * 20_000])
+    assert huge.exit_code == 1
+    lines = huge.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: this turn does not fit")
+    assert "new thread" in lines[0] and "--debug" not in lines[0]
+    assert len(srv.requests) == 3  # the first turn, then the huge one and one retry
+    after = runner.invoke(app, ["ask", "--thread", "last", question(2)])
+    assert after.exit_code == 0, after.output
+    shown = runner.invoke(app, ["threads", "show", "last"]).stdout
+    assert "Question number 1:" in shown and "Question number 2:" in shown
+    assert "word word" not in shown  # the failed turn was undone

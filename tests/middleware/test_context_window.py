@@ -305,3 +305,13 @@ def test_a_learned_window_survives_a_refusal_that_states_no_numbers() -> None:
     assert agent.ask("and another", thread="t").text == "third"
     assert model.calls == 5
     assert thread_messages(agent, "t")[-1].response_metadata[CONTEXT_KEY]["window"] == 100
+
+
+async def test_async_runs_shorten_and_retry_too() -> None:
+    model = ScriptedChatModel(replies=["first", _overflow, "after the retry"])
+    agent = Agent(model, [fetch_page])
+    await agent.aask("x " * 300, thread="t")
+    answer = await agent.aask("short question", thread="t")
+    assert answer.text == "after the retry"
+    assert model.calls == 3
+    assert len(str(model.requests[2])) < len(str(model.requests[1]))
