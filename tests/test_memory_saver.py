@@ -74,3 +74,23 @@ def test_a_bad_bound_is_refused_clearly(bad: object) -> None:
             bad,  # type: ignore[arg-type]
             [],
         )
+
+
+def _blob_bytes(saver: BoundedMemorySaver, thread: str) -> int:
+    return sum(len(v[1]) for k, v in saver.blobs.items() if k[0] == thread)
+
+
+def test_a_long_thread_keeps_only_its_latest_checkpoint() -> None:
+    a = agent(10, [f"answer number {i}" for i in range(40)])
+    saver = a.checkpointer
+    assert isinstance(saver, BoundedMemorySaver)
+    for i in range(10):
+        a.ask(f"question number {i}", thread="long")
+    at_ten = _blob_bytes(saver, "long")
+    for i in range(10, 30):
+        a.ask(f"question number {i}", thread="long")
+    assert list(saver.storage["long"]) == [""]
+    assert len(saver.storage["long"][""]) == 1  # one checkpoint, not one per run
+    # Linear in the thread's length (3x the turns, about 3x the bytes), not quadratic.
+    assert _blob_bytes(saver, "long") < 4 * at_ten
+    assert seen_by_model(a, 29) == [f"question number {i}" for i in range(30)]

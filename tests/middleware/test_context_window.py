@@ -13,9 +13,10 @@ from langchain_core.tools import tool
 from langchain_openai import ChatOpenAI
 
 from ahora import Agent
-from ahora.errors import ContextWindowExceeded
+from ahora.errors import ContextWindowExceeded, InvalidSettings
 from ahora.middleware.context_window import (
     CONTEXT_KEY,
+    Memo,
     context_window,
     digest_line,
     is_context_overflow,
@@ -100,6 +101,16 @@ def test_the_config_file_table_reaches_the_settings(tmp_path: Any) -> None:
     assert settings.models == {"openai:my-local": {"context_window": 32768}}
 
 
+@pytest.mark.parametrize("bad", ["32k", 0, -5, 1.5, True])
+def test_a_bad_context_window_in_the_config_is_refused_clearly(bad: object) -> None:
+    with pytest.raises(InvalidSettings, match=r'models."openai:my-local".context_window'):
+        Agent(
+            ScriptedChatModel(),
+            [fetch_page],
+            settings=Settings.load({}, models={"openai:my-local": {"context_window": bad}}),
+        )
+
+
 # --- recognising a provider's refusal ------------------------------------------------
 
 
@@ -173,17 +184,28 @@ def test_shortening_stubs_old_tool_outputs_before_it_digests_turns() -> None:
         return len(str(m.content)) // 4 + 4
 
     whole = sum(size(m) for m in messages)
-    mild = shorten(messages, whole - 500, size)  # one stub is enough
+    mild = shorten(messages, whole - 500, Memo(size))  # one stub is enough
     assert mild.shortened and len(mild.messages) == len(messages)
     assert "left out" in str(mild.messages[2].content)  # the oldest tool output went first
     assert mild.messages[6].content == PAGE
-    hard = shorten(messages, 150, size)  # only digests and the question fit
+    medium = shorten(
+        messages, 300, Memo(size)
+    )  # every old output stubbed, the oldest turns digested
+    assert "summarised here" in str(medium.messages[0].content)
+    assert "page #1" in str(medium.messages[0].content)
+    recent = medium.messages[-5:-1]  # the last old turn, kept as it was (its output stubbed)
+    assert [type(m) for m in recent] == [HumanMessage, AIMessage, ToolMessage, AIMessage]
+    assert recent[0].content == "What does page #4 say?"
+    assert recent[3].content == "Page 4 says lorem ipsum."
+    assert "left out" in str(recent[2].content)
+    assert medium.size <= 300
+    hard = shorten(messages, 200, Memo(size))  # only digests and the question fit
     assert isinstance(hard.messages[0], HumanMessage)
     text = str(hard.messages[0].content)
     assert all(f"https://example.com/page{n}" in text for n in range(1, 5))
     assert hard.messages[-1].content == "And now?"
-    assert hard.size <= 150
-    assert shorten(messages, whole, size).messages == messages  # fits: untouched
+    assert hard.size <= 200
+    assert shorten(messages, whole, Memo(size)).messages == messages  # fits: untouched
 
 
 # --- the agent: a view that fits, a thread that keeps everything ----------------------
@@ -270,3 +292,26 @@ def test_other_errors_are_not_retried() -> None:
     with pytest.raises(_ProviderError):
         Agent(model, [fetch_page]).ask("hi")
     assert model.calls == 1
+
+
+def test_a_learned_window_survives_a_refusal_that_states_no_numbers() -> None:
+    def plain_refusal(messages: list[Any], tools: Any) -> AIMessage:
+        raise _ProviderError("prompt is too long")
+
+    model = ScriptedChatModel(replies=["first", _overflow, "second", plain_refusal, "third"])
+    agent = Agent(model, [fetch_page])
+    agent.ask("x " * 300, thread="t")
+    agent.ask("one more", thread="t")  # refused with numbers: the window is learned
+    assert agent.ask("and another", thread="t").text == "third"
+    assert model.calls == 5
+    assert thread_messages(agent, "t")[-1].response_metadata[CONTEXT_KEY]["window"] == 100
+
+
+async def test_async_runs_shorten_and_retry_too() -> None:
+    model = ScriptedChatModel(replies=["first", _overflow, "after the retry"])
+    agent = Agent(model, [fetch_page])
+    await agent.aask("x " * 300, thread="t")
+    answer = await agent.aask("short question", thread="t")
+    assert answer.text == "after the retry"
+    assert model.calls == 3
+    assert len(str(model.requests[2])) < len(str(model.requests[1]))

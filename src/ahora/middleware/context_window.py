@@ -47,7 +47,7 @@ from langchain.agents.middleware import AgentMiddleware, ModelRequest, ModelResp
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
 from langchain_core.messages.utils import count_tokens_approximately
 
-from ahora.errors import ContextWindowExceeded
+from ahora.errors import ContextWindowExceeded, InvalidSettings
 from ahora.messages import content_text, fence
 from ahora.models import model_label
 
@@ -134,24 +134,65 @@ def _provider_numbers(exc: BaseException) -> tuple[int, int] | None:
 # --- sizing ---------------------------------------------------------------------------
 
 
-class _Sizer:
-    """Approximate tokens per message, remembered by message id and length (the same
-    saved messages are counted on every call of a long thread)."""
+class Memo:
+    """What a long thread's calls would otherwise recount every time: each message's
+    size, each stub and each digest line, remembered by message id (and length, since
+    an id alone does not say the content is the same). Bounded: cleared when full."""
 
-    def __init__(self) -> None:
-        self._known: dict[tuple[str, int], int] = {}
+    LIMIT = 100_000
 
-    def __call__(self, message: BaseMessage) -> int:
+    def __init__(self, count: Callable[[BaseMessage], int] | None = None) -> None:
+        self._count = count or (lambda m: count_tokens_approximately([m]))
+        self._sizes: dict[tuple[str, int], int] = {}
+        self._stubs: dict[tuple[str, int], tuple[ToolMessage, int]] = {}
+        self._lines: dict[tuple[str, str, int, bool], str] = {}
+
+    @staticmethod
+    def _key(message: BaseMessage) -> tuple[str, int] | None:
         content = message.content
-        key = (message.id or "", len(content) if isinstance(content, str) else -1)
-        if not message.id or key[1] < 0:
-            return count_tokens_approximately([message])
-        size = self._known.get(key)
-        if size is None:
-            if len(self._known) > 100_000:
-                self._known.clear()
-            size = self._known[key] = count_tokens_approximately([message])
-        return size
+        if not message.id or not isinstance(content, str):
+            return None
+        return message.id, len(content)
+
+    def _room(self) -> None:
+        if len(self._sizes) + len(self._stubs) + len(self._lines) > self.LIMIT:
+            self._sizes.clear()
+            self._stubs.clear()
+            self._lines.clear()
+
+    def size(self, message: BaseMessage) -> int:
+        key = self._key(message)
+        if key is None:
+            return self._count(message)
+        found = self._sizes.get(key)
+        if found is None:
+            self._room()
+            found = self._sizes[key] = self._count(message)
+        return found
+
+    def stub(
+        self, message: ToolMessage, calls: Callable[[], Mapping[str, tuple[str, Any]]]
+    ) -> tuple[ToolMessage, int]:
+        key = self._key(message)
+        found = self._stubs.get(key) if key is not None else None
+        if found is None:
+            short = stub(message, calls())
+            found = (short, self._count(short))
+            if key is not None:
+                self._room()
+                self._stubs[key] = found
+        return found
+
+    def line(self, turn: Sequence[BaseMessage], *, brief: bool = False) -> str:
+        first, last = turn[0].id, turn[-1].id
+        if not first or not last:
+            return digest_line(turn, brief=brief)
+        key = (first, last, len(turn), brief)
+        found = self._lines.get(key)
+        if found is None:
+            self._room()
+            found = self._lines[key] = digest_line(turn, brief=brief)
+        return found
 
 
 def _fixed_part(request: ModelRequest[Any]) -> int:
@@ -238,6 +279,13 @@ def digest_line(turn: Sequence[BaseMessage], *, brief: bool = False) -> str:
     return "- " + " | ".join(parts)
 
 
+_DIGEST_HEAD_TOKENS = 50
+
+
+def _line_tokens(line: str) -> int:
+    return len(line) // 4 + 1
+
+
 def _digest_message(lines: Sequence[str], dropped: int) -> HumanMessage:
     head = (
         "[ahora: this conversation is longer than the model's context window, so its "
@@ -256,25 +304,30 @@ class _View:
     shortened: bool
 
 
-def shorten(
-    messages: Sequence[BaseMessage], room: int, size: Callable[[BaseMessage], int]
-) -> _View:
+def shorten(messages: Sequence[BaseMessage], room: int, memo: Memo | None = None) -> _View:
     """A view of ``messages`` within about ``room`` tokens, shortened as little as it
     takes, in the order the module docstring gives."""
     work = list(messages)
-    sizes = [size(m) for m in work]
+    memo = memo or Memo()
+    sizes = [memo.size(m) for m in work]
     total = sum(sizes)
     if total <= room:
         return _View(work, total, False)
-    calls = _calls_by_id(messages)
+    found_calls: dict[str, tuple[str, Any]] | None = None
+
+    def calls() -> Mapping[str, tuple[str, Any]]:
+        nonlocal found_calls
+        if found_calls is None:
+            found_calls = _calls_by_id(messages)
+        return found_calls
+
     current = max((i for i, m in enumerate(work) if isinstance(m, HumanMessage)), default=0)
 
     def stub_at(i: int) -> None:
         nonlocal total
         message = work[i]
         if isinstance(message, ToolMessage):
-            work[i] = stub(message, calls)
-            new = count_tokens_approximately([work[i]])
+            work[i], new = memo.stub(message, calls)
             total += new - sizes[i]
             sizes[i] = new
 
@@ -292,25 +345,44 @@ def shorten(
     turns = [
         (bounds[j], bounds[j + 1]) for j in range(len(bounds) - 1) if bounds[j] < bounds[j + 1]
     ]
-    lines: list[str] = []
+    lines: list[str] = []  # one per digested turn, oldest first
+    digested: list[tuple[int, int]] = []  # those turns' bounds
+    brief_upto = 0  # lines[:brief_upto] are brief
     dropped = 0
     kept_from = 0
-    digest: HumanMessage | None = None
-    digest_size = 0
+    lines_size = digest_size = 0
 
     def view() -> list[BaseMessage]:
-        head: list[BaseMessage] = [digest] if digest is not None else []
+        head: list[BaseMessage] = [_digest_message(lines, dropped)] if lines or dropped else []
         return head + work[kept_from:]
+
+    def resize(new_lines_size: int) -> None:
+        nonlocal total, lines_size, digest_size
+        lines_size = new_lines_size
+        new = _DIGEST_HEAD_TOKENS + lines_size if lines or dropped else 0
+        total += new - digest_size
+        digest_size = new
+
+    def make_brief(j: int) -> None:
+        start, end = digested[j]
+        line = memo.line(messages[start:end], brief=True)
+        old, lines[j] = lines[j], line
+        resize(lines_size + _line_tokens(line) - _line_tokens(old))
 
     for start, end in turns:
         if total <= room:
             return _View(view(), total, True)
-        lines.append(digest_line(messages[start:end]))
-        digest = _digest_message(lines, dropped)
-        new_digest_size = count_tokens_approximately([digest])
-        total += new_digest_size - digest_size - sum(sizes[start:end])
-        digest_size = new_digest_size
+        line = memo.line(messages[start:end])
+        lines.append(line)
+        digested.append((start, end))
+        total -= sum(sizes[start:end])
         kept_from = end
+        resize(lines_size + _line_tokens(line))
+        # Recent turns keep their full line; the digest's older lines get brief once it
+        # takes more than a third of the room.
+        while digest_size > room // 3 and brief_upto < len(lines):
+            make_brief(brief_upto)
+            brief_upto += 1
 
     # 3. Tool outputs of this turn's earlier steps become stubs (not the latest step's).
     last_ai = max(
@@ -321,21 +393,17 @@ def shorten(
             return _View(view(), total, True)
         stub_at(i)
 
-    # 4. The digest keeps only sources, tools and the start of each question; then
-    #    its oldest lines go.
-    if lines and total > room:
-        lines = [digest_line(messages[start:end], brief=True) for start, end in turns]
-        digest = _digest_message(lines, dropped)
-        new_digest_size = count_tokens_approximately([digest])
-        total += new_digest_size - digest_size
-        digest_size = new_digest_size
+    # 4. Every digest line gets brief (sources, tools, the start of the question);
+    #    then the oldest lines go.
+    while brief_upto < len(lines) and total > room:
+        make_brief(brief_upto)
+        brief_upto += 1
     while lines and total > room:
-        lines.pop(0)
+        removed = lines.pop(0)
+        digested.pop(0)
+        brief_upto = max(brief_upto - 1, 0)
         dropped += 1
-        digest = _digest_message(lines, dropped)
-        new_digest_size = count_tokens_approximately([digest])
-        total += new_digest_size - digest_size
-        digest_size = new_digest_size
+        resize(lines_size - _line_tokens(removed))
 
     # 5. The latest tool outputs are cut to share what room is left.
     latest = [
@@ -394,8 +462,16 @@ class ContextWindowMiddleware(AgentMiddleware[Any, Any, Any]):
     ) -> None:
         super().__init__()
         self.models = dict(models or {})
+        for key, table in self.models.items():
+            value = table.get("context_window")
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, int) or value < 1
+            ):
+                raise InvalidSettings(
+                    f'models."{key}".context_window must be a whole number of tokens, not {value!r}'
+                )
         self.share = share
-        self._size = _Sizer()
+        self._memo = Memo()
 
     # -- counting --------------------------------------------------------------------
 
@@ -409,7 +485,7 @@ class ContextWindowMiddleware(AgentMiddleware[Any, Any, Any]):
                 if isinstance(meta, dict) and meta.get("sent"):
                     sent = int(meta["sent"])
                 else:
-                    sent = fixed + sum(self._size(x) for x in messages[:k])
+                    sent = fixed + sum(self._memo.size(x) for x in messages[:k])
                 if reported > 0 and sent > 0:
                     return min(max(reported / sent, 0.8), 4.0)
                 break
@@ -424,7 +500,7 @@ class ContextWindowMiddleware(AgentMiddleware[Any, Any, Any]):
                 mark = m.response_metadata.get(CONTEXT_KEY)
                 if not usage or (isinstance(mark, dict) and mark.get("sent")):
                     return False  # no usage, or it counted a shortened view
-                added = sum(self._size(x) for x in messages[k + 1 :])
+                added = sum(self._memo.size(x) for x in messages[k + 1 :])
                 return (
                     usage.get("input_tokens", 0) + usage.get("output_tokens", 0) + added <= budget
                 )
@@ -447,7 +523,7 @@ class ContextWindowMiddleware(AgentMiddleware[Any, Any, Any]):
         return plan
 
     def _view(self, request: ModelRequest[Any], room: int, fixed: int) -> _Plan:
-        view = shorten(request.messages, max(room, 1), self._size)
+        view = shorten(request.messages, max(room, 1), self._memo)
         if not view.shortened:
             return _Plan(request, None)
         shorter = request.override(messages=view.messages)  # type: ignore[arg-type]
@@ -456,7 +532,7 @@ class ContextWindowMiddleware(AgentMiddleware[Any, Any, Any]):
     def harder(self, request: ModelRequest[Any], tried: _Plan, error: BaseException) -> _Plan:
         """A smaller view after the provider refused ``tried`` as too long."""
         fixed = _fixed_part(request)
-        sent = tried.sent or fixed + sum(self._size(m) for m in tried.request.messages)
+        sent = tried.sent or fixed + sum(self._memo.size(m) for m in tried.request.messages)
         numbers = _provider_numbers(error)
         if numbers:
             window, counted = numbers
@@ -464,7 +540,7 @@ class ContextWindowMiddleware(AgentMiddleware[Any, Any, Any]):
         else:
             target = sent // 2
         plan = self._view(request, target - fixed, fixed)
-        plan.window = numbers[0] if numbers else None
+        plan.window = numbers[0] if numbers else tried.window
         return plan
 
     @staticmethod

@@ -24,7 +24,7 @@ A reply is one of:
   ``"usage": {"prompt_tokens": .., "completion_tokens": ..}`` (else estimated).
 
 With ``context_window=N`` the server refuses any request whose prompt is estimated
-(its messages as JSON, four characters a token, the same estimate ``usage`` reports)
+(its messages and tools as JSON, four characters a token, as ``usage`` reports it)
 at more than N tokens, the way OpenAI does: HTTP 400 with code
 ``context_length_exceeded``. The refused request is recorded but takes no reply from
 the script.
@@ -115,8 +115,10 @@ def _estimate_tokens(value: Any) -> int:
 
 
 def prompt_tokens(body: dict[str, Any]) -> int:
-    """The server's estimate of a request's prompt tokens (what ``usage`` reports)."""
-    return _estimate_tokens(body.get("messages", []))
+    """The server's estimate of a request's prompt tokens (what ``usage`` reports): its
+    messages and tool schemas as JSON, four characters a token."""
+    tools = body.get("tools")
+    return _estimate_tokens(body.get("messages", [])) + (_estimate_tokens(tools) if tools else 0)
 
 
 def context_length_error(window: int, tokens: int) -> dict[str, Any]:
