@@ -165,7 +165,7 @@ def test_slow_name_resolution_counts_against_the_deadline_of_fetch(
 ) -> None:
     _slow_getaddrinfo(monkeypatch, 4.0)
     started = time.monotonic()
-    with pytest.raises(ToolFailure, match="resolving slow.test took longer"):
+    with pytest.raises(ToolFailure, match=r"resolving slow\.test took longer"):
         http.fetch_guarded(
             f"http://slow.test:{srv.port}/plain",
             settings=settings(tmp_path),
