@@ -15,6 +15,7 @@ from ahora import Agent
 from ahora.errors import (
     InvalidModel,
     ModelAuthenticationError,
+    ModelUnavailable,
     NoModelConfigured,
     ProviderNotInstalled,
 )
@@ -260,3 +261,44 @@ def test_other_errors_are_not_translated() -> None:
 def _noop() -> str:
     """Do nothing."""
     return "ok"
+
+
+# --- the start-up probe: the key stays with its origin; dead servers are named ----------
+
+
+def test_probe_refuses_to_send_the_key_through_a_cross_origin_redirect(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from urllib.parse import quote
+
+    from tests.fixtures.pages import PageServer
+
+    with PageServer() as front, PageServer() as elsewhere:
+        away = elsewhere.url("/echo-headers")
+        base = front.url(f"/redirect?to={quote(away, safe='')}&x=")  # /models appended
+        monkeypatch.setenv("OPENAI_API_KEY", "sk-secret-key")
+        monkeypatch.setenv("OPENAI_BASE_URL", base)
+        choice = choose_model()
+        assert choice.probe is not None and choice.probe.redirect_refused
+        assert away in (choice.probe.error or "")
+        with pytest.raises(ModelUnavailable, match="another origin"):
+            resolve_model()
+        assert elsewhere.hits == []  # the key never left for the other origin
+
+
+def test_probe_names_the_url_of_a_dead_server(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-local")
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
+    probe = choose_model().probe
+    assert probe is not None and not probe.answered
+    assert "http://127.0.0.1:9/v1/models" in (probe.error or "")
+
+
+def test_connection_errors_name_the_model_server_url() -> None:
+    import httpx
+    import openai
+
+    request = httpx.Request("POST", "http://10.9.9.9:8000/v1/chat/completions")
+    mapped = translate_model_error(openai.APIConnectionError(request=request))
+    assert mapped is not None
+    assert "http://10.9.9.9:8000/v1/chat/completions" in str(mapped)

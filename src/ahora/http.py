@@ -63,6 +63,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CREDENTIAL_HEADERS",
+    "RedirectRefused",
     "MAX_REDIRECTS",
     "RETRY_AFTER_MAX",
     "USER_AGENT",
@@ -163,6 +164,10 @@ def _retry(total: int) -> Retry:
 
 class _Overtime(requests.ConnectionError):
     """The call's deadline passed."""
+
+
+class RedirectRefused(ToolFailure):
+    """A request carrying a credential was redirected to another origin."""
 
 
 class _SlowResolve(Exception):
@@ -440,7 +445,7 @@ def get(
                     return resp
                 following = urljoin(current, location.strip())
                 if carries_credential and _origin(following) != _origin(current):
-                    raise ToolFailure(
+                    raise RedirectRefused(
                         f"{_shorten(current)} redirected to {_shorten(following)}, another "
                         "origin; not following it, so the credentials are not sent there"
                     )
