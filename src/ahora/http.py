@@ -63,12 +63,12 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CREDENTIAL_HEADERS",
-    "RedirectRefused",
     "MAX_REDIRECTS",
     "RETRY_AFTER_MAX",
     "USER_AGENT",
     "BoundedAdapter",
     "Fetched",
+    "RedirectRefused",
     "fetch_guarded",
     "get",
     "get_json",
