@@ -50,7 +50,7 @@ def test_format_call_quotes_odd_names_escapes_controls_and_cuts_visibly() -> Non
     assert not any(ord(c) < 32 or 0x7F <= ord(c) < 0xA0 or c == "\u202e" for c in shown)
     assert format_call({"name": "\x1b[2Kcalc", "args": {}}) == '"\\u001b[2Kcalc"()'
     many = format_call({"name": "f", "args": {f"a{i}": i for i in range(60)}})
-    assert many.endswith("a49=49, … (+10 more arguments))")
+    assert many.endswith("a58=58, a59=59)")
 
 
 @pytest.mark.slow
@@ -89,3 +89,86 @@ def test_the_screen_shows_the_real_call_not_the_spoof(
     assert not any(line.startswith("? Allow calculator") for line in shown.splitlines())
     tool = srv.requests[1]["messages"][-1]
     assert tool["role"] == "tool" and "declined" in tool["content"]
+
+
+# --- the spoofing corpus (benchmarks/reliability.py replays it) -------------------------
+
+ERASE = "\r\x1b[2K\x1b[1A\x1b[2K"
+HARMLESS = 'calculator(expression="2+2")'
+SPOOFS: list[tuple[str, dict[str, object]]] = [
+    ("arg name erases the line", {"name": "read_page", "args": {"url": URL, ERASE: "x"}}),
+    (
+        "arg name draws a harmless call",
+        {"name": "read_page", "args": {f"{ERASE}? Allow {HARMLESS}": 1}},
+    ),
+    (
+        "arg value erases the line",
+        {"name": "read_page", "args": {"url": f"{URL}{ERASE}? Allow {HARMLESS}"}},
+    ),
+    ("tool name erases the line", {"name": f"read_page{ERASE}? Allow calculator", "args": {}}),
+    ("CR only", {"name": "read_page", "args": {"url": f"{URL}\r? Allow {HARMLESS}"}}),
+    ("backspaces", {"name": "read_page", "args": {"x": "\b" * 40 + HARMLESS}}),
+    ("hidden text (SGR 8)", {"name": "read_page", "args": {"url": "\x1b[8m" + URL}}),
+    ("black on black", {"name": "read_page", "args": {"url": "\x1b[30;40m" + URL}}),
+    (
+        "cursor home, clear",
+        {"name": "read_page", "args": {"q": f"\x1b[H\x1b[2J? Allow {HARMLESS}"}},
+    ),
+    ("C1 CSI", {"name": "read_page", "args": {"q": f"\x9b2K\x9b1A? Allow {HARMLESS}"}}),
+    ("bidi override in the name", {"name": "\u202eegap_daer", "args": {}}),
+    ("bidi override in an arg", {"name": "read_page", "args": {"\u202elru": URL}}),
+    ("rich markup", {"name": "read_page", "args": {"url": "[/bold][black on black]" + URL}}),
+    ("emoji codes", {"name": "read_page", "args": {":warning:": ":white_check_mark:"}}),
+    ("newlines push it off screen", {"name": "read_page", "args": {"url": "\n" * 80 + URL}}),
+    (
+        "a long value hides the next argument",
+        {"name": "read_page", "args": {"pad": "a" * 5000, "url": URL}},
+    ),
+    (
+        "many arguments",
+        {"name": "read_page", "args": {f"a{i}": i for i in range(80)} | {"url": URL}},
+    ),
+    ("odd argument names", {"name": "read_page", "args": {"": 1, " ": 2, "a b": 3, "é": 4}}),
+    ("not a mapping", {"name": "read_page", "args": ["x", "y"]}),
+    (
+        "OSC 8 link in a value",
+        {
+            "name": "read_page",
+            "args": {"url": f"\x1b]8;;{URL}\x1b\\https://bank.example\x1b]8;;\x1b\\"},
+        },
+    ),
+]
+
+
+def screen_of(call: dict[str, object], width: int = 120, height: int = 60) -> str:
+    """The question as a VT100 draws it (rich with colours, then pyte)."""
+    from ahora.cli.approvals import question
+    from ahora.cli.console import SafeConsole
+
+    buf = io.StringIO()
+    console = SafeConsole(file=buf, force_terminal=True, width=width, color_system="truecolor")
+    console.print(question(call), end=" [y/n] (n): ")
+    screen = pyte.Screen(width, height)
+    pyte.Stream(screen).feed(buf.getvalue().replace("\n", "\r\n"))
+    return "\n".join(line.rstrip() for line in screen.display)
+
+
+def shows_the_real_call(call: dict[str, object], shown: str) -> bool:
+    """One question on screen, naming the real tool first and every argument."""
+    from ahora.cli.approvals import _name
+
+    starts = [m.start() for m in re.finditer(r"^\? Allow", shown, re.MULTILINE)]
+    if len(starts) != 1:
+        return False
+    flat = re.sub(r"\s", "", shown[starts[0] :])
+    if not flat.startswith("?Allow" + re.sub(r"\s", "", _name(call["name"])) + "("):
+        return False
+    args = call["args"]
+    names = list(args) if isinstance(args, dict) else ["(arguments)"]
+    return all(re.sub(r"\s", "", _name(n)) + "=" in flat for n in names)
+
+
+@pytest.mark.parametrize("call", [c for _, c in SPOOFS], ids=[n for n, _ in SPOOFS])
+def test_no_spoof_changes_what_the_question_shows(call: dict[str, object]) -> None:
+    shown = screen_of(call)
+    assert shows_the_real_call(call, shown), shown
