@@ -18,6 +18,7 @@ import typer
 
 from ahora.cli.common import ModelOpt, NoColorOpt, fail, make_console
 from ahora.errors import ConfigurationError
+from ahora.safe_text import clean, json_text
 from ahora.settings import Settings, config_path
 
 __all__ = ["app", "tool_infos"]
@@ -63,7 +64,7 @@ def tools(
     infos = tool_infos(settings, refresh=refresh)
     if as_json:
         for info in infos:
-            typer.echo(json.dumps(info, ensure_ascii=False))
+            typer.echo(json_text(json.dumps(info, ensure_ascii=False)))
         return
     table = Table(box=None, pad_edge=False, show_header=False)
     table.add_column(style="bold", no_wrap=True)
@@ -75,7 +76,7 @@ def tools(
         table.add_row(Text(info["name"]), Text(first), Text(origin))  # Text: not markup
     make_console(no_color=no_color).print(table)
     for problem in _problems(settings):
-        typer.echo(f"warning: {problem}", err=True)
+        typer.echo(clean(f"warning: {problem}"), err=True)
 
 
 def _model_reason(settings: Settings, flag: str | None, reason: str) -> str:
