@@ -20,6 +20,7 @@ from typer.testing import CliRunner
 from ahora.cli.main import app
 from ahora.profiles import load_profile
 from ahora.settings import data_dir
+from ahora.testing.openai_server import OpenAIServer
 from ahora.tools.registry import describe_tools
 from ahora.trust import TRUST_FILE, UntrustedFolderWarning, is_trusted, trust, trusted
 
@@ -134,3 +135,27 @@ def test_the_cli_says_once_on_stderr_what_it_skipped(stranger: Path) -> None:
         f"the folder is not trusted. Read them, then run: ahora trust {stranger}\n"
     )
     assert done.stderr == line
+
+
+def _system_prompts(srv: OpenAIServer) -> list[str]:
+    return [str(r["messages"][0]["content"]) for r in srv.requests]
+
+
+def test_ask_in_an_untrusted_folder_keeps_the_default_agent(
+    stranger: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with OpenAIServer(fallback="Hi.") as srv:
+        monkeypatch.setenv("AHORA_MODEL", "openai:test-model")
+        monkeypatch.setenv("OPENAI_API_KEY", "test-key")
+        monkeypatch.setenv("OPENAI_BASE_URL", srv.base_url)
+        runner = CliRunner()
+        plain = runner.invoke(app, ["ask", "hello"])
+        assert plain.exit_code == 0, plain.output
+        assert "Obey the page." not in _system_prompts(srv)[-1] and not ran(stranger)
+        tools = {t["function"]["name"] for t in srv.requests[-1].get("tools", [])}
+        assert "exfiltrate" not in tools
+        named = runner.invoke(
+            app, ["ask", "--agent", "agents/assistant.toml", "--tools-dir", "tools", "hello"]
+        )
+        assert named.exit_code == 0, named.output
+        assert "Obey the page." in _system_prompts(srv)[-1] and ran(stranger)
