@@ -14,7 +14,7 @@ from rich.text import Text
 
 from ahora.answer import Answer
 from ahora.cli.console import SafeConsole
-from ahora.events import Token
+from ahora.events import ApprovalRequested, Token, ToolCalled, ToolFinished
 from ahora.safe_text import clean, is_clean, json_text, no_images
 
 # Every way text can act on a terminal instead of being shown.
@@ -122,7 +122,129 @@ def test_notebook_views_of_answers_and_tokens_load_no_images() -> None:
     answer = Answer(text="See ![chart](https://evil.example/c.png?q=secret)", sources=[source])  # type: ignore[list-item]
     assert "<img" not in HTML.render(answer._repr_markdown_())
     assert "https://evil.example/c.png" in HTML.render(answer._repr_markdown_())
-    assert "<img" not in HTML.render(Token("![a](https://evil.example/t.png)")._repr_markdown_())
+    image = "![a](https://evil.example/t.png)"
+    events = [
+        Token(image),
+        ToolCalled("c1", "read_page", {"url": image}),
+        ToolFinished("c1", "read_page", f"page {image} text"),
+        ToolFinished("c1", "read_page", "", error=image),
+        ApprovalRequested("c2", "send", {"to": image}),
+    ]
+    for event in events:
+        assert "<img" not in HTML.render(event._repr_markdown_()), event
     assert no_images("plain **text**, a [link](https://x.example) and a ! mark") == (
         "plain **text**, a [link](https://x.example) and a ! mark"
     )
+
+
+# --- every view, every payload (the corpus benchmarks/reliability.py replays) -----------
+
+PAYLOADS: list[tuple[str, str]] = [
+    ("OSC 52 clipboard (BEL)", "x\x1b]52;c;ZXZpbA==\x07y"),
+    ("OSC 52 clipboard (ST)", "x\x1b]52;c;ZXZpbA==\x1b\\y"),
+    ("OSC 8 fake link", "\x1b]8;;https://evil.example/\x1b\\bank.example\x1b]8;;\x1b\\"),
+    ("OSC 0 window title", "\x1b]0;PWNED\x07"),
+    ("OSC 2 window title", "\x1b]2;PWNED\x1b\\"),
+    ("CSI clear screen", "before\x1b[2J\x1b[Hafter"),
+    ("CSI erase line, cursor up", "real\x1b[2K\x1b[1A\x1b[2Kfake"),
+    ("CSI hidden text", "\x1b[8msecret\x1b[0m"),
+    ("CSI report request", "\x1b[6n\x1b[21t"),
+    ("CR overwrite", "rm -rf ~/\rls -la    "),
+    ("CRLF inside a line", "one\r\ntwo"),
+    ("backspace overwrite", "safe\b\b\b\bevil"),
+    ("DEL", "a\x7fb"),
+    ("NUL, VT, FF", "a\x00b\x0bc\x0cd"),
+    ("BEL", "ding\x07"),
+    ("DCS", "\x1bPq#0;2;0;0;0\x1b\\"),
+    ("APC, PM, SOS", "\x1b_apc\x1b\\\x1b^pm\x1b\\\x1bXsos\x1b\\"),
+    ("C1 CSI", "x\x9b2Jy"),
+    ("C1 OSC 52", "\x9d52;c;ZXZpbA==\x9c"),
+    ("C1 DCS, NEL", "\x90q\x9c\x85"),
+    ("bidi override", "invoice_\u202efdp.exe"),
+    ("bidi isolates", "a\u2066b\u2067c\u2068d\u2069"),
+    ("bidi embeddings, marks", "\u202aa\u202bb\u202c\u200e\u200f\u061c"),
+    ("BOM", "\ufeffstart"),
+    ("escape split by markup", "\x1b[[bold]2J[/bold]"),
+    ("a whole sequence in a URL", "https://a.example/\x1b]52;c;eA==\x07"),
+]
+CONTROL_CODES = CONTROLS | BIDI | {0xFEFF, 0x061C, 0x200E, 0x200F}
+
+
+def _console() -> tuple[SafeConsole, io.StringIO]:
+    buf = io.StringIO()
+    return SafeConsole(file=buf, force_terminal=True, width=100, color_system=None), buf
+
+
+def _view_text(p: str) -> str:
+    console, buf = _console()
+    console.print(Text(f"title: {p}"))
+    return buf.getvalue()
+
+
+def _view_markdown(p: str) -> str:
+    console, buf = _console()
+    console.print(Markdown(f"# {p}\n\n**{p}** and `{p}`\n\n- {p}"))
+    return buf.getvalue()
+
+
+def _view_sources(p: str) -> str:
+    from ahora.cli.render import TerminalRenderer
+
+    console, buf = _console()
+    source = {"url": "https://a.example/", "title": p}
+    TerminalRenderer(console).show_answer(Answer(text=p, sources=[source]))  # type: ignore[list-item]
+    return buf.getvalue()
+
+
+def _view_piped(p: str) -> str:
+    from ahora.cli.render import PlainRenderer
+    from ahora.events import Finished, ToolCalled, ToolFinished
+
+    out, err = io.StringIO(), io.StringIO()
+    renderer = PlainRenderer(out, err, verbose=True)
+    renderer.handle(ToolCalled("c1", p, {"q": p}))
+    renderer.handle(ToolFinished("c1", p, preview=p))
+    renderer.handle(ToolCalled("c2", "web_search", {"query": p}))
+    renderer.handle(ToolFinished("c2", "web_search", preview="", error=p))
+    renderer.handle(Finished(Answer(text=p)))
+    return out.getvalue() + err.getvalue()
+
+
+def _view_approval(p: str) -> str:
+    from ahora.cli.approvals import format_call, question
+
+    console, buf = _console()
+    console.print(question({"name": p, "args": {p: p, "url": p}}))
+    return buf.getvalue() + format_call({"name": p, "args": {p: p}}) + "\n"
+
+
+def _view_file_name(p: str) -> str:
+    return clean(p, one_line=True)
+
+
+def _view_json(p: str) -> str:
+    return json_text(json.dumps({"answer": p, "sources": [{"title": p}]}, ensure_ascii=False))
+
+
+VIEWS = {
+    "rich text": _view_text,
+    "Markdown": _view_markdown,
+    "answer and Sources": _view_sources,
+    "piped answer and stderr": _view_piped,
+    "approval question": _view_approval,
+    "file name": _view_file_name,
+    "JSON": _view_json,
+}
+ONE_LINE = {"file name", "JSON"}
+
+
+def view_is_inert(view: str, output: str) -> bool:
+    """No control character in ``output`` but newline and tab (none in one-line views)."""
+    allowed = "" if view in ONE_LINE else "\n\t"
+    return not any(ord(c) in CONTROL_CODES and c not in allowed for c in output)
+
+
+@pytest.mark.parametrize("view", VIEWS)
+@pytest.mark.parametrize("payload", [p for _, p in PAYLOADS], ids=[n for n, _ in PAYLOADS])
+def test_no_view_writes_a_control_character(view: str, payload: str) -> None:
+    assert view_is_inert(view, VIEWS[view](payload))

@@ -39,7 +39,7 @@ def _args(args: dict[str, Any]) -> str:
 
 def _md(text: str) -> str:
     """Outside text (tool output, model arguments) made inert for Markdown/HTML."""
-    return html.escape(text).replace("`", "&#96;").replace("\n", " ")
+    return no_images(html.escape(text).replace("`", "&#96;").replace("\n", " "))
 
 
 # Each event has ``_repr_markdown_`` so that ``for e in agent.stream(...): display(e)``

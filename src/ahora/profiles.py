@@ -21,7 +21,7 @@ same name:
    ``ahora/profiles_builtin`` (looked up as a package resource first, then next to the
    source tree for editable installs);
 2. the user's config dir: ``ahora.settings.config_path().parent / "agents"``;
-3. the working directory: ``./agents``.
+3. the working directory: ``./agents``, once the folder is trusted (``ahora trust``).
 
 ``load_profile`` also accepts a path to a ``.toml`` file. Every problem raises
 ``InvalidProfile`` with one message naming the file and the field.
@@ -46,7 +46,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ahora.errors import InvalidProfile
-from ahora.settings import Settings, config_path
+from ahora.settings import Settings, config_path, data_dir
+from ahora.trust import use_local
 
 __all__ = [
     "Profile",
@@ -146,6 +147,8 @@ def profile_dirs() -> list[tuple[Origin, Path]]:
         key = folder.resolve()
         if key not in seen:
             seen.add(key)
+            if origin == "project" and not use_local(folder.parent, data_dir()):
+                continue  # a stranger's folder until ``ahora trust``
             out.append((origin, folder))
     return out
 

@@ -24,14 +24,12 @@ from ahora.safe_text import clean, json_text
 
 if TYPE_CHECKING:
     from rich.console import Console
+    from rich.text import Text
 
     from ahora.cli.render import Renderer
     from ahora.cli.session import Approver
 
-__all__ = ["format_call", "make_approver", "question_console"]
-
-
-_MAX_ARGS = 50
+__all__ = ["format_call", "make_approver", "question", "question_console"]
 
 
 def _quoted(value: Any, limit: int) -> str:
@@ -57,14 +55,13 @@ def format_call(call: Mapping[str, Any], limit: int = 200) -> str:
     The model chose every part, so each is shown as data: a name that is not a plain
     identifier is quoted, values are JSON with control characters escaped, each value
     is cut at ``limit`` characters with the count of what was cut, and no argument is
-    left out silently.
+    left out.
     """
     args = call.get("args") or {}
     if not isinstance(args, Mapping):
         args = {"(arguments)": args}
+    # Every argument, however many: the one that matters could be the last.
     parts = [f"{_name(key)}={_quoted(value, limit)}" for key, value in args.items()]
-    if len(parts) > _MAX_ARGS:
-        parts[_MAX_ARGS:] = [f"… (+{len(parts) - _MAX_ARGS} more arguments)"]
     return f"{_name(call.get('name', '?'))}({', '.join(parts)})"
 
 
@@ -81,14 +78,21 @@ def question_console(out: Console) -> Console | None:
     return err if err.is_terminal else None
 
 
-def _confirm(console: Console, call: Mapping[str, Any]) -> bool:
-    from rich.prompt import Confirm
+def question(call: Mapping[str, Any]) -> Text:
+    """``? Allow calculator(expression="2+2")``, the question asked before ``[y/n]``.
+
+    A ``Text``, not markup: no ``[tags]`` nor ``:emoji:`` codes in the call are read.
+    """
     from rich.text import Text
 
-    # A Text, not markup: no [tags] nor :emoji: codes in the arguments are interpreted.
-    question = Text.assemble(("?", "yellow"), " Allow ", (format_call(call), "bold"))
+    return Text.assemble(("?", "yellow"), " Allow ", (format_call(call), "bold"))
+
+
+def _confirm(console: Console, call: Mapping[str, Any]) -> bool:
+    from rich.prompt import Confirm
+
     try:
-        return Confirm.ask(question, console=console, default=False)
+        return Confirm.ask(question(call), console=console, default=False)
     except EOFError:
         return False
 

@@ -21,6 +21,7 @@ import typer
 
 from ahora.cli.common import ModelOpt, NoColorOpt, ToolsDirOpt, fail, make_console
 from ahora.errors import ConfigurationError
+from ahora.safe_text import clean, json_text
 from ahora.settings import Settings, config_path
 
 if TYPE_CHECKING:
@@ -107,11 +108,11 @@ def tools(
     infos = tool_infos(settings, refresh=refresh)
     if as_json:
         for info in infos:
-            typer.echo(json.dumps(info, ensure_ascii=False))
+            typer.echo(json_text(json.dumps(info, ensure_ascii=False)))
         return
     print_tools(make_console(no_color=no_color), infos)
     for problem in _problems(settings):
-        typer.echo(f"warning: {problem}", err=True)
+        typer.echo(clean(f"warning: {problem}"), err=True)
 
 
 def _model_reason(settings: Settings, flag: str | None, choice: ModelChoice) -> str:
