@@ -162,7 +162,8 @@ def main() -> None:
     sizes = [int(x) for x in args.turns.split(",")]
     folders = _folders()
     print(
-        f"{'turn':>6}  {'ahora CLI':>16}  {'+32k window':>16}  {'bare LangGraph':>16}  {'CPU ratio':>9}"
+        f"{'turn':>6}  {'ahora CLI':>16}  {'+32k window':>16}  "
+        f"{'bare LangGraph':>16}  {'CPU ratio':>9}"
     )
     print(f"{'':>6}  {'ms   KB written':>16}  {'ms   KB written':>16}  {'ms   KB written':>16}")
     for n in sizes:

@@ -249,13 +249,15 @@ def build_graph(
     from langchain.agents import create_agent as lc_create_agent
 
     from ahora import middleware as mw
+    from ahora.middleware.deadline import DeadlineMiddleware
     from ahora.prompt import user_timezone
 
     # First in the list is outermost.
     # Model side: prompt -> unanswered calls of a killed run -> empty-reply retry ->
-    #   malformed-call repair -> budgets -> fallback models -> context window -> model.
-    # Tool side: cap and fence -> malformed-call answer -> loop guard -> timeout ->
-    #   error capture -> tool.
+    #   malformed-call repair -> budgets -> deadline -> fallback models -> context window
+    #   -> model.
+    # Tool side: cap and fence -> malformed-call answer -> deadline -> loop guard ->
+    #   timeout -> error capture -> tool.
     stack: list[AgentMiddleware[Any, Any, Any]] = [
         mw.DatePromptMiddleware(instructions, user_timezone(timezone)),
         mw.RunContextMiddleware(RunContext(settings=settings)),
@@ -266,6 +268,7 @@ def build_graph(
         mw.BudgetMiddleware(
             max_steps, max_tokens=max_tokens, max_cost=max_cost, prices=settings.prices
         ),
+        DeadlineMiddleware(),  # inside the budget: cuts the call in flight at the deadline
         mw.LoopGuardMiddleware(),
         mw.ToolTimeoutMiddleware(settings.tool_timeout),
         mw.ToolErrorsMiddleware(),

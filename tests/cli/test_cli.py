@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,11 @@ from typer.testing import CliRunner
 
 from ahora.__about__ import __version__
 from ahora.cli.main import app
-from ahora.testing.openai_server import OpenAIServer, tool_then_answer
+from ahora.testing.openai_server import (
+    OpenAIServer,
+    last_message_is_tool_result,
+    tool_then_answer,
+)
 from tests.cli.conftest import ANSWER, user_messages
 from tests.fixtures.open_meteo import OpenMeteoServer, closed_url
 
@@ -272,3 +277,24 @@ def test_models_reports_a_dead_openai_base_url(
     assert "✗ http://127.0.0.1:9/v1/models: could not connect" in out
     assert "did not list its" in out
     assert "auto-detected" not in out
+
+
+def test_timeout_cuts_a_slow_model_and_lands_within_a_second(
+    runner: CliRunner, model_server: StartServer
+) -> None:
+    first_request: list[float] = []
+
+    def rule(body: dict[str, Any]) -> Any:
+        first_request.append(time.monotonic())
+        if last_message_is_tool_result(body):
+            return {"content": "Too late.", "delay": 3}
+        return {"tool_calls": [{"name": "calculator", "arguments": {"expression": "6*7"}}]}
+
+    model_server(rule=rule)
+    result = runner.invoke(app, ["ask", "--json", "--timeout", "2", "What is 6*7?"])
+    took = time.monotonic() - first_request[0]  # the run, from its first model call
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert took < 2 + 1, took  # was 2 + 3 + 3 s: the slow call, then one more
+    assert data["stopped_early"] is True and "time limit" in data["stop_reason"]
+    assert "6*7 = 42" in data["answer"]  # the summary of what was gathered

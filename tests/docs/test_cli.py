@@ -126,3 +126,20 @@ def test_indexed_documents_make_search_docs_a_default_tool(
         only = runner.invoke(main_app, ["ask", "--tools", "search_docs", "Paid leave?"])
         assert only.exit_code == 0, only.output
         assert _tool_names(srv.requests[2]) == {"search_docs"}
+
+
+@pytest.mark.slow
+def test_search_on_a_terminal_wraps_passages_at_words(docs: Path) -> None:
+    from tests.cli.screen import screen_of
+
+    (docs / "long.md").write_text(
+        "Refund requests for annual subscriptions are reviewed by the billing team "
+        "within five working days, and approved refunds reach the original card.\n"
+    )
+    assert runner.invoke(app, ["add", str(docs)]).exit_code == 0
+    lines = screen_of("docs", "search", "refund", cols=80)
+    assert lines[0].startswith("[1] ")
+    passage = [line for line in lines if not line.startswith("[")]
+    assert passage and all(line.startswith("    ") and len(line) <= 80 for line in passage)
+    words = " ".join(line.strip() for line in lines).split()
+    assert "working" in words and "subscriptions" in words  # no word cut at the edge

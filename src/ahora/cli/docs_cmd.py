@@ -9,6 +9,9 @@ with code 2, without a traceback (``--debug`` shows it).
 
 from __future__ import annotations
 
+import shutil
+import sys
+import textwrap
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -117,10 +120,16 @@ def search(
     if not hits:
         typer.echo("No matches.")
         return
+    width = shutil.get_terminal_size().columns if sys.stdout.isatty() else 0
     for n, hit in enumerate(hits, 1):
         text = " ".join(hit.text.split())
         snippet = text if len(text) <= 300 else text[:300] + "…"
+        typer.echo(clean(f"[{n}] {_name(hit.citation)}  (score {hit.score:.3g})"))
+        # A terminal gets the passage wrapped at words under its reference; a pipe,
+        # one line.
+        snippet = clean(snippet, one_line=True)
         typer.echo(
-            clean(f"[{n}] {_name(hit.citation)}  (score {hit.score:.3g})")
-            + clean(f"\n    {snippet}")
+            textwrap.fill(snippet, width, initial_indent=" " * 4, subsequent_indent=" " * 4)
+            if width > 20
+            else "    " + snippet
         )

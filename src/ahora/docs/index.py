@@ -487,7 +487,9 @@ class DocIndex:
         ids, folders, matrix = self._vector_table()
         if not len(ids):
             return []
-        q = np.asarray(self.embedder.embed([query])[0], dtype=np.float32)
+        embed_query = getattr(self.embedder, "embed_query", None)  # see Embedder
+        vector = embed_query(query) if embed_query else self.embedder.embed([query])[0]
+        q = np.asarray(vector, dtype=np.float32)
         scores = matrix @ q
         if scope is not None:
             scores = np.where(np.isin(folders, scope), scores, -np.inf)

@@ -302,6 +302,8 @@ def _load_mcp(found: ToolSet, settings: Settings) -> None:
 
 
 def _load_docs(found: ToolSet, settings: Settings) -> None:
+    if not _docs_db(settings).is_file():  # never indexed: skip the imports too
+        return
     try:
         from ahora.docs.tool import indexed_docs_tools
 
