@@ -224,7 +224,10 @@ class _Mutator(ast.NodeTransformer):
                 continue
             if field == "handlers":
                 for handler in value:
-                    if self._site(handler, "except clause re-raises"):
+                    bare = [type(s) for s in handler.body] == [ast.Raise] and not handler.body[
+                        0
+                    ].exc
+                    if not bare and self._site(handler, "except clause re-raises"):
                         handler.body = [ast.copy_location(ast.Raise(), handler)]
                     else:
                         handler.body = self._body(handler.body)
