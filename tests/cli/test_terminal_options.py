@@ -181,14 +181,14 @@ def test_top_level_help_documents_the_exit_codes() -> None:
 
 
 def test_the_documented_exit_codes_are_the_real_ones(model_server: StartServer) -> None:
+    from typer.testing import CliRunner
+
+    from ahora.cli.main import app
+
     model_server([{"status": 500}], fallback={"status": 500})
-    env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
-    usage = subprocess.run([*AHORA, "ask", "--bogus"], capture_output=True, text=True, env=env)
-    assert usage.returncode == 2, usage.stderr
-    bad = subprocess.run(
-        [*AHORA, "ask", "--max-steps", "0", "hi"], capture_output=True, text=True, env=env
-    )
-    assert bad.returncode == 2, bad.stderr
-    failed = subprocess.run([*AHORA, "ask", "hi"], capture_output=True, text=True, env=env)
-    assert failed.returncode == 1, failed.stderr
-    assert "Traceback" not in failed.stderr and failed.stderr.strip().count("\n") < 3
+    runner = CliRunner()
+    assert runner.invoke(app, ["ask", "--bogus", "hi"]).exit_code == 2
+    assert runner.invoke(app, ["ask", "--max-steps", "0", "hi"]).exit_code == 2
+    failed = runner.invoke(app, ["ask", "hi"])
+    assert failed.exit_code == 1, failed.output
+    assert "Traceback" not in failed.output and failed.stderr.startswith("Error: ")
