@@ -128,6 +128,8 @@ EQUIVALENT: dict[str, str] = {
     "| or: operand 2 dropped": _IDS_SET,
     "middleware/dangling_calls.py | if missing and not isinstance(message, ToolMessage): "
     "| and: operand 1 dropped": "extending by an empty list and resetting it is a no-op",
+    "middleware/empty_reply.py | return bool(ai) and all(not m.tool_calls and not m.text.strip() "
+    "for m in ai) | and: operand 1 dropped": "a model response always holds one AIMessage",
     "middleware/combined.py | if m is not None and wrap_only(m): | and: operand 1 dropped": (
         "wrap_only(None) is False anyway: None has no state_schema"
     ),

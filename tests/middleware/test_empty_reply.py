@@ -47,3 +47,18 @@ def test_a_tool_call_without_text_is_not_an_empty_reply() -> None:
     answer = Agent(model, [noop]).ask("hi")
     assert answer.text == "Done." and model.calls == 2
     assert all("previous reply was empty" not in system_prompt(r) for r in model.requests)
+
+
+def test_the_nudge_on_its_own_without_a_system_prompt() -> None:
+    """The middleware is public: used without a system prompt, the nudge stands alone."""
+    from langchain.agents import create_agent as lc_create_agent
+
+    from ahora.middleware import EmptyReplyMiddleware
+
+    model = ScriptedChatModel(replies=["", "Answer."])
+    graph = lc_create_agent(model, [], middleware=[EmptyReplyMiddleware()])
+    graph.invoke({"messages": [("user", "hi")]})
+    assert not isinstance(model.requests[0][0], SystemMessage)
+    nudge = system_prompt(model.requests[1])
+    assert nudge.strip().startswith("Your previous reply was empty.")
+    assert "None" not in nudge
