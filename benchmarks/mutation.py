@@ -112,6 +112,7 @@ TARGETS: dict[str, list[str]] = {
 # the file do not invalidate the list.
 _NO_INIT = "AgentMiddleware defines no __init__: super().__init__() is object's, a no-op"
 _IDS_SET = "tool calls always carry an id here (providers and the invalid-call repair set one)"
+_ARGS_SET = "a LangChain ToolCall always carries an args dict, so `or {}` never applies"
 EQUIVALENT: dict[str, str] = {
     "middleware/budget.py | super().__init__() | call statement deleted": _NO_INIT,
     "middleware/combined.py | super().__init__() | call statement deleted": _NO_INIT,
@@ -130,6 +131,18 @@ EQUIVALENT: dict[str, str] = {
     "| and: operand 1 dropped": "extending by an empty list and resetting it is a no-op",
     "middleware/empty_reply.py | return bool(ai) and all(not m.tool_calls and not m.text.strip() "
     "for m in ai) | and: operand 1 dropped": "a model response always holds one AIMessage",
+    'middleware/invalid_tool_calls.py | tool_call_id=call["id"] or "", '
+    "| or: operand 2 dropped": _IDS_SET,
+    'middleware/loop_guard.py | tool_call_id=call["id"] or "", | or: operand 2 dropped': _IDS_SET,
+    'middleware/invalid_tool_calls.py | args = call.get("args") or {} | or: operand 2 dropped': (
+        _ARGS_SET
+    ),
+    'middleware/loop_guard.py | return bool(a["name"] == b["name"] and (a.get("args") or {}) == '
+    '(b.get("args") or {})) | or: operand 2 dropped': _ARGS_SET,
+    'middleware/loop_guard.py | messages = (request.state or {}).get("messages", []) if '
+    "isinstance(request.state, dict) else [] | or: operand 2 dropped": (
+        "guarded by isinstance(request.state, dict): the dict is never None there"
+    ),
     "middleware/combined.py | if m is not None and wrap_only(m): | and: operand 1 dropped": (
         "wrap_only(None) is False anyway: None has no state_schema"
     ),

@@ -87,3 +87,18 @@ async def test_the_async_path_repairs_too() -> None:
     answer = await Agent(model, [adder.tool()]).aask("add")
     assert adder.runs == [(2, 3)]
     assert results(answer.messages)["invalid_0"].status == "error"
+
+
+def test_a_malformed_call_keeps_its_own_id_and_empty_arguments_read_as_empty() -> None:
+    bad = AIMessage(
+        content="",
+        invalid_tool_calls=[
+            {"name": "add", "args": None, "id": "bad7", "error": None, "type": "invalid_tool_call"}
+        ],
+    )
+    adder = Adder()
+    answer = Agent(ScriptedChatModel(replies=[bad, "ok"]), [adder.tool()]).ask("add")
+    message = results(answer.messages)["bad7"]
+    assert message.status == "error" and adder.runs == []
+    assert "the arguments for add were not valid JSON ('')" in str(message.content)
+    assert answer.tool_calls == [{"name": "add", "args": {"invalid_json": ""}}]
