@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import contextlib
 import copy
 import os
 import random
@@ -92,14 +93,61 @@ TARGETS: dict[str, list[str]] = {
     ],
     "export.py": ["tests/test_export.py", "tests/test_secrets.py"],
     "events.py": ["tests/test_events.py", "tests/test_agent_loop.py", "tests/cli/test_render.py"],
-    "threads.py": ["tests/cli/test_threads_store.py", "tests/test_threads.py"],
-    "threads/*.py": ["tests/cli/test_threads_store.py", "tests/test_threads.py"],
+    # The conversation format (run_stats, this_run, markers) once it leaves budget.py.
+    "messages.py": [
+        "tests/test_budgets.py",
+        "tests/test_loop_guard.py",
+        "tests/test_events.py",
+        "tests/test_export.py",
+    ],
+    "threads.py": ["tests/cli/test_threads_store.py", "tests/threads/test_store.py"],
+    "threads/*.py": [
+        "tests/threads/test_store.py",
+        "tests/threads/test_one_writer.py",
+        "tests/cli/test_threads_store.py",
+    ],
 }
 
 # Equivalent mutants, keyed "module | line as written | mutation": the reason they
 # cannot be killed. Keyed by the line's text, not its number, so edits elsewhere in
 # the file do not invalidate the list.
-EQUIVALENT: dict[str, str] = {}
+_NO_INIT = "AgentMiddleware defines no __init__: super().__init__() is object's, a no-op"
+_IDS_SET = "tool calls always carry an id here (providers and the invalid-call repair set one)"
+_ARGS_SET = "a LangChain ToolCall always carries an args dict, so `or {}` never applies"
+EQUIVALENT: dict[str, str] = {
+    "middleware/budget.py | super().__init__() | call statement deleted": _NO_INIT,
+    "middleware/combined.py | super().__init__() | call statement deleted": _NO_INIT,
+    "middleware/date_prompt.py | super().__init__() | call statement deleted": _NO_INIT,
+    "middleware/model_fallback.py | super().__init__() | call statement deleted": _NO_INIT,
+    "middleware/tool_output.py | super().__init__() | call statement deleted": _NO_INIT,
+    "middleware/tool_timeout.py | super().__init__() | call statement deleted": _NO_INIT,
+    "middleware/tool_timeout.py | _POOL = concurrent.futures.ThreadPoolExecutor(max_workers=32, "
+    'thread_name_prefix="ahora-tool") | 32 -> 33': "the pool's size only shows with 33 tools hung "
+    "at once; the timeout, not the pool, bounds a call",
+    'middleware/tool_errors.py | tool_call_id=request.tool_call["id"] or "", '
+    "| or: operand 2 dropped": _IDS_SET,
+    'middleware/dangling_calls.py | tool_call_id=call["id"] or "", '
+    "| or: operand 2 dropped": _IDS_SET,
+    "middleware/dangling_calls.py | if missing and not isinstance(message, ToolMessage): "
+    "| and: operand 1 dropped": "extending by an empty list and resetting it is a no-op",
+    "middleware/empty_reply.py | return bool(ai) and all(not m.tool_calls and not m.text.strip() "
+    "for m in ai) | and: operand 1 dropped": "a model response always holds one AIMessage",
+    'middleware/invalid_tool_calls.py | tool_call_id=call["id"] or "", '
+    "| or: operand 2 dropped": _IDS_SET,
+    'middleware/loop_guard.py | tool_call_id=call["id"] or "", | or: operand 2 dropped': _IDS_SET,
+    'middleware/invalid_tool_calls.py | args = call.get("args") or {} | or: operand 2 dropped': (
+        _ARGS_SET
+    ),
+    'middleware/loop_guard.py | return bool(a["name"] == b["name"] and (a.get("args") or {}) == '
+    '(b.get("args") or {})) | or: operand 2 dropped': _ARGS_SET,
+    'middleware/loop_guard.py | messages = (request.state or {}).get("messages", []) if '
+    "isinstance(request.state, dict) else [] | or: operand 2 dropped": (
+        "guarded by isinstance(request.state, dict): the dict is never None there"
+    ),
+    "middleware/combined.py | if m is not None and wrap_only(m): | and: operand 1 dropped": (
+        "wrap_only(None) is False anyway: None has no state_schema"
+    ),
+}
 
 
 @dataclass(frozen=True)
@@ -224,7 +272,10 @@ class _Mutator(ast.NodeTransformer):
                 continue
             if field == "handlers":
                 for handler in value:
-                    if self._site(handler, "except clause re-raises"):
+                    bare = [type(s) for s in handler.body] == [ast.Raise] and not handler.body[
+                        0
+                    ].exc
+                    if not bare and self._site(handler, "except clause re-raises"):
                         handler.body = [ast.copy_location(ast.Raise(), handler)]
                     else:
                         handler.body = self._body(handler.body)
@@ -373,6 +424,31 @@ def _run_tests(scratch_src: Path, tests: list[str], limit: float) -> str:
     return "timeout"
 
 
+# Libraries (never ahora itself) that the tests import anyway.
+_PRELOAD = (
+    "pytest",
+    "pytest_asyncio",
+    "pytest_socket",
+    "pytest_timeout",
+    "langchain.agents",
+    "langchain_core.messages",
+    "langchain_openai",
+    "langgraph.graph",
+    "langgraph.checkpoint.sqlite",
+    "langgraph.checkpoint.memory",
+    "langchain_tests.unit_tests",
+    "openai",
+    "requests",
+    "requests_cache",
+    "rich.console",
+    "rich.markdown",
+    "typer",
+    "typer.testing",
+    "pexpect",
+    "trafilatura",
+)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("modules", nargs="*", help="substrings of module paths (default: all)")
@@ -405,11 +481,13 @@ def main() -> int:
         p for p in sys.path if p and Path(p).resolve() != (ROOT / "src").resolve()
     ]
     sys.path.insert(1, str(ROOT))
-    # The heavy imports once, in the parent; children inherit them already loaded.
-    import langchain.agents  # noqa: F401
-    import langchain_core.messages  # noqa: F401
-    import langgraph.graph  # noqa: F401
-    import pytest  # noqa: F401
+    # The heavy imports once, in the parent; children inherit them already loaded
+    # (measured: a child's pytest start-up drops from about 4 s to 1 s).
+    import importlib
+
+    for name in _PRELOAD:
+        with contextlib.suppress(ImportError):
+            importlib.import_module(name)
 
     assert "ahora" not in sys.modules, "the parent must not import ahora (children would share it)"
 

@@ -286,3 +286,29 @@ async def test_an_answer_within_budget_on_the_async_path() -> None:
     model = ScriptedChatModel(replies=[tool_call("echo", {"text": "a"}), "Complete."])
     answer = await Agent(model, [echo], max_steps=3).aask("go")
     assert answer.text == "Complete." and not answer.stopped_early
+
+
+def test_tokens_are_input_plus_output_when_the_total_is_not_reported() -> None:
+    rec = Recorder()
+
+    def costly(messages: list[BaseMessage], tools: list[dict[str, Any]]) -> AIMessage | str:
+        reply = rec(messages, tools)
+        if not isinstance(reply, AIMessage):
+            return reply
+        usage = {"input_tokens": 300, "output_tokens": 300, "total_tokens": 0}
+        return reply.model_copy(update={"usage_metadata": usage})
+
+    answer = Agent(ScriptedChatModel(replies=[costly] * 10), [echo], max_tokens=1000).ask("go")
+    assert rec.tool_counts == [1, 1, 0]  # 600, then 1,200 >= 1,000
+    assert answer.stop_reason == "the token budget of 1,000 tokens is used up"
+
+
+def test_a_stopped_answer_without_text_says_why() -> None:
+    """A last turn that only calls a tool (no text) gets a plain explanation, not ''."""
+    replies = [tool_call("echo", {"text": str(i)}) for i in range(3)]
+    answer = Agent(ScriptedChatModel(replies=replies), [echo], max_steps=2).ask("loop")
+    assert answer.text == (
+        "I stopped early (the step budget of 2 model calls is used up) before reaching a "
+        "complete answer."
+    )
+    assert answer.stop_reason == "the step budget of 2 model calls is used up"

@@ -54,3 +54,18 @@ def test_a_tool_call_without_text_is_not_an_empty_reply() -> None:
 def test_fault_is_survived(tmp_path: Path) -> None:
     """An empty reply is retried once, then answered with a note."""
     assert_survived(FAULTS["empty_reply_twice"], tmp_path)
+
+
+def test_the_nudge_on_its_own_without_a_system_prompt() -> None:
+    """The middleware is public: used without a system prompt, the nudge stands alone."""
+    from langchain.agents import create_agent as lc_create_agent
+
+    from ahora.middleware import EmptyReplyMiddleware
+
+    model = ScriptedChatModel(replies=["", "Answer."])
+    graph = lc_create_agent(model, [], middleware=[EmptyReplyMiddleware()])
+    graph.invoke({"messages": [("user", "hi")]})
+    assert not isinstance(model.requests[0][0], SystemMessage)
+    nudge = system_prompt(model.requests[1])
+    assert nudge.strip().startswith("Your previous reply was empty.")
+    assert "None" not in nudge

@@ -94,3 +94,18 @@ async def test_the_async_path_repairs_too() -> None:
 def test_fault_is_survived(tmp_path: Path) -> None:
     """Malformed tool-call JSON goes back to the model."""
     assert_survived(FAULTS["malformed_tool_json"], tmp_path)
+
+
+def test_a_malformed_call_keeps_its_own_id_and_empty_arguments_read_as_empty() -> None:
+    bad = AIMessage(
+        content="",
+        invalid_tool_calls=[
+            {"name": "add", "args": None, "id": "bad7", "error": None, "type": "invalid_tool_call"}
+        ],
+    )
+    adder = Adder()
+    answer = Agent(ScriptedChatModel(replies=[bad, "ok"]), [adder.tool()]).ask("add")
+    message = results(answer.messages)["bad7"]
+    assert message.status == "error" and adder.runs == []
+    assert "the arguments for add were not valid JSON ('')" in str(message.content)
+    assert answer.tool_calls == [{"name": "add", "args": {"invalid_json": ""}}]

@@ -115,3 +115,19 @@ def test_an_interrupt_in_a_tool_pauses_the_run_and_is_not_an_error(
 def test_fault_is_survived(tmp_path: Path) -> None:
     """A call to a tool that does not exist is answered, not raised."""
     assert_survived(FAULTS["unknown_tool"], tmp_path)
+
+
+def long_failure(city: str) -> str:
+    """Fail with a very long message."""
+    raise RuntimeError("x" * 1000)
+
+
+def test_the_error_answers_its_own_call_and_a_long_message_is_cut() -> None:
+    call = tool_call("long_failure", {"city": "Oslo"})
+    model = ScriptedChatModel(replies=[call, "Sorry."])
+    answer = Agent(model, [long_failure]).ask("go")
+    [message] = [m for m in answer.messages if isinstance(m, ToolMessage)]
+    assert message.tool_call_id == call.tool_calls[0]["id"] and message.name == "long_failure"
+    assert message.status == "error"
+    assert "(RuntimeError: " + "x" * 300 + ")." in str(message.content)
+    assert "x" * 301 not in str(message.content)
