@@ -32,6 +32,8 @@ LAYERS: list[tuple[str, list[str]]] = [
             "ahora.http",
             "ahora.models",
             "ahora.prompt",
+            "ahora.safe_text",
+            "ahora.trust",
         ],
     ),
     (
@@ -45,6 +47,7 @@ LAYERS: list[tuple[str, list[str]]] = [
             "ahora.threads",
             "ahora.postgres",
             "ahora.testing",
+            "ahora.memory_saver",
         ],
     ),
     ("recipe", ["ahora.profiles", "ahora.recipe"]),

@@ -13,6 +13,7 @@
     │   └── EmbeddingsUnavailable semantic search without the embeddings extra
     ├── ToolFailure               a tool could not do its job; its message is shown to the model
     │   ├── BlockedURL            read_page refused an address (SSRF guard)
+    │   ├── RedirectRefused       a credentialed request was redirected to another origin
     │   ├── SearchUnavailable     every search backend failed or is backing off
     │   └── BackendError          one search backend could not answer
     │       └── RateLimited       ... because it asked us to slow down
@@ -46,6 +47,7 @@ __all__ = [
     "NotAFolder",
     "ProviderNotInstalled",
     "RateLimited",
+    "RedirectRefused",
     "RunError",
     "SearchUnavailable",
     "StaleCheckpoint",
@@ -147,3 +149,7 @@ class StaleCheckpoint(RunError):
 
 class ContextWindowExceeded(RunError):
     """A turn does not fit the model's context window even after shortening the history."""
+
+
+class RedirectRefused(ToolFailure):
+    """A request carrying a credential was redirected to another origin."""

@@ -55,7 +55,7 @@ from urllib3.util.retry import Retry
 
 from ahora import netguard
 from ahora.__about__ import __version__
-from ahora.errors import ToolFailure
+from ahora.errors import RedirectRefused, ToolFailure
 
 if TYPE_CHECKING:
     from ahora.netguard import Resolver
@@ -164,10 +164,6 @@ def _retry(total: int) -> Retry:
 
 class _Overtime(requests.ConnectionError):
     """The call's deadline passed."""
-
-
-class RedirectRefused(ToolFailure):
-    """A request carrying a credential was redirected to another origin."""
 
 
 class _SlowResolve(Exception):

@@ -76,6 +76,10 @@ def test_tools_shows_descriptions_with_brackets(
         '    """Read arr[i] from [b]tables[/b]."""\n'
         "    return key\n"
     )
+    from ahora.settings import data_dir
+    from ahora.trust import trust
+
+    trust(tmp_path, data_dir())
     result = runner.invoke(app, ["tools"])
     assert result.exit_code == 0, result.output
     assert "Read arr[i] from [b]tables[/b]." in result.stdout

@@ -83,3 +83,29 @@ def test_a_tool_within_its_limit_is_not_cut_off(monkeypatch: pytest.MonkeyPatch)
 def test_fault_is_survived(fault: str, tmp_path: Path) -> None:
     """A hanging tool times out and the model is told."""
     assert_survived(FAULTS[fault], tmp_path)
+
+
+def test_a_hung_tool_does_not_keep_the_process_alive(tmp_path: Path) -> None:
+    """A timed-out tool's thread must not be joined at interpreter exit."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "hang.py"
+    script.write_text(
+        "import time\n"
+        "from ahora import Agent\n"
+        "from ahora.settings import Settings\n"
+        "from ahora.testing import ScriptedChatModel, tool_call\n\n"
+        "def hang(query: str) -> str:\n"
+        '    """Hang."""\n'
+        "    time.sleep(120)\n"
+        "    return query\n\n"
+        "model = ScriptedChatModel(replies=[tool_call('hang', {'query': 'x'}), 'Done.'])\n"
+        "agent = Agent(model, [hang], settings=Settings(tool_timeout=0.5))\n"
+        "print(agent.ask('go').text)\n"
+    )
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "Done."
+    assert time.monotonic() - started < 30  # was 120 s: the pool's worker was joined at exit
