@@ -111,3 +111,21 @@ def test_a_plugin_tool_reads_the_settings_from_its_runtime() -> None:
     model = ScriptedChatModel(replies=[tool_call("units", {}), "done"])
     agent = Agent(model, [units], settings=Settings(units="imperial"))
     assert "imperial" in tool_texts(agent.ask("units?").messages)[0]
+
+
+def test_the_timezone_argument_reaches_the_clock_too() -> None:
+    agent = Agent(
+        ScriptedChatModel(replies=[tool_call("clock", {}), "done"]),
+        ["clock"],
+        timezone="Asia/Tokyo",
+        settings=Settings(timezone="Europe/Madrid"),
+    )
+    assert agent.settings.timezone == "Asia/Tokyo"
+    assert "in Asia/Tokyo" in tool_texts(agent.ask("time?").messages)[0]
+    graph = create_agent(
+        ScriptedChatModel(replies=[tool_call("clock", {}), "done"]),
+        ["clock"],
+        timezone="Asia/Tokyo",
+    )
+    out = graph.invoke({"messages": [("user", "time?")]})
+    assert "in Asia/Tokyo" in tool_texts(out["messages"])[0]

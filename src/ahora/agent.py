@@ -139,7 +139,8 @@ def build_agent(
             checkpointer, since the run pauses with a LangGraph interrupt.
         checkpointer: A LangGraph checkpointer for conversations that persist.
         middleware: More LangChain ``AgentMiddleware``, placed inside ahora's own.
-        timezone: The user's IANA timezone for dates in the prompt.
+        timezone: The user's IANA timezone, for dates in the prompt and the clock tool
+            (``settings.timezone`` otherwise).
         settings: Settings to use instead of the environment's; tools see them too.
         recipe: An already resolved recipe; the arguments above must then be None.
         name: The graph's name.
@@ -148,7 +149,7 @@ def build_agent(
     ``{"configurable": {"ahora_deadline": time.time() + seconds}}`` (``Agent`` sets it
     from the recipe's ``budget.seconds``).
     """
-    s = settings or get_settings()
+    s = _settings(settings, timezone)
     choices = Choices(
         profile=profile,
         model=model,
@@ -172,6 +173,13 @@ def build_agent(
 
 create_agent = build_agent
 """``build_agent`` under its first name (not LangChain's ``create_agent``)."""
+
+
+def _settings(settings: Settings | None, timezone: str | None) -> Settings:
+    """The settings given (or the environment's, at this edge), with ``timezone`` in
+    them, so the clock tool tells the same zone as the prompt."""
+    s = settings or get_settings()
+    return replace(s, timezone=timezone) if timezone else s
 
 
 def _recipe(recipe: Recipe | None, choices: Choices, settings: Settings) -> Recipe:
@@ -320,7 +328,7 @@ class Agent:
 
         from ahora.models import model_label, resolve_model
 
-        self.settings = settings or get_settings()
+        self.settings = _settings(settings, timezone)
         self.context = RunContext(settings=self.settings)
         choices = Choices(
             profile=profile,
