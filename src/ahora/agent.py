@@ -1,15 +1,18 @@
 """Assemble model + tools + middleware + checkpointer into the LangGraph loop.
 
-``create_agent`` is LangChain v1's ``create_agent`` (its model and tool nodes, its
-parallel tool execution through ``Send``) with ahora's middleware around both
-nodes. ahora's own middleware only use ``wrap_*`` hooks and run combined as one
+``build_agent`` (also exported under its first name, ``create_agent``) is LangChain
+v1's ``create_agent`` (its model and tool nodes, its parallel tool execution through
+``Send``) with ahora's middleware around both nodes, built from a ``Recipe``
+(``ahora.recipe``: one precedence, resolved once). ahora's own middleware only use ``wrap_*`` hooks and run combined as one
 (``middleware/combined.py``), so the graph has exactly the nodes LangChain builds
 (plus LangChain's approval node when a tool needs approval) and the per-step
 overhead stays close to the bare loop's. Own nodes were not needed: every behaviour
 the issues ask for fits around the model call or the tool call.
 
 ``Agent`` is the embedding API on top: ``ask``/``aask`` return an ``Answer``,
-``stream``/``astream`` yield typed events, ``.graph`` is the graph itself.
+``stream``/``astream`` yield typed events, ``messages``/``rollback`` read and undo a
+thread, ``.graph`` is the graph itself. Every run carries ``RunContext`` (the agent's
+settings) to the tools (``ahora.context``).
 """
 
 from __future__ import annotations
@@ -303,6 +306,9 @@ class Agent:
     ``thread`` id back (``answer.thread_id``); without a checkpointer they live in
     memory. When a tool needs approval the answer comes back with ``pending``
     approvals; ``resume(thread, approve=...)`` continues the run.
+
+    The arguments are the top layer of the recipe (``ahora.recipe``); what they leave
+    out comes from the profile, then ``settings``. ``recipe=`` passes a resolved one.
     """
 
     def __init__(
