@@ -3,11 +3,12 @@
 ``build_agent`` (also exported under its first name, ``create_agent``) is LangChain
 v1's ``create_agent`` (its model and tool nodes, its parallel tool execution through
 ``Send``) with ahora's middleware around both nodes, built from a ``Recipe``
-(``ahora.recipe``: one precedence, resolved once). ahora's own middleware only use ``wrap_*`` hooks and run combined as one
-(``middleware/combined.py``), so the graph has exactly the nodes LangChain builds
-(plus LangChain's approval node when a tool needs approval) and the per-step
-overhead stays close to the bare loop's. Own nodes were not needed: every behaviour
-the issues ask for fits around the model call or the tool call.
+(``ahora.recipe``: one precedence, resolved once). ahora's own middleware only use
+``wrap_*`` hooks and run combined as one (``middleware/combined.py``), so the graph
+has exactly the nodes LangChain builds (plus LangChain's approval node when a tool
+needs approval) and the per-step overhead stays close to the bare loop's. Own nodes
+were not needed: every behaviour the issues ask for fits around the model call or
+the tool call.
 
 ``Agent`` is the embedding API on top: ``ask``/``aask`` return an ``Answer``,
 ``stream``/``astream`` yield typed events, ``messages``/``rollback`` read and undo a
