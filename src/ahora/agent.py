@@ -34,7 +34,7 @@ from ahora.events import (
     answer_from_messages,
 )
 from ahora.middleware.budget import DEADLINE_KEY
-from ahora.recipe import Choices, Recipe, resolve_recipe
+from ahora.recipe import Budget, Choices, Recipe, resolve_recipe
 from ahora.settings import Settings, get_settings
 
 if TYPE_CHECKING:
@@ -218,14 +218,11 @@ def graph_from_recipe(
                 + ", ".join(sorted(known))
             )
     gated += [t.name for t in tool_list if (t.metadata or {}).get("requires_approval")]
-    budget = recipe.budget
     return build_graph(
         chat_model,
         tool_list,
         instructions=recipe.instructions,
-        max_steps=budget.steps,
-        max_tokens=budget.tokens,
-        max_cost=budget.cost,
+        budget=recipe.budget,
         fallbacks=backups,
         approvals=sorted(set(gated)),
         checkpointer=checkpointer,
@@ -241,9 +238,7 @@ def build_graph(
     tool_list: list[BaseTool],
     *,
     instructions: str | None,
-    max_steps: int,
-    max_tokens: int | None = None,
-    max_cost: float | None = None,
+    budget: Budget,
     fallbacks: Sequence[BaseChatModel] = (),
     approvals: Sequence[str] = (),
     checkpointer: Checkpointer | None,
@@ -271,7 +266,7 @@ def build_graph(
         mw.ToolOutputMiddleware(settings.tool_output_chars),
         mw.InvalidToolCallsMiddleware(),
         mw.BudgetMiddleware(
-            max_steps, max_tokens=max_tokens, max_cost=max_cost, prices=settings.prices
+            budget.steps, max_tokens=budget.tokens, max_cost=budget.cost, prices=settings.prices
         ),
         mw.LoopGuardMiddleware(),
         mw.ToolTimeoutMiddleware(settings.tool_timeout),
