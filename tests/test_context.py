@@ -129,3 +129,9 @@ def test_the_timezone_argument_reaches_the_clock_too() -> None:
     )
     out = graph.invoke({"messages": [("user", "time?")]})
     assert "in Asia/Tokyo" in tool_texts(out["messages"])[0]
+
+
+async def test_async_runs_carry_the_context_too() -> None:
+    agent = agent_calling("clock", {}, Settings(timezone="Asia/Tokyo"))
+    answer = await agent.aask("time?")
+    assert "in Asia/Tokyo" in tool_texts(answer.messages)[0]
