@@ -135,3 +135,15 @@ async def test_async_runs_carry_the_context_too() -> None:
     agent = agent_calling("clock", {}, Settings(timezone="Asia/Tokyo"))
     answer = await agent.aask("time?")
     assert "in Asia/Tokyo" in tool_texts(answer.messages)[0]
+
+
+def test_the_runtime_parameter_does_not_make_tools_import_langgraph() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, ahora.tools.clock, ahora.tools.weather, ahora.tools.web_search;"
+        "print('langgraph' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
