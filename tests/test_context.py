@@ -62,15 +62,20 @@ def test_two_agents_get_the_weather_from_their_own_service_in_their_own_units(
 
 def test_web_search_asks_the_agents_own_searxng(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AHORA_SEARXNG_URL", closed_url())
-    with SearXNGServer() as srv:
-        agent = agent_calling(
-            "web_search",
-            {"query": "ahora"},
-            Settings(searxng_url=srv.url, search_backend="searxng", search_cache_seconds=0),
-        )
-        text = tool_texts(agent.ask("search").messages)[0]
-    assert "ahora - result 1" in text
-    assert len(srv.requests) == 1
+    with SearXNGServer() as first, SearXNGServer() as second:
+        for srv in (first, second, first):  # the cache is per service: no crossed answers
+            srv.corpus["ahora"] = [
+                {"title": f"from {srv.url}", "url": "https://example.org/a", "content": "x"}
+            ]
+            agent = agent_calling(
+                "web_search",
+                {"query": "ahora"},
+                Settings(searxng_url=srv.url, search_backend="searxng"),
+            )
+            text = tool_texts(agent.ask("search").messages)[0]
+            assert f"from {srv.url}" in text
+        assert len(first.requests) == 1  # its second question came from the cache
+        assert len(second.requests) == 1
 
 
 def test_a_graph_driven_directly_uses_the_settings_it_was_built_with() -> None:
