@@ -152,3 +152,13 @@ def test_the_runtime_parameter_does_not_make_tools_import_langgraph() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_a_context_passed_with_the_run_sets_the_prompts_timezone_too() -> None:
+    model = ScriptedChatModel(replies=[tool_call("clock", {}), "done"])
+    graph = create_agent(model, ["clock"], settings=Settings(timezone="Asia/Tokyo"))
+    tenant = RunContext(settings=Settings(timezone="Europe/Madrid"))
+    out = graph.invoke({"messages": [("user", "time?")]}, context=tenant)
+    assert "in Europe/Madrid" in tool_texts(out["messages"])[0]
+    system = model.requests[0][0]
+    assert system.type == "system" and "(Europe/Madrid, UTC" in str(system.content)
