@@ -62,15 +62,20 @@ def test_two_agents_get_the_weather_from_their_own_service_in_their_own_units(
 
 def test_web_search_asks_the_agents_own_searxng(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AHORA_SEARXNG_URL", closed_url())
-    with SearXNGServer() as srv:
-        agent = agent_calling(
-            "web_search",
-            {"query": "ahora"},
-            Settings(searxng_url=srv.url, search_backend="searxng", search_cache_seconds=0),
-        )
-        text = tool_texts(agent.ask("search").messages)[0]
-    assert "ahora - result 1" in text
-    assert len(srv.requests) == 1
+    with SearXNGServer() as first, SearXNGServer() as second:
+        for srv in (first, second, first):  # the cache is per service: no crossed answers
+            srv.corpus["ahora"] = [
+                {"title": f"from {srv.url}", "url": "https://example.org/a", "content": "x"}
+            ]
+            agent = agent_calling(
+                "web_search",
+                {"query": "ahora"},
+                Settings(searxng_url=srv.url, search_backend="searxng"),
+            )
+            text = tool_texts(agent.ask("search").messages)[0]
+            assert f"from {srv.url}" in text
+        assert len(first.requests) == 1  # its second question came from the cache
+        assert len(second.requests) == 1
 
 
 def test_a_graph_driven_directly_uses_the_settings_it_was_built_with() -> None:
@@ -111,3 +116,49 @@ def test_a_plugin_tool_reads_the_settings_from_its_runtime() -> None:
     model = ScriptedChatModel(replies=[tool_call("units", {}), "done"])
     agent = Agent(model, [units], settings=Settings(units="imperial"))
     assert "imperial" in tool_texts(agent.ask("units?").messages)[0]
+
+
+def test_the_timezone_argument_reaches_the_clock_too() -> None:
+    agent = Agent(
+        ScriptedChatModel(replies=[tool_call("clock", {}), "done"]),
+        ["clock"],
+        timezone="Asia/Tokyo",
+        settings=Settings(timezone="Europe/Madrid"),
+    )
+    assert agent.settings.timezone == "Asia/Tokyo"
+    assert "in Asia/Tokyo" in tool_texts(agent.ask("time?").messages)[0]
+    graph = create_agent(
+        ScriptedChatModel(replies=[tool_call("clock", {}), "done"]),
+        ["clock"],
+        timezone="Asia/Tokyo",
+    )
+    out = graph.invoke({"messages": [("user", "time?")]})
+    assert "in Asia/Tokyo" in tool_texts(out["messages"])[0]
+
+
+async def test_async_runs_carry_the_context_too() -> None:
+    agent = agent_calling("clock", {}, Settings(timezone="Asia/Tokyo"))
+    answer = await agent.aask("time?")
+    assert "in Asia/Tokyo" in tool_texts(answer.messages)[0]
+
+
+def test_the_runtime_parameter_does_not_make_tools_import_langgraph() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, ahora.tools.clock, ahora.tools.weather, ahora.tools.web_search;"
+        "print('langgraph' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_a_context_passed_with_the_run_sets_the_prompts_timezone_too() -> None:
+    model = ScriptedChatModel(replies=[tool_call("clock", {}), "done"])
+    graph = create_agent(model, ["clock"], settings=Settings(timezone="Asia/Tokyo"))
+    tenant = RunContext(settings=Settings(timezone="Europe/Madrid"))
+    out = graph.invoke({"messages": [("user", "time?")]}, context=tenant)
+    assert "in Europe/Madrid" in tool_texts(out["messages"])[0]
+    system = model.requests[0][0]
+    assert system.type == "system" and "(Europe/Madrid, UTC" in str(system.content)

@@ -1,15 +1,19 @@
 """Assemble model + tools + middleware + checkpointer into the LangGraph loop.
 
-``create_agent`` is LangChain v1's ``create_agent`` (its model and tool nodes, its
-parallel tool execution through ``Send``) with ahora's middleware around both
-nodes. ahora's own middleware only use ``wrap_*`` hooks and run combined as one
-(``middleware/combined.py``), so the graph has exactly the nodes LangChain builds
-(plus LangChain's approval node when a tool needs approval) and the per-step
-overhead stays close to the bare loop's. Own nodes were not needed: every behaviour
-the issues ask for fits around the model call or the tool call.
+``build_agent`` (also exported under its first name, ``create_agent``) is LangChain
+v1's ``create_agent`` (its model and tool nodes, its parallel tool execution through
+``Send``) with ahora's middleware around both nodes, built from a ``Recipe``
+(``ahora.recipe``: one precedence, resolved once). ahora's own middleware only use
+``wrap_*`` hooks and run combined as one (``middleware/combined.py``), so the graph
+has exactly the nodes LangChain builds (plus LangChain's approval node when a tool
+needs approval) and the per-step overhead stays close to the bare loop's. Own nodes
+were not needed: every behaviour the issues ask for fits around the model call or
+the tool call.
 
 ``Agent`` is the embedding API on top: ``ask``/``aask`` return an ``Answer``,
-``stream``/``astream`` yield typed events, ``.graph`` is the graph itself.
+``stream``/``astream`` yield typed events, ``messages``/``rollback`` read and undo a
+thread, ``.graph`` is the graph itself. Every run carries ``RunContext`` (the agent's
+settings) to the tools (``ahora.context``).
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ from ahora.events import (
     answer_from_messages,
 )
 from ahora.middleware.budget import DEADLINE_KEY
-from ahora.recipe import Choices, Recipe, resolve_recipe
+from ahora.recipe import Budget, Choices, Recipe, resolve_recipe
 from ahora.settings import Settings, get_settings
 
 if TYPE_CHECKING:
@@ -144,7 +148,8 @@ def build_agent(
             checkpointer, since the run pauses with a LangGraph interrupt.
         checkpointer: A LangGraph checkpointer for conversations that persist.
         middleware: More LangChain ``AgentMiddleware``, placed inside ahora's own.
-        timezone: The user's IANA timezone for dates in the prompt.
+        timezone: The user's IANA timezone, for dates in the prompt and the clock tool
+            (``settings.timezone`` otherwise).
         settings: Settings to use instead of the environment's; tools see them too.
         recipe: An already resolved recipe; the arguments above must then be None.
         name: The graph's name.
@@ -153,7 +158,7 @@ def build_agent(
     ``{"configurable": {"ahora_deadline": time.time() + seconds}}`` (``Agent`` sets it
     from the recipe's ``budget.seconds``).
     """
-    s = settings or get_settings()
+    s = _settings(settings, timezone)
     choices = Choices(
         profile=profile,
         model=model,
@@ -177,6 +182,13 @@ def build_agent(
 
 create_agent = build_agent
 """``build_agent`` under its first name (not LangChain's ``create_agent``)."""
+
+
+def _settings(settings: Settings | None, timezone: str | None) -> Settings:
+    """The settings given (or the environment's, at this edge), with ``timezone`` in
+    them, so the clock tool tells the same zone as the prompt."""
+    s = settings or get_settings()
+    return replace(s, timezone=timezone) if timezone else s
 
 
 def _recipe(recipe: Recipe | None, choices: Choices, settings: Settings) -> Recipe:
@@ -211,14 +223,11 @@ def graph_from_recipe(
                 + ", ".join(sorted(known))
             )
     gated += [t.name for t in tool_list if (t.metadata or {}).get("requires_approval")]
-    budget = recipe.budget
     return build_graph(
         chat_model,
         tool_list,
         instructions=recipe.instructions,
-        max_steps=budget.steps,
-        max_tokens=budget.tokens,
-        max_cost=budget.cost,
+        budget=recipe.budget,
         fallbacks=backups,
         approvals=sorted(set(gated)),
         checkpointer=checkpointer,
@@ -234,9 +243,7 @@ def build_graph(
     tool_list: list[BaseTool],
     *,
     instructions: str | None,
-    max_steps: int,
-    max_tokens: int | None = None,
-    max_cost: float | None = None,
+    budget: Budget,
     fallbacks: Sequence[BaseChatModel] = (),
     approvals: Sequence[str] = (),
     checkpointer: Checkpointer | None,
@@ -266,7 +273,7 @@ def build_graph(
         mw.ToolOutputMiddleware(settings.tool_output_chars),
         mw.InvalidToolCallsMiddleware(),
         mw.BudgetMiddleware(
-            max_steps, max_tokens=max_tokens, max_cost=max_cost, prices=settings.prices
+            budget.steps, max_tokens=budget.tokens, max_cost=budget.cost, prices=settings.prices
         ),
         DeadlineMiddleware(),  # inside the budget: cuts the call in flight at the deadline
         mw.LoopGuardMiddleware(),
@@ -306,6 +313,9 @@ class Agent:
     memory, the most recent ``settings.memory_threads`` (1,000) of them. When a tool
     needs approval the answer comes back with ``pending`` approvals;
     ``resume(thread, approve=...)`` continues the run.
+
+    The arguments are the top layer of the recipe (``ahora.recipe``); what they leave
+    out comes from the profile, then ``settings``. ``recipe=`` passes a resolved one.
     """
 
     def __init__(
@@ -335,7 +345,7 @@ class Agent:
         from ahora.memory_saver import BoundedMemorySaver
         from ahora.models import model_label, resolve_model
 
-        self.settings = settings or get_settings()
+        self.settings = _settings(settings, timezone)
         self.context = RunContext(settings=self.settings)
         choices = Choices(
             profile=profile,

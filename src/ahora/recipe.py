@@ -178,7 +178,8 @@ def _listed(name: str, items: Sequence[Any] | None) -> tuple[Any, ...] | None:
     if isinstance(items, str | bytes) or not isinstance(items, Sequence):
         from ahora.errors import InvalidTool
 
-        raise InvalidTool(f"{name} must be a list of tools, callables or tool names")
+        what = "tools, callables or tool names" if name == "tools" else "tool names"
+        raise InvalidTool(f"{name} must be a list of {what}")
     return tuple(items)
 
 

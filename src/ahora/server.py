@@ -72,10 +72,17 @@ def _choice(
 def _graph(
     model: str | None, tools: tuple[str, ...] | None, profile: str | None
 ) -> CompiledStateGraph[Any, Any, Any, Any]:
-    from ahora.agent import create_agent
+    from ahora.agent import build_agent
+    from ahora.settings import get_settings
 
-    return create_agent(
-        model, list(tools) if tools is not None else None, profile=profile, checkpointer=None
+    # The server is an edge: settings are read here, once per graph, and reach the
+    # tools through the run (ahora.context).
+    return build_agent(
+        model,
+        list(tools) if tools is not None else None,
+        profile=profile,
+        checkpointer=None,
+        settings=get_settings(),
     )
 
 

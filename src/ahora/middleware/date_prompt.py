@@ -1,4 +1,9 @@
-"""Put today's date, the time and the user's timezone into every model call."""
+"""Put today's date, the time and the user's timezone into every model call.
+
+The timezone is the run's (``RunContext.settings.timezone``, see ``ahora.context``)
+when the run carries one, so the prompt and the clock tool agree; else the one the
+graph was built with.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,8 @@ from typing import Any
 from langchain.agents.middleware import AgentMiddleware, ModelRequest, ModelResponse
 from langchain_core.messages import SystemMessage
 
-from ahora.prompt import build_system_prompt
+from ahora.context import RunContext
+from ahora.prompt import build_system_prompt, user_timezone, zone_label
 
 Clock = Callable[[tzinfo], datetime]
 
@@ -27,19 +33,29 @@ class DatePromptMiddleware(AgentMiddleware[Any, Any, Any]):
         self.tz = tz
         self.clock = clock
         self._cached: tuple[str, SystemMessage] | None = None
+        self._zones: dict[str | None, tzinfo] = {}
 
-    def _system_message(self) -> SystemMessage:
+    def _system_message(self, tz: tzinfo) -> SystemMessage:
         """The prompt shows the time to the minute, so it is rebuilt once a minute."""
-        now = self.clock(self.tz)
-        minute = now.strftime("%Y-%m-%d %H:%M %z")
+        now = self.clock(tz)
+        minute = now.strftime("%Y-%m-%d %H:%M %z ") + zone_label(tz)
         cached = self._cached
         if cached is None or cached[0] != minute:
             cached = (minute, SystemMessage(content=build_system_prompt(self.instructions, now)))
             self._cached = cached
         return cached[1]
 
+    def _zone(self, request: ModelRequest[Any]) -> tzinfo:
+        context = getattr(getattr(request, "runtime", None), "context", None)
+        if not isinstance(context, RunContext):
+            return self.tz
+        name = context.settings.timezone
+        if name not in self._zones:
+            self._zones[name] = user_timezone(name)
+        return self._zones[name]
+
     def _request(self, request: ModelRequest[Any]) -> ModelRequest[Any]:
-        return request.override(system_message=self._system_message())
+        return request.override(system_message=self._system_message(self._zone(request)))
 
     def wrap_model_call(
         self,

@@ -154,7 +154,10 @@ def search(
     """
     s = settings or get_settings()
     chain = list(backends) if backends is not None else backends_from_settings(s)
-    key = (" ".join(query.split()).casefold(), max_results)
+    # The same words put to other services are another question: agents with their
+    # own SearXNG (their own settings) must not get each other's cached answers.
+    where = ",".join(b.name for b in chain)
+    key = (f"{where}\n{' '.join(query.split()).casefold()}", max_results)
     store = store_at(s.cache_dir / STORE_FILE)
     ttl = s.search_cache_seconds
     if ttl > 0:

@@ -13,9 +13,8 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 from langchain_core.tools import InjectedToolArg
-from langgraph.prebuilt import ToolRuntime
 
-from ahora.context import RunContext, settings_of
+from ahora.context import settings_of
 from ahora.errors import ToolFailure
 from ahora.messages import Artifact, Source, now_iso, source
 
@@ -30,9 +29,11 @@ __all__ = [
 ]
 
 #: A built-in tool's ``runtime`` parameter: LangGraph injects the run's
-#: ``ToolRuntime`` (see ``ahora.context``); the model never sees it; None when the
-#: tool is called directly.
-Runtime = Annotated[ToolRuntime[RunContext, Any] | None, InjectedToolArg()]
+#: ``ToolRuntime`` into any parameter named ``runtime`` (see ``ahora.context``); the
+#: model never sees it; None when the tool is called directly. Typed ``Any`` so that
+#: importing a tool does not import LangGraph (about a second) and pydantic does not
+#: validate the runtime on every call; ``settings_of`` reads it.
+Runtime = Annotated[Any, InjectedToolArg()]
 
 
 def failures_as_messages(
