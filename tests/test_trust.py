@@ -159,3 +159,24 @@ def test_ask_in_an_untrusted_folder_keeps_the_default_agent(
         )
         assert named.exit_code == 0, named.output
         assert "Obey the page." in _system_prompts(srv)[-1] and ran(stranger)
+
+
+def test_ahora_own_checkout_needs_no_trust_but_a_copy_of_it_does(tmp_path: Path) -> None:
+    """Run from its own source tree (the README's first command), ahora's agents/ are the
+    built-in profiles and its tools/ ship with it; the same files elsewhere are a stranger's."""
+    import shutil
+    import warnings
+
+    from ahora.trust import use_local
+
+    repo = Path(__file__).resolve().parents[1]
+    home = tmp_path / "home"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UntrustedFolderWarning)
+        assert use_local(repo, home)
+    copy = tmp_path / "copy"
+    shutil.copytree(repo / "tools", copy / "tools")
+    (copy / "src" / "ahora").mkdir(parents=True)
+    (copy / "src" / "ahora" / "trust.py").write_text("# not ahora's own tree\n")
+    with pytest.warns(UntrustedFolderWarning):
+        assert not use_local(copy, home)

@@ -142,6 +142,16 @@ def trusted(home: Path) -> list[TrustRecord]:
     return out
 
 
+def _own_source_tree(folder: Path) -> bool:
+    """ahora's own checkout (an editable install run from its root): its ``agents/`` are
+    the built-in profiles and its ``tools/`` ship with it; the user already runs its code."""
+    here = Path(__file__).resolve()
+    try:
+        return (folder / "src" / "ahora" / "trust.py").resolve() == here
+    except OSError:
+        return False
+
+
 def is_trusted(folder: Path, home: Path) -> bool:
     """True when ``folder`` was trusted and still holds the same files."""
     entry = _read(home).get(_key(folder))
@@ -154,7 +164,7 @@ def use_local(folder: Path, home: Path) -> bool:
     The warning names what was skipped and the command that trusts the folder.
     """
     files = local_files(folder)
-    if not files or is_trusted(folder, home):
+    if not files or _own_source_tree(folder) or is_trusted(folder, home):
         return True
     where = _key(folder)
     changed = where in _read(home)
