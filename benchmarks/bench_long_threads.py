@@ -161,9 +161,8 @@ def main() -> None:
     args = parser.parse_args()
     sizes = [int(x) for x in args.turns.split(",")]
     folders = _folders()
-    print(
-        f"{'turn':>6}  {'ahora CLI':>16}  {'+32k window':>16}  {'bare LangGraph':>16}  {'CPU ratio':>9}"
-    )
+    heads = ("ahora CLI", "+32k window", "bare LangGraph")
+    print(f"{'turn':>6}  " + "  ".join(f"{h:>16}" for h in heads) + f"  {'CPU ratio':>9}")
     print(f"{'':>6}  {'ms   KB written':>16}  {'ms   KB written':>16}  {'ms   KB written':>16}")
     for n in sizes:
         history = _history(n - 1)
