@@ -203,6 +203,7 @@ def test_shortening_stubs_old_tool_outputs_before_it_digests_turns() -> None:
     assert isinstance(hard.messages[0], HumanMessage)
     text = str(hard.messages[0].content)
     assert all(f"https://example.com/page{n}" in text for n in range(1, 5))
+    assert '<tool_output tool="conversation_digest">' in text  # quoted data, fenced
     assert hard.messages[-1].content == "And now?"
     assert hard.size <= 200
     assert shorten(messages, whole, Memo(size)).messages == messages  # fits: untouched
