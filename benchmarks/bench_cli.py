@@ -7,11 +7,23 @@ Median wall time of RUNS subprocess runs (``time.perf_counter`` around each) of:
 ``ahora threads`` (20 saved threads). Goal: each under 0.2 s.
 Then the time until ``ahora ask`` on a pseudo-terminal shows its first status line
 ("Thinking ..."), against a loopback model server. Goal: under 0.3 s.
+
+Then the first request: from process start until the loopback model server
+(``ahora.testing.openai_server``) receives the first chat-completions request, for
+``ahora ask`` (piped) and, side by side, ``llm prompt`` on the same server when
+``llm`` is installed (``LLM`` names its executable; default ``/tmp/llm-venv/bin/llm``,
+kept out of ahora's environment; it reads the server from an
+``extra-openai-models.yaml`` written here). Goal: within 1.5 s, and at most 1.5x
+``llm``. Next to it, the floor that is not ahora's: a bare ``python -c`` importing
+the LangChain, LangGraph and OpenAI modules the ask path needs, and its parts. The
+commands run in interleaved rounds, so a busy machine slows all of them alike.
+
 Last, the top cumulative imports (``python -X importtime``) of each command.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import statistics
@@ -19,6 +31,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
+from typing import Any
 
 import pexpect
 
@@ -56,6 +70,74 @@ def _first_status(env: dict[str, str], runs: int) -> float:
         times.append(time.perf_counter() - started)
         child.expect(pexpect.EOF)
     return statistics.median(times)
+
+
+LLM = os.environ.get("LLM", "/tmp/llm-venv/bin/llm")
+FLOORS = {
+    "import openai": "import openai",
+    "import langchain_openai": "import langchain_openai",
+    "import langchain.agents": "import langchain.agents",
+    "import floor": "import langchain.agents, langchain_openai, langgraph.checkpoint.sqlite",
+}
+"""What the ask path imports that is not ahora's (``import floor``), and its parts."""
+
+
+class _FirstRequest:
+    """A loopback model server that notes when each request arrives."""
+
+    def __init__(self) -> None:
+        self.arrivals: list[float] = []
+        self.server = OpenAIServer(rule=self._rule)
+
+    def _rule(self, body: dict[str, Any]) -> str:
+        self.arrivals.append(time.perf_counter())
+        return "Hello."
+
+    def seconds(self, argv: list[str], env: dict[str, str]) -> float:
+        """From starting ``argv`` to the first request it sends."""
+        self.arrivals.clear()
+        started = time.perf_counter()
+        subprocess.run(argv, env=env, capture_output=True, check=True)
+        return self.arrivals[0] - started
+
+
+def first_request_figures(home: str, runs: int) -> None:
+    """ahora's first request next to llm's and the import floor, in interleaved rounds
+    (a busy machine slows all of them alike)."""
+    probe = _FirstRequest()
+    times: dict[str, list[float]] = {}
+    with probe.server as srv:
+        env = _env(
+            home,
+            AHORA_MODEL="openai:test-model",
+            OPENAI_API_KEY="test",
+            OPENAI_BASE_URL=srv.base_url,
+            LLM_USER_PATH=tempfile.mkdtemp(),
+        )
+        (Path(env["LLM_USER_PATH"]) / "extra-openai-models.yaml").write_text(
+            f"- model_id: fake\n  model_name: test-model\n  api_base: {json.dumps(srv.base_url)}\n"
+        )
+        has_llm = os.path.exists(LLM)
+        for _ in range(runs):
+            times.setdefault("ask: 1st request", []).append(
+                probe.seconds([PY, "-m", "ahora", "ask", "hello there"], env)
+            )
+            if has_llm:
+                times.setdefault("llm: 1st request", []).append(
+                    probe.seconds([LLM, "prompt", "-m", "fake", "--no-log", "hello there"], env)
+                )
+            for label, code in FLOORS.items():
+                times.setdefault(label, []).append(_median([PY, "-c", code], env, 1))
+    medians = {label: statistics.median(values) for label, values in times.items()}
+    for label, value in medians.items():
+        print(f"  {label:<24} {value * 1000:6.0f} ms")
+    ahora = medians["ask: 1st request"]
+    print(f"  ahora over the import floor: {(ahora - medians['import floor']) * 1000:.0f} ms")
+    if has_llm:
+        ratio = ahora / medians["llm: 1st request"]
+        print(f"  ahora / llm = {ratio:.2f} (goal <= 1.5); ask goal: 1500 ms")
+    else:
+        print(f"  llm not found at {LLM} (set LLM=...): no comparison")
 
 
 def _importtime(argv: list[str], env: dict[str, str], top: int = 6) -> list[str]:
@@ -99,6 +181,7 @@ def main() -> None:
         )
         ask_env.pop("NO_COLOR")
         print(f"  {'ask: 1st status':<16} {_first_status(ask_env, runs) * 1000:6.0f} ms")
+    first_request_figures(home, runs)
     print("top imports (cumulative):")
     for label, argv in list(commands.items())[1:]:
         print(f"  {label}: " + ", ".join(_importtime(argv[1:], env)))

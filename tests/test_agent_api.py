@@ -141,7 +141,9 @@ def test_answer_carries_text_sources_calls_usage_thread_and_steps() -> None:
     assert answer.thread_id and not answer.stopped_early
     data = answer.to_dict()
     assert data["answer"] == answer.text
-    assert data["sources"] == [{"url": "https://example.org/x", "title": "X"}]
+    assert data["sources"] == [
+        {"url": "https://example.org/x", "title": "X", "fetched_at": "2026-11-19T10:00:00Z"}
+    ]
     assert data["thread_id"] == answer.thread_id and data["steps"] == 2
     markdown = answer._repr_markdown_()
     assert "[X](https://example.org/x)" in markdown and "2 steps" in markdown
@@ -230,3 +232,18 @@ def test_settings_object_is_used_instead_of_the_environment(
     )
     answer = Agent(model, [echo], settings=Settings.load(max_steps=2)).ask("go")
     assert answer.steps == 2 and answer.stopped_early
+
+
+def test_messages_and_rollback_of_a_thread() -> None:
+    agent = Agent(ScriptedChatModel(replies=["one", "two"]), [])
+    first = agent.ask("first")
+    thread = first.thread_id
+    assert thread is not None
+    events = list(agent.stream("second", thread=thread, question_id="q-2"))
+    assert events[-1].answer.text == "two"  # type: ignore[attr-defined]
+    assert [m.content for m in agent.messages(thread)] == ["first", "one", "second", "two"]
+    assert agent.rollback(thread, "q-2") is True
+    assert [m.content for m in agent.messages(thread)] == ["first", "one"]
+    assert agent.rollback(thread, "never-asked") is False
+    assert [m.content for m in agent.messages(thread)] == ["first", "one"]
+    assert agent.messages("a-thread-never-used") == []

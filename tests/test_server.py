@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from ahora.errors import InvalidProfile
 from ahora.testing.openai_server import OpenAIServer, Reply, last_message_is_tool_result
 from tests.fixtures.open_meteo import OpenMeteoServer
 
@@ -160,3 +161,25 @@ async def test_langgraph_dev_serves_the_agent(langgraph_dev: tuple[str, OpenAISe
     assert len(tokens) > 3  # streamed piece by piece
     state = await client.threads.get_state(thread["thread_id"])
     assert state["values"]["messages"][-1]["content"] == answer
+
+
+@pytest.mark.slow
+def test_the_readme_sdk_example_runs_as_a_script(langgraph_dev: tuple[str, OpenAIServer]) -> None:
+    url, _model = langgraph_dev
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = next(b for b in readme.split("```python\n")[1:] if "langgraph_sdk" in b)
+    script = block.split("```", 1)[0].replace("http://127.0.0.1:2024", url)
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "updates" in done.stdout and "'weather'" in done.stdout
+
+
+@pytest.mark.parametrize("profile", ["../../etc/passwd.toml", "/tmp/x.toml", "a b", "chef.toml"])
+def test_server_accepts_profile_names_only(profile: str) -> None:
+    from ahora.server import _choice
+
+    with pytest.raises(InvalidProfile, match="not a path"):
+        _choice({"profile": profile})
+    assert _choice({"profile": "chef"})[2] == "chef"

@@ -6,8 +6,10 @@ import html
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypedDict
 
+from ahora.safe_text import no_images
+
 if TYPE_CHECKING:
-    from ahora.tools._common import Source
+    from ahora.messages import Source
 
 __all__ = ["Answer", "ToolCallRecord", "Usage"]
 
@@ -56,7 +58,11 @@ class Answer:
         """The shape of ``ahora ask --json``."""
         return {
             "answer": self.text,
-            "sources": [{"url": s["url"], "title": s.get("title", "")} for s in self.sources],
+            "sources": [
+                {"url": s["url"], "title": s.get("title", "")}
+                | ({"fetched_at": s["fetched_at"]} if s.get("fetched_at") else {})
+                for s in self.sources
+            ],
             "tool_calls": [dict(c) for c in self.tool_calls],
             "usage": dict(self.usage),
             "cost_usd": self.cost_usd,
@@ -85,4 +91,4 @@ class Answer:
         if self.stopped_early:
             footer += f" · stopped early ({self.stop_reason or 'budget reached'})"
         lines.append(f"\n<small>{html.escape(footer)}</small>")
-        return "\n".join(lines)
+        return no_images("\n".join(lines))  # an image would be fetched: show a link

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -12,7 +14,11 @@ from typer.testing import CliRunner
 
 from ahora.__about__ import __version__
 from ahora.cli.main import app
-from ahora.testing.openai_server import OpenAIServer, tool_then_answer
+from ahora.testing.openai_server import (
+    OpenAIServer,
+    last_message_is_tool_result,
+    tool_then_answer,
+)
 from tests.cli.conftest import ANSWER, user_messages
 from tests.fixtures.open_meteo import OpenMeteoServer, closed_url
 
@@ -45,7 +51,11 @@ def test_ask_json_has_the_documented_shape(
     assert data["answer"] == ANSWER
     assert {"answer", "sources", "tool_calls", "usage", "model", "thread_id"} <= set(data)
     assert data["tool_calls"] == [{"name": "weather", "args": {"location": "Santiago, Chile"}}]
-    assert data["sources"] and all(set(s) == {"url", "title"} for s in data["sources"])
+    assert data["sources"] and all(
+        set(s) == {"url", "title", "fetched_at"} for s in data["sources"]
+    )
+    fetched = data["sources"][0]["fetched_at"]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\+00:00|Z)", fetched)
     assert data["sources"][0]["url"].startswith(weather_server.url)
     assert data["usage"]["input_tokens"] > 0 and data["usage"]["output_tokens"] > 0
     assert data["model"] == "test-model"
@@ -244,3 +254,47 @@ def test_tools_option_limits_the_tools(runner: CliRunner, model_server: StartSer
     assert sorted(names) == ["calculator", "clock"]
     bad = runner.invoke(app, ["ask", "--tools", "nope", "hi"])
     assert bad.exit_code == 2 and "unknown tool 'nope'" in bad.stderr
+
+
+def test_models_probes_each_configured_server_and_says_which_answered(
+    runner: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with OpenAIServer(script=["hi"], models=["served-model"]) as srv:
+        monkeypatch.setenv("OPENAI_API_KEY", "sk-local")
+        monkeypatch.setenv("OPENAI_BASE_URL", srv.base_url)
+        out = runner.invoke(app, ["models"]).stdout
+    assert "openai:served-model" in out
+    assert f"✓ {srv.base_url}/models answered: 1 model (served-model)" in out
+    assert "✗ http://127.0.0.1:9/api/tags" in out  # OLLAMA_HOST, dead in tests
+
+
+def test_models_reports_a_dead_openai_base_url(
+    runner: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-local")
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
+    out = runner.invoke(app, ["models"], terminal_width=200).stdout
+    assert "✗ http://127.0.0.1:9/v1/models: could not connect" in out
+    assert "did not list its" in out
+    assert "auto-detected" not in out
+
+
+def test_timeout_cuts_a_slow_model_and_lands_within_a_second(
+    runner: CliRunner, model_server: StartServer
+) -> None:
+    first_request: list[float] = []
+
+    def rule(body: dict[str, Any]) -> Any:
+        first_request.append(time.monotonic())
+        if last_message_is_tool_result(body):
+            return {"content": "Too late.", "delay": 3}
+        return {"tool_calls": [{"name": "calculator", "arguments": {"expression": "6*7"}}]}
+
+    model_server(rule=rule)
+    result = runner.invoke(app, ["ask", "--json", "--timeout", "2", "What is 6*7?"])
+    took = time.monotonic() - first_request[0]  # the run, from its first model call
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert took < 2 + 1, took  # was 2 + 3 + 3 s: the slow call, then one more
+    assert data["stopped_early"] is True and "time limit" in data["stop_reason"]
+    assert "6*7 = 42" in data["answer"]  # the summary of what was gathered

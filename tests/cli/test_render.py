@@ -173,3 +173,25 @@ def test_a_long_source_url_stays_on_one_line() -> None:
     assert sources[2].startswith("   https://api.open-meteo.com/v1/forecast?v0=x")
     assert sources[2].endswith("…") and len(sources[2]) == 80
     assert "v59=x" not in "\n".join(sources)
+
+
+def test_answer_keeps_the_models_line_breaks_and_still_renders_markdown() -> None:
+    console, buf = _console()
+    text = (
+        "Máxima: 29 °C\nMínima: 14 °C\n\n## Mañana\n\n- **lluvia**: no\n- viento: 10 km/h\n\n"
+        "```\ncode  block\n```"
+    )
+    TerminalRenderer(console, quiet=True).show_answer(Answer(text=text))
+    lines = [line.rstrip() for line in buf.getvalue().splitlines()]
+    assert "Máxima: 29 °C" in lines and "Mínima: 14 °C" in lines  # two lines, not one
+    assert "**" not in buf.getvalue() and "##" not in buf.getvalue()  # Markdown rendered
+    assert any(line.strip() == "• lluvia: no" for line in lines)  # a list
+    assert any("code  block" in line for line in lines)  # a code block, spaces kept
+
+
+def test_plural_and_footer_say_one_step() -> None:
+    from ahora.cli.render import footer_text, plural
+
+    assert plural(1, "turn") == "1 turn" and plural(2, "turn") == "2 turns"
+    assert plural(1234, "token") == "1,234 tokens"
+    assert footer_text(Answer(text="x", steps=1)).startswith("1 step · ")

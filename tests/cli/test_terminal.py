@@ -80,7 +80,7 @@ def test_chat_repl_ctrl_c_cancels_a_turn_and_the_thread_survives_a_restart(
     child.expect("1 step")
     child.expect(PROMPT)
     child.sendline("/usage")
-    child.expect("1 turns")
+    child.expect("1 turn ·")
     child.expect(PROMPT)
     child.sendline("A slow question")
     _wait_for(lambda: srv.calls == 2)

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
+import pytest
 from typer.testing import CliRunner
 
 from ahora.cli.docs_cmd import app
+from ahora.testing.openai_server import OpenAIServer, tool_then_answer
 
 runner = CliRunner()
 
@@ -70,3 +74,72 @@ def test_docs_commands_do_not_import_langchain(docs: Path) -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     )
     assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["docs", "list"], ["docs", "add", "."], ["docs", "rm", "."], ["docs", "search", "x"]],
+)
+def test_every_docs_command_says_one_line_when_the_config_does_not_load(
+    args: list[str], isolated_env: Path
+) -> None:
+    isolated_env.mkdir(parents=True, exist_ok=True)
+    (isolated_env / "config.toml").write_text("max_steps = 1x\n", encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, "-m", "ahora", *args], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: config file ")
+    assert "config.toml" in lines[0]
+
+
+def _tool_names(body: dict[str, Any]) -> set[str]:
+    return {t["function"]["name"] for t in body.get("tools", [])}
+
+
+def test_indexed_documents_make_search_docs_a_default_tool(
+    docs: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ahora.cli.main import app as main_app
+
+    rule = tool_then_answer("search_docs", {"query": "paid leave"}, answer="25 days.")
+    with OpenAIServer(rule=rule) as srv:
+        monkeypatch.setenv("AHORA_MODEL", "openai:test-model")
+        monkeypatch.setenv("OPENAI_API_KEY", "test-key")
+        monkeypatch.setenv("OPENAI_BASE_URL", srv.base_url)
+        before = runner.invoke(main_app, ["tools"])
+        assert before.exit_code == 0 and "search_docs" not in before.stdout
+        assert runner.invoke(main_app, ["docs", "add", str(docs)]).exit_code == 0
+
+        listed = runner.invoke(main_app, ["tools"])
+        assert re.search(r"^search_docs +Search the user's own documents", listed.stdout, re.M)
+
+        asked = runner.invoke(main_app, ["ask", "How much paid leave?"])
+        assert asked.exit_code == 0, asked.output
+        assert asked.stdout == "25 days.\n"
+        assert {"search_docs", "web_search"} <= _tool_names(srv.requests[0])
+        tool_result = srv.requests[1]["messages"][-1]["content"]
+        assert "handbook/refunds.md:12" in tool_result  # it searched the indexed folder
+
+        only = runner.invoke(main_app, ["ask", "--tools", "search_docs", "Paid leave?"])
+        assert only.exit_code == 0, only.output
+        assert _tool_names(srv.requests[2]) == {"search_docs"}
+
+
+@pytest.mark.slow
+def test_search_on_a_terminal_wraps_passages_at_words(docs: Path) -> None:
+    from tests.cli.screen import screen_of
+
+    (docs / "long.md").write_text(
+        "Refund requests for annual subscriptions are reviewed by the billing team "
+        "within five working days, and approved refunds reach the original card.\n"
+    )
+    assert runner.invoke(app, ["add", str(docs)]).exit_code == 0
+    lines = screen_of("docs", "search", "refund", cols=80)
+    assert lines[0].startswith("[1] ")
+    passage = [line for line in lines if not line.startswith("[")]
+    assert passage and all(line.startswith("    ") and len(line) <= 80 for line in passage)
+    words = " ".join(line.strip() for line in lines).split()
+    assert "working" in words and "subscriptions" in words  # no word cut at the edge

@@ -14,6 +14,7 @@ from typing import Annotated
 import typer
 
 from ahora.errors import InvalidProfile
+from ahora.safe_text import clean
 
 __all__ = ["app"]
 
@@ -33,20 +34,42 @@ def _default(ctx: typer.Context) -> None:
 
 @app.command("list")
 def list_() -> None:
-    """List agent profiles: name, description, and the file each comes from."""
+    """List agent profiles: name, description, and the file each comes from.
+
+    On a terminal, descriptions wrap at word boundaries with the file on a dim line
+    below; piped, each profile is one line.
+    """
+    from rich.table import Table
+    from rich.text import Text
+
+    from ahora.cli.common import make_console
+    from ahora.cli.render import print_unpadded
     from ahora.profiles import list_profiles, profile_dirs
 
+    console = make_console()
     infos = list_profiles()
     if not infos:
         typer.echo("No agent profiles found.")
-    width = max((len(i.name) for i in infos), default=0)
+    table = Table(box=None, pad_edge=False, show_header=False, show_edge=False)
+    table.add_column(style="bold", no_wrap=True)
+    table.add_column(overflow="fold")
     for info in infos:
-        if info.error:
-            typer.echo(f"{info.name:<{width}}  INVALID: {info.error}")
+        where = f"{info.origin}: {info.path}"
+        error = Text(f"INVALID: {info.error}", style="red") if info.error else None
+        cell = error or Text(info.description)
+        if console.is_terminal:
+            cell.append("\n" + where, style="dim")
         else:
-            typer.echo(f"{info.name:<{width}}  {info.description}  [{info.origin}: {info.path}]")
+            cell.append(f"  [{where}]")
+        table.add_row(Text(info.name), cell)
+    if console.is_terminal:
+        console.print(table)
+    else:
+        print_unpadded(console, table)
     folders = ", ".join(str(folder) for _, folder in profile_dirs())
-    typer.echo(f"\nSearched (later overrides earlier): {folders}")
+    console.print()
+    searched = Text(f"Searched (later overrides earlier): {folders}", style="dim")
+    console.print(searched, soft_wrap=not console.is_terminal)
 
 
 @app.command("show")
@@ -59,7 +82,7 @@ def show(
     try:
         p = load_profile(name)
     except InvalidProfile as exc:
-        typer.echo(f"Error: {exc}", err=True)
+        typer.echo(clean(f"Error: {exc}"), err=True)
         raise typer.Exit(2) from None
     tools = "default tools" if p.tools is None else (", ".join(p.tools) or "none")
     rows = [
@@ -73,6 +96,6 @@ def show(
         ("approval", ", ".join(p.approval) or "none"),
     ]
     for key, value in rows:
-        typer.echo(f"{key + ':':<13}{value}")
+        typer.echo(clean(f"{key + ':':<13}{value}"))
     typer.echo("\nInstructions (added to ahora's system prompt):\n")
-    typer.echo(p.system_instructions())
+    typer.echo(clean(p.system_instructions()))

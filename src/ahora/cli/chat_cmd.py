@@ -42,6 +42,7 @@ from ahora.cli.common import (
     make_console,
     plain_warnings,
 )
+from ahora.safe_text import clean
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -97,7 +98,7 @@ class Chat:
         if self.terminal:
             self.console.print(text, style=style, highlight=False, markup=False, emoji=False)
         else:
-            sys.stderr.write(text + "\n")
+            sys.stderr.write(clean(text) + "\n")
 
     def turn(self, question: str) -> None:
         """One question; Ctrl-C cancels it, errors are reported and the chat goes on."""
@@ -162,13 +163,22 @@ class Chat:
     def _resume(self, arg: str) -> bool:
         info = self.session.index.resolve(arg or "last")
         self.session.switch(info.id)
-        self.say(f"Resumed {info.id[:8]}: {info.title} ({info.turns} turns).")
+        from ahora.cli.render import plural
+
+        self.say(f"Resumed {info.id[:8]}: {info.title} ({plural(info.turns, 'turn')}).")
         return True
 
     def _tools(self, arg: str) -> bool:
-        for tool in self.session.agent.tools:
-            first = (tool.description or "").strip().splitlines()
-            self.say(f"{tool.name:<14} {first[0] if first else ''}", None)
+        from ahora.cli.info_cmd import print_tools
+
+        infos = [
+            {"name": t.name, "description": t.description or "", "origin": "builtin"}
+            for t in self.session.agent.tools
+        ]
+        if self.terminal:
+            print_tools(self.console, infos)
+        else:
+            print_tools(make_console(stderr=True, no_color=True), infos)
         return True
 
     def _model(self, arg: str) -> bool:
@@ -194,10 +204,12 @@ class Chat:
         return True
 
     def _usage(self, arg: str) -> bool:
+        from ahora.cli.render import plural
+
         u = self.session.usage
         self.say(
-            f"{self.session.turns} turns · {u['input_tokens']:,} input + "
-            f"{u['output_tokens']:,} output tokens",
+            f"{plural(self.session.turns, 'turn')} · {u['input_tokens']:,} input + "
+            f"{plural(u['output_tokens'], 'output token')}",
             None,
         )
         return True

@@ -2,17 +2,24 @@
 
 Mounted into the main CLI as ``ahora docs``. Only typer is imported at module level;
 the index is imported inside each command, and LangChain never is, so these
-commands start fast. User errors (a missing folder) print one line on stderr and
-exit with code 2, without a traceback.
+commands start fast. Every command runs inside ``handled_errors``: user errors (a
+missing folder, a config file that does not load) print one line on stderr and exit
+with code 2, without a traceback (``--debug`` shows it).
 """
 
 from __future__ import annotations
 
+import shutil
+import sys
+import textwrap
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+from ahora.cli.common import DebugOpt, fail, handled_errors
+from ahora.safe_text import clean
 
 if TYPE_CHECKING:
     from ahora.docs.index import DocIndex
@@ -35,9 +42,9 @@ _Embeddings = Annotated[
 ]
 
 
-def _fail(message: str, code: int = 2) -> typer.Exit:
-    typer.echo(f"Error: {message}", err=True)
-    return typer.Exit(code)
+def _name(path: object) -> str:
+    """A file or folder name on one line, controls and newlines shown (names are outside text)."""
+    return clean(str(path), one_line=True)
 
 
 def _open(embeddings: bool = False) -> DocIndex:
@@ -50,33 +57,31 @@ def _open(embeddings: bool = False) -> DocIndex:
     try:
         return DocIndex(embedder=default_embedder())
     except EmbeddingsUnavailable as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
 
 
 @app.command("add")
-def add(folder: _Folder, embeddings: _Embeddings = False) -> None:
+def add(folder: _Folder, embeddings: _Embeddings = False, debug: DebugOpt = False) -> None:
     """Index FOLDER, or bring its index up to date (unchanged files cost nothing)."""
-    from ahora.docs.index import NotAFolder
-
-    with _open(embeddings) as index:
-        try:
-            s = index.add(folder)
-        except NotAFolder as exc:
-            raise _fail(str(exc)) from None
+    with handled_errors(debug=debug), _open(embeddings) as index:
+        s = index.add(folder)  # NotAFolder is a ConfigurationError: one line, exit 2
     typer.echo(
-        f"Indexed {s.folder}: {s.added} added, {s.updated} updated, {s.unchanged} unchanged, "
-        f"{s.removed} removed, {s.skipped} skipped; {s.chunks} chunks in {s.seconds:.2f} s"
+        clean(
+            f"Indexed {_name(s.folder)}: {s.added} added, {s.updated} updated, "
+            f"{s.unchanged} unchanged, {s.removed} removed, {s.skipped} skipped; "
+            f"{s.chunks} chunks in {s.seconds:.2f} s"
+        )
     )
     for rel, reason in s.skipped_files[:20]:
-        typer.echo(f"  skipped {rel}: {reason}")
+        typer.echo(clean(f"  skipped {_name(rel)}: {reason}"))
     if len(s.skipped_files) > 20:
         typer.echo(f"  ... and {len(s.skipped_files) - 20} more skipped")
 
 
 @app.command("list")
-def list_() -> None:
+def list_(debug: DebugOpt = False) -> None:
     """List indexed folders with their file and chunk counts."""
-    with _open() as index:
+    with handled_errors(debug=debug), _open() as index:
         folders = index.folders()
     if not folders:
         typer.echo("No folders indexed. Add one with: ahora docs add DIR")
@@ -84,17 +89,19 @@ def list_() -> None:
     for f in folders:
         when = datetime.fromtimestamp(f.indexed_at).strftime("%Y-%m-%d %H:%M")
         skipped = f", {f.skipped} skipped" if f.skipped else ""
-        typer.echo(f"{f.path}  {f.files} files, {f.chunks} chunks{skipped}  (indexed {when})")
+        typer.echo(
+            clean(f"{_name(f.path)}  {f.files} files, {f.chunks} chunks{skipped}  (indexed {when})")
+        )
 
 
 @app.command("rm")
-def rm(folder: _Folder) -> None:
+def rm(folder: _Folder, debug: DebugOpt = False) -> None:
     """Forget FOLDER: its passages no longer appear in searches (files are not touched)."""
-    with _open() as index:
+    with handled_errors(debug=debug), _open() as index:
         removed = index.remove(folder)
     if not removed:
-        raise _fail(f"{folder} is not indexed (see: ahora docs list)")
-    typer.echo(f"Removed {Path(folder).expanduser().resolve()} from the index.")
+        raise fail(f"{folder} is not indexed (see: ahora docs list)")
+    typer.echo(clean(f"Removed {Path(folder).expanduser().resolve()} from the index."))
 
 
 @app.command("search")
@@ -105,14 +112,24 @@ def search(
         Path | None, typer.Option("--folder", help="Only search this indexed folder.")
     ] = None,
     embeddings: _Embeddings = False,
+    debug: DebugOpt = False,
 ) -> None:
     """Search the indexed documents, as the search_docs tool does."""
-    with _open(embeddings) as index:
+    with handled_errors(debug=debug), _open(embeddings) as index:
         hits = index.search(query, k=limit, folder=folder)
     if not hits:
         typer.echo("No matches.")
         return
+    width = shutil.get_terminal_size().columns if sys.stdout.isatty() else 0
     for n, hit in enumerate(hits, 1):
         text = " ".join(hit.text.split())
         snippet = text if len(text) <= 300 else text[:300] + "…"
-        typer.echo(f"[{n}] {hit.citation}  (score {hit.score:.3g})\n    {snippet}")
+        typer.echo(clean(f"[{n}] {_name(hit.citation)}  (score {hit.score:.3g})"))
+        # A terminal gets the passage wrapped at words under its reference; a pipe,
+        # one line.
+        snippet = clean(snippet, one_line=True)
+        typer.echo(
+            textwrap.fill(snippet, width, initial_indent=" " * 4, subsequent_indent=" " * 4)
+            if width > 20
+            else "    " + snippet
+        )

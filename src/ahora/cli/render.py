@@ -41,16 +41,23 @@ from ahora.events import (
     ToolFinished,
     UsageReported,
 )
+from ahora.safe_text import clean
 
 if TYPE_CHECKING:
+    from rich.markdown import Markdown
+
     from ahora.answer import Answer
 
 __all__ = [
     "PlainRenderer",
     "Renderer",
     "TerminalRenderer",
+    "answer_markdown",
     "describe_call",
     "footer_text",
+    "link_text",
+    "plural",
+    "print_unpadded",
     "stopped_text",
 ]
 
@@ -66,6 +73,48 @@ class Renderer(Protocol):
         """A side remark (approved by --yes, folder indexed): dim, or on stderr."""
 
     def stop(self) -> None: ...
+
+
+def plural(n: int, word: str) -> str:
+    """``1 turn``, ``2 turns``, ``1,234 tokens``."""
+    return f"{n:,} {word}{'' if n == 1 else 's'}"
+
+
+def answer_markdown(text: str) -> Markdown:
+    """An answer as Markdown that keeps the model's line breaks.
+
+    CommonMark joins lines of a paragraph with a space ("soft break"); models write
+    "Max: 29 °C\nMin: 14 °C" meaning two lines, so every soft break becomes a hard
+    one. Lists, code blocks and headings render as usual.
+    """
+    from rich.markdown import Markdown
+
+    md = Markdown(text)
+    for token in md.parsed:
+        for child in token.children or ():
+            if child.type == "softbreak":
+                child.type = "hardbreak"
+    return md
+
+
+def link_text(url: str, *, indent: int = 0, style: str = "dim") -> Text:
+    """A URL for one line: cut with an ellipsis by the caller's ``overflow``, while the
+    hyperlink (where the terminal supports it) keeps the whole URL."""
+    text = Text(" " * indent + url, style=style)
+    text.stylize(f"link {url}", indent)
+    return text
+
+
+def print_unpadded(console: Console, renderable: Any) -> None:
+    """Print for a pipe: as wide as the content needs, no trailing spaces.
+
+    Tables pad every cell to its column's width; a pipe wants whole values (no
+    ellipsis at 80 columns) and lines without the padding.
+    """
+    options = console.options.update(width=10_000, no_wrap=True)
+    for line in console.render_lines(renderable, options, pad=False):
+        console.file.write("".join(seg.text for seg in line).rstrip() + "\n")
+    console.file.flush()
 
 
 def _short(text: str, limit: int = 60) -> str:
@@ -111,7 +160,7 @@ def footer_text(answer: Answer) -> str:
     """``3 steps · 1,234+56 tokens · 2.1 s · model · thread 1a2b3c4d``."""
     usage = answer.usage
     parts = [
-        f"{answer.steps} step{'s' if answer.steps != 1 else ''}",
+        plural(answer.steps, "step"),
         f"{usage['input_tokens']:,}+{usage['output_tokens']:,} tokens",
         f"{answer.seconds:.1f} s",
     ]
@@ -144,9 +193,7 @@ class _LiveView:
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         if self.text:
-            from rich.markdown import Markdown
-
-            lines = console.render_lines(Markdown(self.text), options, pad=False)
+            lines = console.render_lines(answer_markdown(self.text), options, pad=False)
             room = max(1, console.size.height - 2)
             for line in lines[-room:]:
                 yield from line
@@ -251,8 +298,7 @@ class TerminalRenderer:
             line.append(label)
             extra = f" · {event.seconds:.1f} s"
             if event.sources:
-                n = len(event.sources)
-                extra += f" · {n} source{'s' if n != 1 else ''}"
+                extra += f" · {plural(len(event.sources), 'source')}"
             line.append(extra, style="dim")
         self._print(line)
         if self.verbose and event.preview:
@@ -260,10 +306,8 @@ class TerminalRenderer:
 
     def show_answer(self, answer: Answer) -> None:
         """The final answer as Markdown, its sources, and the footer."""
-        from rich.markdown import Markdown
-
         if answer.text.strip():
-            self._print(Markdown(answer.text))
+            self._print(answer_markdown(answer.text))
         else:
             self._print(Text("(the model gave no answer)", style="dim"))
         if answer.stopped_early and not self.quiet:
@@ -276,9 +320,7 @@ class TerminalRenderer:
                 title = src.get("title") or ""
                 self._print_line(Text(f"{i}. {title or url}"))
                 if title:
-                    link = Text("   " + url, style="dim")
-                    link.stylize(f"link {url}", 3)
-                    self._print_line(link)
+                    self._print_line(link_text(url, indent=3))
         if not self.quiet:
             self._print(Text(footer_text(answer), style="dim"))
 
@@ -318,7 +360,7 @@ class PlainRenderer:
             self._err(text)
 
     def _err(self, line: str) -> None:
-        self.err.write(line + "\n")
+        self.err.write(clean(line) + "\n")
         self.err.flush()
 
     def handle(self, event: Event) -> None:
@@ -344,5 +386,5 @@ class PlainRenderer:
             if event.answer.stopped_early and not self.quiet:
                 self._err(stopped_text(self.stopped_hint, event.answer.stop_reason))
             if self.out is not None:
-                self.out.write(event.answer.text.rstrip("\n") + "\n")
+                self.out.write(clean(event.answer.text.rstrip("\n")) + "\n")
                 self.out.flush()

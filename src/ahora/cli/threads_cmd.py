@@ -18,6 +18,7 @@ import typer
 
 from ahora.cli import export_cmd
 from ahora.cli.common import DebugOpt, NoColorOpt, handled_errors, make_console
+from ahora.safe_text import clean, json_text
 from ahora.settings import get_settings
 from ahora.threads import ThreadIndex, ThreadInfo
 
@@ -43,32 +44,77 @@ def _ago(ts: float, now: float | None = None) -> str:
     return "just now"
 
 
+_GAP = 2
+_MIN_TITLE = 12
+
+
+def _fit(widths: dict[str, int], room: int) -> tuple[int, list[str]]:
+    """The title's width and the columns that stay at ``room`` columns.
+
+    The id is never cut nor dropped (``threads show``, ``--thread`` and ``rm`` need
+    it): the title gives way first, then the model and the age are dropped.
+    """
+    shown = ["id", "title", "updated", "turns", "model"]
+    for drop in ("", "model", "updated", "turns"):
+        if drop:
+            shown.remove(drop)
+        others = sum(widths[c] + _GAP for c in shown if c != "title")
+        if room - others >= min(_MIN_TITLE, widths["title"]):
+            return min(widths["title"], room - others), shown
+    return max(1, room - widths["id"] - _GAP), shown
+
+
 def print_threads(
     console: Console, threads: Sequence[ThreadInfo], *, current: str | None = None
 ) -> None:
     """A table of threads (id prefix, title, last update, turns, model).
 
-    Titles and models go in as ``Text``: a title is the user's first question, and
-    ``[`` in it must not be read as rich markup.
+    On a terminal the table fits its width: titles are cut with an ellipsis, the id
+    never is. Piped, every value is whole and lines carry no padding. Titles and
+    models go in as ``Text``: a title is the user's first question, and ``[`` in it
+    must not be read as rich markup.
     """
     from rich.table import Table
     from rich.text import Text
 
+    from ahora.cli.render import print_unpadded
+
     if not threads:
         console.print("No saved threads yet. Start one with `ahora ask` or `ahora chat`.")
         return
-    table = Table(box=None, pad_edge=False, show_edge=False, header_style="bold")
-    table.add_column("id")
-    table.add_column("title", overflow="ellipsis", no_wrap=True, max_width=60)
-    table.add_column("updated", no_wrap=True)
-    table.add_column("turns", justify="right")
-    table.add_column("model", overflow="ellipsis", no_wrap=True)
-    for t in threads:
-        mark = "*" if t.id == current else ""
-        table.add_row(
-            t.id[:8] + mark, Text(t.title), _ago(t.updated), str(t.turns), Text(t.model or "")
+    rows = [
+        {
+            "id": t.id[:8] + ("*" if t.id == current else ""),
+            "title": t.title,
+            "updated": _ago(t.updated),
+            "turns": str(t.turns),
+            "model": t.model or "",
+        }
+        for t in threads
+    ]
+    widths = {key: max(len(key), *(len(r[key]) for r in rows)) for key in rows[0]}
+    if console.is_terminal:
+        if sum(widths.values()) + _GAP * (len(widths) - 1) > console.width:
+            widths["model"] = min(widths["model"], 28)
+        widths["title"], shown = _fit(widths, console.width)
+    else:
+        shown = list(widths)
+    table = Table(box=None, pad_edge=False, show_edge=False, header_style="bold", padding=(0, 1))
+    for key in shown:
+        table.add_column(
+            key,
+            width=widths[key],
+            no_wrap=True,
+            overflow="ellipsis",
+            justify="right" if key == "turns" else "left",
+            style="dim" if key in ("updated", "model") else None,
         )
-    console.print(table)
+    for r in rows:
+        table.add_row(*(Text(r[key]) for key in shown))
+    if console.is_terminal:
+        console.print(table)
+    else:
+        print_unpadded(console, table)
 
 
 @app.callback(invoke_without_command=True)
@@ -88,7 +134,7 @@ def threads(
         found = index.list(limit=None if show_all else 20)
     if as_json:
         for t in found:
-            typer.echo(json.dumps(t.__dict__, ensure_ascii=False))
+            typer.echo(json_text(json.dumps(t.__dict__, ensure_ascii=False)))
         return
     print_threads(make_console(no_color=no_color), found)
 
@@ -100,32 +146,41 @@ def show(
     debug: DebugOpt = False,
 ) -> None:
     """Print one thread: each question, its answer and sources."""
-    from rich.markdown import Markdown
     from rich.text import Text
+
+    from ahora.cli.render import answer_markdown, link_text, plural
 
     console = make_console(no_color=no_color)
     with handled_errors(debug=debug), ThreadIndex.for_settings(get_settings()) as index:
         info = index.resolve(thread_id)
         turns = index.turns(info.id)
+    piped = not console.is_terminal
+
+    def put(text: str, style: str | None = None) -> None:
+        # A terminal wraps at word boundaries; a pipe gets each line whole.
+        console.print(Text(text, style=style or ""), soft_wrap=piped)
+
     when = datetime.fromtimestamp(info.created).strftime("%Y-%m-%d %H:%M")
-    console.print(Text(f"{info.title}", style="bold"))
-    console.print(
-        Text(
-            f"thread {info.id} · {when} · {info.turns} turn{'s' if info.turns != 1 else ''}"
-            + (f" · {info.model}" if info.model else ""),
-            style="dim",
-        )
-    )
+    header = [f"thread {info.id}", when, plural(info.turns, "turn")]
+    put(info.title, "bold")
+    put(" · ".join(header + ([info.model] if info.model else [])), "dim")
     for turn in turns:
         console.print()
-        console.print(Text(f"› {turn.question}", style="bold cyan"))
-        if console.is_terminal:
-            console.print(Markdown(turn.answer))
-        else:  # as written: no markup, no wrapping
-            console.print(Text(turn.answer), soft_wrap=True)
+        put(f"› {turn.question}", "bold cyan")
+        if piped:  # as written: no markup
+            put(turn.answer)
+        else:
+            console.print(answer_markdown(turn.answer))
         for i, src in enumerate(turn.sources, 1):
-            title = f"{src.get('title')} " if src.get("title") else ""
-            console.print(Text(f"  {i}. {title}{src.get('url', '')}", style="dim"))
+            url = src.get("url", "")
+            title = src.get("title") or ""
+            if piped:  # whole URLs, one line each
+                put(f"  {i}. {title} {url}".rstrip())
+                continue
+            # As ``ask`` shows them: one line each, long URLs cut (the link keeps it all).
+            console.print(Text(f"  {i}. {title or url}"), no_wrap=True, overflow="ellipsis")
+            if title:
+                console.print(link_text(url, indent=5), no_wrap=True, overflow="ellipsis")
     if not turns:
         console.print(Text("(no finished turns)", style="dim"))
 
@@ -140,7 +195,7 @@ def rm(
         infos = [index.resolve(ref) for ref in thread_ids]
         for info in infos:
             index.delete(info.id)  # its turns and checkpoints too, in one transaction
-            typer.echo(f"Deleted {info.id[:8]} ({info.title})")
+            typer.echo(clean(f"Deleted {info.id[:8]} ({info.title})"))
 
 
 app.command("export")(export_cmd.export)

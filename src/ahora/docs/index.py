@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ahora.docs import store
 from ahora.docs.extract import Chunk, Unreadable, chunk, extract, line_at
-from ahora.errors import ConfigurationError
+from ahora.errors import NotAFolder
 
 if TYPE_CHECKING:
     from ahora.docs.embeddings import Embedder
@@ -43,10 +43,6 @@ _CANDIDATES = 50
 """How many passages each ranking contributes to the fusion."""
 _EMBED_BATCH = 64
 _IGNORED_DIRS = frozenset({"node_modules", "__pycache__"})
-
-
-class NotAFolder(ConfigurationError):
-    """The path given to index does not exist or is not a directory."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -491,7 +487,9 @@ class DocIndex:
         ids, folders, matrix = self._vector_table()
         if not len(ids):
             return []
-        q = np.asarray(self.embedder.embed([query])[0], dtype=np.float32)
+        embed_query = getattr(self.embedder, "embed_query", None)  # see Embedder
+        vector = embed_query(query) if embed_query else self.embedder.embed([query])[0]
+        q = np.asarray(vector, dtype=np.float32)
         scores = matrix @ q
         if scope is not None:
             scores = np.where(np.isin(folders, scope), scores, -np.inf)

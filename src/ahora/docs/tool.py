@@ -3,9 +3,10 @@
 ``make_search_docs_tool`` builds it over a ``DocIndex`` (by default the one in the data
 directory), optionally scoped to some folders; ``index_for_ask`` indexes a folder on
 the fly (incrementally, in the same database) and returns the tool scoped to it, for
-``ahora ask --docs DIR``. The text lists passages as ``[1] handbook/refunds.md:12``
-followed by the passage; the artifact's sources are ``file://`` URLs with ``#L12`` or
-``#page=3`` fragments.
+``ahora ask --docs DIR``; ``indexed_docs_tools`` is the tool registry's source: the
+tool over the whole index once ``ahora docs add`` has put a folder in it. The text
+lists passages as ``[1] handbook/refunds.md:12`` followed by the passage; the
+artifact's sources are ``file://`` URLs with ``#L12`` or ``#page=3`` fragments.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from ahora.docs.index import DocIndex, Hit
 from ahora.errors import ToolFailure
 from ahora.tools._common import Artifact, failures_as_messages, source
 
-__all__ = ["format_hits", "index_for_ask", "make_search_docs_tool"]
+__all__ = ["format_hits", "index_for_ask", "indexed_docs_tools", "make_search_docs_tool"]
 
 MAX_RESULTS = 10
 
@@ -74,3 +75,15 @@ def index_for_ask(folder: Path, *, index: DocIndex | None = None) -> BaseTool:
     docs = index if index is not None else DocIndex()
     summary = docs.add(folder)
     return make_search_docs_tool([summary.folder], docs)
+
+
+def indexed_docs_tools(path: Path) -> list[BaseTool]:
+    """``[search_docs]`` over every folder of the index at ``path``; ``[]`` while it
+    holds none (a tool that can only say "nothing indexed" would cost every prompt)."""
+    if not path.is_file():
+        return []
+    docs = DocIndex(path)
+    if not docs.folders():
+        docs.close()
+        return []
+    return [make_search_docs_tool(index=docs)]

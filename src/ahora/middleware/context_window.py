@@ -48,7 +48,7 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMe
 from langchain_core.messages.utils import count_tokens_approximately
 
 from ahora.errors import ContextWindowExceeded, InvalidSettings
-from ahora.middleware.tool_output import content_text, fence
+from ahora.messages import content_text, fence
 from ahora.models import model_label
 
 __all__ = [

@@ -16,11 +16,14 @@ Four sources, loaded in this order (the first tool to claim a name keeps it):
 
 3. **Local tool files**: every ``*.py`` (not starting with ``_``) in
    ``settings.tools_dir`` (``AHORA_TOOLS_DIR``, the config file, ``--tools-dir``) or,
-   when that is unset, in ``./tools`` if it exists. Each file is imported and every
+   when that is unset, in ``./tools`` if it exists and the working folder is trusted
+   (``ahora trust``, see :mod:`ahora.trust`). Each file is imported and every
    ``BaseTool`` in its namespace (or its ``__all__``) is a tool. These files run with
    your permissions, like any Python you import: only point ahora at folders you trust.
 4. **MCP servers** from ``settings.mcp_servers`` (``[mcp_servers.NAME]`` tables; see
    :mod:`ahora.mcp`).
+5. **Your documents**: ``search_docs`` over the document index (``ahora docs add``),
+   once it holds a folder (:func:`ahora.docs.tool.indexed_docs_tools`).
 
 A broken source (an import error, something that is not a tool, a name already
 taken, an MCP server that does not start) never stops the others: it becomes a
@@ -55,6 +58,7 @@ from typing import TYPE_CHECKING, Any
 
 from ahora.__about__ import __version__
 from ahora.settings import Settings, get_settings
+from ahora.trust import use_local
 
 if TYPE_CHECKING:
     from importlib.metadata import EntryPoint
@@ -213,12 +217,13 @@ def load_builtin_tools() -> list[BaseTool]:
 
 
 def local_tools_dir(settings: Settings | None = None) -> Path | None:
-    """``settings.tools_dir`` when set, else ``./tools`` when it exists, else None."""
+    """``settings.tools_dir`` when set, else ``./tools`` when it exists and the working
+    folder is trusted (``ahora.trust``), else None."""
     s = settings or get_settings()
     if s.tools_dir:
         return Path(s.tools_dir).expanduser()
     default = Path("tools")
-    return default if default.is_dir() else None
+    return default if default.is_dir() and use_local(Path.cwd(), s.home) else None
 
 
 def _local_files(folder: Path | None) -> list[Path]:
@@ -296,6 +301,23 @@ def _load_mcp(found: ToolSet, settings: Settings) -> None:
         found.add(tools, f"mcp:{name}")
 
 
+def _load_docs(found: ToolSet, settings: Settings) -> None:
+    if not _docs_db(settings).is_file():  # never indexed: skip the imports too
+        return
+    try:
+        from ahora.docs.tool import indexed_docs_tools
+
+        tools = indexed_docs_tools(_docs_db(settings))
+    except Exception as exc:
+        found.problems.append(_problem("the document index", exc))
+        return
+    found.add(tools, "docs")
+
+
+def _docs_db(settings: Settings) -> Path:
+    return settings.home / "docs.sqlite"
+
+
 # --- loading, memo and the describe cache --------------------------------------------
 
 _memo_lock = threading.Lock()
@@ -317,6 +339,7 @@ def load_tools(settings: Settings | None = None) -> ToolSet:
         _load_entry_points(found, _entry_points())
         _load_local(found, s)
         _load_mcp(found, s)
+        _load_docs(found, s)
         _memo[key] = found
     _write_cache(s, key, found)
     return found
@@ -385,6 +408,7 @@ def _cache_key(s: Settings) -> str:
         "local_dir": [str(folder), str(folder.resolve())] if folder is not None else None,
         "local": [(str(p.resolve()), _mtime(p)) for p in _local_files(folder)],
         "mcp": json.dumps(dict(s.mcp_servers), sort_keys=True, default=str),
+        "docs": _mtime(_docs_db(s)),
     }
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
 

@@ -1,0 +1,140 @@
+"""Write docs/terminal.md: what ahora's views look like on an 80-column terminal.
+
+    python docs/terminal.py > docs/terminal.md
+
+Each command runs for real (``python -m ahora``) in a pseudo-terminal of 80 x 60
+(pexpect), and the screen is read back as a VT100 draws it (pyte), so the transcript
+is what a person sees once the command is done (live status lines are gone by then).
+The model is ahora's loopback OpenAI-compatible server answering from a script, and
+the weather comes from the loopback Open-Meteo stand-in of the tests: nothing leaves
+the machine. Loopback addresses are shown as ``127.0.0.1:PORT``.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pexpect
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.cli.screen import draw, spawn  # noqa: E402
+from tests.fixtures.open_meteo import OpenMeteoServer  # noqa: E402
+
+from ahora.testing.openai_server import OpenAIServer, last_message_is_tool_result  # noqa: E402
+
+COLS, ROWS = 80, 60
+
+
+def _weather_rule(body: dict[str, Any]) -> Any:
+    """Call the weather tool, then answer with tomorrow's line of its result."""
+    if not last_message_is_tool_result(body):
+        return {"tool_calls": [{"name": "weather", "arguments": {"location": "Santiago, Chile"}}]}
+    days = re.findall(
+        r"\d{4}-\d\d-\d\d \w+: ([^,]+), max (\S+) / min (\S+),", body["messages"][-1]["content"]
+    )
+    sky, high, low = days[1] if len(days) > 1 else ("?", "?", "?")
+    return f"Tomorrow in **Santiago, Chile**: {sky.lower()}.\nMax: {high}\nMin: {low}"
+
+
+def _chat_rule(body: dict[str, Any]) -> Any:
+    if not last_message_is_tool_result(body):
+        call = {"name": "calculator", "arguments": {"expression": "1234 * 0.21"}}
+        return {"tool_calls": [call]}
+    return "21 % of 1,234 is **259.14**."
+
+
+def _screen(child: pexpect.spawn, seen: io.StringIO) -> list[str]:
+    child.expect(pexpect.EOF)
+    child.close()
+    return draw(seen.getvalue(), cols=COLS, rows=ROWS)
+
+
+def run(*args: str) -> list[str]:
+    child = spawn(*args, cols=COLS, rows=ROWS)
+    child.logfile_read = seen = io.StringIO()
+    return _screen(child, seen)
+
+
+def chat() -> list[str]:
+    child = spawn("chat", cols=COLS, rows=ROWS)
+    child.logfile_read = seen = io.StringIO()
+    child.expect("/help for commands")
+    for line, done in (
+        ("What is 21% of 1234?", "step"),
+        ("/tools", "clock"),
+        ("/usage", "output token"),
+    ):
+        child.expect("›")
+        child.sendline(line)
+        child.expect(done)
+    child.expect("›")
+    child.sendeof()
+    return _screen(child, seen)
+
+
+def _clean(lines: list[str], replacements: dict[str, str]) -> str:
+    text = "\n".join(lines)
+    for old, new in replacements.items():
+        text = text.replace(old, new)
+    return re.sub(r"127\.0\.0\.1:\d+", "127.0.0.1:PORT", text)
+
+
+def main() -> None:
+    home = Path(tempfile.mkdtemp())
+    docs = home / "handbook"
+    docs.mkdir()
+    (docs / "refunds.md").write_text(
+        "# Refunds\n\nCustomers may ask for a refund within 30 days of purchase.\n"
+        "Digital goods are not refundable once downloaded.\n"
+    )
+    (docs / "holidays.md").write_text("# Holidays\n\nEveryone gets 25 days of paid leave.\n")
+    os.environ.update(AHORA_HOME=str(home / "data"), AHORA_ALLOW_PRIVATE_URLS="1")
+    os.environ.update(OPENAI_API_KEY="test", AHORA_MODEL="openai:gpt-4.1-mini")
+    os.chdir(ROOT)
+    shots: list[tuple[str, list[str]]] = []
+    with OpenMeteoServer() as weather:
+        os.environ.update(AHORA_GEOCODING_URL=weather.url, AHORA_OPEN_METEO_URL=weather.url)
+        with OpenAIServer(rule=_chat_rule, models=("gpt-4.1-mini",)) as srv:
+            os.environ["OPENAI_BASE_URL"] = srv.base_url
+            chatted = chat()
+        with OpenAIServer(rule=_weather_rule, models=("gpt-4.1-mini",)) as srv:
+            os.environ["OPENAI_BASE_URL"] = srv.base_url
+            question = "What's the weather tomorrow in Santiago?"
+            shots.append((f'ahora "{question}"', run(question)))
+    shots.append(("ahora chat", chatted))
+    shots.append(("ahora threads", run("threads")))
+    shots.append(("ahora threads show last", run("threads", "show", "last")))
+    shots.append(("ahora tools", run("tools")))
+    shots.append(("ahora agents", run("agents")))
+    run("docs", "add", str(docs))
+    shots.append(('ahora docs search "refund"', run("docs", "search", "refund")))
+    replacements = {str(ROOT): "~/ahora", str(home / "data"): "~/.local/share/ahora"}
+    replacements[str(docs)] = "~/handbook"
+    out = [
+        "# ahora on an 80-column terminal",
+        "",
+        "What each view leaves on the screen, taken from the real program: "
+        "`python docs/terminal.py > docs/terminal.md` runs every command in an 80 x 60 "
+        "pseudo-terminal and reads the screen back as a VT100 draws it (pexpect and "
+        "pyte). Colours and hyperlinks are not shown; live status lines have gone by "
+        "the time a command ends. The model is ahora's loopback OpenAI-compatible "
+        "server answering from a script, and the weather comes from a loopback "
+        "stand-in for Open-Meteo (`127.0.0.1:PORT`), so nothing here left the machine.",
+        "",
+    ]
+    for command, lines in shots:
+        out += [f"## `{command}`", "", "```console", f"$ {command}"]
+        out += [_clean(lines, replacements), "```", ""]
+    sys.stdout.write("\n".join(out))
+
+
+if __name__ == "__main__":
+    main()

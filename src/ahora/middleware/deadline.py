@@ -1,0 +1,235 @@
+"""A hard deadline: the model call or tool in flight is cut when the time is up.
+
+``BudgetMiddleware`` looks at the deadline (``config["configurable"][DEADLINE_KEY]``)
+only before each model call, so a slow call overshoots it by its whole length. Here
+every call runs against the clock:
+
+* a tool call gets what is left; past the deadline it is not started, and one still
+  running at the deadline is abandoned with an error result;
+* a model call that may still call tools gets what is left; cut at the deadline, the
+  run lands at once: one quick tool-less call ("answer from what you have") with
+  ``GRACE`` seconds, then, if that does not answer either, a plain summary of this
+  run's tool results with their sources, written here without the model;
+* a tool-less call (the last one that ``BudgetMiddleware`` asks for at the deadline)
+  gets what is left plus ``GRACE``, then the same summary.
+
+So a run lands within the timeout plus ``GRACE`` (and a little bookkeeping), marked
+stopped early. A synchronous call cannot be killed: it is abandoned in its (daemon)
+thread and its reply, when it comes, is dropped. The async path cancels it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import threading
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
+
+from langchain.agents.middleware import AgentMiddleware, ModelRequest, ModelResponse
+from langchain.agents.middleware.types import ToolCallRequest
+from langchain_core.messages import AIMessage, BaseMessage, SystemMessage, ToolMessage
+from langgraph.types import Command
+
+from ahora.messages import STOPPED_EARLY, content_text, this_run, unfence
+from ahora.middleware.budget import without_tool_calls
+from ahora.middleware.tool_errors import failure_message
+
+__all__ = ["GRACE", "REASON", "DeadlineMiddleware", "summary_of_results"]
+
+GRACE = 0.6
+"""Seconds the last, tool-less call may run past the deadline before the summary."""
+
+REASON = "the time limit for this answer has passed"
+
+_NOTE = (
+    "STOP: {reason}. You cannot call tools any more and have a second at most. Answer "
+    "now, briefly, from the tool results above, in the user's language; say that you "
+    "stopped early and what is missing."
+)
+_T = TypeVar("_T")
+
+
+def _deadline() -> float | None:
+    from ahora.middleware.budget import _deadline as configured
+
+    return configured()
+
+
+def _within(seconds: float, call: Callable[[], _T]) -> _T:
+    """``call()`` in a daemon thread, waited for at most ``seconds``.
+
+    Raises ``TimeoutError`` when it is not done by then; the thread runs on and its
+    result is dropped. A daemon thread, not a pool's: Python waits for pool threads
+    at exit, and an abandoned call would hold the process up for its whole length.
+    The context is copied so LangGraph's run config and streaming callbacks still
+    reach the call.
+    """
+    ctx = contextvars.copy_context()
+    box: list[_T] = []
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            box.append(ctx.run(call))
+        except BaseException as exc:  # handed to the waiting thread
+            errors.append(exc)
+
+    worker = threading.Thread(target=run, name="ahora-deadline", daemon=True)
+    worker.start()
+    worker.join(max(0.0, seconds))
+    if errors:
+        raise errors[0]
+    if not box:
+        raise TimeoutError
+    return box[0]
+
+
+def _unfenced(text: str) -> str:
+    """A tool result without the fence ``ToolOutputMiddleware`` put around it."""
+    return unfence(text.strip())
+
+
+def _clip(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def summary_of_results(messages: Sequence[BaseMessage], reason: str = REASON) -> str:
+    """A plain answer made of this run's tool results and their sources (no model)."""
+    lines = [f"I stopped early ({reason}) before I could write a full answer."]
+    results = [m for m in this_run(messages) if isinstance(m, ToolMessage)]
+    if not results:
+        lines.append("Nothing was gathered before the time ran out.")
+        return "\n".join(lines)
+    lines.append("What I gathered so far:")
+    lines.append("")
+    for m in results:
+        lines.append(f"- {m.name or 'tool'}: {_clip(_unfenced(content_text(m.content)), 300)}")
+        artifact = m.artifact if isinstance(m.artifact, dict) else {}
+        for src in artifact.get("sources") or []:
+            if isinstance(src, dict) and src.get("url"):
+                title = f"{src['title']}: " if src.get("title") else ""
+                lines.append(f"  - {title}{src['url']}")
+    return "\n".join(lines)
+
+
+def _summary_response(request: ModelRequest[Any]) -> ModelResponse[Any]:
+    message = AIMessage(
+        content=summary_of_results(request.messages),
+        response_metadata={STOPPED_EARLY: REASON},
+    )
+    return ModelResponse(result=[message])
+
+
+def _final_request(request: ModelRequest[Any]) -> ModelRequest[Any]:
+    note = _NOTE.format(reason=REASON)
+    base = request.system_prompt or ""
+    return request.override(
+        tools=[], tool_choice=None, system_message=SystemMessage(content=f"{base}\n\n{note}")
+    )
+
+
+def _landed(response: ModelResponse[Any]) -> ModelResponse[Any]:
+    fallback = f"I stopped early ({REASON}) before reaching a complete answer."
+    response.result = [
+        without_tool_calls(m, fallback=fallback, reason=REASON) if isinstance(m, AIMessage) else m
+        for m in response.result
+    ]
+    return response
+
+
+def _not_run(request: ToolCallRequest) -> ToolMessage:
+    return failure_message(
+        request,
+        f"Error: the tool {request.tool_call['name']} was stopped: {REASON}.",
+        "Answer now from what you have.",
+    )
+
+
+class DeadlineMiddleware(AgentMiddleware[Any, Any, Any]):
+    """Cuts model and tool calls at the run's deadline; see the module docstring."""
+
+    def wrap_model_call(
+        self,
+        request: ModelRequest[Any],
+        handler: Callable[[ModelRequest[Any]], ModelResponse[Any]],
+    ) -> ModelResponse[Any]:
+        deadline = _deadline()
+        if deadline is None:
+            return handler(request)
+        left = deadline - time.time()
+        if not request.tools:  # the last call: what is left, plus the grace
+            try:
+                return _within(left + GRACE, lambda: handler(request))
+            except TimeoutError:
+                return _summary_response(request)
+        try:
+            return _within(left, lambda: handler(request))
+        except TimeoutError:
+            pass
+        final = _final_request(request)
+        try:
+            return _landed(_within(GRACE, lambda: handler(final)))
+        except TimeoutError:
+            return _summary_response(request)
+
+    async def awrap_model_call(
+        self,
+        request: ModelRequest[Any],
+        handler: Callable[[ModelRequest[Any]], Awaitable[ModelResponse[Any]]],
+    ) -> ModelResponse[Any]:
+        deadline = _deadline()
+        if deadline is None:
+            return await handler(request)
+        left = deadline - time.time()
+        if not request.tools:
+            try:
+                async with asyncio.timeout(max(0.0, left + GRACE)):
+                    return await handler(request)
+            except TimeoutError:
+                return _summary_response(request)
+        try:
+            async with asyncio.timeout(max(0.0, left)):
+                return await handler(request)
+        except TimeoutError:
+            pass
+        try:
+            async with asyncio.timeout(GRACE):
+                return _landed(await handler(_final_request(request)))
+        except TimeoutError:
+            return _summary_response(request)
+
+    def wrap_tool_call(
+        self,
+        request: ToolCallRequest,
+        handler: Callable[[ToolCallRequest], ToolMessage | Command[Any]],
+    ) -> ToolMessage | Command[Any]:
+        deadline = _deadline()
+        if deadline is None:
+            return handler(request)
+        left = deadline - time.time()
+        if left <= 0:
+            return _not_run(request)
+        try:
+            return _within(left, lambda: handler(request))
+        except TimeoutError:
+            return _not_run(request)
+
+    async def awrap_tool_call(
+        self,
+        request: ToolCallRequest,
+        handler: Callable[[ToolCallRequest], Awaitable[ToolMessage | Command[Any]]],
+    ) -> ToolMessage | Command[Any]:
+        deadline = _deadline()
+        if deadline is None:
+            return await handler(request)
+        left = deadline - time.time()
+        if left <= 0:
+            return _not_run(request)
+        try:
+            async with asyncio.timeout(left):
+                return await handler(request)
+        except TimeoutError:
+            return _not_run(request)

@@ -1,0 +1,49 @@
+"""``ahora chat``'s own views on an 80-column terminal (pexpect, read through pyte):
+``/tools`` and ``/usage``."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+
+import pexpect
+import pytest
+
+from ahora.testing.openai_server import OpenAIServer
+from tests.cli.screen import draw, spawn
+
+pytestmark = pytest.mark.slow
+
+
+def test_chat_tools_wrap_whole_descriptions_and_usage_says_one_turn(
+    model_server: Callable[..., OpenAIServer],
+) -> None:
+    model_server(["Paris."])
+    child = spawn("chat", cols=80, rows=60)
+    child.logfile_read = seen = io.StringIO()
+    child.expect("/help for commands")
+    child.expect("›")
+    child.sendline("/tools")
+    child.expect("clock")
+    child.expect("›")
+    child.sendline("Capital of France?")
+    child.expect("Paris.")
+    child.expect("›")
+    child.sendline("/usage")
+    child.expect("output token")
+    child.expect("›")
+    child.sendeof()
+    child.expect(pexpect.EOF)
+    child.close()
+    lines = draw(seen.getvalue(), cols=80, rows=60)
+    tools_at = next(i for i, line in enumerate(lines) if line.startswith("web_search"))
+    text = " ".join(line.strip() for line in lines[tools_at : tools_at + 2])
+    # The whole first sentence, wrapped at a word; not the docstring's first line,
+    # which stops mid-sentence ("... Read a result in full").
+    assert text == (
+        "web_search  Search the web for current information: news, facts, prices, "
+        "schedules, documentation."
+    )
+    assert lines[tools_at + 2].startswith("read_page ")
+    assert all(len(line) <= 80 for line in lines)
+    assert any(line.startswith("1 turn · ") for line in lines), lines
