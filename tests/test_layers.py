@@ -43,6 +43,7 @@ LAYERS: list[tuple[str, list[str]]] = [
             "ahora.mcp",
             "ahora.middleware",
             "ahora.threads",
+            "ahora.memory_saver",
             "ahora.postgres",
             "ahora.testing",
         ],
