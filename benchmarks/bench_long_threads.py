@@ -112,8 +112,7 @@ def ahora_cli(
     from ahora.cli.session import Session
 
     settings = Settings.load({"AHORA_HOME": str(folder)})
-    session = Session(settings, tools=[], extra_tools=[lookup])
-    session.model = _model(window)  # type: ignore[assignment]
+    session = Session(settings, model=_model(window), tools=[lookup])
     session.open()
     config: Any = {"configurable": {"thread_id": session.thread_id}}
     session.agent.graph.update_state(config, {"messages": history}, as_node="model")
