@@ -112,8 +112,7 @@ def ahora_cli(
     from ahora.cli.session import Session
 
     settings = Settings.load({"AHORA_HOME": str(folder)})
-    session = Session(settings, tools=[], extra_tools=[lookup])
-    session.model = _model(window)  # type: ignore[assignment]
+    session = Session(settings, model=_model(window), tools=[lookup])
     session.open()
     config: Any = {"configurable": {"thread_id": session.thread_id}}
     session.agent.graph.update_state(config, {"messages": history}, as_node="model")
@@ -161,10 +160,8 @@ def main() -> None:
     args = parser.parse_args()
     sizes = [int(x) for x in args.turns.split(",")]
     folders = _folders()
-    print(
-        f"{'turn':>6}  {'ahora CLI':>16}  {'+32k window':>16}  "
-        f"{'bare LangGraph':>16}  {'CPU ratio':>9}"
-    )
+    heads = ("ahora CLI", "+32k window", "bare LangGraph")
+    print(f"{'turn':>6}  " + "  ".join(f"{h:>16}" for h in heads) + f"  {'CPU ratio':>9}")
     print(f"{'':>6}  {'ms   KB written':>16}  {'ms   KB written':>16}  {'ms   KB written':>16}")
     for n in sizes:
         history = _history(n - 1)

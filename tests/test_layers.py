@@ -45,6 +45,7 @@ LAYERS: list[tuple[str, list[str]]] = [
             "ahora.mcp",
             "ahora.middleware",
             "ahora.threads",
+            "ahora.memory_saver",
             "ahora.postgres",
             "ahora.testing",
             "ahora.memory_saver",

@@ -94,3 +94,23 @@ def test_a_long_thread_keeps_only_its_latest_checkpoint() -> None:
     # Linear in the thread's length (3x the turns, about 3x the bytes), not quadratic.
     assert _blob_bytes(saver, "long") < 4 * at_ten
     assert seen_by_model(a, 29) == [f"question number {i}" for i in range(30)]
+
+
+def test_a_pruned_checkpoint_is_refused_not_read_as_an_empty_thread() -> None:
+    from ahora.errors import StaleCheckpoint
+
+    a = agent(10, ["one", "two"])
+    a.ask("first", thread="t")
+    first = a.graph.get_state({"configurable": {"thread_id": "t"}}).config
+    a.ask("second", thread="t")
+    with pytest.raises(StaleCheckpoint, match="only the latest is kept"):
+        a.graph.get_state(first)
+
+
+def test_keep_history_keeps_every_checkpoint() -> None:
+    settings = Settings.load({}, keep_history=True)
+    a = Agent(ScriptedChatModel(replies=["one", "two"]), [echo], settings=settings)
+    a.ask("first", thread="t")
+    first = a.graph.get_state({"configurable": {"thread_id": "t"}}).config
+    a.ask("second", thread="t")
+    assert [m.content for m in a.graph.get_state(first).values["messages"]] == ["first", "one"]

@@ -341,3 +341,11 @@ def test_context_window_refuses_long_prompts_in_openais_shape() -> None:
     assert "However, your messages resulted in " in error["message"]
     assert srv.calls == 3  # refused requests are recorded too
     assert srv.position == 0  # ...but take no reply from the script
+
+
+def test_a_script_file_can_set_the_context_window(tmp_path: Path) -> None:
+    from ahora.testing.openai_server import load_script_file
+
+    script = tmp_path / "script.json"
+    script.write_text(json.dumps({"script": ["hi"], "context_window": 4096}), encoding="utf-8")
+    assert OpenAIServer(**load_script_file(script)).context_window == 4096

@@ -376,7 +376,9 @@ class Agent:
         self.checkpointer = (
             checkpointer
             if checkpointer is not None
-            else BoundedMemorySaver(self.settings.memory_threads)
+            else BoundedMemorySaver(
+                self.settings.memory_threads, keep_history=self.settings.keep_history
+            )
         )
         # A checkpoint that lives in memory cannot outlive a crash, so writing one per
         # step buys nothing: save once at the end of each run (measured: ~3 ms a run).

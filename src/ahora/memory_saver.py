@@ -12,7 +12,10 @@ same saver with two bounds:
   ``max_threads``. A forgotten thread starts afresh if its id comes back; apps that
   need conversations to last pass a checkpointer (``ahora.threads``, PostgreSQL).
 
-``get_state_history`` therefore shows only the latest state of a thread.
+``get_state_history`` therefore shows only the latest state of a thread, unless
+``keep_history=True`` (``settings.keep_history``, as for the stores on disk); a config
+naming a pruned checkpoint raises ``StaleCheckpoint`` rather than silently starting
+the conversation afresh.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from langgraph.checkpoint.base import (
 from langgraph.checkpoint.memory import InMemorySaver
 
 from ahora.errors import InvalidSettings
+from ahora.threads.guard import check_not_stale
 
 __all__ = ["DEFAULT_MAX_THREADS", "BoundedMemorySaver"]
 
@@ -42,13 +46,16 @@ class BoundedMemorySaver(InMemorySaver):
     """An ``InMemorySaver`` keeping the latest checkpoint of at most ``max_threads``
     threads (least recently used go first)."""
 
-    def __init__(self, max_threads: int = DEFAULT_MAX_THREADS, **kwargs: Any) -> None:
+    def __init__(
+        self, max_threads: int = DEFAULT_MAX_THREADS, *, keep_history: bool = False, **kwargs: Any
+    ) -> None:
         if isinstance(max_threads, bool) or not isinstance(max_threads, int) or max_threads < 1:
             raise InvalidSettings(
                 f"memory_threads must be a whole number of at least 1, not {max_threads!r}"
             )
         super().__init__(**kwargs)
         self.max_threads = max_threads
+        self.keep_history = keep_history
         self._recent: OrderedDict[str, None] = OrderedDict()
         # Each thread's keys in ``blobs`` and ``writes``, so that pruning and forgetting
         # a thread touch only its own entries, not every thread's.
@@ -93,8 +100,13 @@ class BoundedMemorySaver(InMemorySaver):
     def get_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
         with self._lock:
             found = super().get_tuple(config)
+            conf = config["configurable"]
+            thread_id = str(conf["thread_id"])
             if found is not None:
-                self._touch(str(config["configurable"]["thread_id"]))
+                self._touch(thread_id)
+            elif conf.get("checkpoint_id"):
+                kept = self.storage.get(thread_id, {}).get(conf.get("checkpoint_ns", ""), {})
+                check_not_stale(thread_id, str(conf["checkpoint_id"]), max(kept, default=None))
             return found
 
     def put(
@@ -112,7 +124,7 @@ class BoundedMemorySaver(InMemorySaver):
                 (thread_id, ns, k, v) for k, v in new_versions.items()
             )
             # A checkpoint of DeltaChannel state needs its ancestors: keep them.
-            if not (metadata or {}).get("counters_since_delta_snapshot"):
+            if not self.keep_history and not (metadata or {}).get("counters_since_delta_snapshot"):
                 self._prune(
                     thread_id, ns, str(conf["checkpoint_id"]), checkpoint["channel_versions"]
                 )

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
+from langchain_core.messages.utils import count_tokens_approximately
 from langchain_core.tools import tool
 from langchain_openai import ChatOpenAI
 
@@ -203,6 +204,7 @@ def test_shortening_stubs_old_tool_outputs_before_it_digests_turns() -> None:
     assert isinstance(hard.messages[0], HumanMessage)
     text = str(hard.messages[0].content)
     assert all(f"https://example.com/page{n}" in text for n in range(1, 5))
+    assert '<tool_output tool="conversation_digest">' in text  # quoted data, fenced
     assert hard.messages[-1].content == "And now?"
     assert hard.size <= 200
     assert shorten(messages, whole, Memo(size)).messages == messages  # fits: untouched
@@ -315,3 +317,52 @@ async def test_async_runs_shorten_and_retry_too() -> None:
     assert answer.text == "after the retry"
     assert model.calls == 3
     assert len(str(model.requests[2])) < len(str(model.requests[1]))
+
+
+def _valid_for_providers(messages: list[Any]) -> bool:
+    """Every tool result follows the assistant message that called it."""
+    open_calls: set[str] = set()
+    for m in messages:
+        if isinstance(m, AIMessage):
+            open_calls = {c["id"] for c in m.tool_calls}
+        elif isinstance(m, ToolMessage):
+            if m.tool_call_id not in open_calls:
+                return False
+        else:
+            open_calls = set()
+    return True
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_every_view_is_well_formed_and_keeps_the_question(seed: int) -> None:
+    import random
+
+    rng = random.Random(seed)
+    messages: list[Any] = []
+    for n in range(rng.randint(1, 12)):
+        messages.append(HumanMessage(f"question {n} " * rng.randint(1, 40), id=f"h{n}"))
+        for step in range(rng.randint(0, 3)):
+            calls = [
+                {
+                    "name": "fetch_page",
+                    "args": {"url": f"https://e.com/{n}/{step}/{k}"},
+                    "id": f"c{n}.{step}.{k}",
+                }
+                for k in range(rng.randint(1, 3))
+            ]
+            messages.append(AIMessage("", tool_calls=calls, id=f"a{n}.{step}"))
+            messages += [
+                ToolMessage("x" * rng.randint(10, 4000), tool_call_id=c["id"], id=f"t{c['id']}")
+                for c in calls
+            ]
+        if n < 11 and rng.random() < 0.9:
+            messages.append(AIMessage(f"answer {n} " * rng.randint(1, 60), id=f"b{n}"))
+    room = rng.choice([50, 200, 800, 3000, 100_000])
+    view = shorten(messages, room)
+    assert _valid_for_providers(view.messages)
+    question = next(m for m in reversed(messages) if isinstance(m, HumanMessage))
+    assert question in view.messages
+    actual = sum(count_tokens_approximately([m]) for m in view.messages)
+    assert abs(view.size - actual) <= 0.1 * actual + 60  # the running total is honest
+    if room == 100_000:
+        assert not view.shortened and view.messages == messages

@@ -294,7 +294,9 @@ def _digest_message(lines: Sequence[str], dropped: int) -> HumanMessage:
     )
     if dropped:
         head += f" The {dropped} oldest of them are left out entirely."
-    return HumanMessage(content=head + "]\n" + "\n".join(lines))
+    # Fenced like tool output: it quotes pages' addresses and earlier answers, which are
+    # data, not instructions, even inside a user-role message.
+    return HumanMessage(content=head + "]\n" + fence("\n".join(lines), "conversation_digest"))
 
 
 @dataclass
