@@ -31,7 +31,7 @@ import threading
 import time
 from typing import IO, Any
 
-__all__ = ["WorkerCrashed", "WorkerTimeout", "run"]
+__all__ = ["WorkerCrashed", "WorkerError", "WorkerTimeout", "run", "warm"]
 
 #: Address space a worker may use on top of what it has after importing its parser.
 DEFAULT_MEMORY = 300 * 1024 * 1024
@@ -44,6 +44,15 @@ class WorkerTimeout(Exception):
 
 class WorkerCrashed(Exception):
     """The worker died or answered nonsense (a crash in C code, or out of memory)."""
+
+
+class WorkerError(RuntimeError):
+    """The function raised in the worker: ``kind`` is the exception's type name."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(f"{kind}: {message}" if kind else message)
+        self.kind = kind
+        self.message = message
 
 
 def run(
@@ -60,7 +69,7 @@ def run(
 
     Raises ``WorkerTimeout`` after ``seconds`` (the worker is killed), ``WorkerCrashed``
     when the worker dies, and ``MemoryError`` when it ran out of its ``memory``
-    allowance. An exception raised by ``function`` comes back as ``RuntimeError`` with
+    allowance. An exception raised by ``function`` comes back as ``WorkerError`` with
     its type name and message. ``preload`` names a module to import when a worker
     starts, so that the first call does not pay for it.
     """
@@ -78,7 +87,7 @@ def run(
         kind, message = str(answer.get("kind", "")), str(answer["error"])
         if kind == "MemoryError":
             raise MemoryError(message)
-        raise RuntimeError(f"{kind}: {message}" if kind else message)
+        raise WorkerError(kind, message)
     return answer.get("result")
 
 
@@ -211,8 +220,9 @@ def _serve() -> None:
     if preload:
         importlib.import_module(preload)
     allowance = int(os.environ.get("AHORA_WORKER_MEMORY", str(DEFAULT_MEMORY)))
+    ceiling = _address_space() + allowance
     with contextlib.suppress(ValueError, OSError):
-        resource.setrlimit(resource.RLIMIT_AS, (_address_space() + allowance,) * 2)
+        resource.setrlimit(resource.RLIMIT_AS, (ceiling, ceiling))
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
     while True:
         header = stdin.readline()
@@ -227,10 +237,28 @@ def _serve() -> None:
         except MemoryError:
             answer = {"error": "out of memory", "kind": "MemoryError"}
         except Exception as exc:
-            answer = {"error": str(exc)[:500], "kind": type(exc).__name__}
+            # C libraries report a failed allocation in their own words (libxml2:
+            # "Memory allocation failed", or just "unknown error"): a failure after the
+            # process came within 5% of its ceiling is taken for running out of memory.
+            if _peak_address_space() > ceiling - allowance // 20:
+                answer = {"error": "out of memory", "kind": "MemoryError"}
+            else:
+                answer = {"error": str(exc)[:500], "kind": type(exc).__name__}
         del payload
         stdout.write(json.dumps(answer).encode() + b"\n")
         stdout.flush()
+
+
+def _peak_address_space() -> int:
+    """This process's peak virtual size in bytes (Linux ``VmPeak``), 0 when unknown."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmPeak:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
 
 
 def _address_space() -> int:
