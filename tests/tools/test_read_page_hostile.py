@@ -6,8 +6,12 @@ Every answer must be page text or an ``Error:`` message, quickly. Loopback serve
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from langchain_core.messages import ToolMessage
@@ -192,3 +196,49 @@ def test_undeclared_legacy_text_is_read(srv: PageServer) -> None:
     text = "Price list. Ça coûte très cher, déjà. " * 40
     srv.extra["/undeclared"] = ("text/plain", text.encode("cp1252"))
     assert "Price list." in call(srv.url("/undeclared"))
+
+
+# --- the tool's work ends with the tool (item 4) -------------------------------------------
+
+
+def test_read_page_gives_up_within_the_tool_timeout(
+    srv: PageServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Fetch and extraction share the tool's budget: nothing keeps reading after the
+    tool timed out (http_timeout alone would let the fetch run 20 s)."""
+    monkeypatch.setenv("AHORA_TOOL_TIMEOUT", "1")
+    started = time.monotonic()
+    text = call(srv.url("/trickle-unsized"))
+    assert text.startswith("Error:") and "took longer than 1 seconds" in text
+    assert time.monotonic() - started < 2.5
+
+
+def test_ahora_ask_on_a_trickling_page_answers_and_exits(tmp_path: Path) -> None:
+    """The issue's done-when check, end to end through the CLI and a loopback model."""
+    from ahora.testing.openai_server import OpenAIServer, tool_then_answer
+
+    with PageServer() as pages:
+        url = pages.url("/trickle-unsized")
+        rule = tool_then_answer("read_page", {"url": url}, answer="The page did not load.")
+        with OpenAIServer(rule=rule) as model:
+            env = {
+                **os.environ,
+                "AHORA_ALLOW_PRIVATE_URLS": "1",
+                "AHORA_TOOL_TIMEOUT": "3",
+                "OPENAI_API_KEY": "sk-test",
+                "OPENAI_BASE_URL": model.base_url,
+                "AHORA_MODEL": "openai:test-model",
+                "AHORA_HOME": str(tmp_path / "home"),
+            }
+            started = time.monotonic()
+            done = subprocess.run(
+                [sys.executable, "-m", "ahora", "ask", f"Read {url}"],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+            elapsed = time.monotonic() - started
+    assert done.returncode == 0, done.stderr
+    assert "The page did not load." in done.stdout
+    assert elapsed < 10

@@ -32,7 +32,7 @@ from langchain_core.tools import tool
 
 from ahora import worker
 from ahora.errors import ToolFailure
-from ahora.http import fetch_guarded
+from ahora.http import call_budget, fetch_guarded
 from ahora.pages import Extracted, extract_main_text, text_codec, tidy
 from ahora.settings import get_settings
 from ahora.tools._common import Artifact, failures_as_messages, source
@@ -117,7 +117,7 @@ def _load(url: str, settings: Any) -> tuple[str, Extracted]:
             _cache.move_to_end(key)
             return hit[1], hit[2]
     # The tool's work never outlives the tool: fetch and extraction share one budget.
-    budget = min(settings.http_timeout, settings.tool_timeout or settings.http_timeout)
+    budget = call_budget(settings)
     deadline = time.monotonic() + budget
     worker.warm(preload="ahora.pages")  # the worker starts while the page downloads
     fetched = fetch_guarded(url, settings=settings, timeout=budget)
