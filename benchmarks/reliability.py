@@ -15,6 +15,21 @@ Run from the repository root: ``python benchmarks/reliability.py``. It replays
   emulator: escaped = the screen does not show the real tool and every argument;
   lookalike fence tags and tool names (``tests/test_fence.py``): escaped = a tag a
   lenient reader would take for the fence survives;
+* cloud metadata addresses in every embedded form (``tests/test_netguard.py``'s
+  ``METADATA_FORMS``) with private URLs *allowed*: handled = ``BlockedURL``;
+* credential forwarding: requests carrying ``Authorization``, ``Cookie`` or an API-key
+  header redirected to another origin, and the model probe redirected elsewhere:
+  handled = refused, and the other origin received nothing;
+* slow and huge responses (gzip bombs, endless bodies, trickled bodies and headers,
+  slow name resolution) through both ``http.get`` and ``http.fetch_guarded``:
+  handled = a ``ToolFailure`` within the budget (+1.5 s), escaped = anything slower;
+* hostile pages (attribute, paragraph and link floods, huge spans, deep nesting,
+  hostile charsets) through the read_page tool: handled = text or an "Error:" message
+  within ``EXTRACT_SECONDS`` + 4 s;
+* hostile files for ``docs add`` (links out of the folder, /etc/passwd, /dev/null,
+  /proc, FIFOs, linked folders, a PDF listing one page 20,000 times, a 10 MB one-line
+  file): handled = skipped with a reason (or read, for the one-line file) and nothing
+  from outside the folder searchable;
 * the fault scenarios of ``tests/fixtures/faults.py`` (the very cases the tests run):
   survived = an answer (or the one clear error expected), no crash, the turn kept.
 
@@ -123,6 +138,208 @@ def address_corpus() -> Tally | None:
     return tally
 
 
+def metadata_corpus() -> Tally:
+    from tests.test_netguard import METADATA_FORMS, FakeResolver
+
+    from ahora import netguard
+    from ahora.errors import BlockedURL
+
+    tally = Tally("Cloud metadata in every form, with private URLs allowed")
+    for address in METADATA_FORMS:
+        tally.tried += 1
+        resolver = FakeResolver({"innocent.example.com": [address]})
+        try:
+            netguard.check_url(
+                "http://innocent.example.com/", allow_private=True, resolver=resolver
+            )
+        except BlockedURL:
+            tally.handled += 1
+        except Exception:
+            tally.crashes += 1
+        else:
+            tally.escaped += 1
+    return tally
+
+
+def credential_corpus() -> Tally:
+    from tests.fixtures.pages import PageServer
+
+    from ahora import http, models
+    from ahora.settings import Settings
+
+    tally = Tally("Credential forwarding: redirects to another origin, model probe")
+    settings = Settings(http_retries=0, http_timeout=5.0)
+    with PageServer() as front, PageServer() as away:
+        targets = [
+            away.url("/echo-headers"),  # another port
+            front.url("/echo-headers", host="localhost"),  # another host
+            f"https://127.0.0.1:{front.port}/echo-headers",  # another scheme
+        ]
+        for target in targets:
+            for header in ("Authorization", "Cookie", "X-Api-Key", "Proxy-Authorization"):
+                tally.tried += 1
+                before = len(away.hits) + len(front.hits)
+                url = front.url(f"/redirect?to={quote(target, safe='')}")
+                try:
+                    http.get(url, headers={header: "secret"}, settings=settings)
+                except http.RedirectRefused:
+                    hits = len(away.hits) + len(front.hits) - before
+                    tally.handled += hits == 1  # only the first hop was asked
+                    tally.escaped += hits != 1
+                except Exception:
+                    tally.crashes += 1
+                else:
+                    tally.escaped += 1
+        tally.tried += 1
+        before = len(away.hits)
+        base = front.url(f"/redirect?to={quote(away.url('/v1/models'), safe='')}&x=")
+        probe_settings = Settings(openai_api_key="sk-secret", openai_base_url=base)
+        try:
+            probe = models.probe_openai(probe_settings)
+        except Exception:
+            tally.crashes += 1
+        else:
+            ok = probe.redirect_refused and len(away.hits) == before
+            tally.handled += ok
+            tally.escaped += not ok
+    return tally
+
+
+def slow_and_huge_corpus() -> Tally:
+    import socket
+
+    from tests.fixtures.pages import PageServer
+
+    from ahora import http
+    from ahora.errors import ToolFailure
+    from ahora.settings import Settings
+
+    tally = Tally("Slow and huge responses: bombs, endless, trickles, slow DNS")
+    budget = 1.5
+    settings = Settings(
+        http_retries=0, http_timeout=budget, page_max_bytes=1_000_000, allow_private_urls=True
+    )
+    real = socket.getaddrinfo
+
+    def slow_dns(host: str, *args: object, **kwargs: object) -> object:
+        if host == "slow.test":
+            time.sleep(4)
+            host = "127.0.0.1"
+        return real(host, *args, **kwargs)  # type: ignore[arg-type]
+
+    socket.getaddrinfo = slow_dns  # type: ignore[assignment]
+    try:
+        with PageServer() as srv:
+            paths = ["/gzip-bomb", "/gzip-bomb-chunked", "/endless", "/trickle"]
+            paths += ["/trickle-unsized", "/trickle-headers", "/slow-headers"]
+            urls = [srv.url(p) for p in paths] + [f"http://slow.test:{srv.port}/plain"]
+            for url in urls:
+                for how in ("get", "fetch_guarded"):
+                    tally.tried += 1
+                    started = time.monotonic()
+                    try:
+                        if how == "get":
+                            http.get(url, settings=settings)
+                        else:
+                            http.fetch_guarded(url, settings=settings, trusted_hosts={"slow.test"})
+                    except ToolFailure:
+                        quick = time.monotonic() - started < budget + 1.5
+                        tally.handled += quick
+                        tally.escaped += not quick
+                    except Exception:
+                        tally.crashes += 1
+                    else:
+                        tally.escaped += 1
+    finally:
+        socket.getaddrinfo = real  # type: ignore[assignment]
+    return tally
+
+
+def hostile_pages_corpus() -> Tally:
+    from tests.fixtures.pages import PageServer
+    from tests.tools import test_read_page_hostile as hostile
+
+    from ahora.tools import read_page as read_page_module
+
+    tally = Tally("Hostile pages: floods, huge spans, deep nesting, odd charsets")
+    os.environ["AHORA_ALLOW_PRIVATE_URLS"] = "1"
+    pages = {
+        f"/{f.__name__}": ("text/html", f())
+        for f in (
+            hostile._attribute_flood,
+            hostile._paragraph_flood,
+            hostile._wide_table,
+            hostile._link_flood,
+        )
+    }
+    pages["/deep"] = ("text/html", b"<div>" * 100_000 + b"x" + b"</div>" * 100_000)
+    for i, charset in enumerate(hostile.CHARSETS):
+        pages[f"/charset-html-{i}"] = (f"text/html; charset={charset}", hostile.ARTICLE)
+        pages[f"/charset-text-{i}"] = (f"text/plain; charset={charset}", hostile.ARTICLE)
+    try:
+        with PageServer() as srv:
+            srv.extra.update(pages)
+            for path in pages:
+                tally.tried += 1
+                read_page_module._cache.clear()
+                started = time.monotonic()
+                try:
+                    text = hostile.call(srv.url(path))
+                except Exception:
+                    tally.crashes += 1
+                    continue
+                quick = time.monotonic() - started < read_page_module.EXTRACT_SECONDS + 4
+                ok = quick and text.startswith(("Title:", "Error:"))
+                tally.handled += ok
+                tally.escaped += not ok
+    finally:
+        os.environ.pop("AHORA_ALLOW_PRIVATE_URLS", None)
+    return tally
+
+
+def hostile_files_corpus() -> Tally:
+    from tests.docs.test_hostile_files import SECRET, _repeated_page_pdf
+
+    from ahora.docs import DocIndex
+
+    tally = Tally("Hostile files for docs add: links out, devices, /proc, FIFOs, PDF bombs")
+    with tempfile.TemporaryDirectory() as tmp:
+        base = Path(tmp)
+        folder = base / "docs"
+        folder.mkdir()
+        (base / "credentials.txt").write_text(f"secret = {SECRET}\n")
+        (base / "elsewhere").mkdir()
+        (base / "elsewhere" / "private.md").write_text(f"{SECRET}\n")
+        (folder / "creds.txt").symlink_to(base / "credentials.txt")
+        (folder / "relative.md").symlink_to(Path("..") / "credentials.txt")
+        (folder / "passwd.txt").symlink_to("/etc/passwd")
+        (folder / "null.txt").symlink_to("/dev/null")
+        (folder / "environ.txt").symlink_to("/proc/self/environ")
+        (folder / "linked").symlink_to(base / "elsewhere")
+        os.mkfifo(folder / "pipe.txt")
+        (folder / "bomb.pdf").write_bytes(_repeated_page_pdf(20_000))
+        (folder / "oneline.txt").write_text(("word " * 2_000_000).strip())
+        hostile = {p.name for p in folder.iterdir()} - {"oneline.txt"}
+        with DocIndex(base / "index.db") as index:
+            try:
+                summary = index.add(folder)
+            except Exception:
+                tally.tried, tally.crashes = len(hostile) + 1, len(hostile) + 1
+                return tally
+            reasons = dict(summary.skipped_files)
+            leaked = bool(index.search(SECRET)) or bool(index.search("root"))
+        for name in sorted(hostile):
+            tally.tried += 1
+            ok = name in reasons and not leaked
+            tally.handled += ok
+            tally.escaped += not ok
+        tally.tried += 1
+        ok = "oneline.txt" not in reasons and summary.seconds < 60
+        tally.handled += ok
+        tally.escaped += not ok
+    return tally
+
+
 def fault_scenarios() -> tuple[Tally, list[tuple[str, str, str, float]]]:
     tally = Tally("Faults: model, provider, tools, network, storage, killed process", turns_lost=0)
     rows = []
@@ -217,6 +434,14 @@ def main() -> int:
     addresses = address_corpus()
     if addresses is not None:
         tallies.append(addresses)
+    for corpus in (
+        metadata_corpus,
+        credential_corpus,
+        slow_and_huge_corpus,
+        hostile_pages_corpus,
+        hostile_files_corpus,
+    ):
+        tallies.append(corpus())
     faults, rows = fault_scenarios()
     tallies.append(faults)
 

@@ -69,6 +69,7 @@ __all__ = [
     "BoundedAdapter",
     "Fetched",
     "RedirectRefused",
+    "call_budget",
     "fetch_guarded",
     "get",
     "get_json",
@@ -408,6 +409,13 @@ def _read_capped(resp: requests.Response, limit: int, call: _Call) -> bytes:
     return b"".join(chunks)
 
 
+def call_budget(settings: Settings) -> float:
+    """Seconds one call may take: ``http_timeout``, but never more than a tool's own
+    time limit, so nothing a tool started is still running after the tool timed out."""
+    tool = settings.tool_timeout
+    return min(settings.http_timeout, tool) if tool else settings.http_timeout
+
+
 # --- configured services -----------------------------------------------------------------
 
 
@@ -423,11 +431,11 @@ def get(
     """GET through the shared session; network failures become ``ToolFailure``.
 
     The whole call (redirects and retries included) ends within ``timeout`` seconds
-    (default ``settings.http_timeout``); bodies past ``settings.page_max_bytes`` are
+    (default :func:`call_budget`); bodies past ``settings.page_max_bytes`` are
     refused and never cached. Redirects are followed up to ``MAX_REDIRECTS`` times,
     but never to another origin while a credential header is sent.
     """
-    budget = timeout or settings.http_timeout
+    budget = timeout or call_budget(settings)
     sess = session(settings, retries=retries)
     carries_credential = any(k.lower() in CREDENTIAL_HEADERS for k in headers or {})
     current = requests.Request("GET", url, params=params).prepare().url or url
@@ -547,17 +555,16 @@ def fetch_guarded(
     :func:`ahora.netguard.check_url` and connected to the address that was checked.
     The body is read decompressed and stops past ``max_bytes``
     (default ``settings.page_max_bytes``); the whole fetch, name resolution and
-    redirects included, ends within ``timeout`` seconds (default
-    ``settings.http_timeout``). HTTP error statuses are returned, not raised. Raises
-    ``BlockedURL`` for refused addresses and ``ToolFailure`` for network failures,
-    oversize bodies and overtime.
+    redirects included, ends within ``timeout`` seconds (default :func:`call_budget`).
+    HTTP error statuses are returned, not raised. Raises ``BlockedURL`` for refused
+    addresses and ``ToolFailure`` for network failures, oversize bodies and overtime.
 
     ``resolver`` replaces the OS resolver and ``trusted_hosts`` names hosts exempt from
     the address check (see :mod:`ahora.netguard`); ``ca_certs`` is a CA bundle path
     (default: certifi's).
     """
     limit = max_bytes if max_bytes is not None else settings.page_max_bytes
-    budget = timeout if timeout is not None else settings.http_timeout
+    budget = timeout if timeout is not None else call_budget(settings)
     sess = requests.Session()
     sess.trust_env = False  # no proxies: the guard must know where it connects
     sess.mount("http://", BoundedAdapter(max_bytes=limit))

@@ -22,17 +22,20 @@ import logging
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 __all__ = [
     "CHUNK_LIMIT",
     "CHUNK_TARGET",
     "HTML_SUFFIXES",
+    "MAX_PDF_PAGES",
     "PDF_SUFFIXES",
     "TEXT_SUFFIXES",
     "Block",
     "Chunk",
     "Unreadable",
     "chunk",
+    "chunks_for_worker",
     "extract",
     "line_at",
 ]
@@ -47,6 +50,10 @@ CHUNK_LIMIT = 1500
 """No chunk holds more than this many characters (longer paragraphs are split)."""
 _HEADING_BREAK = 200
 """A heading starts a new chunk when the current one already has this much text."""
+
+
+MAX_PDF_PAGES = 2_000
+"""PDFs with more pages are skipped (a page tree can list one page thousands of times)."""
 
 
 class Unreadable(Exception):
@@ -105,6 +112,23 @@ def extract(data: bytes, suffix: str) -> list[Block]:
     if suffix in HTML_SUFFIXES:
         return _html_blocks(text)
     return _text_blocks(text)
+
+
+def chunks_for_worker(payload: bytes, *, suffix: str) -> list[list[Any]]:
+    """``chunk(extract(...))`` as :func:`ahora.worker.run` calls it: bytes in, JSON out
+    (``[text, line, page, starts]`` per chunk). ``Unreadable`` comes back by name."""
+    return [
+        [c.text, c.line, c.page, [list(s) for s in c.starts]]
+        for c in chunk(extract(payload, suffix))
+    ]
+
+
+def from_worker(rows: list[list[Any]]) -> list[Chunk]:
+    """The chunks :func:`chunks_for_worker` sent, rebuilt."""
+    return [
+        Chunk(str(text), line, page, tuple((int(a), int(b)) for a, b in starts))
+        for text, line, page, starts in rows
+    ]
 
 
 def _decode(data: bytes) -> str:
@@ -290,7 +314,10 @@ def _pdf_blocks(data: bytes) -> list[Block]:
         reader = pypdf.PdfReader(io.BytesIO(data))
         if reader.is_encrypted and not reader.decrypt(""):
             raise Unreadable("encrypted PDF")
-        pages = list(reader.pages)
+        count = len(reader.pages)
+        if count > MAX_PDF_PAGES:
+            raise Unreadable(f"more than {MAX_PDF_PAGES:,} pages ({count:,})")
+        pages = _distinct(reader.pages)
     except Unreadable:
         raise
     except (PyPdfError, ValueError, KeyError, TypeError, OSError) as exc:
@@ -304,6 +331,19 @@ def _pdf_blocks(data: bytes) -> list[Block]:
             continue
         blocks.extend(Block(b.text, page=number) for b in _text_blocks(text))
     return blocks
+
+
+def _distinct(pages: Iterable[Any]) -> list[Any]:
+    """Each page object once: a hostile page tree may list the same page many times."""
+    seen: set[tuple[int, int]] = set()
+    kept: list[Any] = []
+    for page in pages:
+        ref = getattr(page, "indirect_reference", None)
+        key = (ref.idnum, ref.generation) if ref is not None else (id(page), -1)
+        if key not in seen:
+            seen.add(key)
+            kept.append(page)
+    return kept
 
 
 # -- chunking -----------------------------------------------------------------------
@@ -352,10 +392,16 @@ def _split_long(blocks: Iterable[Block]) -> Iterator[Block]:
             continue
         for offset, piece in enumerate(block.text.split("\n")):
             line = None if block.line is None else block.line + offset
-            while len(piece) > CHUNK_LIMIT:
-                cut = piece.rfind(" ", 0, CHUNK_LIMIT)
-                cut = cut if cut > CHUNK_LIMIT // 2 else CHUNK_LIMIT
-                yield Block(piece[:cut], line=line, page=block.page)
-                piece = piece[cut:].lstrip()
-            if piece.strip():
-                yield Block(piece, line=line, page=block.page)
+            # Walk an index rather than re-slicing the rest of the line each time: a
+            # 49 MB one-line file was quadratic that way (299 s).
+            at, end = 0, len(piece)
+            while end - at > CHUNK_LIMIT:
+                cut = piece.rfind(" ", at, at + CHUNK_LIMIT)
+                cut = cut if cut > at + CHUNK_LIMIT // 2 else at + CHUNK_LIMIT
+                yield Block(piece[at:cut], line=line, page=block.page)
+                at = cut
+                while at < end and piece[at].isspace():
+                    at += 1
+            rest = piece[at:]
+            if rest.strip():
+                yield Block(rest, line=line, page=block.page)

@@ -29,7 +29,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ahora.docs import store
-from ahora.docs.extract import Chunk, Unreadable, chunk, extract, line_at
+from ahora.docs.extract import Chunk, line_at
 from ahora.errors import NotAFolder
 
 if TYPE_CHECKING:
@@ -37,8 +37,13 @@ if TYPE_CHECKING:
 
 __all__ = ["DocIndex", "FolderInfo", "Hit", "IndexSummary", "NotAFolder", "default_db_path"]
 
-MAX_FILE_BYTES = 50_000_000
+MAX_FILE_BYTES = 20_000_000
 """Larger files are skipped without being read."""
+FILE_SECONDS = 20.0
+"""Longest time spent reading one file; past it the file is skipped."""
+FILE_MEMORY = 400 * 1024 * 1024
+"""Memory one file may take to read (a 48 MB HTML file once took 2.6 GB)."""
+_SPECIAL_TREES = tuple(Path(p) for p in ("/proc", "/sys", "/dev"))
 _CANDIDATES = 50
 """How many passages each ranking contributes to the fusion."""
 _EMBED_BATCH = 64
@@ -208,7 +213,7 @@ class DocIndex:
                 seen: set[str] = set()
                 for rel, full in _walk(root):
                     seen.add(rel)
-                    self._index_file(folder_id, rel, full, known.get(rel), tally)
+                    self._index_file(folder_id, root, rel, full, known.get(rel), tally)
                 gone = [known[rel].id for rel in known.keys() - seen]
                 self._delete_files(gone)
                 db.execute(
@@ -238,6 +243,7 @@ class DocIndex:
     def _index_file(
         self,
         folder_id: int,
+        root: Path,
         rel: str,
         full: Path,
         known: _Known | None,
@@ -245,13 +251,14 @@ class DocIndex:
     ) -> None:
         db = self._db
         try:
-            st = full.stat()
+            path = _inside(root, full)
+            st = os.stat(path)
             if not stat.S_ISREG(st.st_mode):
-                raise _Skip("not a regular file")
+                raise _Skip(_special(st.st_mode))
             if known is not None and (known.size, known.mtime_ns) == (st.st_size, st.st_mtime_ns):
                 _count_unchanged(rel, known, tally)
                 return
-            data = b"" if st.st_size > MAX_FILE_BYTES else full.read_bytes()
+            data = b"" if st.st_size > MAX_FILE_BYTES else _read_regular(path, st)
         except (OSError, _Skip) as exc:
             if isinstance(exc, FileNotFoundError) and full.is_symlink():
                 exc = _Skip("broken symbolic link")
@@ -272,15 +279,10 @@ class DocIndex:
 
         chunks: list[Chunk] = []
         reason: str | None = None
-        if st.st_size > MAX_FILE_BYTES:
+        if st.st_size > MAX_FILE_BYTES or len(data) > MAX_FILE_BYTES:
             reason = f"larger than {MAX_FILE_BYTES // 1_000_000} MB"
         else:
-            try:
-                chunks = chunk(extract(data, full.suffix.lower()))
-            except Unreadable as exc:
-                reason = str(exc)
-            except RecursionError:
-                reason = "too deeply nested"
+            chunks, reason = _chunks(data, full.suffix.lower())
         # Skipped files are remembered with their reason, so they are not read again
         # until they change.
         if reason is not None:
@@ -562,13 +564,15 @@ class DocIndex:
 
 
 def _walk(root: Path) -> Iterator[tuple[str, Path]]:
-    """``(relative path with /, full path)`` of every non-hidden file, sorted."""
+    """``(relative path with /, full path)`` of every non-hidden file, sorted; links to
+    folders are listed (to be reported as skipped), never followed."""
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(
             d for d in dirnames if not d.startswith(".") and d not in _IGNORED_DIRS
         )
         base = Path(dirpath)
-        for name in sorted(filenames):
+        linked = [d for d in dirnames if (base / d).is_symlink()]
+        for name in sorted(filenames + linked):
             if name.startswith("."):
                 continue
             full = base / name
@@ -586,3 +590,78 @@ def _reason(exc: Exception) -> str:
     if isinstance(exc, OSError):
         return exc.strerror.lower() if exc.strerror else type(exc).__name__
     return str(exc)
+
+
+def _inside(root: Path, full: Path) -> Path:
+    """The path to read for ``full``: itself, or where its symbolic link leads when that
+    is inside ``root``. Links leading out of the folder, and anything under /proc, /sys
+    or /dev, raise ``_Skip``: indexing stays inside the folder the user named."""
+    path = full
+    if full.is_symlink():
+        path = full.resolve(strict=True)  # FileNotFoundError: a broken link
+        if not path.is_relative_to(root):
+            raise _Skip("symbolic link to outside the folder")
+    if any(path.is_relative_to(tree) for tree in _SPECIAL_TREES):
+        raise _Skip("a system file (/proc, /sys or /dev)")
+    return path
+
+
+def _special(mode: int) -> str:
+    if stat.S_ISDIR(mode):
+        return "symbolic link to a folder (not followed)"
+    if stat.S_ISFIFO(mode):
+        return "not a regular file (a FIFO)"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "not a regular file (a device)"
+    if stat.S_ISSOCK(mode):
+        return "not a regular file (a socket)"
+    return "not a regular file"
+
+
+def _read_regular(path: Path, expected: os.stat_result) -> bytes:
+    """At most ``MAX_FILE_BYTES + 1`` bytes of a regular file, opened without following
+    a link and without blocking, and checked to be the file that was examined (a file
+    swapped for a FIFO or a link in between is refused)."""
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    fd = os.open(path, flags | getattr(os, "O_CLOEXEC", 0))
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or (st.st_dev, st.st_ino) != (
+            expected.st_dev,
+            expected.st_ino,
+        ):
+            raise _Skip("the file changed while it was being read")
+        with os.fdopen(fd, "rb", closefd=False) as stream:
+            return stream.read(MAX_FILE_BYTES + 1)
+    finally:
+        os.close(fd)
+
+
+def _chunks(data: bytes, suffix: str) -> tuple[list[Chunk], str | None]:
+    """The file's chunks, extracted in a worker process bounded in time and memory;
+    or no chunks and the reason the file is skipped."""
+    from ahora import worker
+    from ahora.docs.extract import from_worker
+
+    try:
+        rows = worker.run(
+            "ahora.docs.extract:chunks_for_worker",
+            data,
+            seconds=FILE_SECONDS,
+            memory=FILE_MEMORY,
+            preload="ahora.docs.extract",
+            suffix=suffix,
+        )
+    except worker.WorkerTimeout:
+        return [], f"took longer than {FILE_SECONDS:g} seconds to read"
+    except MemoryError:
+        return [], f"needs more than {FILE_MEMORY // 2**20} MB to read"
+    except worker.WorkerCrashed:
+        return [], "crashed the reader"
+    except worker.WorkerError as exc:
+        if exc.kind == "Unreadable":
+            return [], exc.message
+        if exc.kind == "RecursionError":
+            return [], "too deeply nested"
+        return [], f"cannot read it ({exc.kind})"
+    return from_worker(rows), None

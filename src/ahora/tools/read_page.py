@@ -4,11 +4,13 @@ Three steps, each a plain function so they can be tested and measured on their o
 
 - fetching goes through :func:`ahora.http.fetch_guarded` (private-address guard on every
   redirect hop, byte and wall-time caps, no response cache);
-- :func:`extract_main_text` turns HTML into Markdown with trafilatura (menus, cookie
-  banners, footers, sidebars and scripts dropped), falling back to a recall-oriented
-  pass and then to the page's visible text when trafilatura finds nothing.
-  ``benchmarks/bench_extraction.py`` imports it, so the benchmark measures exactly
-  what the tool does;
+- :func:`ahora.pages.extract_main_text` turns HTML into Markdown with trafilatura
+  (menus, cookie banners, footers, sidebars and scripts dropped), falling back to a
+  recall-oriented pass and then to the page's visible text when trafilatura finds
+  nothing. It runs in a worker process (:mod:`ahora.worker`) that is killed when the
+  tool's time is up, so a hostile page cannot keep parsing after the tool timed out or
+  hold the program at exit. ``benchmarks/bench_extraction.py`` imports it, so the
+  benchmark measures exactly what the tool does;
 - :func:`render_page` cuts ``settings.page_chars`` characters starting at ``start``
   (at a line or word break when one is near) and says how to ask for the rest.
 
@@ -20,21 +22,24 @@ through a long page with ``start`` neither downloads it again nor sees it shift.
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 from collections import OrderedDict
-from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
 
 from langchain_core.tools import tool
 
+from ahora import worker
 from ahora.errors import ToolFailure
-from ahora.http import fetch_guarded
+from ahora.http import call_budget, fetch_guarded
+from ahora.pages import Extracted, extract_main_text, text_codec, tidy
 from ahora.tools._common import Artifact, Runtime, failures_as_messages, settings_of, source
 
 __all__ = ["Extracted", "extract_main_text", "read_page", "render_page"]
+
+#: Longest time spent extracting one page's text, in seconds (real pages: under 1 s).
+EXTRACT_SECONDS = 4.0
 
 # Media types read_page turns into text, and how.
 _KINDS = {
@@ -55,44 +60,6 @@ _CACHE_SECONDS = 300.0
 _CACHE_SIZE = 16
 _cache: OrderedDict[tuple[Any, ...], tuple[float, str, Extracted]] = OrderedDict()
 _cache_lock = threading.Lock()
-
-
-@dataclass(frozen=True)
-class Extracted:
-    """The readable part of a page."""
-
-    title: str
-    text: str
-
-
-def extract_main_text(html: str | bytes, url: str | None = None) -> Extracted:
-    """The page's main content as Markdown, plus its title.
-
-    trafilatura's precision-balanced extraction first; when that finds nothing, its
-    recall mode; when that too finds nothing, the visible text of the whole page
-    (scripts, styles, navigation and footers removed).
-    """
-    import trafilatura
-    from trafilatura.utils import load_html
-
-    tree = load_html(html)
-    if tree is None:
-        return Extracted(title="", text="")
-    title = _title(tree)
-    options: dict[str, Any] = {
-        "url": url,
-        "output_format": "markdown",
-        "include_links": False,
-        "include_comments": False,
-        "include_tables": True,
-        "include_images": False,
-    }
-    text = trafilatura.extract(tree, **options) or ""
-    if not text.strip():
-        text = trafilatura.extract(tree, favor_recall=True, **options) or ""
-    if not text.strip():
-        text = _visible_text(tree)
-    return Extracted(title=title, text=_tidy(text))
 
 
 def render_page(title: str, url: str, text: str, *, start: int, limit: int) -> str:
@@ -148,16 +115,22 @@ def _load(url: str, settings: Any) -> tuple[str, Extracted]:
         if hit is not None and now - hit[0] < _CACHE_SECONDS:
             _cache.move_to_end(key)
             return hit[1], hit[2]
-    fetched = fetch_guarded(url, settings=settings)
+    # The tool's work never outlives the tool: fetch and extraction share one budget.
+    budget = call_budget(settings)
+    deadline = time.monotonic() + budget
+    worker.warm(preload="ahora.pages")  # the worker starts while the page downloads
+    fetched = fetch_guarded(url, settings=settings, timeout=budget)
     host = _host(fetched.final_url)
     if fetched.status >= 400:
         raise ToolFailure(f"{fetched.final_url} answered HTTP {_status(fetched.status)}")
     kind = _kind(fetched.content_type, fetched.body)
+    codec = text_codec(fetched.encoding)
     if kind == "html":
-        page = extract_main_text(_decode_html(fetched.body, fetched.encoding), fetched.final_url)
+        seconds = min(EXTRACT_SECONDS, deadline - time.monotonic())
+        page = _extract(fetched.body, codec, fetched.final_url, seconds=seconds)
     else:
-        text = fetched.body.decode(fetched.encoding or "utf-8", errors="replace")
-        page = Extracted(title="", text=_tidy(text))
+        text = fetched.body.decode(codec or _detect(fetched.body), errors="replace")
+        page = Extracted(title="", text=tidy(text))
     if not page.text.strip():
         raise ToolFailure(
             f"the page at {fetched.final_url} has no readable text "
@@ -206,60 +179,45 @@ def _kind(content_type: str, body: bytes) -> str:
     )
 
 
-def _decode_html(body: bytes, encoding: str | None) -> str | bytes:
-    """Decode with the declared charset; without one, let trafilatura detect it."""
-    if not encoding:
-        return body
+def _extract(body: bytes, codec: str | None, url: str, *, seconds: float) -> Extracted:
+    """Extract in a worker process that is killed after ``seconds``."""
+    if seconds <= 0:
+        raise ToolFailure(f"no time was left to extract the text of {url}")
     try:
-        return body.decode(encoding, errors="replace")
-    except LookupError:
-        return body
+        found = worker.run(
+            "ahora.pages:extract_for_worker",
+            body,
+            seconds=seconds,
+            preload="ahora.pages",
+            url=url,
+            encoding=codec,
+        )
+    except worker.WorkerTimeout as exc:
+        raise ToolFailure(
+            f"the page at {url} is too complex to read: extracting its text took longer "
+            f"than {seconds:g} seconds, so it was stopped; try another source"
+        ) from exc
+    except MemoryError as exc:
+        raise ToolFailure(
+            f"the page at {url} is too complex to read: extracting its text needed more "
+            f"than {worker.DEFAULT_MEMORY // 2**20} MB, so it was stopped; try another source"
+        ) from exc
+    except (worker.WorkerCrashed, RuntimeError, OSError) as exc:
+        raise ToolFailure(f"could not extract the text of {url} ({exc})") from exc
+    return Extracted(title=str(found["title"]), text=str(found["text"]))
 
 
-def _title(tree: Any) -> str:
-    for xpath in (
-        '//meta[@property="og:title"]/@content',
-        "//head/title//text()",
-        "//title//text()",
-        "//h1//text()",
-    ):
-        found = " ".join(str(t) for t in tree.xpath(xpath)).strip()
-        if found:
-            return re.sub(r"\s+", " ", found)[:300]
-    return ""
+def _detect(body: bytes) -> str:
+    """The encoding of undeclared (or wrongly declared) text: UTF-8 when it decodes,
+    else what charset-normalizer guesses from the first 64 KB, if it is a text codec."""
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        from charset_normalizer import from_bytes
 
-
-_NOISE_TAGS = (
-    "script",
-    "style",
-    "noscript",
-    "template",
-    "svg",
-    "nav",
-    "header",
-    "footer",
-    "aside",
-    "form",
-    "iframe",
-)
-
-
-def _visible_text(tree: Any) -> str:
-    """Last resort: the page's visible text without scripts, menus and footers."""
-    from copy import deepcopy
-
-    from lxml import etree
-
-    body = deepcopy(tree)
-    etree.strip_elements(body, *_NOISE_TAGS, with_tail=False)
-    lines = (re.sub(r"[ \t\r\f\v]+", " ", line).strip() for line in body.itertext())
-    return "\n".join(line for line in lines if line)
-
-
-def _tidy(text: str) -> str:
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    text = re.sub(r"[ \t]+\n", "\n", text)
-    return re.sub(r"\n{3,}", "\n\n", text).strip()
+        best = from_bytes(body[:65_536]).best()
+        return text_codec(best.encoding if best else None) or "cp1252"
+    return "utf-8"
 
 
 def _cut(text: str, start: int, limit: int) -> int:
