@@ -14,6 +14,7 @@ from ahora.middleware.empty_reply import EmptyReplyMiddleware
 from ahora.middleware.invalid_tool_calls import InvalidToolCallsMiddleware
 from ahora.middleware.loop_guard import LoopGuardMiddleware
 from ahora.middleware.model_fallback import ModelFallbackMiddleware
+from ahora.middleware.offered_tools import OfferedToolsMiddleware
 from ahora.middleware.tool_errors import ToolErrorsMiddleware
 from ahora.middleware.tool_output import ToolOutputMiddleware
 from ahora.middleware.tool_timeout import ToolTimeoutMiddleware
@@ -26,6 +27,7 @@ __all__ = [
     "InvalidToolCallsMiddleware",
     "LoopGuardMiddleware",
     "ModelFallbackMiddleware",
+    "OfferedToolsMiddleware",
     "ToolErrorsMiddleware",
     "ToolOutputMiddleware",
     "ToolTimeoutMiddleware",
