@@ -9,10 +9,19 @@
 2. A 100-turn thread (each turn: a tool call with 2 KB of output and an answer):
    time to open it in a new process-like state (new connection, ``get_state``).
    Goal: under 100 ms.
+3. ``aask`` turn overhead: the same turns (a tool call and an answer, zero-latency
+   scripted model) through ``Agent.aask`` on the SQLite store (its async methods run
+   the sync ones in a worker thread) and on LangGraph's ``InMemorySaver``, and through
+   ``ask`` on the SQLite store. Goal: SQLite at most 1.2x the in-memory time.
+4. Bytes on disk per turn: a 200-turn thread of plain questions and answers, the file's
+   live pages (page count minus free pages, times the page size) over the text.
+   Goal: at most 3x.
+5. Listing 1,000 threads (``ThreadIndex.list``, a fresh connection). Goal: < 100 ms.
 """
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import statistics
 import tempfile
@@ -25,7 +34,7 @@ from langgraph.checkpoint.sqlite import SqliteSaver
 
 from ahora.agent import Agent
 from ahora.testing import ScriptedChatModel, tool_call
-from ahora.threads import open_sqlite_saver
+from ahora.threads import ThreadIndex, close_checkpointer, open_sqlite_saver
 
 
 @tool
@@ -123,6 +132,99 @@ def open_time(turns: int = 100, repeats: int = 7) -> None:
     )
 
 
+def _turn_replies(turns: int) -> list[Any]:
+    replies: list[Any] = []
+    for i in range(turns):
+        replies += [tool_call("small", {"n": i}), f"Answer {i}: " + "words " * 40]
+    return replies
+
+
+def aask_overhead(turns: int = 40, rounds: int = 3) -> None:
+    print(f"== aask: {turns} turns (a tool call and an answer each), median of {rounds} ==")
+    from langgraph.checkpoint.memory import InMemorySaver
+
+    def per_turn(kind: str) -> float:
+        runs = []
+        for _ in range(rounds):
+            folder = Path(tempfile.mkdtemp())
+            saver: Any = (
+                InMemorySaver()
+                if kind == "memory"
+                else open_sqlite_saver(folder / "threads.sqlite")
+            )
+            agent = Agent(
+                ScriptedChatModel(replies=_turn_replies(turns)), [small], checkpointer=saver
+            )
+
+            async def run(agent: Agent = agent) -> None:
+                for i in range(turns):
+                    await agent.aask(f"Question {i}?", thread="t")
+
+            started = time.perf_counter()
+            if kind == "sqlite sync ask":
+                for i in range(turns):
+                    agent.ask(f"Question {i}?", thread="t")
+            else:
+                asyncio.run(run())
+            runs.append((time.perf_counter() - started) / turns)
+            if kind != "memory":
+                close_checkpointer(saver)
+        return statistics.median(runs)
+
+    memory = per_turn("memory")
+    sqlite = per_turn("sqlite")
+    sync = per_turn("sqlite sync ask")
+    print(
+        f"InMemorySaver aask {memory * 1000:.2f} ms/turn; SQLite aask {sqlite * 1000:.2f} "
+        f"ms/turn ({sqlite / memory:.2f}x, goal <= 1.2x); SQLite ask {sync * 1000:.2f} ms/turn"
+    )
+
+
+def bytes_per_turn(turns: int = 200) -> None:
+    print(f"== bytes on disk per turn: {turns} turns of plain text ==")
+    folder = Path(tempfile.mkdtemp())
+    path = folder / "threads.sqlite"
+    saver = open_sqlite_saver(path)
+    replies = [f"Answer {i}: " + "words " * 60 for i in range(turns)]
+    agent = Agent(ScriptedChatModel(replies=replies), [], checkpointer=saver)
+    for i in range(turns):
+        answer = agent.ask(f"Question {i}: " + "what about this " * 5, thread="t")
+        saver.compact()  # what the CLI and Agent(threads=True) do after a turn
+    close_checkpointer(saver)
+    conn = sqlite3.connect(path)
+    pages, free, size = (
+        conn.execute(f"PRAGMA {p}").fetchone()[0]
+        for p in ("page_count", "freelist_count", "page_size")
+    )
+    conn.close()
+    text = _text(answer.messages)
+    live = (pages - free) * size
+    print(
+        f"text {text / 1e3:.0f} KB, live pages {live / 1e3:.0f} KB ({live / text:.2f}x, goal "
+        f"<= 3x), {live / turns / 1e3:.1f} KB/turn; file {path.stat().st_size / 1e3:.0f} KB"
+    )
+
+
+def list_time(threads: int = 1000, repeats: int = 7) -> None:
+    print(f"== listing {threads} threads ==")
+    folder = Path(tempfile.mkdtemp())
+    path = folder / "threads.sqlite"
+    with ThreadIndex(path) as index:
+        for i in range(threads):
+            index.finish_turn(f"thread-{i:05d}", question=f"Question {i}?", answer="An answer.")
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        with ThreadIndex(path) as index:
+            found = index.list()
+        times.append(time.perf_counter() - started)
+        assert len(found) == threads
+    print(f"open + list: median {statistics.median(times) * 1000:.1f} ms (goal < 100 ms)")
+
+
 if __name__ == "__main__":
     storage()
     open_time()
+    aask_overhead()
+    bytes_per_turn()
+    list_time()
