@@ -95,7 +95,7 @@ _RUN_ID = "json_extract(CAST(metadata AS TEXT), '$.run_id')"
 @functools.cache
 def compact_saver_class() -> type[SqliteSaver]:
     """``CompactSqliteSaver``, built on first use so importing this module stays light."""
-    from langgraph.checkpoint.base import get_checkpoint_id, get_checkpoint_metadata
+    from langgraph.checkpoint.base import WRITES_IDX_MAP, get_checkpoint_id, get_checkpoint_metadata
     from langgraph.checkpoint.sqlite import SqliteSaver
 
     class CompactSqliteSaver(SqliteSaver):
@@ -199,19 +199,36 @@ def compact_saver_class() -> type[SqliteSaver]:
             task_id: str,
             task_path: str = "",
         ) -> None:
-            super().put_writes(config, writes, task_id, task_path)
-            self._dirty = True
-            if self.keep_history:
-                return
-            # Writes are saved in the background and may land after the next
-            # checkpoint (which already holds them): drop them if so.
+            """LangGraph's ``put_writes`` in one transaction with the clean-up: writes
+            are saved in the background and may land after the next checkpoint (which
+            already holds them), and are dropped then."""
             conf = config["configurable"]
             thread_id, ns = str(conf["thread_id"]), str(conf.get("checkpoint_ns", ""))
-            with self.cursor() as cur:
-                cur.execute(
-                    "DELETE FROM writes WHERE thread_id = ? AND checkpoint_ns = ? AND "
-                    f"checkpoint_id = ? AND checkpoint_id < ({_LATEST})",
-                    (thread_id, ns, str(conf["checkpoint_id"]), thread_id, ns),
+            checkpoint_id = str(conf["checkpoint_id"])
+            verb = "REPLACE" if all(w[0] in WRITES_IDX_MAP for w in writes) else "IGNORE"
+            rows = [
+                (
+                    thread_id,
+                    ns,
+                    checkpoint_id,
+                    task_id,
+                    task_path,
+                    WRITES_IDX_MAP.get(channel, idx),
+                    channel,
+                    *self.serde.dumps_typed(value),
+                )
+                for idx, (channel, value) in enumerate(writes)
+            ]
+            with self._write() as cur:
+                if not self.keep_history:
+                    (latest,) = cur.execute(_LATEST, (thread_id, ns)).fetchone()
+                    if latest is not None and checkpoint_id < latest:
+                        return
+                cur.executemany(
+                    f"INSERT OR {verb} INTO writes (thread_id, checkpoint_ns, checkpoint_id, "
+                    "task_id, task_path, idx, channel, type, value) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    rows,
                 )
 
         def delete_thread(self, thread_id: str) -> None:
