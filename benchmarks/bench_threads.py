@@ -154,7 +154,7 @@ def aask_overhead(turns: int = 40, rounds: int = 5) -> None:
         )
         agent = Agent(ScriptedChatModel(replies=_turn_replies(turns)), [small], checkpointer=saver)
         if durability is not None:
-            agent._durability = durability  # type: ignore[assignment]
+            agent._durability = durability
 
         async def run(agent: Agent = agent) -> None:
             for i in range(turns):
@@ -191,6 +191,39 @@ def aask_overhead(turns: int = 40, rounds: int = 5) -> None:
         f"{ms[names[1]] / ms[names[2]]:.2f}x both at sync, "
         f"{ms[names[3]] / ms[names[0]]:.2f}x both at exit (goal <= 1.2x)"
     )
+
+
+def aiosqlite_alternative(turns: int = 40, rounds: int = 5) -> None:
+    """The other way to an async SQLite store: LangGraph's ``AsyncSqliteSaver`` (needs
+    ``aiosqlite``, not one of ahora's dependencies; skipped without it)."""
+    try:
+        from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+    except ImportError:
+        print("== AsyncSqliteSaver: skipped (pip install aiosqlite) ==")
+        return
+    print(f"== aask on AsyncSqliteSaver vs ahora's store: {turns} turns, median of {rounds} ==")
+
+    async def per_turn(kind: str) -> float:
+        path = Path(tempfile.mkdtemp()) / "t.sqlite"
+        async with AsyncSqliteSaver.from_conn_string(str(path)) as stock:
+            saver: Any = stock if kind == "aio" else open_sqlite_saver(path.with_suffix(".b"))
+            agent = Agent(
+                ScriptedChatModel(replies=_turn_replies(turns)), [small], checkpointer=saver
+            )
+            started = time.perf_counter()
+            for i in range(turns):
+                await agent.aask(f"Question {i}?", thread="t")
+            seconds = (time.perf_counter() - started) / turns
+            if kind != "aio":
+                close_checkpointer(saver)
+        return seconds
+
+    times: dict[str, list[float]] = {"aio": [], "ahora": []}
+    for _ in range(rounds):
+        for kind, found in times.items():
+            found.append(asyncio.run(per_turn(kind)))
+    aio, ours = (statistics.median(times[k]) * 1000 for k in ("aio", "ahora"))
+    print(f"AsyncSqliteSaver {aio:.2f} ms/turn; ahora's store (to_thread) {ours:.2f} ms/turn")
 
 
 def bytes_per_turn(turns: int = 200) -> None:
@@ -239,5 +272,6 @@ if __name__ == "__main__":
     storage()
     open_time()
     aask_overhead()
+    aiosqlite_alternative()
     bytes_per_turn()
     list_time()
