@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, NotRequired
 
 from langchain.agents.middleware import AgentMiddleware, AgentState, ModelRequest, ModelResponse
-from langchain.agents.middleware.types import ExtendedModelResponse
+from langchain.agents.middleware.types import ExtendedModelResponse, PrivateStateAttr
 from langchain_core.messages import AIMessage
 from langgraph.types import Command
 
@@ -23,7 +23,8 @@ __all__ = ["OfferedToolsMiddleware"]
 
 
 class OfferedToolsState(AgentState[Any]):
-    ahora_tools: NotRequired[Annotated[dict[str, Any], merge_schemas]]
+    # Private: kept in the checkpoint for the export, not in the graph's input or output.
+    ahora_tools: NotRequired[Annotated[dict[str, Any], merge_schemas, PrivateStateAttr]]
 
 
 class OfferedToolsMiddleware(AgentMiddleware[OfferedToolsState, Any, Any]):
