@@ -85,3 +85,22 @@ def test_history_keeps_lists_inside_its_checkpoints(tmp_path: Path) -> None:
     assert saver.conn.execute("SELECT COUNT(*) FROM ahora_messages").fetchone() == (0,)
     assert isinstance(history[-2].values["messages"][0], HumanMessage)
     close_checkpointer(saver)
+
+
+def test_listing_reads_messages_back_and_deleting_a_thread_drops_them(tmp_path: Path) -> None:
+    from ahora.threads import ThreadIndex
+
+    path = tmp_path / "threads.sqlite"
+    saver = open_sqlite_saver(path)
+    agent = Agent(ScriptedChatModel(replies=["one", "two"]), tools=[], checkpointer=saver)
+    agent.ask("a", thread="T")
+    agent.ask("b", thread="U")
+    (listed,) = list(saver.list({"configurable": {"thread_id": "T"}}))
+    assert [m.text for m in listed.checkpoint["channel_values"]["messages"]] == ["a", "one"]
+    close_checkpointer(saver)
+    with ThreadIndex(path) as index:
+        index.finish_turn("T", question="a", answer="one")
+        index.delete("T")
+    conn = sqlite3.connect(path)
+    assert conn.execute("SELECT DISTINCT thread_id FROM ahora_messages").fetchall() == [("U",)]
+    conn.close()
