@@ -172,3 +172,41 @@ def test_a_pruned_checkpoint_id_fails_clearly(tmp_path: Path) -> None:
         agent.graph.invoke({"messages": [HumanMessage("third")]}, stale)
     assert model.calls == 2  # failed before calling the model
     close_checkpointer(saver)
+
+
+async def test_two_tasks_on_one_thread_in_one_process(tmp_path: Path) -> None:
+    import asyncio
+    import threading
+
+    from ahora.errors import ThreadBusy
+
+    release = threading.Event()
+
+    def slow(messages: object, tools: object) -> str:
+        release.wait(30)
+        return "slow answer"
+
+    saver = open_sqlite_saver(tmp_path / "threads.sqlite")
+    agent = Agent(ScriptedChatModel(replies=[slow, "next"]), tools=[], checkpointer=saver)
+    first = asyncio.create_task(agent.aask("one", thread="T"))
+    await asyncio.sleep(0.5)  # the first turn is waiting for its model
+    with pytest.raises(ThreadBusy, match="thread T is busy"):
+        await agent.aask("two", thread="T")
+    release.set()
+    assert (await first).text == "slow answer"
+    assert (await agent.aask("three", thread="T")).text == "next"  # the lock went with it
+    close_checkpointer(saver)
+
+
+def test_keep_history_is_a_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    from ahora.settings import Settings
+    from ahora.threads import open_checkpointer
+
+    monkeypatch.setenv("AHORA_KEEP_HISTORY", "1")
+    saver = open_checkpointer(Settings.load())
+    assert saver.keep_history is True  # type: ignore[attr-defined]
+    close_checkpointer(saver)
+    monkeypatch.delenv("AHORA_KEEP_HISTORY")
+    saver = open_checkpointer(Settings.load())
+    assert saver.keep_history is False  # type: ignore[attr-defined]
+    close_checkpointer(saver)
