@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from langchain_core.messages import HumanMessage
@@ -159,15 +160,25 @@ def test_a_save_that_does_not_continue_the_latest_checkpoint_is_refused(
         close_checkpointer(saver)
 
 
-def test_a_pruned_checkpoint_id_fails_clearly(tmp_path: Path) -> None:
-    saver = open_sqlite_saver(tmp_path / "threads.sqlite")
+@pytest.mark.parametrize("store", ["sqlite", "postgres"])
+def test_a_pruned_checkpoint_id_fails_clearly(store: str, tmp_path: Path) -> None:
+    if store == "postgres":
+        if not PG_URL:
+            pytest.skip("AHORA_TEST_POSTGRES_URL is not set")
+        from ahora.postgres import postgres_checkpointer
+
+        saver: Any = postgres_checkpointer(PG_URL)
+    else:
+        saver = open_sqlite_saver(tmp_path / "threads.sqlite")
+    thread = f"stale-{os.getpid()}-{time.monotonic_ns()}"
     model = ScriptedChatModel(replies=["one", "two", "three"])
     agent = Agent(model, tools=[], checkpointer=saver)
-    agent.ask("first", thread="T")
-    old = saver.get_tuple({"configurable": {"thread_id": "T"}})
+    agent.ask("first", thread=thread)
+    old = saver.get_tuple({"configurable": {"thread_id": thread}})
     assert old is not None
-    agent.ask("second", thread="T")  # replaces the checkpoint `old` names
-    stale = {"configurable": {"thread_id": "T", "checkpoint_id": old.checkpoint["id"]}}
+    agent.ask("second", thread=thread)  # replaces the checkpoint `old` names
+    saver.compact()  # PostgreSQL prunes here (the CLI and threads=True call it per turn)
+    stale = {"configurable": {"thread_id": thread, "checkpoint_id": old.checkpoint["id"]}}
     with pytest.raises(StaleCheckpoint, match="no longer has checkpoint"):
         agent.graph.invoke({"messages": [HumanMessage("third")]}, stale)
     assert model.calls == 2  # failed before calling the model

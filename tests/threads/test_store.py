@@ -199,3 +199,15 @@ async def test_threads_true_uses_postgresql_when_configured(
     assert [m.text for m in again.messages][:2] == ["Capital of France?", "Paris."]
     with ThreadIndex.for_settings(Settings.load()) as index:
         assert index.resolve(thread).turns == 2
+
+
+def test_a_failed_ask_from_python_leaves_no_thread(model_server: StartServer) -> None:
+    from ahora.errors import AhoraError
+
+    model_server([{"status": 401, "message": "bad key"}])
+    agent = Agent(threads=True, tools=[])
+    with pytest.raises(AhoraError):
+        agent.ask("Capital of France?")
+    agent.close()
+    with ThreadIndex.for_settings(Settings.load()) as index:
+        assert index.list() == []
