@@ -104,3 +104,29 @@ def test_listing_reads_messages_back_and_deleting_a_thread_drops_them(tmp_path: 
     conn = sqlite3.connect(path)
     assert conn.execute("SELECT DISTINCT thread_id FROM ahora_messages").fetchall() == [("U",)]
     conn.close()
+
+
+def test_a_message_given_new_tool_calls_in_place_is_written_again(tmp_path: Path) -> None:
+    """LangChain's approval middleware edits a saved AIMessage's tool calls in place."""
+    from langchain_core.messages import AIMessage
+    from langgraph.checkpoint.base import empty_checkpoint
+
+    path = tmp_path / "threads.sqlite"
+    saver = open_sqlite_saver(path)
+    call = {"name": "t", "args": {"x": 1}, "id": "c1", "type": "tool_call"}
+    ai = AIMessage("", tool_calls=[call], id="ai-1")
+    messages = [HumanMessage("q", id="h-1"), ai]
+
+    def put(parent: Any) -> Any:
+        checkpoint = empty_checkpoint()
+        checkpoint["channel_values"] = {"messages": messages}
+        return saver.put(parent, checkpoint, {"source": "loop", "step": 0}, {})
+
+    config = put({"configurable": {"thread_id": "T", "checkpoint_ns": ""}})
+    ai.tool_calls = [{**call, "args": {"x": 2}}]  # as HumanInTheLoopMiddleware does
+    put(config)
+    close_checkpointer(saver)
+    fresh = open_sqlite_saver(path)
+    got = fresh.get_tuple({"configurable": {"thread_id": "T"}}).checkpoint["channel_values"]
+    assert got["messages"][1].tool_calls[0]["args"] == {"x": 2}
+    close_checkpointer(fresh)

@@ -16,8 +16,9 @@ Each message is stored once (``ahora_messages``, by thread and position); the
 compact saver's checkpoints hold ``{"__ahora_messages__": n}`` (the thread's first n
 messages) instead of the list, so a step writes what it added, not the whole
 conversation again (a turn replacing messages, as an undo does, rewrites from the
-first change on). The saver remembers which message objects it wrote or read last, so
-it knows which are new without serializing them.
+first change on). The saver remembers which message objects it wrote or read last (and
+their content and tool-call objects), so it knows which are new without serializing
+them; a message changed in place below those (a nested dict edited) is not seen.
 
 Reading never takes the write lock: pragmas that need it (``auto_vacuum``, switching to
 WAL) run only on a new file, so listing and showing threads work while another process
@@ -113,6 +114,17 @@ _REF = "__ahora_messages__"  # in a checkpoint: {_REF: n}, the thread's first n 
 _KEPT_THREADS = 64  # threads whose last messages a saver remembers (then: rewrite once)
 
 
+def _mark(message: Any) -> tuple[Any, ...]:
+    """What tells a message written before from one to write again: the object, and the
+    objects its content and tool calls are (LangChain's approval middleware assigns new
+    tool calls to a message already saved)."""
+    return (message, message.content, getattr(message, "tool_calls", None))
+
+
+def _same(kept: tuple[Any, ...], message: Any) -> bool:
+    return all(a is b for a, b in zip(kept, _mark(message), strict=True))
+
+
 def _stored_apart(value: Any) -> bool:
     """A message list ahora stores message by message (every item a message with an id)."""
     from langchain_core.messages import BaseMessage
@@ -144,8 +156,8 @@ def compact_saver_class() -> type[SqliteSaver]:
             self.lock = threading.RLock()  # type: ignore[assignment]  # re-entered below
             self.keep_history = keep_history
             self._dirty = False  # written since the last compact()
-            # (thread, ns) -> the message objects last written or read, by position
-            self._kept: OrderedDict[tuple[str, str], list[Any]] = OrderedDict()
+            # (thread, ns) -> the messages last written or read, by position (``_mark``)
+            self._kept: OrderedDict[tuple[str, str], list[tuple[Any, ...]]] = OrderedDict()
 
         def setup(self) -> None:
             if self.is_setup:
@@ -160,7 +172,7 @@ def compact_saver_class() -> type[SqliteSaver]:
                     self.conn.execute(_MESSAGES_TABLE)
                     self.conn.commit()
 
-        def _remember(self, key: tuple[str, str], messages: list[Any]) -> None:
+        def _remember(self, key: tuple[str, str], messages: list[tuple[Any, ...]]) -> None:
             self._kept[key] = messages
             self._kept.move_to_end(key)
             while len(self._kept) > _KEPT_THREADS:
@@ -185,7 +197,7 @@ def compact_saver_class() -> type[SqliteSaver]:
             if len(rows) != count:
                 raise RuntimeError(f"thread {key[0]}: {count} messages expected, {len(rows)} saved")
             messages = [self.serde.loads_typed((t, v)) for t, v in rows]
-            self._remember(key, list(messages))
+            self._remember(key, [_mark(m) for m in messages])
             checkpoint = {**found.checkpoint, "channel_values": {**values, "messages": messages}}
             return found._replace(checkpoint=checkpoint)
 
@@ -243,7 +255,7 @@ def compact_saver_class() -> type[SqliteSaver]:
                 # Rewrite from the first message that is not the one written there last.
                 kept = self._kept.get(key, [])
                 first = next(
-                    (i for i, m in enumerate(messages) if i >= len(kept) or kept[i] is not m),
+                    (i for i, m in enumerate(messages) if i >= len(kept) or not _same(kept[i], m)),
                     len(messages),
                 )
                 rows = [
@@ -298,7 +310,7 @@ def compact_saver_class() -> type[SqliteSaver]:
                             (thread_id, ns, checkpoint["id"]),
                         )
             if apart:
-                self._remember(key, list(messages))
+                self._remember(key, [_mark(m) for m in messages])
             return {
                 "configurable": {
                     "thread_id": conf["thread_id"],
