@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import re
 import sqlite3
-from collections.abc import Iterator
+import sys
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -19,13 +22,16 @@ from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.checkpoint.sqlite import SqliteSaver
 from typer.testing import CliRunner
 
-from ahora import create_agent
+from ahora import Agent, create_agent
 from ahora.cli.export_cmd import export
 from ahora.export import REDACTED, conversation_to_openai, export_threads, list_thread_ids
 from ahora.middleware.empty_reply import EMPTY_FALLBACK
 from ahora.settings import get_settings
 from ahora.testing import ScriptedChatModel, invalid_tool_call, tool_call, tool_calls
 from ahora.threads import ThreadIndex, close_checkpointer, open_checkpointer
+from tests.cli.conftest import model_server, runner
+
+__all__ = ["model_server", "runner"]  # fixtures, imported for pytest
 
 SENTINEL = "sk-test-SENTINEL-0123456789abcdef"
 
@@ -47,7 +53,6 @@ def echo_config(key: str) -> str:
     Args:
         key: The setting's name.
     """
-    import os
 
     return f"{key} = {os.environ.get('OPENAI_API_KEY', '')}"
 
@@ -59,20 +64,40 @@ TOOLS: list[BaseTool] = [opening_hours, echo_config]
 
 
 def validate_line(line: str) -> dict[str, Any]:
-    """Check one JSONL line against the OpenAI chat fine-tuning format; return it."""
+    """Check one JSONL line against OpenAI's chat fine-tuning format with tool calling;
+    return it.
+
+    The rules, from OpenAI's fine-tuning guide and its API reference (the per-line
+    ``FineTuneChatRequestInput``): one JSON object a line with ``messages`` and
+    optionally ``tools`` (``{"type": "function", "function": {name, description,
+    parameters}}``, names of 1-64 letters, digits, ``_`` or ``-``, each once) and
+    ``parallel_tool_calls`` (a boolean; when false no assistant message may call more
+    than one tool); roles system, user, assistant, tool; an assistant message has text
+    or ``tool_calls`` (``id``, ``type: "function"``, ``function.name`` among the tools,
+    ``function.arguments`` a JSON object as a string) and may carry ``weight`` 0 or 1;
+    each call is answered by a ``tool`` message with its ``tool_call_id`` before the
+    next turn; at least one assistant message to learn from.
+    """
     assert line.endswith("\n") and "\n" not in line[:-1]
     example = json.loads(line)
     assert set(example) <= {"messages", "tools", "parallel_tool_calls"}
+    parallel = example.get("parallel_tool_calls", True)
+    assert isinstance(parallel, bool)
     tool_names: set[str] | None = None
     if "tools" in example:
         tool_names = set()
+        assert isinstance(example["tools"], list)
         for t in example["tools"]:
             assert set(t) == {"type", "function"} and t["type"] == "function"
             fn = t["function"]
-            assert isinstance(fn["name"], str) and fn["name"]
+            assert set(fn) <= {"name", "description", "parameters", "strict"}
+            assert isinstance(fn["name"], str) and re.fullmatch(r"[A-Za-z0-9_-]{1,64}", fn["name"])
+            assert fn["name"] not in tool_names, f"tool {fn['name']} listed twice"
             assert isinstance(fn["description"], str)
             assert isinstance(fn["parameters"], dict) and fn["parameters"]["type"] == "object"
             tool_names.add(fn["name"])
+    else:
+        assert "parallel_tool_calls" not in example  # it configures tools
     messages = example["messages"]
     assert isinstance(messages, list) and messages
     pending: set[str] = set()
@@ -94,6 +119,8 @@ def validate_line(line: str) -> dict[str, Any]:
             if not calls:
                 assert m["content"].strip(), f"empty assistant message without tool calls: {m}"
                 continue
+            assert isinstance(calls, list)
+            assert parallel or len(calls) == 1, "several calls with parallel_tool_calls false"
             for c in calls:
                 assert set(c) == {"id", "type", "function"} and c["type"] == "function"
                 assert isinstance(c["id"], str) and c["id"] not in pending
@@ -224,24 +251,57 @@ def test_export_chosen_threads_and_unknown_ids(saver: Any) -> None:
     out = io.StringIO()
     assert export_threads(saver, ["hello"], out, secrets=[]) == 1
     (example,) = validate_jsonl(out.getvalue())
-    assert example == {
-        "messages": [
-            {"role": "user", "content": "Hi"},
-            {"role": "assistant", "content": "Hello!"},
-        ]
-    }
+    assert example["messages"] == [
+        {"role": "user", "content": "Hi"},
+        {"role": "assistant", "content": "Hello!"},
+    ]
+    # The tools each thread was offered are recorded with it: a list given here (the
+    # profile's, today) changes nothing for them.
     skipped: list[tuple[str, str]] = []
     out = io.StringIO()
     count = export_threads(
         saver, None, out, tools=[opening_hours], on_skip=lambda *a: skipped.append(a)
     )
-    assert count == 1 and skipped == [("museums", "calls tools not in the tool list: echo_config")]
-    assert validate_jsonl(out.getvalue())[0]["tools"][0]["function"]["name"] == "opening_hours"
+    assert count == 2 and skipped == []
+    for example in validate_jsonl(out.getvalue()):
+        assert [t["function"]["name"] for t in example["tools"]] == [t.name for t in TOOLS]
 
     out = io.StringIO()
     with pytest.raises(LookupError, match="nope"):
         export_threads(saver, ["hello", "nope"], out, secrets=[])
     assert out.getvalue() == ""  # nothing written when an id is wrong
+
+
+def test_threads_saved_without_a_record_use_the_list_given(saver: Any) -> None:
+    """Threads saved before ahora recorded the tools offered (or by other code)."""
+    from langgraph.checkpoint.base import empty_checkpoint
+
+    def save(thread: str, messages: list[Any]) -> None:
+        checkpoint = empty_checkpoint()
+        checkpoint["channel_values"] = {"messages": messages}
+        checkpoint["channel_versions"] = {"messages": 1}
+        config = {"configurable": {"thread_id": thread, "checkpoint_ns": ""}}
+        saver.put(config, checkpoint, {"source": "loop", "step": 0}, {"messages": 1})
+
+    call = AIMessage("", tool_calls=[{"name": "echo_config", "args": {"key": "k"}, "id": "c1"}])
+    save("old-plain", [HumanMessage("Hi"), AIMessage("Hello!")])
+    save("old-call", [HumanMessage("Key?"), call, ToolMessage("k = 1", tool_call_id="c1")])
+    save("old-empty", [HumanMessage("Hi")])
+    skipped: list[tuple[str, str]] = []
+    out = io.StringIO()
+    count = export_threads(
+        saver, None, out, tools=[opening_hours], on_skip=lambda *a: skipped.append(a)
+    )
+    assert count == 1
+    assert sorted(skipped) == [
+        ("old-call", "calls tools not in the tool list: echo_config"),
+        ("old-empty", "no assistant reply"),
+    ]
+    (example,) = validate_jsonl(out.getvalue())
+    assert [t["function"]["name"] for t in example["tools"]] == ["opening_hours"]
+    out = io.StringIO()
+    assert export_threads(saver, ["old-plain"], out) == 1
+    assert "tools" not in validate_jsonl(out.getvalue())[0]
 
 
 # --- conversation edge cases -----------------------------------------------------------
@@ -285,7 +345,7 @@ def test_openai_tool_dicts_pass_through() -> None:
         },
     }
     example = conversation_to_openai([HumanMessage("x"), AIMessage("y")], [schema], "sys")
-    assert example["tools"] == [schema]
+    assert example["tools"] == [schema] and example["parallel_tool_calls"] is True
     assert example["messages"][0] == {"role": "system", "content": "sys"}
 
 
@@ -319,11 +379,10 @@ def test_cli_exports_saved_threads(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     target = tmp_path / "train.jsonl"
     result = CliRunner().invoke(_cli(), ["export", "--profile", "chef", "-o", str(target)])
     assert result.exit_code == 0, result.output
-    assert "Exported 2 conversation(s)" in result.output
-    assert "Skipped museums: calls tools not in the tool list: echo_config" in result.output
+    assert "Exported 3 conversation(s)" in result.output and "Skipped" not in result.output
     text = target.read_text(encoding="utf-8")
     examples = validate_jsonl(text)
-    flour = next(e for e in examples if len(e["messages"]) > 3)
+    flour = next(e for e in examples if "flour" in e["messages"][1]["content"])
     assert flour["messages"][2]["tool_calls"][0]["function"]["name"] == "calculator"
     assert "187.5" in flour["messages"][3]["content"]
     assert SENTINEL not in text
@@ -331,11 +390,11 @@ def test_cli_exports_saved_threads(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert system["role"] == "system"
     assert "You help ONLY with these topics" in system["content"]  # chef's instructions
     assert "Today is" in system["content"]  # ahora's dated system prompt
-    assert {t["function"]["name"] for t in examples[0]["tools"]} == {
-        "web_search",
-        "read_page",
-        "calculator",
-    }
+    # Each thread with the tools it was offered, not the profile's (chef's are web_search,
+    # read_page and calculator).
+    assert [t["function"]["name"] for t in flour["tools"]] == ["calculator"]
+    museums = next(e for e in examples if "Louvre" in e["messages"][1]["content"])
+    assert [t["function"]["name"] for t in museums["tools"]] == ["opening_hours", "echo_config"]
 
     # Ids given as a prefix resolve through ahora's thread index (the CLI records turns).
     with ThreadIndex.for_settings(get_settings()) as index:
@@ -424,3 +483,169 @@ def test_redact_walks_nested_values_and_leaves_the_rest() -> None:
         "n": 3,
         "none": None,
     }
+
+
+# --- faithful to what the model was offered, whatever the tools' source -----------------
+
+
+def _mcp_config(home: Path) -> None:
+    server = Path(__file__).parent / "fixtures" / "mcp_server.py"
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "config.toml").write_text(
+        f"[mcp_servers.demo]\ncommand = {json.dumps(sys.executable)}\n"
+        f"args = [{json.dumps(str(server))}]\n"
+    )
+
+
+def test_export_writes_exactly_the_tools_each_thread_was_offered(
+    runner: CliRunner,
+    model_server: Any,
+    tmp_path: Path,
+    isolated_env: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from ahora.cli.main import app
+    from ahora.testing.openai_server import last_message_is_tool_result
+
+    monkeypatch.chdir(tmp_path)  # away from the repository's ./tools
+    calls = {
+        "calc": ("calculator", {"expression": "2+2"}),
+        "greet": ("greet", {"name": "Ada"}),
+        "docs": ("search_docs", {"query": "refund"}),
+        "mcp": ("add", {"a": 2, "b": 40}),
+    }
+
+    def rule(body: dict[str, Any]) -> Any:
+        if last_message_is_tool_result(body):
+            return "Done."
+        name, args = calls[body["messages"][-1]["content"]]
+        return {"tool_calls": [{"name": name, "arguments": args}]}
+
+    srv = model_server(rule=rule)
+    local = tmp_path / "mytools"
+    local.mkdir()
+    (local / "greet.py").write_text(
+        "from langchain_core.tools import tool\n\n\n"
+        "@tool\ndef greet(name: str) -> str:\n"
+        '    """Greet someone by name."""\n'
+        '    return f"Hello, {name}!"\n'
+    )
+    docs = tmp_path / "handbook"
+    docs.mkdir()
+    (docs / "refunds.md").write_text("# Refunds\n\nWithin 14 days.\n")
+    _mcp_config(isolated_env)
+    asks = {
+        "calc": ["--tools", "calculator"],
+        "greet": ["--tools-dir", str(local)],  # the profile's tools and greet
+        "docs": ["--tools", "calculator", "--docs", str(docs)],
+    }
+    # MCP's stdio client needs real file descriptors, which CliRunner replaces (and the
+    # registry keeps the failure): this thread comes first, from an app, into the same
+    # store (Agent(threads=True)).
+    before = len(srv.requests)
+    agent = Agent(tools=["add", "clock"], threads=True)
+    assert agent.ask("mcp").text == "Done."
+    agent.close()
+    sent = {"mcp": srv.requests[before]["tools"]}
+    for question, flags in asks.items():
+        before = len(srv.requests)
+        done = runner.invoke(app, ["ask", *flags, question])
+        assert done.exit_code == 0, done.output
+        sent[question] = srv.requests[before]["tools"]  # what the model was offered
+    assert "greet" in {t["function"]["name"] for t in sent["greet"]}
+    asks["mcp"] = []
+
+    target = tmp_path / "train.jsonl"
+    result = runner.invoke(app, ["threads", "export", "-o", str(target)])
+    assert result.exit_code == 0, result.output
+    assert "Exported 4 conversation(s)" in result.output and "Skipped" not in result.output
+    examples = validate_jsonl(target.read_text(encoding="utf-8"))
+    by_question = {e["messages"][1]["content"]: e for e in examples}
+    assert set(by_question) == set(asks)
+    for question, example in by_question.items():
+        names = [t["function"]["name"] for t in example["tools"]]
+        assert names == [t["function"]["name"] for t in sent[question]], question
+        for ours, theirs in zip(example["tools"], sent[question], strict=True):
+            assert ours["function"]["parameters"] == theirs["function"]["parameters"]
+        call = next(m for m in example["messages"] if m.get("tool_calls"))
+        assert call["tool_calls"][0]["function"]["name"] == calls[question][0]
+
+
+def test_export_never_writes_through_a_planted_link(
+    runner: CliRunner, model_server: Any, tmp_path: Path
+) -> None:
+    from ahora.cli.main import app
+
+    model_server(["Paris."])
+    assert runner.invoke(app, ["ask", "Capital of France?"]).exit_code == 0
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me")
+    target = tmp_path / "train.jsonl"
+    (tmp_path / "train.jsonl.partial").symlink_to(victim)  # the old temporary name
+    result = runner.invoke(app, ["threads", "export", "-o", str(target)])
+    assert result.exit_code == 0, result.output
+    assert victim.read_text() == "keep me"
+    assert "Paris." in target.read_text()
+    # A link at the target itself is replaced, not followed.
+    target.unlink()
+    target.symlink_to(victim)
+    assert runner.invoke(app, ["threads", "export", "-o", str(target)]).exit_code == 0
+    assert victim.read_text() == "keep me" and not target.is_symlink()
+    assert "Paris." in target.read_text()
+    leftovers = [p.name for p in tmp_path.iterdir() if p.name.endswith(".partial")]
+    assert leftovers == ["train.jsonl.partial"]  # only the planted link
+
+
+_GOOD = {
+    "messages": [
+        {"role": "user", "content": "Hours?"},
+        {
+            "role": "assistant",
+            "content": "",
+            "tool_calls": [
+                {"id": "a", "type": "function", "function": {"name": "t", "arguments": "{}"}},
+                {"id": "b", "type": "function", "function": {"name": "t", "arguments": "{}"}},
+            ],
+        },
+        {"role": "tool", "tool_call_id": "a", "content": "9-18"},
+        {"role": "tool", "tool_call_id": "b", "content": "9-18"},
+        {"role": "assistant", "content": "9 to 18."},
+    ],
+    "tools": [
+        {
+            "type": "function",
+            "function": {
+                "name": "t",
+                "description": "",
+                "parameters": {"type": "object", "properties": {}},
+            },
+        }
+    ],
+    "parallel_tool_calls": True,
+}
+
+
+def _broken(change: Callable[[dict[str, Any]], Any]) -> str:
+    example = json.loads(json.dumps(_GOOD))
+    change(example)
+    return json.dumps(example) + "\n"
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda e: e.update(parallel_tool_calls=False),  # two calls in one message
+        lambda e: e["messages"].pop(3),  # a call never answered
+        lambda e: e["tools"].append(e["tools"][0]),  # a tool listed twice
+        lambda e: e["tools"][0]["function"].update(name="has space"),
+        lambda e: e["messages"][1]["tool_calls"][0]["function"].update(name="other"),
+        lambda e: e["messages"][1]["tool_calls"][0]["function"].update(arguments={}),
+        lambda e: e.pop("tools"),  # parallel_tool_calls without tools
+        lambda e: e.update(messages=e["messages"][:1]),  # nothing to learn from
+        lambda e: e["messages"][4].update(weight=2),
+    ],
+)
+def test_the_validator_rejects_what_openai_rejects(change: Callable[[dict[str, Any]], Any]) -> None:
+    validate_line(json.dumps(_GOOD) + "\n")
+    with pytest.raises((AssertionError, KeyError)):
+        validate_line(_broken(change))

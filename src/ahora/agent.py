@@ -289,6 +289,7 @@ def build_graph(
     from ahora.middleware.combined import combine
 
     stack = combine(stack)
+    stack.append(mw.OfferedToolsMiddleware())  # innermost: the tools as sent (export)
     if approvals:
         stack.append(mw.approval_middleware(approvals))
     stack.extend(middleware)

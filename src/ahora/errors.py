@@ -138,8 +138,9 @@ class ModelUnavailable(RunError):
 
 
 class ThreadBusy(RunError):
-    """Another turn (another process or machine) wrote the thread while this one ran:
-    saving would lose one of the two, so this turn stops instead. Try again."""
+    """Another turn (another process or machine) is answering on the same thread, or
+    saved it while this one ran: going on would lose one of the two, so this turn
+    stops instead. Try again once the other has finished."""
 
 
 class StaleCheckpoint(RunError):

@@ -7,7 +7,11 @@ fine-tuning and of most open-source trainers (TRL, Axolotl, LLaMA-Factory, Unslo
 * assistant tool calls as ``{"id", "type": "function", "function": {"name",
   "arguments": "<JSON string>"}}``, each answered by a ``tool`` message with its
   ``tool_call_id`` before the next assistant turn;
-* ``tools`` as ``{"type": "function", "function": {"name", "description", "parameters"}}``.
+* ``tools`` as ``{"type": "function", "function": {"name", "description", "parameters"}}``:
+  exactly the tools the model was offered in that conversation, as recorded with each
+  reply (``ahora.offered``), whatever their source (built-ins, ``./tools``,
+  ``--tools-dir``, ``--docs``, MCP); with ``"parallel_tool_calls": true``, as ahora
+  offers them. Threads saved before ahora recorded them fall back to a given list.
 
 Choices, and why:
 
@@ -35,6 +39,8 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TextIO
 
+from ahora.offered import OFFERED
+
 if TYPE_CHECKING:
     from langchain_core.messages import BaseMessage
     from langchain_core.tools import BaseTool
@@ -48,6 +54,7 @@ __all__ = [
     "export_threads",
     "known_secrets",
     "list_thread_ids",
+    "offered_tools",
     "redact",
 ]
 
@@ -57,19 +64,26 @@ _MIN_SECRET = 8  # shorter values would scrub ordinary words
 
 def tool_schemas(tools: Sequence[BaseTool] | Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """Tools as ``{"type": "function", "function": {name, description, parameters}}``."""
-    from langchain_core.utils.function_calling import convert_to_openai_tool
+    from ahora.offered import openai_schema
 
-    out = []
-    for t in tools:
-        if isinstance(t, Mapping) and t.get("type") == "function" and "function" in t:
-            schema = json.loads(json.dumps(t))
-        else:
-            schema = convert_to_openai_tool(t)
-        fn = schema["function"]
-        fn.setdefault("description", "")
-        fn.setdefault("parameters", {"type": "object", "properties": {}})
-        out.append({"type": "function", "function": fn})
-    return out
+    return [openai_schema(t) for t in tools]
+
+
+def offered_tools(
+    messages: Sequence[BaseMessage], recorded: Mapping[str, Any]
+) -> list[dict[str, Any]] | None:
+    """The schemas the model was offered in a conversation, in the order first offered
+    (``recorded``: the thread's ``ahora_tools`` channel); None when its replies carry
+    no record (saved before ahora kept one). ``KeyError``: a recorded hash whose schema
+    is missing."""
+    hashes: dict[str, None] = {}
+    found = False
+    for m in messages:
+        meta = getattr(m, "response_metadata", None) or {}
+        if m.type == "ai" and OFFERED in meta:
+            found = True
+            hashes.update(dict.fromkeys(meta[OFFERED]))
+    return [recorded[h] for h in hashes] if found else None
 
 
 def conversation_to_openai(
@@ -125,6 +139,7 @@ def conversation_to_openai(
     example: dict[str, Any] = {"messages": out}
     if tools:
         example["tools"] = tool_schemas(tools)
+        example["parallel_tool_calls"] = True  # ahora never turns them off
     return example
 
 
@@ -189,14 +204,15 @@ def list_thread_ids(checkpointer: BaseCheckpointSaver[Any]) -> list[str]:
 
 def _latest(
     checkpointer: BaseCheckpointSaver[Any], thread_ids: Iterable[str]
-) -> Iterator[tuple[str, list[BaseMessage], datetime]]:
+) -> Iterator[tuple[str, list[BaseMessage], dict[str, Any], datetime]]:
     for thread_id in thread_ids:
         found = checkpointer.get_tuple({"configurable": {"thread_id": thread_id}})
         if found is None:
             raise LookupError(f"no thread {thread_id!r} in this checkpointer")
-        messages = list(found.checkpoint["channel_values"].get("messages") or [])
+        values = found.checkpoint["channel_values"]
+        messages = list(values.get("messages") or [])
         when = datetime.fromisoformat(found.checkpoint["ts"]).astimezone(UTC)
-        yield thread_id, messages, when
+        yield thread_id, messages, dict(values.get(OFFERED) or {}), when
 
 
 def export_threads(
@@ -215,8 +231,8 @@ def export_threads(
         checkpointer: Any LangGraph checkpointer (SQLite, Postgres, in-memory).
         thread_ids: The threads to export, or None (or empty) for all of them.
         out: Where the JSONL goes.
-        tools: The tools the agent had, for the ``tools`` key; None: no key and no
-            check of the calls.
+        tools: For threads that carry no record of the tools offered (saved before
+            ahora kept one): the tools the agent had; None: no ``tools`` key for them.
         system_prompt: Builds the system message from the time of the thread's last
             checkpoint (UTC); None: no system message.
         secrets: Values to scrub; None: ``known_secrets()`` from settings and env.
@@ -225,25 +241,31 @@ def export_threads(
     Raises:
         LookupError: a thread id the checkpointer does not hold (nothing is written).
 
-    Left out: threads without an assistant reply, and, when ``tools`` is given,
-    threads that call a tool not in it (a trainer must not learn calls to tools the
-    model was never offered).
+    Left out, each reported through ``on_skip`` with why: threads without an assistant
+    reply, and threads that call a tool their tool list lacks (a trainer must not learn
+    calls to tools the model was never offered).
     """
     ids = list(thread_ids) if thread_ids else list_thread_ids(checkpointer)
     threads = list(_latest(checkpointer, ids))  # every id checked before writing
     scrub = known_secrets() if secrets is None else list(secrets)
-    schemas = tool_schemas(tools) if tools is not None else None
-    declared = {s["function"]["name"] for s in schemas or []}
+    fallback = tool_schemas(tools) if tools is not None else None
     written = 0
-    for thread_id, messages, when in threads:
+    for thread_id, messages, recorded, when in threads:
+        reason = None
+        try:
+            schemas = offered_tools(messages, recorded)
+        except KeyError as exc:
+            schemas, reason = None, f"the schema of an offered tool is missing ({exc})"
+        if schemas is None:
+            schemas = fallback
+        declared = {s["function"]["name"] for s in schemas or []}
         prompt = system_prompt(when) if system_prompt is not None else None
         example = conversation_to_openai(messages, schemas, prompt)
         replies = [m for m in example["messages"] if m["role"] == "assistant"]
         called = {c["function"]["name"] for m in replies for c in m.get("tool_calls", [])}
-        reason = None
-        if not replies:
+        if reason is None and not replies:
             reason = "no assistant reply"
-        elif schemas is not None and called - declared:
+        elif reason is None and schemas is not None and called - declared:
             reason = f"calls tools not in the tool list: {', '.join(sorted(called - declared))}"
         if reason is not None:
             if on_skip is not None:

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from langchain_core.messages import HumanMessage
@@ -159,16 +160,64 @@ def test_a_save_that_does_not_continue_the_latest_checkpoint_is_refused(
         close_checkpointer(saver)
 
 
-def test_a_pruned_checkpoint_id_fails_clearly(tmp_path: Path) -> None:
-    saver = open_sqlite_saver(tmp_path / "threads.sqlite")
+@pytest.mark.parametrize("store", ["sqlite", "postgres"])
+def test_a_pruned_checkpoint_id_fails_clearly(store: str, tmp_path: Path) -> None:
+    if store == "postgres":
+        if not PG_URL:
+            pytest.skip("AHORA_TEST_POSTGRES_URL is not set")
+        from ahora.postgres import postgres_checkpointer
+
+        saver: Any = postgres_checkpointer(PG_URL)
+    else:
+        saver = open_sqlite_saver(tmp_path / "threads.sqlite")
+    thread = f"stale-{os.getpid()}-{time.monotonic_ns()}"
     model = ScriptedChatModel(replies=["one", "two", "three"])
     agent = Agent(model, tools=[], checkpointer=saver)
-    agent.ask("first", thread="T")
-    old = saver.get_tuple({"configurable": {"thread_id": "T"}})
+    agent.ask("first", thread=thread)
+    old = saver.get_tuple({"configurable": {"thread_id": thread}})
     assert old is not None
-    agent.ask("second", thread="T")  # replaces the checkpoint `old` names
-    stale = {"configurable": {"thread_id": "T", "checkpoint_id": old.checkpoint["id"]}}
+    agent.ask("second", thread=thread)  # replaces the checkpoint `old` names
+    saver.compact()  # PostgreSQL prunes here (the CLI and threads=True call it per turn)
+    stale = {"configurable": {"thread_id": thread, "checkpoint_id": old.checkpoint["id"]}}
     with pytest.raises(StaleCheckpoint, match="no longer has checkpoint"):
         agent.graph.invoke({"messages": [HumanMessage("third")]}, stale)
     assert model.calls == 2  # failed before calling the model
+    close_checkpointer(saver)
+
+
+async def test_two_tasks_on_one_thread_in_one_process(tmp_path: Path) -> None:
+    import asyncio
+    import threading
+
+    from ahora.errors import ThreadBusy
+
+    release = threading.Event()
+
+    def slow(messages: object, tools: object) -> str:
+        release.wait(30)
+        return "slow answer"
+
+    saver = open_sqlite_saver(tmp_path / "threads.sqlite")
+    agent = Agent(ScriptedChatModel(replies=[slow, "next"]), tools=[], checkpointer=saver)
+    first = asyncio.create_task(agent.aask("one", thread="T"))
+    await asyncio.sleep(0.5)  # the first turn is waiting for its model
+    with pytest.raises(ThreadBusy, match="thread T is busy"):
+        await agent.aask("two", thread="T")
+    release.set()
+    assert (await first).text == "slow answer"
+    assert (await agent.aask("three", thread="T")).text == "next"  # the lock went with it
+    close_checkpointer(saver)
+
+
+def test_keep_history_is_a_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    from ahora.settings import Settings
+    from ahora.threads import open_checkpointer
+
+    monkeypatch.setenv("AHORA_KEEP_HISTORY", "1")
+    saver = open_checkpointer(Settings.load())
+    assert saver.keep_history is True  # type: ignore[attr-defined]
+    close_checkpointer(saver)
+    monkeypatch.delenv("AHORA_KEEP_HISTORY")
+    saver = open_checkpointer(Settings.load())
+    assert saver.keep_history is False  # type: ignore[attr-defined]
     close_checkpointer(saver)

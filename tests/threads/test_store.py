@@ -177,3 +177,37 @@ def test_reading_a_file_the_user_may_only_read() -> None:
         os.chmod(folder, 0o755)
         shutil.rmtree(folder)
     assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(not os.environ.get("AHORA_TEST_POSTGRES_URL"), reason="no PostgreSQL")
+async def test_threads_true_uses_postgresql_when_configured(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import uuid
+
+    from ahora.postgres import ThreadedPostgresSaver
+    from ahora.testing import ScriptedChatModel
+
+    monkeypatch.setenv("AHORA_POSTGRES_URL", os.environ["AHORA_TEST_POSTGRES_URL"])
+    thread = f"py-{uuid.uuid4().hex[:8]}"
+    agent = Agent(ScriptedChatModel(replies=["Paris.", "2.1 million."]), tools=[], threads=True)
+    assert isinstance(agent.checkpointer, ThreadedPostgresSaver)
+    await agent.aask("Capital of France?", thread=thread)
+    again = await agent.aask("How many people?", thread=thread)
+    agent.close()
+    assert [m.text for m in again.messages][:2] == ["Capital of France?", "Paris."]
+    with ThreadIndex.for_settings(Settings.load()) as index:
+        assert index.resolve(thread).turns == 2
+
+
+def test_a_failed_ask_from_python_leaves_no_thread(model_server: StartServer) -> None:
+    from ahora.errors import AhoraError
+
+    model_server([{"status": 401, "message": "bad key"}])
+    agent = Agent(threads=True, tools=[])
+    with pytest.raises(AhoraError):
+        agent.ask("Capital of France?")
+    agent.close()
+    with ThreadIndex.for_settings(Settings.load()) as index:
+        assert index.list() == []

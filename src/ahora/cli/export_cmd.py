@@ -7,15 +7,19 @@ A single typer command function, mounted by the threads group in one line::
 It reads the saved threads (``ahora.threads.open_checkpointer``: SQLite, or PostgreSQL
 when configured) and writes OpenAI chat fine-tuning JSONL (``ahora.export``). The
 system message is ahora's system prompt with the profile's instructions, dated with
-each thread's last activity; the ``tools`` list is the profile's tools. Errors print
-one line on stderr (``common.handled_errors``). ``--output`` is written to a temporary
-file renamed into place at the end, so a failed export leaves no file behind.
+each thread's last activity; the ``tools`` list is what the model was offered in that
+thread (the profile's tools only for threads saved before ahora recorded that). It
+reports how many conversations it wrote and, for each one skipped, why. Errors print
+one line on stderr (``common.handled_errors``). ``--output`` is written to a new
+temporary file in the same folder (created exclusively: a link planted there is never
+followed) renamed into place at the end, so a failed export leaves no file behind.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -81,6 +85,12 @@ def export(
         def prompt(when: datetime) -> str:
             return build_system_prompt(instructions, when.astimezone(zone))
 
+        skipped: list[str] = []
+
+        def skip(thread: str, why: str) -> None:
+            skipped.append(thread)
+            typer.echo(clean(f"Skipped {thread}: {why}"), err=True)
+
         saver = open_checkpointer(settings)
         try:
             with _open_output(output) as out:
@@ -90,35 +100,38 @@ def export(
                     out,
                     tools=tools,
                     system_prompt=prompt if system_prompt else None,
-                    on_skip=lambda thread, why: typer.echo(
-                        clean(f"Skipped {thread}: {why}"), err=True
-                    ),
+                    on_skip=skip,
                 )
         except LookupError as exc:
             raise fail(str(exc).strip("'\"")) from None
         finally:
             close_checkpointer(saver)
     where = f" to {output}" if output is not None else ""
-    typer.echo(f"Exported {count} conversation(s){where} ({format.value}).", err=True)
+    left = f"; skipped {len(skipped)} (reasons above)" if skipped else ""
+    typer.echo(f"Exported {count} conversation(s){where} ({format.value}){left}.", err=True)
 
 
 @contextmanager
 def _open_output(path: Path | None) -> Iterator[TextIO]:
-    """stdout, or ``PATH.partial`` renamed to ``path`` once the export succeeds."""
+    """stdout, or a new file beside ``path`` renamed to it once the export succeeds.
+
+    The temporary file is created exclusively (``mkstemp``: ``O_CREAT | O_EXCL``) under
+    a random name, so nothing planted beside ``path`` (a link to another file) is ever
+    written through; the rename replaces ``path`` itself, even when it is a link.
+    """
     if path is None:
         yield sys.stdout
         return
-    partial = path.with_name(path.name + ".partial")
     try:
-        out = partial.open("w", encoding="utf-8")
+        fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
     except OSError as exc:
         raise fail(f"cannot write {path}: {exc.strerror or exc}") from None
     try:
-        with out:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
             yield out
-        os.replace(partial, path)
+        os.replace(name, path)
     except BaseException:
-        partial.unlink(missing_ok=True)
+        Path(name).unlink(missing_ok=True)
         raise
 
 

@@ -15,6 +15,7 @@ from ahora.middleware.empty_reply import EmptyReplyMiddleware
 from ahora.middleware.invalid_tool_calls import InvalidToolCallsMiddleware
 from ahora.middleware.loop_guard import LoopGuardMiddleware
 from ahora.middleware.model_fallback import ModelFallbackMiddleware
+from ahora.middleware.offered_tools import OfferedToolsMiddleware
 from ahora.middleware.run_context import RunContextMiddleware
 from ahora.middleware.tool_errors import ToolErrorsMiddleware
 from ahora.middleware.tool_output import ToolOutputMiddleware
@@ -29,6 +30,7 @@ __all__ = [
     "InvalidToolCallsMiddleware",
     "LoopGuardMiddleware",
     "ModelFallbackMiddleware",
+    "OfferedToolsMiddleware",
     "RunContextMiddleware",
     "ToolErrorsMiddleware",
     "ToolOutputMiddleware",

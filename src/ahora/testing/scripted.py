@@ -88,10 +88,10 @@ class _Script:
         self.position = 0
         self.requests: list[list[BaseMessage]] = []
         self.lock = threading.Lock()
-        # bind_tools copies by the identity of the tools bound (kept alive here so ids
-        # stay unique): agents bind on every model call, and a fresh copy each time
-        # makes LangChain re-serialize the model (~1.5 ms a call) for its callbacks.
-        self.bound: dict[tuple[int, ...], tuple[list[Any], Any]] = {}
+        # bind_tools bindings by the identity of the tools bound (kept alive here so
+        # ids stay unique): agents bind on every model call; converting the schemas
+        # each time costs more than the rest of a scripted call.
+        self.bound: dict[tuple[Any, ...], tuple[list[Any], Any]] = {}
 
     def next(self, messages: list[BaseMessage], tools: list[dict[str, Any]]) -> AIMessage:
         with self.lock:
@@ -128,7 +128,7 @@ class ScriptedChatModel(BaseChatModel):
     replies: list[Any] = Field(default_factory=list)
     """The script: AIMessages, strings, or functions of (messages, tools)."""
     model_name: str = "scripted"
-    bound_tools: list[dict[str, Any]] = Field(default_factory=list)
+    """Reported in each reply's ``response_metadata`` (usage callbacks key on it)."""
     script: Any = None
 
     def model_post_init(self, context: Any, /) -> None:
@@ -152,6 +152,12 @@ class ScriptedChatModel(BaseChatModel):
     def _identifying_params(self) -> dict[str, Any]:
         return {"model_name": self.model_name}
 
+    def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> Any:
+        params = super()._get_ls_params(stop=stop, **kwargs)
+        params["ls_provider"] = "ahora"
+        params["ls_model_name"] = kwargs.get("model", self.model_name)
+        return params
+
     def bind_tools(
         self,
         tools: Sequence[dict[str, Any] | type | Callable[..., Any] | BaseTool],
@@ -159,16 +165,24 @@ class ScriptedChatModel(BaseChatModel):
         tool_choice: str | None = None,
         **kwargs: Any,
     ) -> Runnable[LanguageModelInput, AIMessage]:
-        key = tuple(id(t) for t in tools)
+        """The model bound to the tools' schemas (a ``RunnableBinding``, like every
+        LangChain chat model's); ``tool_choice`` and other keywords are kept in it."""
+        if tool_choice is not None:
+            kwargs["tool_choice"] = tool_choice
+        key = (*(id(t) for t in tools), repr(sorted(kwargs.items())))
         with self.script.lock:
             cached = self.script.bound.get(key)
         if cached is not None:
             return cached[1]  # type: ignore[no-any-return]
-        schemas = [convert_to_openai_tool(t) for t in tools]
-        bound = self.model_copy(update={"bound_tools": schemas})
+        bound = self.bind(tools=[convert_to_openai_tool(t) for t in tools], **kwargs)
         with self.script.lock:
             self.script.bound[key] = (list(tools), bound)
         return bound
+
+    def _reply(self, messages: list[BaseMessage], kwargs: dict[str, Any]) -> AIMessage:
+        message: AIMessage = self.script.next(messages, list(kwargs.get("tools") or []))
+        message.response_metadata.setdefault("model_name", self.model_name)
+        return message
 
     def _generate(
         self,
@@ -177,7 +191,7 @@ class ScriptedChatModel(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        message = self.script.next(messages, self.bound_tools)
+        message = self._reply(messages, kwargs)
         return ChatResult(generations=[ChatGeneration(message=message)])
 
     def _stream(
@@ -187,7 +201,7 @@ class ScriptedChatModel(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
-        message = self.script.next(messages, self.bound_tools)
+        message = self._reply(messages, kwargs)
         text = message.content if isinstance(message.content, str) else ""
         pieces = [p for p in re.split(r"(\s+)", text) if p] or [""]
         for piece in pieces:
@@ -210,6 +224,7 @@ class ScriptedChatModel(BaseChatModel):
                 id=message.id,
                 tool_call_chunks=calls,
                 usage_metadata=message.usage_metadata,
+                response_metadata=dict(message.response_metadata),
                 chunk_position="last",
             )
         )

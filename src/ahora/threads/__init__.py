@@ -6,11 +6,16 @@ database sees the same threads. By concern:
 
 * ``index``      ahora's thread index (``ThreadIndex``, ``PostgresThreadIndex``): list,
                  show and delete threads with ``sqlite3`` or psycopg alone, no LangGraph.
-* ``sqlite``     the SQLite file's pragmas and compaction, and ``CompactSqliteSaver``.
+* ``sqlite``     the SQLite file's pragmas and compaction, and ``CompactSqliteSaver``
+                 (each message stored once; the whole checkpointer API, sync and async).
 * ``postgres``   the PostgreSQL checkpointers (needs ``ahora[postgres]``; not imported
                  here, import ``ahora.postgres``).
 * ``pgconnect``  connecting to PostgreSQL with the password hidden.
-* ``store``      ``open_checkpointer`` / ``close_checkpointer``: the one store for settings.
+* ``store``      ``open_checkpointer`` / ``close_checkpointer``: the one store for settings;
+                 ``record_turn`` lists an ``Agent(threads=True)`` turn.
+* ``turnlock``   one turn at a time per thread, across processes (``ThreadBusy``).
+* ``guard``      the per-checkpoint checks both stores share (``ThreadBusy``,
+                 ``StaleCheckpoint``).
 """
 
 from __future__ import annotations

@@ -104,7 +104,8 @@ class ThreadIndex:
     placeholder = "?"
     begin = "BEGIN IMMEDIATE"  # take the write lock at once: two writers never deadlock
     tables_sql = "SELECT name FROM sqlite_master WHERE type = 'table'"
-    checkpoint_tables: tuple[str, ...] = ("checkpoints", "writes")  # LangGraph's, if here
+    # LangGraph's, and the compact saver's messages, if they live here
+    checkpoint_tables: tuple[str, ...] = ("checkpoints", "writes", "ahora_messages")
 
     def __init__(self, path: Path) -> None:
         self.path = path

@@ -12,6 +12,14 @@ The file uses WAL (readers never block the writer) and ``auto_vacuum=INCREMENTAL
 ``compact()`` after a turn returns freed pages and truncates the WAL, so the file stays
 close to the size of the text it holds.
 
+Each message is stored once (``ahora_messages``, by thread and position); the
+compact saver's checkpoints hold ``{"__ahora_messages__": n}`` (the thread's first n
+messages) instead of the list, so a step writes what it added, not the whole
+conversation again (a turn replacing messages, as an undo does, rewrites from the
+first change on). The saver remembers which message objects it wrote or read last (and
+their content and tool-call objects), so it knows which are new without serializing
+them; a message changed in place below those (a nested dict edited) is not seen.
+
 Reading never takes the write lock: pragmas that need it (``auto_vacuum``, switching to
 WAL) run only on a new file, so listing and showing threads work while another process
 writes, and on a file the user may only read. The saver answers LangGraph's whole
@@ -22,10 +30,13 @@ worker thread: one object serves ``Agent.ask`` and ``Agent.aask``).
 from __future__ import annotations
 
 import asyncio
+import builtins
 import contextlib
 import functools
 import json
 import sqlite3
+import threading
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
@@ -90,12 +101,45 @@ def compact(conn: sqlite3.Connection) -> None:
 
 _LATEST = "SELECT MAX(checkpoint_id) FROM checkpoints WHERE thread_id = ? AND checkpoint_ns = ?"
 _RUN_ID = "json_extract(CAST(metadata AS TEXT), '$.run_id')"
+_MESSAGES_TABLE = """CREATE TABLE IF NOT EXISTS ahora_messages (
+    thread_id TEXT NOT NULL,
+    checkpoint_ns TEXT NOT NULL DEFAULT '',
+    pos INTEGER NOT NULL,
+    id TEXT NOT NULL,
+    type TEXT,
+    value BLOB,
+    PRIMARY KEY (thread_id, checkpoint_ns, pos)
+)"""
+_REF = "__ahora_messages__"  # in a checkpoint: {_REF: n}, the thread's first n messages
+_KEPT_THREADS = 64  # threads whose last messages a saver remembers (then: rewrite once)
+
+
+def _mark(message: Any) -> tuple[Any, ...]:
+    """What tells a message written before from one to write again: the object, and the
+    objects its content and tool calls are (LangChain's approval middleware assigns new
+    tool calls to a message already saved)."""
+    return (message, message.content, getattr(message, "tool_calls", None))
+
+
+def _same(kept: tuple[Any, ...], message: Any) -> bool:
+    return all(a is b for a, b in zip(kept, _mark(message), strict=True))
+
+
+def _stored_apart(value: Any) -> bool:
+    """A message list ahora stores message by message (every item a message with an id)."""
+    from langchain_core.messages import BaseMessage
+
+    return (
+        isinstance(value, list)
+        and bool(value)
+        and all(isinstance(m, BaseMessage) and m.id for m in value)
+    )
 
 
 @functools.cache
 def compact_saver_class() -> type[SqliteSaver]:
     """``CompactSqliteSaver``, built on first use so importing this module stays light."""
-    from langgraph.checkpoint.base import get_checkpoint_id, get_checkpoint_metadata
+    from langgraph.checkpoint.base import WRITES_IDX_MAP, get_checkpoint_id, get_checkpoint_metadata
     from langgraph.checkpoint.sqlite import SqliteSaver
 
     class CompactSqliteSaver(SqliteSaver):
@@ -109,14 +153,53 @@ def compact_saver_class() -> type[SqliteSaver]:
 
         def __init__(self, conn: sqlite3.Connection, *, keep_history: bool = False) -> None:
             super().__init__(conn)
+            self.lock = threading.RLock()  # type: ignore[assignment]  # re-entered below
             self.keep_history = keep_history
             self._dirty = False  # written since the last compact()
+            # (thread, ns) -> the messages last written or read, by position (``_mark``)
+            self._kept: OrderedDict[tuple[str, str], list[tuple[Any, ...]]] = OrderedDict()
 
         def setup(self) -> None:
             if self.is_setup:
                 return
             prepare_connection(self.conn)
             super().setup()
+            found = self.conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE name = 'ahora_messages'"
+            ).fetchone()
+            if not found:  # only then: creating waits for the write lock
+                with contextlib.suppress(sqlite3.OperationalError):  # a read-only file
+                    self.conn.execute(_MESSAGES_TABLE)
+                    self.conn.commit()
+
+        def _remember(self, key: tuple[str, str], messages: list[tuple[Any, ...]]) -> None:
+            self._kept[key] = messages
+            self._kept.move_to_end(key)
+            while len(self._kept) > _KEPT_THREADS:
+                self._kept.popitem(last=False)
+
+        def _with_messages(self, found: Any) -> Any:
+            """``found`` (a checkpoint tuple) with its message reference resolved."""
+            if found is None:
+                return None
+            values = found.checkpoint["channel_values"]
+            ref = values.get("messages")
+            if not (isinstance(ref, dict) and _REF in ref):
+                return found
+            conf = found.config["configurable"]
+            key = (str(conf["thread_id"]), str(conf.get("checkpoint_ns", "")))
+            count = int(ref[_REF])
+            rows = self.conn.execute(
+                "SELECT type, value FROM ahora_messages WHERE thread_id = ? AND "
+                "checkpoint_ns = ? AND pos < ? ORDER BY pos",
+                (*key, count),
+            ).fetchall()
+            if len(rows) != count:
+                raise RuntimeError(f"thread {key[0]}: {count} messages expected, {len(rows)} saved")
+            messages = [self.serde.loads_typed((t, v)) for t, v in rows]
+            self._remember(key, [_mark(m) for m in messages])
+            checkpoint = {**found.checkpoint, "channel_values": {**values, "messages": messages}}
+            return found._replace(checkpoint=checkpoint)
 
         @contextmanager
         def _write(self) -> Iterator[sqlite3.Cursor]:
@@ -137,7 +220,16 @@ def compact_saver_class() -> type[SqliteSaver]:
                 self._dirty = True
 
         def get_tuple(self, config: Any) -> Any:
-            found = super().get_tuple(config)
+            with self.lock:  # the checkpoint and its messages from one snapshot
+                self.setup()
+                began = not self.conn.in_transaction
+                if began:
+                    self.conn.execute("BEGIN")
+                try:
+                    found = self._with_messages(super().get_tuple(config))
+                finally:
+                    if began:
+                        self.conn.commit()
             wanted = get_checkpoint_id(config)
             if found is None and wanted:
                 conf = config["configurable"]
@@ -156,12 +248,45 @@ def compact_saver_class() -> type[SqliteSaver]:
         ) -> Any:
             conf = config["configurable"]
             thread_id, ns = str(conf["thread_id"]), conf.get("checkpoint_ns", "")
+            key = (thread_id, ns)
+            messages = checkpoint["channel_values"].get("messages")
+            apart = not self.keep_history and _stored_apart(messages)
+            if apart:
+                # Rewrite from the first message that is not the one written there last.
+                kept = self._kept.get(key, [])
+                first = next(
+                    (i for i, m in enumerate(messages) if i >= len(kept) or not _same(kept[i], m)),
+                    len(messages),
+                )
+                rows = [
+                    (thread_id, ns, i, m.id, *self.serde.dumps_typed(m))
+                    for i, m in enumerate(messages[first:], start=first)
+                ]
+                values = {**checkpoint["channel_values"], "messages": {_REF: len(messages)}}
+                checkpoint = {**checkpoint, "channel_values": values}
             type_, blob = self.serde.dumps_typed(checkpoint)
             meta = json.dumps(get_checkpoint_metadata(config, metadata), ensure_ascii=False)
             with self._write() as cur:
                 (latest,) = cur.execute(_LATEST, (thread_id, ns)).fetchone()
                 if not self.keep_history:
                     check_parent(thread_id, conf.get("checkpoint_id"), latest)
+                if apart:
+                    if latest is None and first:  # a new (or deleted) thread: all of them
+                        rows[:0] = [
+                            (thread_id, ns, i, m.id, *self.serde.dumps_typed(m))
+                            for i, m in enumerate(messages[:first])
+                        ]
+                        first = 0
+                    cur.execute(
+                        "DELETE FROM ahora_messages WHERE thread_id = ? AND checkpoint_ns = ? "
+                        "AND pos >= ?",
+                        (thread_id, ns, first),
+                    )
+                    cur.executemany(
+                        "INSERT OR REPLACE INTO ahora_messages (thread_id, checkpoint_ns, pos, "
+                        "id, type, value) VALUES (?, ?, ?, ?, ?, ?)",
+                        rows,
+                    )
                 cur.execute(
                     "INSERT OR REPLACE INTO checkpoints (thread_id, checkpoint_ns, "
                     "checkpoint_id, parent_checkpoint_id, type, checkpoint, metadata) "
@@ -184,6 +309,8 @@ def compact_saver_class() -> type[SqliteSaver]:
                             "AND checkpoint_id < ?",
                             (thread_id, ns, checkpoint["id"]),
                         )
+            if apart:
+                self._remember(key, [_mark(m) for m in messages])
             return {
                 "configurable": {
                     "thread_id": conf["thread_id"],
@@ -199,24 +326,62 @@ def compact_saver_class() -> type[SqliteSaver]:
             task_id: str,
             task_path: str = "",
         ) -> None:
-            super().put_writes(config, writes, task_id, task_path)
-            self._dirty = True
-            if self.keep_history:
-                return
-            # Writes are saved in the background and may land after the next
-            # checkpoint (which already holds them): drop them if so.
+            """LangGraph's ``put_writes`` in one transaction with the clean-up: writes
+            are saved in the background and may land after the next checkpoint (which
+            already holds them), and are dropped then."""
             conf = config["configurable"]
             thread_id, ns = str(conf["thread_id"]), str(conf.get("checkpoint_ns", ""))
-            with self.cursor() as cur:
-                cur.execute(
-                    "DELETE FROM writes WHERE thread_id = ? AND checkpoint_ns = ? AND "
-                    f"checkpoint_id = ? AND checkpoint_id < ({_LATEST})",
-                    (thread_id, ns, str(conf["checkpoint_id"]), thread_id, ns),
+            checkpoint_id = str(conf["checkpoint_id"])
+            verb = "REPLACE" if all(w[0] in WRITES_IDX_MAP for w in writes) else "IGNORE"
+            rows = [
+                (
+                    thread_id,
+                    ns,
+                    checkpoint_id,
+                    task_id,
+                    task_path,
+                    WRITES_IDX_MAP.get(channel, idx),
+                    channel,
+                    *self.serde.dumps_typed(value),
+                )
+                for idx, (channel, value) in enumerate(writes)
+            ]
+            with self._write() as cur:
+                if not self.keep_history:
+                    (latest,) = cur.execute(_LATEST, (thread_id, ns)).fetchone()
+                    if latest is not None and checkpoint_id < latest:
+                        return
+                cur.executemany(
+                    f"INSERT OR {verb} INTO writes (thread_id, checkpoint_ns, checkpoint_id, "
+                    "task_id, task_path, idx, channel, type, value) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    rows,
                 )
 
+        def list(
+            self,
+            config: Any,
+            *,
+            filter: dict[str, Any] | None = None,
+            before: Any = None,
+            limit: int | None = None,
+        ) -> Iterator[Any]:
+            with self.lock:
+                found = builtins.list(
+                    super().list(config, filter=filter, before=before, limit=limit)
+                )
+                yield from (self._with_messages(t) for t in found)
+
+        def _forget(self, cur: sqlite3.Cursor, thread_id: str) -> None:
+            cur.execute("DELETE FROM ahora_messages WHERE thread_id = ?", (thread_id,))
+            for key in [k for k in self._kept if k[0] == thread_id]:
+                del self._kept[key]
+
         def delete_thread(self, thread_id: str) -> None:
-            super().delete_thread(thread_id)
-            self._dirty = True
+            with self._write() as cur:
+                for table in ("checkpoints", "writes"):
+                    cur.execute(f"DELETE FROM {table} WHERE thread_id = ?", (str(thread_id),))
+                self._forget(cur, str(thread_id))
 
         def delete_for_runs(self, run_ids: Sequence[str]) -> None:
             """Delete the checkpoints the runs made (``metadata["run_id"]``) and their writes."""
@@ -251,6 +416,12 @@ def compact_saver_class() -> type[SqliteSaver]:
                     "FROM writes WHERE thread_id = ?",
                     (target, source),
                 )
+                cur.execute(
+                    "INSERT OR REPLACE INTO ahora_messages (thread_id, checkpoint_ns, pos, id, "
+                    "type, value) SELECT ?, checkpoint_ns, pos, id, type, value "
+                    "FROM ahora_messages WHERE thread_id = ?",
+                    (target, source),
+                )
 
         def prune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> None:
             """``keep_latest``: each namespace keeps its latest checkpoint and its
@@ -264,6 +435,7 @@ def compact_saver_class() -> type[SqliteSaver]:
                     if strategy == "delete":
                         cur.execute("DELETE FROM checkpoints WHERE thread_id = ?", (thread_id,))
                         cur.execute("DELETE FROM writes WHERE thread_id = ?", (thread_id,))
+                        self._forget(cur, thread_id)
                         continue
                     for table in ("checkpoints", "writes"):
                         cur.execute(

@@ -1,0 +1,132 @@
+"""The compact SQLite store keeps each message once: a step writes what it added, not the
+whole conversation again, and the conversation reads back whole from a fresh process."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from langchain_core.messages import HumanMessage, RemoveMessage
+from langgraph.graph.message import REMOVE_ALL_MESSAGES
+
+from ahora import Agent
+from ahora.testing import ScriptedChatModel
+from ahora.threads import close_checkpointer, open_sqlite_saver
+
+
+def _wal(path: Path) -> int:
+    wal = Path(f"{path}-wal")
+    return wal.stat().st_size if wal.exists() else 0
+
+
+def _turn_bytes(saver: Any, agent: Agent, path: Path, n: int) -> int:
+    saver.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+    agent.ask(f"Question {n}? " + "words " * 50, thread="T")
+    return _wal(path)
+
+
+def test_a_turn_writes_what_it_added_however_long_the_thread(tmp_path: Path) -> None:
+    path = tmp_path / "threads.sqlite"
+    saver = open_sqlite_saver(path)
+    turns = 300
+    replies = [f"Answer {i}: " + "text " * 100 for i in range(turns)]
+    agent = Agent(ScriptedChatModel(replies=replies), tools=[], checkpointer=saver)
+    early = [_turn_bytes(saver, agent, path, n) for n in range(5)][-1]
+    for n in range(5, turns - 1):
+        agent.ask(f"Question {n}?", thread="T")
+    late = _turn_bytes(saver, agent, path, turns - 1)
+    assert late < early * 1.5, (early, late)  # flat, not growing with the conversation
+    ((rows,),) = saver.conn.execute("SELECT COUNT(*) FROM ahora_messages").fetchall()
+    assert rows == 2 * turns
+    ((size,),) = saver.conn.execute("SELECT MAX(length(checkpoint)) FROM checkpoints").fetchall()
+    assert size < 4_000  # a reference, not the messages
+    close_checkpointer(saver)
+    fresh = open_sqlite_saver(path)  # another process, as far as the saver knows
+    state = Agent(ScriptedChatModel(replies=[]), tools=[], checkpointer=fresh).graph.get_state(
+        {"configurable": {"thread_id": "T"}}
+    )
+    messages = state.values["messages"]
+    assert len(messages) == 2 * turns
+    assert messages[-1].text.startswith(f"Answer {turns - 1}:")
+    close_checkpointer(fresh)
+
+
+def test_replacing_messages_rewrites_from_the_first_change(tmp_path: Path) -> None:
+    path = tmp_path / "threads.sqlite"
+    saver = open_sqlite_saver(path)
+    agent = Agent(ScriptedChatModel(replies=["one", "two", "three"]), tools=[], checkpointer=saver)
+    for question in ("a", "b"):
+        agent.ask(question, thread="T")
+    config: Any = {"configurable": {"thread_id": "T"}}
+    kept = agent.graph.get_state(config).values["messages"][:2]  # undo the second turn
+    agent.graph.update_state(
+        config, {"messages": [RemoveMessage(id=REMOVE_ALL_MESSAGES), *kept]}, as_node="model"
+    )
+    agent.ask("c", thread="T")
+    close_checkpointer(saver)
+    fresh = open_sqlite_saver(path)
+    got = fresh.get_tuple(config).checkpoint["channel_values"]["messages"]
+    assert [m.text for m in got] == ["a", "one", "c", "three"]
+    conn = sqlite3.connect(path)
+    assert conn.execute("SELECT COUNT(*) FROM ahora_messages").fetchone() == (4,)
+    conn.close()
+    close_checkpointer(fresh)
+
+
+def test_history_keeps_lists_inside_its_checkpoints(tmp_path: Path) -> None:
+    """With keep_history every checkpoint stands alone (time travel reads old ones)."""
+    saver = open_sqlite_saver(tmp_path / "threads.sqlite", keep_history=True)
+    agent = Agent(ScriptedChatModel(replies=["one", "two"]), tools=[], checkpointer=saver)
+    agent.ask("a", thread="T")
+    agent.ask("b", thread="T")
+    history = list(agent.graph.get_state_history({"configurable": {"thread_id": "T"}}))
+    assert [len(s.values.get("messages", [])) for s in history][:3] == [4, 3, 2]
+    assert saver.conn.execute("SELECT COUNT(*) FROM ahora_messages").fetchone() == (0,)
+    assert isinstance(history[-2].values["messages"][0], HumanMessage)
+    close_checkpointer(saver)
+
+
+def test_listing_reads_messages_back_and_deleting_a_thread_drops_them(tmp_path: Path) -> None:
+    from ahora.threads import ThreadIndex
+
+    path = tmp_path / "threads.sqlite"
+    saver = open_sqlite_saver(path)
+    agent = Agent(ScriptedChatModel(replies=["one", "two"]), tools=[], checkpointer=saver)
+    agent.ask("a", thread="T")
+    agent.ask("b", thread="U")
+    (listed,) = list(saver.list({"configurable": {"thread_id": "T"}}))
+    assert [m.text for m in listed.checkpoint["channel_values"]["messages"]] == ["a", "one"]
+    close_checkpointer(saver)
+    with ThreadIndex(path) as index:
+        index.finish_turn("T", question="a", answer="one")
+        index.delete("T")
+    conn = sqlite3.connect(path)
+    assert conn.execute("SELECT DISTINCT thread_id FROM ahora_messages").fetchall() == [("U",)]
+    conn.close()
+
+
+def test_a_message_given_new_tool_calls_in_place_is_written_again(tmp_path: Path) -> None:
+    """LangChain's approval middleware edits a saved AIMessage's tool calls in place."""
+    from langchain_core.messages import AIMessage
+    from langgraph.checkpoint.base import empty_checkpoint
+
+    path = tmp_path / "threads.sqlite"
+    saver = open_sqlite_saver(path)
+    call = {"name": "t", "args": {"x": 1}, "id": "c1", "type": "tool_call"}
+    ai = AIMessage("", tool_calls=[call], id="ai-1")
+    messages = [HumanMessage("q", id="h-1"), ai]
+
+    def put(parent: Any) -> Any:
+        checkpoint = empty_checkpoint()
+        checkpoint["channel_values"] = {"messages": messages}
+        return saver.put(parent, checkpoint, {"source": "loop", "step": 0}, {})
+
+    config = put({"configurable": {"thread_id": "T", "checkpoint_ns": ""}})
+    ai.tool_calls = [{**call, "args": {"x": 2}}]  # as HumanInTheLoopMiddleware does
+    put(config)
+    close_checkpointer(saver)
+    fresh = open_sqlite_saver(path)
+    got = fresh.get_tuple({"configurable": {"thread_id": "T"}}).checkpoint["channel_values"]
+    assert got["messages"][1].tool_calls[0]["args"] == {"x": 2}
+    close_checkpointer(fresh)
