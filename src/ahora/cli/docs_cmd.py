@@ -57,11 +57,14 @@ def _open(embeddings: bool = False) -> DocIndex:
 @app.command("add")
 def add(folder: _Folder, embeddings: _Embeddings = False, debug: DebugOpt = False) -> None:
     """Index FOLDER, or bring its index up to date (unchanged files cost nothing)."""
+    from ahora.cli.render import plural
+
     with handled_errors(debug=debug), _open(embeddings) as index:
         s = index.add(folder)  # NotAFolder is a ConfigurationError: one line, exit 2
     typer.echo(
         f"Indexed {s.folder}: {s.added} added, {s.updated} updated, {s.unchanged} unchanged, "
-        f"{s.removed} removed, {s.skipped} skipped; {s.chunks} chunks in {s.seconds:.2f} s"
+        f"{s.removed} removed, {s.skipped} skipped; {plural(s.chunks, 'chunk')} "
+        f"in {s.seconds:.2f} s"
     )
     for rel, reason in s.skipped_files[:20]:
         typer.echo(f"  skipped {rel}: {reason}")
@@ -72,6 +75,8 @@ def add(folder: _Folder, embeddings: _Embeddings = False, debug: DebugOpt = Fals
 @app.command("list")
 def list_(debug: DebugOpt = False) -> None:
     """List indexed folders with their file and chunk counts."""
+    from ahora.cli.render import plural
+
     with handled_errors(debug=debug), _open() as index:
         folders = index.folders()
     if not folders:
@@ -80,7 +85,8 @@ def list_(debug: DebugOpt = False) -> None:
     for f in folders:
         when = datetime.fromtimestamp(f.indexed_at).strftime("%Y-%m-%d %H:%M")
         skipped = f", {f.skipped} skipped" if f.skipped else ""
-        typer.echo(f"{f.path}  {f.files} files, {f.chunks} chunks{skipped}  (indexed {when})")
+        counts = f"{plural(f.files, 'file')}, {plural(f.chunks, 'chunk')}{skipped}"
+        typer.echo(f"{f.path}  {counts}  (indexed {when})")
 
 
 @app.command("rm")
