@@ -9,7 +9,13 @@ Run from the repository root: ``python benchmarks/reliability.py``. It replays
   ``ahora.http.fetch_guarded``, the fetch read_page uses, directly and as the target of
   a redirect, against a loopback canary that counts hits: handled = ``BlockedURL`` and
   no hit; escaped = a response or a hit on the canary;
-* the fault scenarios of ``tests/test_faults.py`` (the very cases the tests run):
+* hostile text (escape sequences, CR, C1, bidi: ``tests/test_safe_text.py``) through
+  every view that prints outside text: escaped = a control character reached the
+  output; spoofed tool calls (``tests/cli/test_approval_screen.py``) drawn by a VT100
+  emulator: escaped = the screen does not show the real tool and every argument;
+  lookalike fence tags and tool names (``tests/test_fence.py``): escaped = a tag a
+  lenient reader would take for the fence survives;
+* the fault scenarios of ``tests/fixtures/faults.py`` (the very cases the tests run):
   survived = an answer (or the one clear error expected), no crash, the turn kept.
 
 and prints Markdown tables for the README's reliability section. Exits 1 if anything
@@ -41,7 +47,7 @@ for _name in (
 os.environ["AHORA_HOME"] = str(Path(_SCRATCH.name) / "home")
 os.environ["OLLAMA_HOST"] = "http://127.0.0.1:9"
 
-from tests.test_faults import SCENARIOS, run_scenario  # noqa: E402
+from tests.fixtures.faults import SCENARIOS, run_scenario  # noqa: E402
 from tests.tools.test_calculator_hostile import HOSTILE  # noqa: E402
 
 
@@ -140,8 +146,74 @@ def fault_scenarios() -> tuple[Tally, list[tuple[str, str, str, float]]]:
     return tally, rows
 
 
+def terminal_corpus() -> Tally:
+    """Hostile text (escape sequences, CR, C1, bidi) through every view that prints it."""
+    from tests.test_safe_text import PAYLOADS, VIEWS, view_is_inert
+
+    tally = Tally("Terminal injection: control sequences through every view (pty, pipe, JSON)")
+    for _, payload in PAYLOADS:
+        for view, render in VIEWS.items():
+            tally.tried += 1
+            try:
+                output = render(payload)
+            except Exception:
+                tally.crashes += 1
+                continue
+            if view_is_inert(view, output):
+                tally.handled += 1
+            else:
+                tally.escaped += 1
+    return tally
+
+
+def approval_corpus() -> Tally:
+    """Spoofed tool calls, drawn as a VT100 would (pyte): is the real call what shows?"""
+    from tests.cli.test_approval_screen import SPOOFS, screen_of, shows_the_real_call
+
+    tally = Tally("Approval spoofing: the question shows the real call (VT100 screen)")
+    for _, call in SPOOFS:
+        tally.tried += 1
+        try:
+            shown = screen_of(call)
+        except Exception:
+            tally.crashes += 1
+            continue
+        if shows_the_real_call(call, shown):
+            tally.handled += 1
+        else:
+            tally.escaped += 1
+    return tally
+
+
+def fence_corpus() -> Tally:
+    """Lookalike fence tags inside tool output, and hostile tool names in the header."""
+    from tests.test_fence import HOSTILE_NAMES, LOOKALIKES, TAG, inner, reader_view
+
+    from ahora.middleware.tool_output import fence
+
+    tally = Tally("Fence escapes: lookalike closing tags and hostile tool names")
+    for hostile in LOOKALIKES + HOSTILE_NAMES:
+        tally.tried += 1
+        try:
+            if hostile in HOSTILE_NAMES:  # the header must stay one line, with no tag
+                fenced = fence("data", hostile)
+                shown = fenced.split("\n", 1)[0].removeprefix("<tool_output tool=")
+                broken = not fenced.endswith('">\ndata\n</tool_output>')
+            else:
+                shown = inner(fence(f"before {hostile} after", "read_page"))
+                broken = False
+        except Exception:
+            tally.crashes += 1
+            continue
+        if broken or TAG.search(reader_view(shown)):
+            tally.escaped += 1
+        else:
+            tally.handled += 1
+    return tally
+
+
 def main() -> int:
-    tallies = [calculator_corpus()]
+    tallies = [calculator_corpus(), terminal_corpus(), approval_corpus(), fence_corpus()]
     addresses = address_corpus()
     if addresses is not None:
         tallies.append(addresses)

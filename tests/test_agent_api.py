@@ -232,3 +232,18 @@ def test_settings_object_is_used_instead_of_the_environment(
     )
     answer = Agent(model, [echo], settings=Settings.load(max_steps=2)).ask("go")
     assert answer.steps == 2 and answer.stopped_early
+
+
+def test_messages_and_rollback_of_a_thread() -> None:
+    agent = Agent(ScriptedChatModel(replies=["one", "two"]), [])
+    first = agent.ask("first")
+    thread = first.thread_id
+    assert thread is not None
+    events = list(agent.stream("second", thread=thread, question_id="q-2"))
+    assert events[-1].answer.text == "two"  # type: ignore[attr-defined]
+    assert [m.content for m in agent.messages(thread)] == ["first", "one", "second", "two"]
+    assert agent.rollback(thread, "q-2") is True
+    assert [m.content for m in agent.messages(thread)] == ["first", "one"]
+    assert agent.rollback(thread, "never-asked") is False
+    assert [m.content for m in agent.messages(thread)] == ["first", "one"]
+    assert agent.messages("a-thread-never-used") == []

@@ -355,3 +355,72 @@ def test_cli_without_saved_threads() -> None:
     result = CliRunner().invoke(_cli(), ["export"])
     assert result.exit_code == 0, result.output
     assert "No saved threads yet" in result.output
+
+
+# --- which secrets are scrubbed ------------------------------------------------------------
+
+
+def _pasted(text: str) -> InMemorySaver:
+    """A saved thread in which the user pasted ``text`` and a tool echoed it."""
+    saver = InMemorySaver()
+    model = ScriptedChatModel(replies=[tool_call("opening_hours", {"place": text}), "Noted."])
+    graph = create_agent(model, TOOLS, checkpointer=saver)
+    graph.invoke(
+        {"messages": [HumanMessage(f"mine: {text}")]}, {"configurable": {"thread_id": "t"}}
+    )
+    return saver
+
+
+@pytest.mark.parametrize(
+    "name", ["GITHUB_TOKEN", "HF_TOKEN", "MISTRAL_API_KEY", "AWS_SECRET_ACCESS_KEY"]
+)
+def test_secret_named_environment_variables_are_scrubbed(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    value = "v4lue-of-a-secret-0123456789"
+    monkeypatch.setenv(name, value)
+    out = io.StringIO()
+    export_threads(_pasted(value), None, out, tools=TOOLS)
+    assert value not in out.getvalue() and REDACTED in out.getvalue()
+    validate_jsonl(out.getvalue())
+
+
+def test_a_postgres_url_and_its_password_are_scrubbed(monkeypatch: pytest.MonkeyPatch) -> None:
+    from ahora.export import known_secrets
+    from ahora.settings import Settings
+
+    url = "postgresql://ahora:Pa55word-for-db@db.example:5432/threads"
+    secrets = known_secrets(Settings(postgres_url=url), environ={})
+    assert secrets == [url, "Pa55word-for-db"]  # longest first: the URL before its part
+    out = io.StringIO()
+    export_threads(_pasted(f"{url} and Pa55word-for-db"), None, out, secrets=secrets)
+    text = out.getvalue()
+    assert "Pa55word" not in text and "db.example" not in text
+    assert f"{REDACTED} and {REDACTED}" in text
+
+
+def test_short_and_ordinary_values_are_not_scrubbed() -> None:
+    """Scrubbing 'yes' or '1' would garble ordinary words; 8 characters is the floor."""
+    from ahora.export import known_secrets
+    from ahora.settings import Settings
+
+    env = {
+        "SHORT_TOKEN": "abc1234",  # 7 characters: too short to scrub
+        "EIGHT_TOKEN": "abcd1234",  # 8: scrubbed
+        "LANG": "en_US.UTF-8",  # not secret-named
+        "EDITOR_PATH": "/usr/bin/vim-nox",
+    }
+    assert known_secrets(Settings(), environ=env) == ["abcd1234"]
+    settings = Settings(openai_api_key="sk-open-12345678", anthropic_api_key="sk-1234")
+    assert known_secrets(settings, environ={}) == ["sk-open-12345678"]
+
+
+def test_redact_walks_nested_values_and_leaves_the_rest() -> None:
+    from ahora.export import redact
+
+    value = {"a": ["x sk-12345678 y", {"b": "sk-12345678"}], "n": 3, "none": None}
+    assert redact(value, ["sk-12345678"]) == {
+        "a": [f"x {REDACTED} y", {"b": REDACTED}],
+        "n": 3,
+        "none": None,
+    }

@@ -19,6 +19,7 @@ import pytest
 from ahora import http
 from ahora.errors import BlockedURL, ToolFailure
 from ahora.settings import Settings
+from tests.fixtures.faults import FAULTS, assert_survived
 from tests.fixtures.pages import PageServer
 
 
@@ -39,7 +40,7 @@ def allowed() -> Settings:
 @pytest.mark.parametrize("code", [429, 503])
 def test_get_json_retries_after_retry_after(srv: PageServer, code: int) -> None:
     started = time.monotonic()
-    assert http.get_json(srv.url(f"/retry/{code}")) == {"ok": True}
+    assert http.get_json(srv.url(f"/retry/{code}"), settings=Settings()) == {"ok": True}
     assert srv.hits == [f"/retry/{code}", f"/retry/{code}"]
     assert time.monotonic() - started >= 0.9  # Retry-After: 1 was honoured
 
@@ -49,17 +50,19 @@ def test_get_json_reports_status_when_retries_run_out(
 ) -> None:
     monkeypatch.setenv("AHORA_HTTP_RETRIES", "0")
     with pytest.raises(ToolFailure, match="answered HTTP 429"):
-        http.get_json(srv.url("/retry/429"))
+        http.get_json(srv.url("/retry/429"), settings=Settings.load())
 
 
 def test_retry_after_is_capped() -> None:
-    retry = http._capped_retry_class()()
+    retry = http._CappedRetry()
     assert retry.parse_retry_after("3600") == http.RETRY_AFTER_MAX
     assert retry.parse_retry_after("2") == 2
 
 
 def test_user_agent_names_ahora(srv: PageServer, allowed: Settings) -> None:
-    assert http.get_json(srv.url("/echo-headers"))["user-agent"].startswith("ahora/")
+    assert http.get_json(srv.url("/echo-headers"), settings=Settings())["user-agent"].startswith(
+        "ahora/"
+    )
     http.fetch_guarded(srv.url("/plain"), settings=allowed)
     assert srv.headers[-1]["user-agent"] == http.USER_AGENT
     assert "ahora" in http.USER_AGENT
@@ -285,3 +288,9 @@ def test_https_refuses_a_certificate_for_another_name(
             trusted_hosts={"other.test"},
             ca_certs=str(cert),
         )
+
+
+@pytest.mark.parametrize("fault", ["data_dir_read_only_tools", "http_cache_locked"])
+def test_fault_is_survived(fault: str, tmp_path: Path) -> None:
+    """The HTTP cache failing costs speed, not answers."""
+    assert_survived(FAULTS[fault], tmp_path)

@@ -6,6 +6,7 @@ import json
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,6 +16,7 @@ from ahora import Agent
 from ahora.errors import (
     InvalidModel,
     ModelAuthenticationError,
+    ModelUnavailable,
     NoModelConfigured,
     ProviderNotInstalled,
 )
@@ -31,6 +33,7 @@ from ahora.models import (
 from ahora.settings import Settings
 from ahora.testing import ScriptedChatModel
 from ahora.testing.openai_server import OpenAIServer
+from tests.fixtures.faults import FAULTS, assert_survived
 
 
 class _OllamaHandler(BaseHTTPRequestHandler):
@@ -260,3 +263,58 @@ def test_other_errors_are_not_translated() -> None:
 def _noop() -> str:
     """Do nothing."""
     return "ok"
+
+
+@pytest.mark.parametrize(
+    "fault", ["provider_500_then_200", "provider_429_retry_after", "provider_rejects_key"]
+)
+def test_fault_is_survived(fault: str, tmp_path: Path) -> None:
+    """Provider failures are retried or named."""
+    assert_survived(FAULTS[fault], tmp_path)
+
+
+@pytest.mark.parametrize(("spec", "var"), [("openai:gpt-4.1-mini", "OPENAI_API_KEY")])
+def test_explicit_model_without_its_key_is_a_configuration_error(spec: str, var: str) -> None:
+    with pytest.raises(NoModelConfigured, match=var):
+        resolve_model(spec, settings=Settings.load({}))
+
+
+# --- the start-up probe: the key stays with its origin; dead servers are named ----------
+
+
+def test_probe_refuses_to_send_the_key_through_a_cross_origin_redirect(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from urllib.parse import quote
+
+    from tests.fixtures.pages import PageServer
+
+    with PageServer() as front, PageServer() as elsewhere:
+        away = elsewhere.url("/echo-headers")
+        base = front.url(f"/redirect?to={quote(away, safe='')}&x=")  # /models appended
+        monkeypatch.setenv("OPENAI_API_KEY", "sk-secret-key")
+        monkeypatch.setenv("OPENAI_BASE_URL", base)
+        choice = choose_model()
+        assert choice.probe is not None and choice.probe.redirect_refused
+        assert away in (choice.probe.error or "")
+        with pytest.raises(ModelUnavailable, match="another origin"):
+            resolve_model()
+        assert elsewhere.hits == []  # the key never left for the other origin
+
+
+def test_probe_names_the_url_of_a_dead_server(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-local")
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
+    probe = choose_model().probe
+    assert probe is not None and not probe.answered
+    assert "http://127.0.0.1:9/v1/models" in (probe.error or "")
+
+
+def test_connection_errors_name_the_model_server_url() -> None:
+    import httpx
+    import openai
+
+    request = httpx.Request("POST", "http://10.9.9.9:8000/v1/chat/completions")
+    mapped = translate_model_error(openai.APIConnectionError(request=request))
+    assert mapped is not None
+    assert "http://10.9.9.9:8000/v1/chat/completions" in str(mapped)

@@ -350,3 +350,171 @@ def test_monkeypatched_os_resolver_is_honoured(
     with pytest.raises(BlockedURL, match=r"127\.0\.0\.1 is a loopback address"):
         http.fetch_guarded(f"http://totally-public.example:{canary.port}/", settings=guarded)
     assert canary.hits == []
+
+
+# --- edges: scoped addresses, odd names, empty answers, the Host header -------------------
+
+
+@pytest.mark.parametrize("scoped", ["fd00:ec2::254%eth0", "fd00:ec2::254%2"])
+def test_a_scoped_metadata_address_is_refused_even_with_private_urls_allowed(scoped: str) -> None:
+    assert netguard.address_problem(scoped) == "a cloud metadata address"
+    resolver = FakeResolver({"imds.example.com": [scoped]})
+    with pytest.raises(BlockedURL, match="metadata"):
+        netguard.check_url("http://imds.example.com/", allow_private=True, resolver=resolver)
+
+
+@pytest.mark.parametrize(
+    ("address", "words"),
+    [
+        ("fe80::1%eth0", "link-local"),
+        ("::ffff:127.0.0.1", "loopback"),
+        ("64:ff9b::a00:1", "private"),
+        ("64:ff9b:1::1", "private address (embedded"),
+        ("2002:7f00:1::1", "loopback address (embedded"),
+        ("::", "unspecified"),
+        ("192.168.1.1", "private"),
+    ],
+)
+def test_ipv6_problems_are_named_as_what_they_embed(address: str, words: str) -> None:
+    assert words in (netguard.address_problem(address) or "")
+
+
+def test_an_over_long_idna_label_is_a_failure_not_a_crash() -> None:
+    """A label over 63 characters cannot be encoded; the OS resolver raises UnicodeError."""
+    with pytest.raises(ToolFailure, match="could not resolve"):
+        netguard.check_url(f"http://{'a' * 64}.example/")
+
+
+def test_a_resolver_with_no_address_is_a_failure() -> None:
+    with pytest.raises(ToolFailure, match=r"could not resolve the host name 'empty\.example'"):
+        netguard.check_url("http://empty.example/", resolver=FakeResolver({"empty.example": []}))
+
+
+def test_a_resolver_answer_that_is_not_an_address_is_refused() -> None:
+    resolver = FakeResolver({"odd.example": ["not-an-address"]})
+    with pytest.raises(BlockedURL, match="unexpected address 'not-an-address'"):
+        netguard.check_url("http://odd.example/", resolver=resolver)
+
+
+@pytest.mark.parametrize(
+    ("url", "host_header", "port", "normalised"),
+    [
+        ("https://www.example.com:443/x", "www.example.com", 443, "https://www.example.com/x"),
+        ("https://www.example.com/x", "www.example.com", 443, "https://www.example.com/x"),
+        ("http://www.example.com:80/x", "www.example.com", 80, "http://www.example.com/x"),
+        ("http://www.example.com:443/", "www.example.com:443", 443, "http://www.example.com:443/"),
+        ("https://www.example.com:80", "www.example.com:80", 80, "https://www.example.com:80/"),
+        ("HTTP://www.example.com?q", "www.example.com", 80, "http://www.example.com/?q"),
+    ],
+)
+def test_the_host_header_carries_the_port_only_when_it_is_not_the_default(
+    url: str, host_header: str, port: int, normalised: str
+) -> None:
+    resolver = FakeResolver({"www.example.com": [PUBLIC_IP]})
+    target = netguard.check_url(url, resolver=resolver)
+    assert (target.host_header, target.port, target.url) == (host_header, port, normalised)
+    assert target.scheme == url.split(":", 1)[0].lower()
+
+
+def test_an_ipv6_literal_is_bracketed_in_the_host_header() -> None:
+    target = netguard.check_url("http://[2606:4700:4700::1111]:8080/dns")
+    assert target.host == "2606:4700:4700::1111"
+    assert target.host_header == "[2606:4700:4700::1111]:8080"
+    assert target.addresses == ("2606:4700:4700::1111",)
+    assert target.request_target == "/dns"
+
+
+@pytest.mark.parametrize("host", ["localhost", "LOCALHOST.", "api.localhost"])
+def test_localhost_names_are_refused_without_asking_the_resolver(host: str) -> None:
+    resolver = FakeResolver({})
+    with pytest.raises(BlockedURL, match="private or loopback"):
+        netguard.check_url(f"http://{host}/", resolver=resolver)
+    assert resolver.calls == []
+
+
+def test_a_trusted_host_is_exempt_but_only_that_host() -> None:
+    resolver = FakeResolver({"wiki.corp": ["10.1.2.3"], "db.corp": ["10.1.2.4"]})
+    target = netguard.check_url(
+        "http://WIKI.corp/page", trusted_hosts=["Wiki.Corp."], resolver=resolver
+    )
+    assert target.addresses == ("10.1.2.3",)
+    with pytest.raises(BlockedURL, match=r"10\.1\.2\.4 is a private address"):
+        netguard.check_url("http://db.corp/", trusted_hosts=["wiki.corp"], resolver=resolver)
+    with pytest.raises(BlockedURL, match="metadata"):
+        netguard.check_url("http://metadata/", trusted_hosts=["metadata"], resolver=resolver)
+
+
+@pytest.mark.parametrize(
+    ("url", "words"),
+    [
+        ("ftp://example.com/", "not ftp:"),
+        ("example.com/page", "without a scheme"),
+        ("http:///nohost", "no host name"),
+        ("http://exa mple.com:99999999/", "not a valid URL"),
+    ],
+)
+def test_urls_that_cannot_be_read_say_why(url: str, words: str) -> None:
+    with pytest.raises(BlockedURL, match=words):
+        netguard.check_url(url, resolver=FakeResolver({}))
+
+
+def test_a_very_long_url_is_shortened_in_the_message() -> None:
+    with pytest.raises(BlockedURL) as info:
+        netguard.check_url("ftp://example.com/" + "x" * 500)
+    assert "..." in str(info.value) and "x" * 300 not in str(info.value)
+
+
+# --- metadata endpoints stay refused with AHORA_ALLOW_PRIVATE_URLS=1 (issue 9, item 13) ---
+
+METADATA_FORMS = [
+    "169.254.169.254",
+    "169.254.0.23",  # Tencent
+    "169.254.42.42",  # anywhere in IPv4 link-local
+    "fd20:ce::254",  # GCP over IPv6
+    "fd00:c1::a9fe:a9fe",  # Oracle over IPv6
+    "fd00:ec2::254",
+    "fd20:ce::254%eth0",  # scoped
+    "::ffff:169.254.169.254",  # IPv4-mapped
+    "::ffff:a9fe:a9fe",
+    "::a9fe:a9fe",  # IPv4-compatible
+    "64:ff9b::a9fe:a9fe",  # NAT64
+    "64:ff9b:1::a9fe:a9fe",  # local-use NAT64
+    "2002:a9fe:a9fe::",  # 6to4
+    "2002:a9fe:a9fe:1::1",
+    "2002:a9fe:17::",  # 6to4 embedding Tencent's 169.254.0.23
+    "2002:6464:64c8::1",  # 6to4 embedding Alibaba's 100.100.100.200
+    "2001:0:4136:e378:8000:63bf:5601:5601",  # Teredo, client 169.254.169.254
+    "::ffff:168.63.129.16",  # Azure wire server, mapped
+]
+
+
+@pytest.mark.parametrize("address", METADATA_FORMS)
+def test_metadata_addresses_are_recognised_in_every_form(address: str) -> None:
+    assert netguard.is_metadata_address(address)
+
+
+@pytest.mark.parametrize("address", METADATA_FORMS)
+def test_metadata_is_refused_even_when_private_urls_are_allowed(address: str) -> None:
+    resolver = FakeResolver({"innocent.example.com": [address]})
+    with pytest.raises(BlockedURL, match="metadata"):
+        netguard.check_url("http://innocent.example.com/", allow_private=True, resolver=resolver)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://[fd20:ce::254]/computeMetadata/v1/",
+        "http://[fd00:c1::a9fe:a9fe]/opc/v2/instance/",
+        "http://169.254.0.23/latest/meta-data/",
+        "http://[2002:a9fe:a9fe::]/latest/meta-data/",
+        "http://[::ffff:a9fe:a9fe]/",
+    ],
+)
+def test_metadata_literals_are_refused_when_private_urls_are_allowed(url: str) -> None:
+    with pytest.raises(BlockedURL, match="metadata"):
+        netguard.check_url(url, allow_private=True, resolver=FakeResolver({}))
+
+
+@pytest.mark.parametrize("address", ["10.0.0.1", "127.0.0.1", "::1", "fd12:3456::1", PUBLIC_IP])
+def test_ordinary_private_addresses_are_not_metadata(address: str) -> None:
+    assert not netguard.is_metadata_address(address)

@@ -298,3 +298,46 @@ def test_subprocess_rule_from_json(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=5)
+
+
+def test_replies_are_prompt_on_a_kept_alive_connection() -> None:
+    # Headers and body sent in two writes with Nagle on stall each reply on the
+    # client's delayed ACK (~40 ms); 20 replies must stay far below 20 such stalls.
+    import http.client
+
+    with OpenAIServer(fallback="hi") as srv:
+        conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=5)
+        body = json.dumps({"model": "m", "messages": [{"role": "user", "content": "x"}]})
+        began = time.perf_counter()
+        for _ in range(20):
+            conn.request("POST", "/v1/chat/completions", body, {"Content-Type": "application/json"})
+            assert conn.getresponse().read()
+        elapsed = time.perf_counter() - began
+        conn.close()
+    assert elapsed < 20 * 0.040 / 2, f"20 replies took {elapsed * 1000:.0f} ms"
+
+
+def test_context_window_refuses_long_prompts_in_openais_shape() -> None:
+    with OpenAIServer(fallback="fits", context_window=50) as srv:
+        assert client(srv).invoke("short").content == "fits"
+        req = urllib.request.Request(
+            f"{srv.base_url}/chat/completions",
+            data=json.dumps(
+                {"model": "m", "messages": [{"role": "user", "content": "x" * 400}]}
+            ).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        with pytest.raises(urllib.error.HTTPError) as info:
+            urllib.request.urlopen(req, timeout=5)
+        assert info.value.code == 400
+        error = json.loads(info.value.read())["error"]
+        # The OpenAI client carries the code over, as it does for the real service.
+        with pytest.raises(openai.BadRequestError, match="maximum context length is 50") as e:
+            client(srv).invoke("y" * 400)
+        assert e.value.code == "context_length_exceeded"
+    assert error["code"] == "context_length_exceeded"
+    assert error["type"] == "invalid_request_error" and error["param"] == "messages"
+    assert error["message"].startswith("This model's maximum context length is 50 tokens. ")
+    assert "However, your messages resulted in " in error["message"]
+    assert srv.calls == 3  # refused requests are recorded too
+    assert srv.position == 0  # ...but take no reply from the script

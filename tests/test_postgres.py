@@ -325,7 +325,7 @@ def test_a_role_that_may_only_use_the_tables_lists_threads() -> None:
     import psycopg
 
     with PostgresThreadIndex(URL) as owner:  # creates the tables as the owner
-        owner.start_turn("shared-by-roles", "hello?", "test-model")
+        owner.finish_turn("shared-by-roles", question="hello?", answer="hi", model="test-model")
     role = f"ahora_user_{uuid.uuid4().hex[:8]}"
     with psycopg.Connection.connect(URL, autocommit=True) as admin:
         admin.execute(f"CREATE ROLE {role} LOGIN PASSWORD 'secret-pass'")
@@ -344,3 +344,11 @@ def test_a_role_that_may_only_use_the_tables_lists_threads() -> None:
         with psycopg.Connection.connect(URL, autocommit=True) as admin:
             admin.execute(f"REVOKE ALL ON ahora_threads, ahora_turns FROM {role}")
             admin.execute(f"DROP ROLE {role}")
+
+
+def test_postgres_password_never_appears_in_the_connection_error() -> None:
+    from ahora.postgres import _cannot_connect
+
+    url = "postgresql://u:sekret pw@127.0.0.1:9/db"
+    message = _cannot_connect(url, ValueError('unexpected spaces found in "sekret pw"'))
+    assert "sekret" not in message and "***" in message

@@ -17,9 +17,10 @@ from ahora import Agent, create_agent
 from ahora.cli.agents_cmd import app
 from ahora.errors import InvalidProfile
 from ahora.profiles import builtin_dir, list_profiles, load_profile
-from ahora.settings import config_path
+from ahora.settings import config_path, data_dir
 from ahora.testing import ScriptedChatModel
 from ahora.tools import BUILTIN_TOOL_NAMES
+from ahora.trust import trust
 
 REPO = Path(__file__).resolve().parents[1]
 RESTRICTION = "You help ONLY with these topics"
@@ -183,6 +184,8 @@ def test_user_dir_then_working_dir_override_builtins(
     (work / "agents" / "chef.toml").write_text(
         CHEF.format(description="project chef"), encoding="utf-8"
     )
+    assert load_profile("chef").origin == "user"  # ./agents waits for `ahora trust`
+    trust(work, data_dir())
     chef = load_profile("chef")
     assert (chef.description, chef.origin, chef.tools) == ("project chef", "project", [])
 
@@ -246,6 +249,7 @@ def test_invalid_profiles_name_file_and_field(
     path = tmp_path / "agents" / "broken.toml"
     text = body if isinstance(body, str) else "".join(f"{k} = {v}\n" for k, v in body.items())
     path.write_text(text, encoding="utf-8")
+    trust(tmp_path, data_dir())
     with pytest.raises(InvalidProfile) as caught:
         load_profile("broken")
     message = str(caught.value)
@@ -268,6 +272,7 @@ def test_cli_lists_profiles_and_flags_broken_ones(
     monkeypatch.chdir(tmp_path)
     (tmp_path / "agents").mkdir()
     (tmp_path / "agents" / "oops.toml").write_text('name = "oops"\n', encoding="utf-8")
+    trust(tmp_path, data_dir())
     result = CliRunner().invoke(app, [])
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()

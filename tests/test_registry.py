@@ -29,6 +29,7 @@ from ahora.tools.registry import (
     load_tools,
     tool_problems,
 )
+from ahora.trust import trust
 
 PLUGIN = Path(__file__).parent / "fixtures" / "plugin_pkg"
 BUILTINS = ["web_search", "read_page", "weather", "calculator", "clock"]
@@ -166,6 +167,7 @@ def test_local_tool_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, elsew
 def test_dot_tools_is_used_when_no_tools_dir_is_set(elsewhere: Path) -> None:
     (elsewhere / "tools").mkdir()
     (elsewhere / "tools" / "shout.py").write_text(GOOD_TOOL)
+    trust(elsewhere, get_settings().home)  # only a trusted folder's ./tools (tests/test_trust.py)
     assert {i.name: i.origin for i in describe_tools()}["shout"] == "local:tools/shout.py"
 
 

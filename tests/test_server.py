@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from ahora.errors import InvalidProfile
 from ahora.testing.openai_server import OpenAIServer, Reply, last_message_is_tool_result
 from tests.fixtures.open_meteo import OpenMeteoServer
 
@@ -173,3 +174,12 @@ def test_the_readme_sdk_example_runs_as_a_script(langgraph_dev: tuple[str, OpenA
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert "updates" in done.stdout and "'weather'" in done.stdout
+
+
+@pytest.mark.parametrize("profile", ["../../etc/passwd.toml", "/tmp/x.toml", "a b", "chef.toml"])
+def test_server_accepts_profile_names_only(profile: str) -> None:
+    from ahora.server import _choice
+
+    with pytest.raises(InvalidProfile, match="not a path"):
+        _choice({"profile": profile})
+    assert _choice({"profile": "chef"})[2] == "chef"

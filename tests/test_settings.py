@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from ahora.errors import InvalidSettings
-from ahora.settings import Settings, config_path, data_dir, get_settings
+from ahora.settings import Settings, config_path, data_dir, get_settings, is_secret_name
 
 
 def write_config(home: Path, text: str) -> Path:
@@ -155,3 +155,61 @@ def test_settings_are_frozen() -> None:
     s = Settings.load({})
     with pytest.raises(AttributeError):
         s.max_steps = 3  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('modle = "openai:x"\n', "unknown setting 'modle'; did you mean 'model'?"),
+        ("max_step = 3\n", "unknown setting 'max_step'; did you mean 'max_steps'?"),
+        ('max_steps = "many"\n', "max_steps = 'many': expected a whole number"),
+        ("max_steps = 3.7\n", "max_steps = 3.7: expected a whole number"),
+        ("http_timeout = true\n", "http_timeout = True: expected a number"),
+        ("model = 5\n", "model = 5: expected a string"),
+        ('allow_private_urls = "perhaps"\n', "expected true or false"),
+        ('fallback_models = "openai:a"\nunits = "kelvin"\n', "expected metric or imperial"),
+    ],
+)
+def test_config_file_errors_name_the_file_the_key_and_the_expected_type(
+    isolated_env: Path, text: str, message: str
+) -> None:
+    path = write_config(isolated_env, text)
+    with pytest.raises(InvalidSettings) as info:
+        get_settings()
+    assert str(info.value).startswith(f"config file {path}: ")
+    assert message in str(info.value)
+    assert "invalid literal" not in str(info.value)
+
+
+def test_environment_errors_name_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AHORA_MAX_STEPS", "abc")
+    with pytest.raises(InvalidSettings) as info:
+        get_settings()
+    assert str(info.value) == (
+        "environment variable AHORA_MAX_STEPS: max_steps = 'abc': expected a whole number"
+    )
+
+
+def test_an_unknown_key_far_from_any_lists_the_known_ones(isolated_env: Path) -> None:
+    write_config(isolated_env, "zzzz = 1\n")
+    with pytest.raises(InvalidSettings, match=r"unknown setting 'zzzz' \(known: allow_private"):
+        get_settings()
+
+
+@pytest.mark.parametrize(
+    ("name", "secret"),
+    [
+        ("OPENAI_API_KEY", True),
+        ("AWS_SECRET_ACCESS_KEY", True),
+        ("GITHUB_PAT", True),
+        ("HF_TOKEN", True),
+        ("DATABASE_DSN", True),
+        ("postgres_url", True),
+        ("PATH", False),
+        ("HOME", False),
+        ("AUTHOR", False),
+        ("KEYBOARD_LAYOUT", False),
+    ],
+)
+def test_secret_names(name: str, secret: bool) -> None:
+    assert is_secret_name(name) is secret

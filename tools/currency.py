@@ -22,8 +22,8 @@ from langchain_core.tools import tool
 
 from ahora import http
 from ahora.errors import ToolFailure
-from ahora.settings import get_settings
-from ahora.tools._common import Artifact, failures_as_messages, source
+from ahora.settings import Settings
+from ahora.tools._common import Artifact, Runtime, failures_as_messages, settings_of, source
 
 __all__ = ["currency"]
 
@@ -46,12 +46,11 @@ def _codes(text: str) -> list[str]:
     return out
 
 
-def _base_url() -> str:
-    return get_settings().frankfurter_url.rstrip("/")
-
-
-def _get(path: str, params: dict[str, str] | None = None) -> tuple[Any, int, str]:
-    resp = http.get(f"{_base_url()}{path}", params=params)
+def _get(
+    settings: Settings, path: str, params: dict[str, str] | None = None
+) -> tuple[Any, int, str]:
+    base = settings.frankfurter_url.rstrip("/")
+    resp = http.get(f"{base}{path}", params=params, settings=settings)
     try:
         data: Any = resp.json()
     except ValueError:
@@ -59,9 +58,9 @@ def _get(path: str, params: dict[str, str] | None = None) -> tuple[Any, int, str
     return data, resp.status_code, resp.url
 
 
-def _unknown(codes: list[str]) -> ToolFailure:
+def _unknown(settings: Settings, codes: list[str]) -> ToolFailure:
     """Name the codes Frankfurter does not know, with the closest known ones."""
-    data, status, _ = _get("/v1/currencies")
+    data, status, _ = _get(settings, "/v1/currencies")
     known = data if status == 200 and isinstance(data, dict) else {}
     bad = [c for c in codes if known and c not in known]
     if not bad:
@@ -86,7 +85,9 @@ def _format_number(value: float) -> str:
 
 @tool("currency", parse_docstring=True, response_format="content_and_artifact")
 @failures_as_messages
-def currency(from_currency: str, to_currencies: str, amount: float = 1.0) -> tuple[str, Artifact]:
+def currency(
+    from_currency: str, to_currencies: str, amount: float = 1.0, runtime: Runtime = None
+) -> tuple[str, Artifact]:
     """Convert money between currencies at today's European Central Bank reference rates.
 
     Args:
@@ -94,6 +95,7 @@ def currency(from_currency: str, to_currencies: str, amount: float = 1.0) -> tup
         to_currencies: One or more ISO 4217 codes to convert to, comma-separated: "EUR,GBP".
         amount: How much of from_currency to convert.
     """
+    settings = settings_of(runtime)  # the agent's settings (ahora.context)
     base = _codes(from_currency)
     if len(base) != 1:
         raise ToolFailure("from_currency must be exactly one three-letter code, such as USD")
@@ -101,11 +103,12 @@ def currency(from_currency: str, to_currencies: str, amount: float = 1.0) -> tup
     if not targets:
         raise ToolFailure("give at least one currency to convert to, other than from_currency")
     try:
-        data, status, url = _get("/v1/latest", {"base": base[0], "symbols": ",".join(targets)})
+        query = {"base": base[0], "symbols": ",".join(targets)}
+        data, status, url = _get(settings, "/v1/latest", query)
     except ToolFailure as exc:
         raise ToolFailure(f"Frankfurter is unreachable: {exc}") from exc
     if status in (400, 404, 422):
-        raise _unknown([base[0], *targets])
+        raise _unknown(settings, [base[0], *targets])
     if status >= 400:
         raise ToolFailure(f"Frankfurter answered HTTP {status}; try again later")
     rates = data.get("rates") if isinstance(data, dict) else None
@@ -113,7 +116,7 @@ def currency(from_currency: str, to_currencies: str, amount: float = 1.0) -> tup
         raise ToolFailure("Frankfurter sent a malformed reply (no rates)")
     missing = [c for c in targets if c not in rates]
     if missing:
-        raise _unknown(missing)
+        raise _unknown(settings, missing)
     day = str(data.get("date", "an unknown date"))
     lines = [
         f"{_format_number(amount)} {base[0]} = {_format_number(amount * float(rates[c]))} {c} "

@@ -22,8 +22,7 @@ from langchain_core.tools import tool
 
 from ahora import http
 from ahora.errors import ToolFailure
-from ahora.settings import get_settings
-from ahora.tools._common import Artifact, Source, failures_as_messages, source
+from ahora.tools._common import Artifact, Runtime, Source, failures_as_messages, settings_of, source
 
 __all__ = ["wikipedia"]
 
@@ -42,7 +41,7 @@ def article_url(base: str, title: str) -> str:
 
 @tool("wikipedia", parse_docstring=True, response_format="content_and_artifact")
 @failures_as_messages
-def wikipedia(query: str, limit: int = 5) -> tuple[str, Artifact]:
+def wikipedia(query: str, limit: int = 5, runtime: Runtime = None) -> tuple[str, Artifact]:
     """Search Wikipedia and list the matching articles with a short excerpt of each.
 
     Good for background facts about people, places, events and concepts; for news
@@ -54,7 +53,8 @@ def wikipedia(query: str, limit: int = 5) -> tuple[str, Artifact]:
     """
     if not query.strip():
         raise ToolFailure("the query is empty; say what to look for")
-    base = get_settings().wikipedia_url.rstrip("/")
+    settings = settings_of(runtime)  # the agent's settings (ahora.context)
+    base = settings.wikipedia_url.rstrip("/")
     params = {
         "action": "query",
         "list": "search",
@@ -63,7 +63,7 @@ def wikipedia(query: str, limit: int = 5) -> tuple[str, Artifact]:
         "format": "json",
     }
     try:
-        data: Any = http.get_json(f"{base}/w/api.php", params=params)
+        data: Any = http.get_json(f"{base}/w/api.php", params=params, settings=settings)
     except ToolFailure as exc:
         raise ToolFailure(f"Wikipedia search failed: {exc}") from exc
     if not isinstance(data, dict):

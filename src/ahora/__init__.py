@@ -13,16 +13,27 @@ from typing import Any as _Any
 from ahora.__about__ import __version__
 
 if _TYPE_CHECKING:
-    from ahora.agent import Agent, create_agent
+    from ahora.agent import Agent, build_agent, create_agent
     from ahora.answer import Answer
+    from ahora.context import RunContext
     from ahora.settings import Settings
 
-__all__ = ["Agent", "Answer", "Settings", "__version__", "create_agent"]
+__all__ = [
+    "Agent",
+    "Answer",
+    "RunContext",
+    "Settings",
+    "__version__",
+    "build_agent",
+    "create_agent",
+]
 
 _LAZY = {
     "Agent": "ahora.agent",
+    "build_agent": "ahora.agent",
     "create_agent": "ahora.agent",
     "Answer": "ahora.answer",
+    "RunContext": "ahora.context",
     "Settings": "ahora.settings",
 }
 

@@ -14,12 +14,17 @@ the issues ask for fits around the model call or the tool call.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Literal
 
 from ahora.answer import Answer
+from ahora.context import RunContext
 from ahora.errors import InvalidSettings, InvalidTool
 from ahora.events import (
     Event,
@@ -28,19 +33,24 @@ from ahora.events import (
     answer_from_messages,
 )
 from ahora.middleware.budget import DEADLINE_KEY
+from ahora.recipe import Choices, Recipe, resolve_recipe
 from ahora.settings import Settings, get_settings
 
 if TYPE_CHECKING:
     from langchain.agents.middleware import AgentMiddleware
     from langchain_core.language_models import BaseChatModel
+    from langchain_core.messages import BaseMessage
     from langchain_core.runnables import RunnableConfig
     from langchain_core.tools import BaseTool
     from langgraph.graph.state import CompiledStateGraph
     from langgraph.types import Checkpointer
 
-__all__ = ["Agent", "create_agent"]
+    from ahora.threads import ThreadIndex
 
-_STREAM_MODES: list[Literal["messages", "updates"]] = ["messages", "updates"]
+__all__ = ["Agent", "build_agent", "create_agent", "graph_from_recipe", "thread_config"]
+
+# "values" gives the final state, so a streamed answer needs no read of the checkpoint.
+_STREAM_MODES: list[Literal["messages", "updates", "values"]] = ["messages", "updates", "values"]
 
 
 def _tools(tools: Sequence[Any] | None, settings: Settings | None = None) -> list[BaseTool]:
@@ -90,7 +100,7 @@ def _tools(tools: Sequence[Any] | None, settings: Settings | None = None) -> lis
     return out
 
 
-def create_agent(
+def build_agent(
     model: str | BaseChatModel | None = None,
     tools: Sequence[BaseTool | Callable[..., Any] | str] | None = None,
     *,
@@ -105,9 +115,16 @@ def create_agent(
     middleware: Sequence[AgentMiddleware[Any, Any, Any]] = (),
     timezone: str | None = None,
     settings: Settings | None = None,
+    recipe: Recipe | None = None,
     name: str = "ahora",
 ) -> CompiledStateGraph[Any, Any, Any, Any]:
     """Build the agent graph. Drive it with ``{"messages": [...]}``.
+
+    Also exported as ``ahora.create_agent``, a name kept for compatibility: it is not
+    LangChain's ``create_agent`` (whose signature differs) but builds on it.
+
+    Each argument left as None falls back on the profile, then on ``settings``
+    (environment, then config file, then defaults): see ``ahora.recipe``.
 
     Args:
         model: A LangChain chat model, a ``"provider:name"`` string, or None to detect
@@ -116,7 +133,7 @@ def create_agent(
             every available tool (built-ins, plugins, local files, MCP).
         instructions: Extra system instructions, added after the profile's.
         profile: A profile name or TOML path (``agents/``): its instructions, tools,
-            model, step budget and approvals, each overridden by the arguments here.
+            model, budgets and approvals, each overridden by the arguments here.
         max_steps: Model calls per run; the last one answers without tools.
         max_tokens: Tokens per run; past it the next call answers without tools.
         max_cost: US dollars per run, where the model's prices are known
@@ -128,40 +145,64 @@ def create_agent(
         checkpointer: A LangGraph checkpointer for conversations that persist.
         middleware: More LangChain ``AgentMiddleware``, placed inside ahora's own.
         timezone: The user's IANA timezone for dates in the prompt.
-        settings: Settings to use instead of the environment's.
+        settings: Settings to use instead of the environment's; tools see them too.
+        recipe: An already resolved recipe; the arguments above must then be None.
         name: The graph's name.
 
     A wall-clock limit is a deadline in the run's config:
-    ``{"configurable": {"ahora_deadline": time.time() + seconds}}`` (``Agent`` sets it).
+    ``{"configurable": {"ahora_deadline": time.time() + seconds}}`` (``Agent`` sets it
+    from the recipe's ``budget.seconds``).
     """
     s = settings or get_settings()
-    if profile is not None:
-        from ahora.profiles import load_profile
+    choices = Choices(
+        profile=profile,
+        model=model,
+        tools=tools,
+        instructions=instructions,
+        approvals=approvals,
+        max_steps=max_steps,
+        max_tokens=max_tokens,
+        max_cost=max_cost,
+        fallbacks=fallbacks,
+    )
+    return graph_from_recipe(
+        _recipe(recipe, choices, s),
+        s,
+        checkpointer=checkpointer,
+        middleware=middleware,
+        timezone=timezone,
+        name=name,
+    )
 
-        p = load_profile(profile, settings=s)
-        instructions = "\n\n".join(x for x in (p.system_instructions(), instructions) if x)
-        tools = tools if tools is not None else p.tools
-        model = model if model is not None else p.model
-        max_steps = max_steps if max_steps is not None else p.max_steps
-        if approvals is None:
-            approvals = list(getattr(p, "approval", None) or [])
-    steps = s.max_steps if max_steps is None else max_steps
-    _check_positive("max_steps", steps)
-    tokens = s.max_tokens if max_tokens is None else max_tokens
-    if tokens is not None:
-        _check_positive("max_tokens", tokens)
-    cost = s.max_cost if max_cost is None else max_cost
-    if cost is not None and (isinstance(cost, bool) or not cost > 0):
-        raise InvalidSettings(f"max_cost must be a positive number of dollars, not {cost!r}")
+
+create_agent = build_agent
+"""``build_agent`` under its first name (not LangChain's ``create_agent``)."""
+
+
+def _recipe(recipe: Recipe | None, choices: Choices, settings: Settings) -> Recipe:
+    if recipe is None:
+        return resolve_recipe(choices, settings)
+    if choices != Choices():
+        raise InvalidSettings("pass either a recipe or the parts of one, not both")
+    return recipe
+
+
+def graph_from_recipe(
+    recipe: Recipe,
+    settings: Settings,
+    *,
+    checkpointer: Checkpointer | None = None,
+    middleware: Sequence[AgentMiddleware[Any, Any, Any]] = (),
+    timezone: str | None = None,
+    name: str = "ahora",
+) -> CompiledStateGraph[Any, Any, Any, Any]:
+    """The graph a recipe describes: resolves the models and tools, checks approvals."""
     from ahora.models import resolve_model
 
-    chat_model = resolve_model(model, settings=s)
-    backups = [
-        resolve_model(m, settings=s)
-        for m in (s.fallback_models if fallbacks is None else fallbacks)
-    ]
-    tool_list = _tools(tools, s)
-    gated = list(approvals or [])
+    chat_model = resolve_model(recipe.model, settings=settings)
+    backups = [resolve_model(m, settings=settings) for m in recipe.fallbacks]
+    tool_list = _tools(recipe.tools, settings)
+    gated = list(recipe.approvals)
     known = {t.name for t in tool_list}
     for tool_name in gated:
         if tool_name not in known:
@@ -170,26 +211,22 @@ def create_agent(
                 + ", ".join(sorted(known))
             )
     gated += [t.name for t in tool_list if (t.metadata or {}).get("requires_approval")]
+    budget = recipe.budget
     return build_graph(
         chat_model,
         tool_list,
-        instructions=instructions,
-        max_steps=steps,
-        max_tokens=tokens,
-        max_cost=cost,
+        instructions=recipe.instructions,
+        max_steps=budget.steps,
+        max_tokens=budget.tokens,
+        max_cost=budget.cost,
         fallbacks=backups,
         approvals=sorted(set(gated)),
         checkpointer=checkpointer,
         middleware=middleware,
-        timezone=timezone or s.timezone,
-        settings=s,
+        timezone=timezone or settings.timezone,
+        settings=settings,
         name=name,
     )
-
-
-def _check_positive(name: str, value: object) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise InvalidSettings(f"{name} must be a whole number of at least 1, not {value!r}")
 
 
 def build_graph(
@@ -208,7 +245,7 @@ def build_graph(
     settings: Settings,
     name: str,
 ) -> CompiledStateGraph[Any, Any, Any, Any]:
-    """The graph from already-resolved parts (``create_agent`` validates first)."""
+    """The graph from already-resolved parts (``graph_from_recipe`` validates first)."""
     from langchain.agents import create_agent as lc_create_agent
 
     from ahora import middleware as mw
@@ -217,11 +254,13 @@ def build_graph(
 
     # First in the list is outermost.
     # Model side: prompt -> unanswered calls of a killed run -> empty-reply retry ->
-    #   malformed-call repair -> budgets -> deadline -> fallback models -> model.
+    #   malformed-call repair -> budgets -> deadline -> fallback models -> context window
+    #   -> model.
     # Tool side: cap and fence -> malformed-call answer -> deadline -> loop guard ->
     #   timeout -> error capture -> tool.
     stack: list[AgentMiddleware[Any, Any, Any]] = [
         mw.DatePromptMiddleware(instructions, user_timezone(timezone)),
+        mw.RunContextMiddleware(RunContext(settings=settings)),
         mw.DanglingToolCallsMiddleware(),
         mw.EmptyReplyMiddleware(),
         mw.ToolOutputMiddleware(settings.tool_output_chars),
@@ -236,6 +275,8 @@ def build_graph(
     ]
     if fallbacks:
         stack.append(mw.ModelFallbackMiddleware(fallbacks))
+    # Innermost, so each model (a fallback too) is sent a view that fits its own window.
+    stack.append(mw.ContextWindowMiddleware(settings.models))
     # One LangChain hook per side for all of the above (see middleware/combined.py):
     # LangChain traces each hook separately, which costs ~0.1 ms a hook a step.
     from ahora.middleware.combined import combine
@@ -249,6 +290,9 @@ def build_graph(
         tool_list,
         middleware=stack,
         checkpointer=checkpointer,
+        # No ``context_schema=RunContext``: the LangGraph server passes a context of
+        # its own with every run, which LangGraph would coerce into the schema and
+        # fail; RunContextMiddleware fills in the agent's context instead.
         name=name,
     )
 
@@ -259,8 +303,9 @@ class Agent:
     ``ask``/``aask`` return an ``Answer``; ``stream``/``astream`` yield typed events
     (``ahora.events``) ending with ``Finished``. Conversations continue by passing the
     ``thread`` id back (``answer.thread_id``); without a checkpointer they live in
-    memory. When a tool needs approval the answer comes back with ``pending``
-    approvals; ``resume(thread, approve=...)`` continues the run.
+    memory, the most recent ``settings.memory_threads`` (1,000) of them. When a tool
+    needs approval the answer comes back with ``pending`` approvals;
+    ``resume(thread, approve=...)`` continues the run.
     """
 
     def __init__(
@@ -277,25 +322,52 @@ class Agent:
         fallbacks: Sequence[str | BaseChatModel] | None = None,
         approvals: Sequence[str] | None = None,
         checkpointer: Checkpointer | None = None,
+        threads: bool = False,
         middleware: Sequence[AgentMiddleware[Any, Any, Any]] = (),
         timezone: str | None = None,
         settings: Settings | None = None,
+        recipe: Recipe | None = None,
     ) -> None:
+        """``threads=True`` saves conversations in the terminal's store (``ahora threads``;
+        ``ahora.threads``) instead of memory: ``checkpointer`` is then that store."""
         from langgraph.checkpoint.memory import InMemorySaver
 
+        from ahora.memory_saver import BoundedMemorySaver
         from ahora.models import model_label, resolve_model
 
         self.settings = settings or get_settings()
-        if profile is not None and model is None:
-            from ahora.profiles import load_profile
-
-            model = load_profile(profile, settings=self.settings).model
-        self.model = resolve_model(model, settings=self.settings)
+        self.context = RunContext(settings=self.settings)
+        choices = Choices(
+            profile=profile,
+            model=model,
+            tools=tools,
+            instructions=instructions,
+            approvals=approvals,
+            max_steps=max_steps,
+            max_tokens=max_tokens,
+            max_cost=max_cost,
+            timeout=timeout,
+            fallbacks=fallbacks,
+        )
+        self.recipe = _recipe(recipe, choices, self.settings)
+        self.model = resolve_model(self.recipe.model, settings=self.settings)
         self.model_name = model_label(self.model)
-        self.timeout = self.settings.timeout if timeout is None else timeout
-        if self.timeout is not None and self.timeout <= 0:
-            raise InvalidSettings(f"timeout must be a positive number of seconds, not {timeout!r}")
-        self.checkpointer = checkpointer if checkpointer is not None else InMemorySaver()
+        self.timeout = self.recipe.budget.seconds
+        self.threads: ThreadIndex | None = None
+        if threads:
+            if checkpointer is not None:
+                raise InvalidSettings("give threads=True or a checkpointer, not both")
+            from ahora.threads import ThreadIndex, open_checkpointer
+
+            checkpointer = open_checkpointer(self.settings)
+            self.threads = ThreadIndex.for_settings(self.settings)
+        # Without a store, at most ``settings.memory_threads`` conversations stay in
+        # memory (the least recently used go first), so an embedding app stays bounded.
+        self.checkpointer = (
+            checkpointer
+            if checkpointer is not None
+            else BoundedMemorySaver(self.settings.memory_threads)
+        )
         # A checkpoint that lives in memory cannot outlive a crash, so writing one per
         # step buys nothing: save once at the end of each run (measured: ~3 ms a run).
         # One on disk is written before the next step starts ("sync"; LangGraph's
@@ -304,20 +376,12 @@ class Agent:
         self._durability: Literal["sync", "async", "exit"] = (
             "exit" if isinstance(self.checkpointer, InMemorySaver) else "sync"
         )
-        self.graph = create_agent(
-            self.model,
-            tools,
-            instructions=instructions,
-            profile=profile,
-            max_steps=max_steps,
-            max_tokens=max_tokens,
-            max_cost=max_cost,
-            fallbacks=fallbacks,
-            approvals=approvals,
+        self.graph = graph_from_recipe(
+            replace(self.recipe, model=self.model),
+            self.settings,
             checkpointer=self.checkpointer,
             middleware=middleware,
             timezone=timezone,
-            settings=self.settings,
         )
 
     @property
@@ -327,16 +391,43 @@ class Agent:
         return list(getattr(bound, "tools_by_name", {}).values())
 
     def _config(self, thread: str | None) -> RunnableConfig:
-        configurable: dict[str, Any] = {"thread_id": thread or str(uuid.uuid4())}
-        if self.timeout is not None:
-            configurable[DEADLINE_KEY] = time.time() + self.timeout
-        return {"configurable": configurable}
+        """A run's config: the thread (a new one when None) and the deadline."""
+        if self.timeout is None:
+            return thread_config(thread or str(uuid.uuid4()))
+        return thread_config(
+            thread or str(uuid.uuid4()), **{DEADLINE_KEY: time.time() + self.timeout}
+        )
 
     @staticmethod
-    def _input(question: str) -> dict[str, Any]:
+    def _input(question: str, question_id: str | None = None) -> dict[str, Any]:
         from langchain_core.messages import HumanMessage
 
-        return {"messages": [HumanMessage(content=question)]}
+        return {"messages": [HumanMessage(content=question, id=question_id)]}
+
+    def messages(self, thread: str) -> list[BaseMessage]:
+        """The thread's conversation so far (empty for a thread never used)."""
+        state = self.graph.get_state(thread_config(thread))
+        return list((state.values or {}).get("messages", []))
+
+    def rollback(self, thread: str, question_id: str) -> bool:
+        """Undo the turn that asked ``question_id`` (see ``stream``): remove that question
+        and everything after it, so the thread is as it was before. False when the
+        question never reached the thread (nothing to undo)."""
+        from langchain_core.messages import RemoveMessage
+        from langgraph.graph.message import REMOVE_ALL_MESSAGES
+
+        config = thread_config(thread)
+        messages = self.messages(thread)
+        ids = [m.id for m in messages]
+        if question_id not in ids:
+            return False
+        kept = messages[: ids.index(question_id)]
+        # Replace the whole list: some of the turn's messages may exist only as pending
+        # writes of an interrupted step, where RemoveMessage cannot reach.
+        self.graph.update_state(
+            config, {"messages": [RemoveMessage(id=REMOVE_ALL_MESSAGES), *kept]}, as_node="model"
+        )
+        return True
 
     @staticmethod
     def _resume_input(approve: bool | Sequence[bool], pending: int) -> Any:
@@ -353,21 +444,35 @@ class Agent:
         ]
         return Command(resume={"decisions": decisions})
 
-    def _answer(self, config: RunnableConfig, started: float) -> Answer:
-        state = self.graph.get_state(config)
-        return _make_answer(
-            state.values, state.interrupts, config, self.model_name, started, self.settings.prices
-        )
-
-    async def _aanswer(self, config: RunnableConfig, started: float) -> Answer:
-        state = await self.graph.aget_state(config)
-        return _make_answer(
-            state.values, state.interrupts, config, self.model_name, started, self.settings.prices
-        )
-
     def _pending(self, thread: str) -> int:
-        state = self.graph.get_state({"configurable": {"thread_id": thread}})
+        state = self.graph.get_state(thread_config(thread))
         return len(_pending(state.interrupts))
+
+    def _turn(self, config: RunnableConfig) -> AbstractContextManager[Any]:
+        """The store's per-thread turn lock (``ahora.threads``), when it has one."""
+        hold = getattr(self.checkpointer, "hold_thread", None)
+        return hold(_thread_id(config)) if hold else contextlib.nullcontext()
+
+    def _saved(self, answer: Answer) -> Answer:
+        """With ``threads=True``, list the finished turn in ``ahora threads``."""
+        if self.threads is not None:
+            from ahora.threads import record_turn
+
+            record_turn(self.threads, self.checkpointer, answer)
+        return answer
+
+    async def _asaved(self, answer: Answer) -> Answer:
+        if self.threads is not None:
+            await asyncio.to_thread(self._saved, answer)
+        return answer
+
+    def close(self) -> None:
+        """Close the saved-threads store (``threads=True``); a no-op otherwise."""
+        if self.threads is not None:
+            from ahora.threads import close_checkpointer
+
+            close_checkpointer(self.checkpointer)
+            self.threads.close()
 
     def ask(self, question: str, *, thread: str | None = None) -> Answer:
         """Run one turn and return the answer (works inside Jupyter's running loop too)."""
@@ -386,9 +491,15 @@ class Agent:
         command = self._resume_input(approve, self._pending(thread))
         return await self._arun(command, self._config(thread))
 
-    def stream(self, question: str, *, thread: str | None = None) -> Iterator[Event]:
-        """Yield events as the run goes; the last one is ``Finished(answer)``."""
-        return self._stream(self._input(question), self._config(thread))
+    def stream(
+        self, question: str, *, thread: str | None = None, question_id: str | None = None
+    ) -> Iterator[Event]:
+        """Yield events as the run goes; the last one is ``Finished(answer)``.
+
+        ``question_id`` names the question's message, so that ``rollback`` can undo
+        the turn if the caller abandons it.
+        """
+        return self._stream(self._input(question, question_id), self._config(thread))
 
     async def astream(self, question: str, *, thread: str | None = None) -> AsyncIterator[Event]:
         """``stream`` for async code."""
@@ -402,46 +513,85 @@ class Agent:
 
     def _run(self, payload: Any, config: RunnableConfig) -> Answer:
         started = time.monotonic()
-        with _translated_errors():
-            values = self.graph.invoke(payload, config, durability=self._durability)
+        with self._turn(config), _translated_errors():
+            values = self.graph.invoke(
+                payload, config, context=self.context, durability=self._durability
+            )
         # The run's output is the final state: no need to read the checkpoint back.
         interrupts = values.get("__interrupt__", ())
-        return _make_answer(
-            values, interrupts, config, self.model_name, started, self.settings.prices
+        return self._saved(
+            _make_answer(values, interrupts, config, self.model_name, started, self.settings.prices)
         )
 
     async def _arun(self, payload: Any, config: RunnableConfig) -> Answer:
         started = time.monotonic()
-        with _translated_errors():
-            values = await self.graph.ainvoke(payload, config, durability=self._durability)
+        with self._turn(config), _translated_errors():
+            values = await self.graph.ainvoke(
+                payload, config, context=self.context, durability=self._durability
+            )
         interrupts = values.get("__interrupt__", ())
-        return _make_answer(
-            values, interrupts, config, self.model_name, started, self.settings.prices
+        return await self._asaved(
+            _make_answer(values, interrupts, config, self.model_name, started, self.settings.prices)
         )
 
     def _stream(self, payload: Any, config: RunnableConfig) -> Iterator[Event]:
         started = time.monotonic()
         builder = EventBuilder()
         yield from builder.start()
-        with _translated_errors():
+        final = _Final()
+        with self._turn(config), _translated_errors():
             for mode, chunk in self.graph.stream(
-                payload, config, stream_mode=_STREAM_MODES, durability=self._durability
+                payload,
+                config,
+                stream_mode=_STREAM_MODES,
+                context=self.context,
+                durability=self._durability,
             ):
+                final.feed(mode, chunk)
                 yield from builder.feed(mode, chunk)
-        yield Finished(self._answer(config, started))
+        yield Finished(self._saved(final.answer(self, config, started)))
 
     async def _astream(self, payload: Any, config: RunnableConfig) -> AsyncIterator[Event]:
         started = time.monotonic()
         builder = EventBuilder()
         for event in builder.start():
             yield event
-        with _translated_errors():
+        final = _Final()
+        with self._turn(config), _translated_errors():
             async for mode, chunk in self.graph.astream(
-                payload, config, stream_mode=_STREAM_MODES, durability=self._durability
+                payload,
+                config,
+                stream_mode=_STREAM_MODES,
+                context=self.context,
+                durability=self._durability,
             ):
+                final.feed(mode, chunk)
                 for event in builder.feed(mode, chunk):
                     yield event
-        yield Finished(await self._aanswer(config, started))
+        yield Finished(await self._asaved(final.answer(self, config, started)))
+
+
+class _Final:
+    """The last state and the interrupts of a streamed run, from its own stream."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, Any] = {}
+        self.interrupts: Sequence[Any] = ()
+
+    def feed(self, mode: str, chunk: Any) -> None:
+        if mode == "values" and isinstance(chunk, dict):
+            self.values = chunk
+        elif mode == "updates" and isinstance(chunk, dict) and "__interrupt__" in chunk:
+            self.interrupts = chunk["__interrupt__"]
+
+    def answer(self, agent: Agent, config: RunnableConfig, started: float) -> Answer:
+        prices = agent.settings.prices
+        return _make_answer(self.values, self.interrupts, config, agent.model_name, started, prices)
+
+
+def thread_config(thread: str, **configurable: Any) -> RunnableConfig:
+    """The LangGraph config of a thread: the one place it is built."""
+    return {"configurable": {"thread_id": thread, **configurable}}
 
 
 def _pending(interrupts: Sequence[Any]) -> list[dict[str, Any]]:

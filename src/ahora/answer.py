@@ -6,8 +6,10 @@ import html
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypedDict
 
+from ahora.safe_text import no_images
+
 if TYPE_CHECKING:
-    from ahora.tools._common import Source
+    from ahora.messages import Source
 
 __all__ = ["Answer", "ToolCallRecord", "Usage"]
 
@@ -89,4 +91,4 @@ class Answer:
         if self.stopped_early:
             footer += f" · stopped early ({self.stop_reason or 'budget reached'})"
         lines.append(f"\n<small>{html.escape(footer)}</small>")
-        return "\n".join(lines)
+        return no_images("\n".join(lines))  # an image would be fetched: show a link

@@ -7,12 +7,21 @@
     │   ├── InvalidModel          a model string or object that cannot be used
     │   ├── InvalidTool           something passed as a tool that is not one
     │   ├── InvalidProfile        a profile file that cannot be loaded
-    │   └── InvalidSettings       a setting with a value ahora cannot use
+    │   ├── InvalidSettings       a setting with a value ahora cannot use
+    │   ├── ThreadNotFound        no saved thread matches an id (or a prefix matches several)
+    │   ├── NotAFolder            a folder to index that does not exist or is a file
+    │   └── EmbeddingsUnavailable semantic search without the embeddings extra
     ├── ToolFailure               a tool could not do its job; its message is shown to the model
-    │   └── BlockedURL            read_page refused an address (SSRF guard)
+    │   ├── BlockedURL            read_page refused an address (SSRF guard)
+    │   ├── SearchUnavailable     every search backend failed or is backing off
+    │   └── BackendError          one search backend could not answer
+    │       └── RateLimited       ... because it asked us to slow down
     └── RunError                  a run could not finish
         ├── ModelAuthenticationError  the provider refused the credentials
-        └── ModelUnavailable          the provider kept failing (5xx, 429, network)
+        ├── ModelUnavailable          the provider kept failing (5xx, 429, network)
+        ├── ThreadBusy                another turn is writing the same thread
+        ├── StaleCheckpoint           the config names a checkpoint no longer kept
+        └── ContextWindowExceeded     a turn does not fit the model's window, even shortened
 
 Tools never let exceptions escape to the loop: middleware turns them into tool
 messages. ``ToolFailure`` exists so tools can say *why* in words a model can act on.
@@ -22,8 +31,11 @@ from __future__ import annotations
 
 __all__ = [
     "AhoraError",
+    "BackendError",
     "BlockedURL",
     "ConfigurationError",
+    "ContextWindowExceeded",
+    "EmbeddingsUnavailable",
     "InvalidModel",
     "InvalidProfile",
     "InvalidSettings",
@@ -31,8 +43,14 @@ __all__ = [
     "ModelAuthenticationError",
     "ModelUnavailable",
     "NoModelConfigured",
+    "NotAFolder",
     "ProviderNotInstalled",
+    "RateLimited",
     "RunError",
+    "SearchUnavailable",
+    "StaleCheckpoint",
+    "ThreadBusy",
+    "ThreadNotFound",
     "ToolFailure",
 ]
 
@@ -69,12 +87,40 @@ class InvalidSettings(ConfigurationError):
     """A setting (env var or config file) has a value ahora cannot use."""
 
 
+class ThreadNotFound(ConfigurationError):
+    """No saved thread matches the id (or the prefix matches several)."""
+
+
+class NotAFolder(ConfigurationError):
+    """The path given to index does not exist or is not a directory."""
+
+
+class EmbeddingsUnavailable(ConfigurationError):
+    """The optional embedding model is not installed."""
+
+
 class ToolFailure(AhoraError):
     """A tool could not do its job. The message is written for the model to read."""
 
 
 class BlockedURL(ToolFailure):
     """The address is not allowed (private, loopback, metadata, non-http...)."""
+
+
+class SearchUnavailable(ToolFailure):
+    """Every backend failed; the message names each failure and what the model can do."""
+
+
+class BackendError(ToolFailure):
+    """A search backend could not answer; the message completes "<backend name> ..."."""
+
+
+class RateLimited(BackendError):
+    """The service asked us to slow down (HTTP 429/202, ddgs RatelimitException)."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class RunError(AhoraError):
@@ -87,3 +133,17 @@ class ModelAuthenticationError(RunError):
 
 class ModelUnavailable(RunError):
     """The model provider kept failing after retries (and fallbacks, if any)."""
+
+
+class ThreadBusy(RunError):
+    """Another turn (another process or machine) wrote the thread while this one ran:
+    saving would lose one of the two, so this turn stops instead. Try again."""
+
+
+class StaleCheckpoint(RunError):
+    """The config names a checkpoint the store no longer keeps (a newer one replaced
+    it): continuing from it would silently start from an empty conversation."""
+
+
+class ContextWindowExceeded(RunError):
+    """A turn does not fit the model's context window even after shortening the history."""

@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import html
 import time
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ahora.answer import Answer, ToolCallRecord, Usage
+from ahora.messages import STOPPED_EARLY, content_text, run_stats, shown_args, unfence
+from ahora.safe_text import no_images
 
 if TYPE_CHECKING:
-    from ahora.tools._common import Source
+    from ahora.messages import Source
 
 __all__ = [
     "ApprovalRequested",
@@ -37,7 +39,7 @@ def _args(args: dict[str, Any]) -> str:
 
 def _md(text: str) -> str:
     """Outside text (tool output, model arguments) made inert for Markdown/HTML."""
-    return html.escape(text).replace("`", "&#96;").replace("\n", " ")
+    return no_images(html.escape(text).replace("`", "&#96;").replace("\n", " "))
 
 
 # Each event has ``_repr_markdown_`` so that ``for e in agent.stream(...): display(e)``
@@ -62,7 +64,7 @@ class Token:
     text: str
 
     def _repr_markdown_(self) -> str:
-        return self.text.replace("<", "&lt;")
+        return no_images(self.text.replace("<", "&lt;"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,12 +131,7 @@ Event = (
 
 
 def _preview(text: str, limit: int = 160) -> str:
-    from ahora.middleware.tool_output import content_text
-
-    body = content_text(text)
-    if body.startswith("<tool_output"):
-        body = body.split(">", 1)[-1].rsplit("</tool_output>", 1)[0]
-    body = " ".join(body.split())
+    body = " ".join(unfence(content_text(text)).split())
     return body if len(body) <= limit else body[: limit - 1] + "…"
 
 
@@ -152,8 +149,6 @@ class EventBuilder:
 
     def feed(self, mode: str, chunk: Any) -> list[Event]:
         from langchain_core.messages import AIMessage, AIMessageChunk, ToolMessage
-
-        from ahora.middleware.invalid_tool_calls import shown_args
 
         out: list[Event] = []
         if mode == "messages":
@@ -233,9 +228,6 @@ def answer_from_messages(
     """Collect the answer, sources, tool calls and usage of the last run in ``messages``."""
     from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 
-    from ahora.middleware.budget import STOPPED_EARLY, run_stats
-    from ahora.middleware.invalid_tool_calls import shown_args
-
     start = 0
     for i in range(len(messages) - 1, -1, -1):
         if isinstance(messages[i], HumanMessage):
@@ -285,19 +277,3 @@ def answer_from_messages(
         stop_reason=stop_reason,
         messages=list(messages),
     )
-
-
-def events_from_stream(stream: Iterator[tuple[str, Any]]) -> Iterator[Event]:
-    builder = EventBuilder()
-    yield from builder.start()
-    for mode, chunk in stream:
-        yield from builder.feed(mode, chunk)
-
-
-async def aevents_from_stream(stream: AsyncIterator[tuple[str, Any]]) -> AsyncIterator[Event]:
-    builder = EventBuilder()
-    for event in builder.start():
-        yield event
-    async for mode, chunk in stream:
-        for event in builder.feed(mode, chunk):
-            yield event

@@ -80,8 +80,8 @@ def conversation_to_openai(
     """One conversation as an OpenAI chat fine-tuning example (see the module docstring)."""
     from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, ToolMessage
 
-    from ahora.middleware.empty_reply import EMPTY_FALLBACK
-    from ahora.middleware.invalid_tool_calls import MARKER
+    from ahora.messages import EMPTY_FALLBACK
+    from ahora.messages import INVALID_ARGUMENTS as MARKER
 
     answered = {m.tool_call_id for m in messages if isinstance(m, ToolMessage)}
     out: list[dict[str, Any]] = []

@@ -9,9 +9,7 @@ importing LangChain (the CLI's ``ahora models`` uses it); ``resolve_model`` buil
 from __future__ import annotations
 
 import importlib.util
-import json
-import urllib.error
-import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -31,9 +29,12 @@ __all__ = [
     "DEFAULT_ANTHROPIC_MODEL",
     "DEFAULT_OPENAI_MODEL",
     "ModelChoice",
+    "Probe",
     "choose_model",
     "installed_providers",
     "is_auth_error",
+    "probe_ollama",
+    "probe_openai",
     "resolve_model",
     "translate_model_error",
 ]
@@ -60,6 +61,24 @@ No model is configured. ahora needs one chat model; choose one of:
 Or pass model=... to create_agent / --model to the CLI."""
 
 
+#: How long start-up waits for a model server to list its models, in seconds.
+PROBE_SECONDS = 1.5
+
+
+@dataclass(frozen=True)
+class Probe:
+    """What a model server said when asked which models it serves."""
+
+    url: str  # the URL asked
+    models: tuple[str, ...] = ()
+    error: str | None = None  # why it did not answer usefully (names the URL)
+    redirect_refused: bool = False  # it redirected the API key to another origin
+
+    @property
+    def answered(self) -> bool:
+        return self.error is None
+
+
 @dataclass(frozen=True)
 class ModelChoice:
     """The model that would be used, and why (shown by ``ahora models``)."""
@@ -67,6 +86,7 @@ class ModelChoice:
     spec: str
     reason: str
     base_url: str | None = None
+    probe: Probe | None = None  # the server asked during auto-detection, if any
 
 
 def installed_providers() -> dict[str, bool]:
@@ -87,43 +107,67 @@ def choose_model(settings: Settings | None = None, *, probe: bool = True) -> Mod
         return ModelChoice(s.model, "AHORA_MODEL (or the config file's model)", s.openai_base_url)
     if s.openai_api_key:
         if s.openai_base_url:
-            name = (_first_openai_model(s) if probe else None) or DEFAULT_OPENAI_MODEL
+            asked = probe_openai(s) if probe else None
+            name = (asked.models[0] if asked and asked.models else None) or DEFAULT_OPENAI_MODEL
             return ModelChoice(
-                f"openai:{name}", "OPENAI_API_KEY with OPENAI_BASE_URL", s.openai_base_url
+                f"openai:{name}", "OPENAI_API_KEY with OPENAI_BASE_URL", s.openai_base_url, asked
             )
         return ModelChoice(f"openai:{DEFAULT_OPENAI_MODEL}", "OPENAI_API_KEY")
     if s.anthropic_api_key:
         return ModelChoice(f"anthropic:{DEFAULT_ANTHROPIC_MODEL}", "ANTHROPIC_API_KEY")
     if probe:
-        pulled = _first_ollama_model(s.ollama_host)
-        if pulled:
+        asked = probe_ollama(s)
+        if asked.models:
             return ModelChoice(
-                f"ollama:{pulled}", f"an Ollama server at {s.ollama_host}", s.ollama_host
+                f"ollama:{asked.models[0]}",
+                f"an Ollama server at {s.ollama_host}",
+                s.ollama_host,
+                asked,
             )
     raise NoModelConfigured(NO_MODEL_HELP)
 
 
-def _get_json(url: str, headers: dict[str, str] | None = None) -> Any:
-    request = urllib.request.Request(url, headers=headers or {})
-    with urllib.request.urlopen(request, timeout=1.5) as resp:
-        return json.loads(resp.read(1_000_000))
+def probe_openai(settings: Settings, *, timeout: float = PROBE_SECONDS) -> Probe:
+    """Ask an OpenAI-compatible server's ``/models`` which models it serves.
+
+    The API key goes only to the configured origin: a redirect elsewhere is reported
+    as an error naming both URLs, never followed (see :func:`ahora.http.get`).
+    """
+    url = f"{(settings.openai_base_url or '').rstrip('/')}/models"
+    headers = {"Authorization": f"Bearer {settings.openai_api_key}"}
+    return _probe(url, settings, timeout, headers, lambda d: [m["id"] for m in d["data"]])
 
 
-def _first_openai_model(s: Settings) -> str | None:
-    base = (s.openai_base_url or "").rstrip("/")
+def probe_ollama(settings: Settings, *, timeout: float = PROBE_SECONDS) -> Probe:
+    """Ask the Ollama server at ``OLLAMA_HOST`` which models are pulled."""
+    url = f"{settings.ollama_host.rstrip('/')}/api/tags"
+    return _probe(url, settings, timeout, {}, lambda d: [m["name"] for m in d["models"]])
+
+
+def _probe(
+    url: str,
+    settings: Settings,
+    timeout: float,
+    headers: dict[str, str],
+    names: Callable[[Any], list[Any]],
+) -> Probe:
+    from ahora import http
+    from ahora.errors import ToolFailure
+
+    headers = {**headers, "Cache-Control": "no-store", "Accept": "application/json"}
     try:
-        data = _get_json(f"{base}/models", {"Authorization": f"Bearer {s.openai_api_key}"})
-        return str(data["data"][0]["id"])
-    except (OSError, ValueError, KeyError, IndexError, TypeError):
-        return None
-
-
-def _first_ollama_model(host: str) -> str | None:
+        resp = http.get(url, headers=headers, settings=settings, timeout=timeout, retries=0)
+    except http.RedirectRefused as exc:
+        return Probe(url, error=str(exc), redirect_refused=True)
+    except ToolFailure as exc:
+        return Probe(url, error=f"{url}: {exc}")
+    if resp.status_code >= 400:
+        return Probe(url, error=f"{url} answered HTTP {resp.status_code}")
     try:
-        data = _get_json(f"{host.rstrip('/')}/api/tags")
-        return str(data["models"][0]["name"])
-    except (OSError, ValueError, KeyError, IndexError, TypeError):
-        return None
+        found = tuple(str(n) for n in names(resp.json()))
+    except (ValueError, KeyError, TypeError):
+        return Probe(url, error=f"{url} did not answer with a list of models")
+    return Probe(url, models=found)
 
 
 def split_spec(spec: str) -> tuple[str, str]:
@@ -181,6 +225,8 @@ def resolve_model(
     base_url: str | None = None
     if model is None:
         choice = choose_model(s)
+        if choice.probe is not None and choice.probe.redirect_refused:
+            raise ModelUnavailable(f"the model server is misconfigured: {choice.probe.error}")
         spec, base_url = choice.spec, choice.base_url
     else:
         spec = model
@@ -252,10 +298,13 @@ def translate_model_error(exc: BaseException) -> Exception | None:
         )
     status = getattr(exc, "status_code", None)
     if name == "APITimeoutError":
-        return ModelUnavailable("the model server did not answer in time (AHORA_MODEL_TIMEOUT)")
+        return ModelUnavailable(
+            f"the model server{_at(exc)} did not answer in time (AHORA_MODEL_TIMEOUT)"
+        )
     if name == "APIConnectionError":
         return ModelUnavailable(
-            f"cannot reach the model server ({exc}); is it running, and is the URL right?"
+            f"cannot reach the model server{_at(exc)} ({exc}); is it running, and is the "
+            "URL right (OPENAI_BASE_URL, OLLAMA_HOST)?"
         )
     if name in _UNAVAILABLE or (isinstance(status, int) and status >= 500):
         detail = f"HTTP {status}" if status else name
@@ -264,3 +313,14 @@ def translate_model_error(exc: BaseException) -> Exception | None:
             "again later, or give a fallback model (--fallback provider:name)"
         )
     return None
+
+
+def _at(exc: BaseException) -> str:
+    """ " at URL" for a provider error that carries its request (OpenAI's do), else ""."""
+    url = getattr(getattr(exc, "request", None), "url", None)
+    if url is None:
+        return ""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(str(url))
+    return f" at {parts.scheme}://{parts.netloc}{parts.path}" if parts.netloc else ""

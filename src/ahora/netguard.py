@@ -39,10 +39,14 @@ __all__ = [
     "ALLOWED_SCHEMES",
     "METADATA_ADDRESSES",
     "METADATA_HOSTNAMES",
+    "METADATA_NETWORKS",
+    "METADATA_PROBLEM",
     "Resolver",
     "Target",
     "address_problem",
     "check_url",
+    "embedded_addresses",
+    "is_metadata_address",
     "system_resolver",
 ]
 
@@ -60,13 +64,20 @@ METADATA_ADDRESSES: frozenset[IPAddress] = frozenset(
         "169.254.169.254",  # AWS, GCP, Azure, OpenStack, DigitalOcean, Oracle...
         "169.254.170.2",  # AWS ECS task metadata
         "169.254.170.23",  # AWS EKS pod identity
+        "169.254.0.23",  # Tencent Cloud
         "fd00:ec2::254",  # AWS IMDS over IPv6
         "fd00:ec2::23",  # AWS EKS pod identity over IPv6
+        "fd20:ce::254",  # GCP metadata over IPv6
+        "fd00:c1::a9fe:a9fe",  # Oracle Cloud over IPv6
         "100.100.100.200",  # Alibaba Cloud
         "192.0.0.192",  # Oracle Cloud (legacy)
         "168.63.129.16",  # Azure wire server (a public-range address)
     )
 )
+
+#: Whole ranges treated as metadata: every cloud puts its IPv4 metadata services in
+#: link-local 169.254.0.0/16, and no page an agent should read lives there.
+METADATA_NETWORKS = (ipaddress.ip_network("169.254.0.0/16"),)
 
 #: Host names of metadata services (compared lower-case, without a trailing dot).
 METADATA_HOSTNAMES = frozenset(
@@ -108,6 +119,7 @@ _EXTRA_BLOCKED = tuple(
 _CGNAT = ipaddress.ip_network("100.64.0.0/10")
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 _NAT64_LOCAL = ipaddress.ip_network("64:ff9b:1::/48")
+_IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
 
 
 @dataclass(frozen=True)
@@ -129,26 +141,61 @@ def system_resolver(host: str, port: int) -> list[str]:
     return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
-def address_problem(address: str | IPAddress) -> str | None:
-    """Why this address must not be fetched ("loopback", ...), or None when it is public."""
+def embedded_addresses(address: str | IPAddress) -> list[IPAddress]:
+    """The address itself (scope such as ``%eth0`` dropped) and every IPv4 address
+    it carries: IPv4-mapped and -compatible, NAT64 (``64:ff9b::/96``, ``64:ff9b:1::/48``),
+    6to4 (``2002::/16``) and Teredo (server and client)."""
     addr = ipaddress.ip_address(address) if isinstance(address, str) else address
     if isinstance(addr, ipaddress.IPv6Address) and addr.scope_id:
         addr = ipaddress.IPv6Address(str(addr).split("%", 1)[0])
-    if addr in METADATA_ADDRESSES:
-        return "a cloud metadata address"
+    found: list[IPAddress] = [addr]
     if isinstance(addr, ipaddress.IPv6Address):
+        low32 = ipaddress.IPv4Address(int(addr) & 0xFFFFFFFF)
         if addr.ipv4_mapped is not None:
-            # Judged as the IPv4 address it is.
-            return address_problem(addr.ipv4_mapped)
-        if addr in _NAT64:
-            # On IPv6-only networks DNS64 maps every IPv4 site here: judge the IPv4 part.
-            return address_problem(ipaddress.IPv4Address(int(addr) & 0xFFFFFFFF))
-        if addr in _NAT64_LOCAL:
-            return "a local NAT64 address"
+            found.append(addr.ipv4_mapped)
+        compatible = addr in _IPV4_COMPATIBLE and int(addr) > 1  # not :: and ::1
+        if compatible or addr in _NAT64 or addr in _NAT64_LOCAL:
+            found.append(low32)
         if addr.sixtofour is not None:
-            inner = address_problem(addr.sixtofour)
-            if inner:
-                return f"{inner} (embedded in 6to4)"
+            found.append(addr.sixtofour)
+        if addr.teredo is not None:
+            found.extend(addr.teredo)
+    return found
+
+
+def is_metadata_address(address: str | IPAddress) -> bool:
+    """A cloud metadata address, written plainly or embedded in an IPv6 form."""
+    return any(
+        a in METADATA_ADDRESSES or any(a in net for net in METADATA_NETWORKS if net.version == 4)
+        for a in embedded_addresses(address)
+    )
+
+
+def address_problem(address: str | IPAddress) -> str | None:
+    """Why this address must not be fetched ("loopback", ...), or None when it is public.
+
+    An IPv6 address that embeds an IPv4 one is refused when either is; everything is
+    compared as parsed addresses and networks, never as strings.
+    """
+    addr, *inner = embedded_addresses(address)
+    if addr in METADATA_ADDRESSES or any(a in METADATA_ADDRESSES for a in inner):
+        return METADATA_PROBLEM
+    for embedded in inner:
+        problem = _own_problem(embedded)
+        if problem:
+            return f"{problem} (embedded in {addr})"
+    if inner and not (addr.sixtofour or addr.teredo):  # type: ignore[union-attr]
+        return None  # a translation (IPv4-mapped, NAT64...): judged by its IPv4 part
+    return _own_problem(addr)
+
+
+#: What :func:`address_problem` says of a metadata address.
+METADATA_PROBLEM = "a cloud metadata address"
+
+
+def _own_problem(addr: IPAddress) -> str | None:
+    if isinstance(addr, ipaddress.IPv6Address) and addr in _NAT64_LOCAL:
+        return "a local NAT64 address"
     if addr.is_unspecified:
         return "the unspecified address"
     if addr.is_loopback:
@@ -218,7 +265,7 @@ def check_url(
             problem = address_problem(address)
         except ValueError as exc:
             raise BlockedURL(f"refusing to read {shown}: unexpected address {address!r}") from exc
-        if problem == "a cloud metadata address":
+        if is_metadata_address(address):
             raise BlockedURL(f"refusing to read {shown}: it points to a cloud metadata service")
         if problem and not exempt:
             raise BlockedURL(

@@ -7,7 +7,10 @@ A profile names an agent and says what it is for::
     instructions = '''Who the agent is and how it works.'''
     tools = ["web_search", "calculator"]  # optional; absent = the default tools, [] = none
     model = "openai:gpt-4o-mini"          # optional "provider:name"
-    max_steps = 8                         # optional model calls per run
+    max_steps = 8                         # optional budget: model calls per run,
+    max_tokens = 50000                    #   tokens, dollars and seconds per run
+    max_cost = 0.05                       #   (see ahora.recipe for the precedence)
+    timeout = 120
     topics = ["cooking", "recipes"]       # optional domain; anything else is refused
     approval = ["read_page"]              # optional tools that need a human's yes first
 
@@ -18,7 +21,7 @@ same name:
    ``ahora/profiles_builtin`` (looked up as a package resource first, then next to the
    source tree for editable installs);
 2. the user's config dir: ``ahora.settings.config_path().parent / "agents"``;
-3. the working directory: ``./agents``.
+3. the working directory: ``./agents``, once the folder is trusted (``ahora trust``).
 
 ``load_profile`` also accepts a path to a ``.toml`` file. Every problem raises
 ``InvalidProfile`` with one message naming the file and the field.
@@ -43,7 +46,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ahora.errors import InvalidProfile
-from ahora.settings import Settings, config_path
+from ahora.settings import Settings, config_path, data_dir
+from ahora.trust import use_local
 
 __all__ = [
     "Profile",
@@ -58,7 +62,8 @@ Origin = Literal["built-in", "user", "project", "file"]
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 _REQUIRED = ("name", "description", "instructions")
-_KNOWN = (*_REQUIRED, "tools", "model", "max_steps", "topics", "approval")
+_BUDGET = ("max_steps", "max_tokens", "max_cost", "timeout")
+_KNOWN = (*_REQUIRED, "tools", "model", *_BUDGET, "topics", "approval")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -71,6 +76,9 @@ class Profile:
     tools: list[str] | None = None
     model: str | None = None
     max_steps: int | None = None
+    max_tokens: int | None = None
+    max_cost: float | None = None
+    timeout: float | None = None
     topics: list[str] = field(default_factory=list)
     approval: list[str] = field(default_factory=list)
     path: Path | None = None
@@ -139,6 +147,8 @@ def profile_dirs() -> list[tuple[Origin, Path]]:
         key = folder.resolve()
         if key not in seen:
             seen.add(key)
+            if origin == "project" and not use_local(folder.parent, data_dir()):
+                continue  # a stranger's folder until ``ahora trust``
             out.append((origin, folder))
     return out
 
@@ -227,18 +237,28 @@ def _read(path: Path, origin: Origin, *, expected_name: str | None) -> Profile:
     model = _string(path, data, "model") if "model" in data else None
     if model is not None and (":" not in model or model.startswith(":") or model.endswith(":")):
         raise _fail(path, "model", f"{model!r} must be 'provider:name', e.g. 'openai:gpt-4o-mini'")
-    max_steps = data.get("max_steps")
-    if max_steps is not None and (
-        not isinstance(max_steps, int) or isinstance(max_steps, bool) or max_steps < 1
-    ):
-        raise _fail(path, "max_steps", f"must be a whole number of at least 1, not {max_steps!r}")
+    for key in ("max_steps", "max_tokens"):
+        value = data.get(key)
+        if value is not None and (
+            not isinstance(value, int) or isinstance(value, bool) or value < 1
+        ):
+            raise _fail(path, key, f"must be a whole number of at least 1, not {value!r}")
+    for key in ("max_cost", "timeout"):
+        value = data.get(key)
+        if value is not None and (
+            not isinstance(value, int | float) or isinstance(value, bool) or not value > 0
+        ):
+            raise _fail(path, key, f"must be a positive number, not {value!r}")
     return Profile(
         name=name,
         description=_string(path, data, "description"),
         instructions=_string(path, data, "instructions"),
         tools=tools,
         model=model,
-        max_steps=max_steps,
+        max_steps=data.get("max_steps"),
+        max_tokens=data.get("max_tokens"),
+        max_cost=float(data["max_cost"]) if "max_cost" in data else None,
+        timeout=float(data["timeout"]) if "timeout" in data else None,
         topics=_names(path, data, "topics") if "topics" in data else [],
         approval=approval,
         path=path,

@@ -11,10 +11,9 @@ from datetime import datetime, tzinfo
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-__all__ = ["BASE_RULES", "FENCE_CLOSE", "FENCE_OPEN", "build_system_prompt", "user_timezone"]
+from ahora.messages import FENCE_CLOSE, FENCE_OPEN
 
-FENCE_OPEN = "<tool_output"
-FENCE_CLOSE = "</tool_output>"
+__all__ = ["BASE_RULES", "FENCE_CLOSE", "FENCE_OPEN", "build_system_prompt", "user_timezone"]
 
 BASE_RULES = f"""\
 You are ahora, an assistant that answers with what is true now.

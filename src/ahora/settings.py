@@ -1,8 +1,11 @@
 """Every knob ahora has, in one object.
 
 Read from ``AHORA_*`` environment variables (plus the providers' own, such as
-``OPENAI_API_KEY``) and the TOML config file; defaults otherwise. Precedence:
-explicit arguments > environment > config file > defaults.
+``OPENAI_API_KEY``) and the TOML config file; defaults otherwise. Settings hold the
+three lowest layers of ahora's one precedence, environment > config file > defaults
+(``Settings.load(**overrides)`` puts overrides on top). For what makes an agent (model,
+tools, budgets) a chosen profile and explicit flags or arguments sit above them:
+flag or argument > profile > environment > config file > default (``ahora.recipe``).
 
 This module is deliberately a plain dataclass over ``os.environ`` and ``tomllib``
 (not pydantic-settings): the CLI imports it on every start and must stay fast.
@@ -77,6 +80,8 @@ class Settings:
     ollama_host: str = "http://localhost:11434"
     model_timeout: float = 120.0
     model_max_retries: int = 3
+    models: Mapping[str, Any] = field(default_factory=dict)
+    """``[models."provider:name"]`` tables: per-model facts, e.g. ``context_window = 32768``."""
 
     # the loop
     max_steps: int = 12
@@ -111,6 +116,10 @@ class Settings:
     # storage
     home: Path = field(default_factory=data_dir)
     postgres_url: str | None = field(default=None, repr=False)
+    memory_threads: int = 1_000
+    """Conversations ``Agent()`` keeps in memory without a checkpointer (least recent go)."""
+    keep_history: bool = False
+    """Keep every checkpoint of saved threads (LangGraph's time travel), not only the latest."""
 
     @property
     def effective_search_backend(self) -> Literal["ddgs", "searxng"]:
@@ -135,20 +144,40 @@ class Settings:
         config_file: Path | None = None,
         **overrides: Any,
     ) -> Settings:
-        """Build settings from the config file, then the environment, then ``overrides``."""
+        """Build settings from the config file, then the environment, then ``overrides``.
+
+        A bad value raises ``InvalidSettings`` naming where it came from (the file and
+        key, or the environment variable), the value and what was expected; a
+        misspelt key gets the nearest known one suggested.
+        """
         env = os.environ if environ is None else environ
         values: dict[str, Any] = {"home": data_dir(env)}
-        path = config_file if config_file is not None else config_path(env)
-        values.update(_read_config(path))
-        values.update(_read_env(env))
-        values.update({k: v for k, v in overrides.items() if v is not None})
+        where: dict[str, str] = {"home": "AHORA_HOME"}
+        path = config_path(env) if config_file is None else config_file
+        from_file = _read_config(path)
+        from_env = _read_env(env)
+        given = {k: v for k, v in overrides.items() if v is not None}
         known = {f.name: f for f in dataclasses.fields(cls)}
-        for key in values:
-            if key not in known:
-                raise InvalidSettings(
-                    f"unknown setting {key!r} (known: {', '.join(sorted(known))})"
-                )
-        return cls(**{k: _coerce(known[k], v) for k, v in values.items()})
+        for layer, label in ((from_file, f"config file {path}"), (given, "argument")):
+            for key in layer:
+                if key not in known:
+                    raise InvalidSettings(f"{label}: {_unknown(key, known)}")
+        values.update(from_file)
+        where.update({k: f"config file {path}" for k in from_file})
+        values.update(from_env)
+        where.update({k: f"environment variable {_env_name(k)}" for k in from_env})
+        values.update(given)
+        where.update({k: f"argument {k}" for k in given})
+        return cls(**{k: _coerce(known[k], v, where[k]) for k, v in values.items()})
+
+
+def _unknown(key: str, known: Mapping[str, Any]) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(key, list(known), n=1, cutoff=0.6)
+    if close:
+        return f"unknown setting {key!r}; did you mean {close[0]!r}?"
+    return f"unknown setting {key!r} (known: {', '.join(sorted(known))})"
 
 
 _PROVIDER_ENV = {
@@ -158,12 +187,16 @@ _PROVIDER_ENV = {
 }
 
 
+def _env_name(setting: str) -> str:
+    return _PROVIDER_ENV.get(setting, f"AHORA_{setting.upper()}")
+
+
 def _read_env(env: Mapping[str, str]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for f in dataclasses.fields(Settings):
-        if f.name in ("home", "mcp_servers", "prices"):
+        if f.name in ("home", "mcp_servers", "prices", "models"):
             continue
-        name = _PROVIDER_ENV.get(f.name, f"AHORA_{f.name.upper()}")
+        name = _env_name(f.name)
         if name in env and env[name] != "":
             out[f.name] = env[name]
     if env.get("OLLAMA_HOST"):
@@ -189,46 +222,79 @@ def _read_config(path: Path) -> dict[str, Any]:
     return flat
 
 
-def _coerce(f: dataclasses.Field[Any], value: Any) -> Any:
-    """Turn env/config strings into the field's type, with a clear message when impossible."""
-    kind = str(f.type)
+_EXPECTED = {
+    "int": "a whole number",
+    "float": "a number",
+    "bool": "true or false",
+    "str": "a string",
+}
+
+
+def _coerce(f: dataclasses.Field[Any], value: Any, where: str = "setting") -> Any:
+    """Turn env/config values into the field's type, or say plainly what was expected."""
     try:
-        if f.name == "home":
-            return Path(value).expanduser()
-        if f.name == "fallback_models":
-            if isinstance(value, str):
-                return tuple(v.strip() for v in value.split(",") if v.strip())
-            return tuple(value)
-        if f.name == "prices":
-            if not isinstance(value, Mapping) or not all(
-                isinstance(v, list | tuple) and len(v) == 2 for v in value.values()
-            ):
-                raise ValueError('expected a table of "model" = [input, output] dollars')
-            return {str(k): (float(v[0]), float(v[1])) for k, v in value.items()}
-        if f.name == "mcp_servers":
-            if not isinstance(value, Mapping):
-                raise ValueError("expected a table of servers")
-            return dict(value)
-        if kind.startswith("bool"):
-            if isinstance(value, bool):
-                return value
-            low = str(value).strip().lower()
-            if low in _TRUE:
-                return True
-            if low in _FALSE:
-                return False
-            raise ValueError("expected true or false")
-        if kind.startswith("int"):
-            return int(value)
-        if kind.startswith("float"):
-            return float(value)
-        if f.name == "units" and value not in ("metric", "imperial"):
-            raise ValueError("expected metric or imperial")
-        if f.name == "search_backend" and value not in ("ddgs", "searxng"):
-            raise ValueError("expected ddgs or searxng")
-        return value
+        return _convert(f, value)
     except (TypeError, ValueError) as exc:
-        raise InvalidSettings(f"setting {f.name} = {value!r}: {exc}") from exc
+        raise InvalidSettings(f"{where}: {f.name} = {value!r}: {exc}") from exc
+
+
+def _convert(f: dataclasses.Field[Any], value: Any) -> Any:
+    kind = str(f.type).split(" |")[0].split("[")[0]
+    if f.name == "home":
+        return Path(value).expanduser()
+    if f.name == "fallback_models":
+        if isinstance(value, str):
+            return tuple(v.strip() for v in value.split(",") if v.strip())
+        if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+            raise ValueError('expected a list of models, e.g. ["openai:gpt-4.1-mini"]')
+        return tuple(value)
+    if f.name == "prices":
+        if not isinstance(value, Mapping) or not all(
+            isinstance(v, list | tuple) and len(v) == 2 for v in value.values()
+        ):
+            raise ValueError('expected a table of "model" = [input, output] dollars')
+        return {str(k): (float(v[0]), float(v[1])) for k, v in value.items()}
+    if f.name == "models":
+        if not isinstance(value, Mapping) or not all(
+            isinstance(v, Mapping) for v in value.values()
+        ):
+            raise ValueError('expected tables like [models."openai:my-local"]')
+        return {str(k): dict(v) for k, v in value.items()}
+    if f.name == "mcp_servers":
+        if not isinstance(value, Mapping):
+            raise ValueError("expected a table of servers")
+        return dict(value)
+    if f.name == "units" and value not in ("metric", "imperial"):
+        raise ValueError("expected metric or imperial")
+    if f.name == "search_backend" and value not in ("ddgs", "searxng"):
+        raise ValueError("expected ddgs or searxng")
+    if kind == "bool":
+        if isinstance(value, bool):
+            return value
+        low = str(value).strip().lower()
+        if low in _TRUE:
+            return True
+        if low in _FALSE:
+            return False
+        raise ValueError("expected true or false")
+    expected = f"expected {_EXPECTED.get(kind, kind)}"
+    if kind == "int":
+        if isinstance(value, bool) or not isinstance(value, int | str):
+            raise ValueError(expected)
+        try:
+            return int(value)
+        except ValueError:
+            raise ValueError(expected) from None
+    if kind == "float":
+        if isinstance(value, bool) or not isinstance(value, int | float | str):
+            raise ValueError(expected)
+        try:
+            return float(value)
+        except ValueError:
+            raise ValueError(expected) from None
+    if kind == "str" and not isinstance(value, str):
+        raise ValueError(expected)
+    return value
 
 
 def get_settings() -> Settings:

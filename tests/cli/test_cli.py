@@ -256,6 +256,29 @@ def test_tools_option_limits_the_tools(runner: CliRunner, model_server: StartSer
     assert bad.exit_code == 2 and "unknown tool 'nope'" in bad.stderr
 
 
+def test_models_probes_each_configured_server_and_says_which_answered(
+    runner: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with OpenAIServer(script=["hi"], models=["served-model"]) as srv:
+        monkeypatch.setenv("OPENAI_API_KEY", "sk-local")
+        monkeypatch.setenv("OPENAI_BASE_URL", srv.base_url)
+        out = runner.invoke(app, ["models"]).stdout
+    assert "openai:served-model" in out
+    assert f"✓ {srv.base_url}/models answered: 1 model (served-model)" in out
+    assert "✗ http://127.0.0.1:9/api/tags" in out  # OLLAMA_HOST, dead in tests
+
+
+def test_models_reports_a_dead_openai_base_url(
+    runner: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-local")
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
+    out = runner.invoke(app, ["models"], terminal_width=200).stdout
+    assert "✗ http://127.0.0.1:9/v1/models: could not connect" in out
+    assert "did not list its" in out
+    assert "auto-detected" not in out
+
+
 def test_timeout_cuts_a_slow_model_and_lands_within_a_second(
     runner: CliRunner, model_server: StartServer
 ) -> None:

@@ -8,7 +8,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from ahora.cli.main import app
 from tests.cli.screen import screen_of
 
 pytestmark = pytest.mark.slow
@@ -60,3 +62,20 @@ def test_piped_tools_are_one_unpadded_line_each(tools_dir: Path) -> None:
     assert all(line == line.rstrip() for line in lines)
     row = next(line for line in lines if line.startswith("long_winded"))
     assert "describe properly." in row and "long_winded.py" in row
+
+
+def test_tools_shows_descriptions_with_brackets(
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # ./tools: a short origin, so the description fits
+    folder = tmp_path / "tools"
+    folder.mkdir()
+    (folder / "lookup.py").write_text(
+        "from langchain_core.tools import tool\n\n\n"
+        "@tool\ndef lookup(key: str) -> str:\n"
+        '    """Read arr[i] from [b]tables[/b]."""\n'
+        "    return key\n"
+    )
+    result = runner.invoke(app, ["tools"])
+    assert result.exit_code == 0, result.output
+    assert "Read arr[i] from [b]tables[/b]." in result.stdout

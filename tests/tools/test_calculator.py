@@ -275,3 +275,46 @@ def test_tree_limits() -> None:
     assert "more than 30 nested parentheses" in run("(" * 31 + "1" + ")" * 31)
     assert value_of("(" * 30 + "1" + ")" * 30) == "1"
     assert value_of("+".join(["1"] * 90)) == "90"
+
+
+@pytest.mark.parametrize(
+    ("expression", "expected"),
+    [
+        ("0^0", "0^0 = 1"),  # by convention (and Python's), not a division by zero
+        ("0^2", "0^2 = 0"),
+        ("10^9999", "10^9999 ≈ 1e+9999 (10,000 digits)"),
+        ("-(10^9999)*9", "-(10^9999)*9 ≈ -9e+9999 (10,000 digits)"),
+        ("(-10)^9999", "(-10)^9999 ≈ -1e+9999 (10,000 digits)"),
+        ("2^33219", "2^33219 ≈ 8.23049512075e+9999 (10,000 digits)"),
+        ("round(1, -100)", "round(1, -100) = 0"),
+        ("round(1234, -2)", "round(1234, -2) = 1200"),
+        ("round(-2.5)", "round(-2.5) = -3"),
+        ("round(1.5, 100)", "round(1.5, 100) = 1.5"),
+        ("factorial(0)", "factorial(0) = 1"),
+        ("10^30/10^10", "10^30/10^10 = 100000000000000000000"),
+        ("log(8, 2)", "log(8, 2) = 3"),
+    ],
+)
+def test_values_at_the_limits(expression: str, expected: str) -> None:
+    assert run(expression) == expected
+
+
+@pytest.mark.parametrize(
+    ("expression", "message"),
+    [
+        # the digit limit holds for negative results too
+        ("-(10^9999)*10", "the result would have more than 10,000 digits"),
+        ("(10^9999)*10", "the result would have more than 10,000 digits"),
+        ("-(10^9999)-10^9999*9", "the result would have more than 10,000 digits"),
+        ("10^10000", "the result would have more than 10,000 digits"),
+        ("(-10)^10001", "the result would have more than 10,000 digits"),
+        ("2^33220", "the result would have more than 10,000 digits"),
+        ("(10^9999)*(10^9999)", "the result would have more than 10,000 digits"),
+        # the limit on places holds for negative places too
+        ("round(1, -1000)", "round() takes at most 100 places"),
+        ("round(1, -101)", "round() takes at most 100 places"),
+        ("0^-2", "division by zero (0 to a negative power)"),
+    ],
+)
+def test_limits_refuse_before_computing(expression: str, message: str) -> None:
+    assert run(expression) == f"Error: {message}"

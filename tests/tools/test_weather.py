@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,6 +13,7 @@ from langchain_tests.unit_tests import ToolsUnitTests
 
 from ahora.tools.weather import WMO_CODES, weather
 from tests.fixtures import open_meteo
+from tests.fixtures.faults import FAULTS, assert_survived
 from tests.fixtures.open_meteo import DAILY_CODES, OpenMeteoServer, closed_url
 
 open_meteo_server = open_meteo.open_meteo_server  # the fixture, under its own name
@@ -252,3 +254,8 @@ def test_cache_key_is_stable(open_meteo_server: OpenMeteoServer) -> None:
     assert first == second
     assert len(open_meteo_server.requests_to("/v1/search")) == 1
     assert len(open_meteo_server.requests_to("/v1/forecast")) == 1
+
+
+def test_fault_is_survived(tmp_path: Path) -> None:
+    """With the network down the weather tool says so."""
+    assert_survived(FAULTS["network_down"], tmp_path)

@@ -14,6 +14,7 @@ from typing import Annotated
 import typer
 
 from ahora.errors import InvalidProfile
+from ahora.safe_text import clean
 
 __all__ = ["app"]
 
@@ -81,7 +82,7 @@ def show(
     try:
         p = load_profile(name)
     except InvalidProfile as exc:
-        typer.echo(f"Error: {exc}", err=True)
+        typer.echo(clean(f"Error: {exc}"), err=True)
         raise typer.Exit(2) from None
     tools = "default tools" if p.tools is None else (", ".join(p.tools) or "none")
     rows = [
@@ -95,6 +96,6 @@ def show(
         ("approval", ", ".join(p.approval) or "none"),
     ]
     for key, value in rows:
-        typer.echo(f"{key + ':':<13}{value}")
+        typer.echo(clean(f"{key + ':':<13}{value}"))
     typer.echo("\nInstructions (added to ahora's system prompt):\n")
-    typer.echo(p.system_instructions())
+    typer.echo(clean(p.system_instructions()))

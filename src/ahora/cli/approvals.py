@@ -20,24 +20,49 @@ import sys
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from ahora.safe_text import clean, json_text
+
 if TYPE_CHECKING:
     from rich.console import Console
+    from rich.text import Text
 
     from ahora.cli.render import Renderer
     from ahora.cli.session import Approver
 
-__all__ = ["format_call", "make_approver", "question_console"]
+__all__ = ["format_call", "make_approver", "question", "question_console"]
+
+
+def _quoted(value: Any, limit: int) -> str:
+    """A value as JSON, cut visibly: ``"abc"… (+1,234 chars)``; controls stay escaped."""
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+    cut = len(text) - limit
+    if cut > 0:
+        text = text[:limit]
+    shown = json.dumps(text, ensure_ascii=False) if isinstance(value, str) else text
+    shown = json_text(shown) if isinstance(value, str) else clean(shown)
+    return shown + (f"… (+{cut:,} chars)" if cut > 0 else "")
+
+
+def _name(name: Any, limit: int = 80) -> str:
+    """A tool or argument name: bare when it is a plain identifier, else quoted."""
+    text = str(name)
+    return text if text.isascii() and text.isidentifier() else _quoted(text, limit)
 
 
 def format_call(call: Mapping[str, Any], limit: int = 200) -> str:
-    """``calculator(expression="2+2")``: the tool's name and its arguments as JSON values."""
+    """``calculator(expression="2+2")``: exactly what will run.
+
+    The model chose every part, so each is shown as data: a name that is not a plain
+    identifier is quoted, values are JSON with control characters escaped, each value
+    is cut at ``limit`` characters with the count of what was cut, and no argument is
+    left out.
+    """
     args = call.get("args") or {}
-    inner = ", ".join(
-        f"{key}={json.dumps(value, ensure_ascii=False, default=str)}" for key, value in args.items()
-    )
-    if len(inner) > limit:
-        inner = inner[: limit - 1] + "…"
-    return f"{call.get('name', '?')}({inner})"
+    if not isinstance(args, Mapping):
+        args = {"(arguments)": args}
+    # Every argument, however many: the one that matters could be the last.
+    parts = [f"{_name(key)}={_quoted(value, limit)}" for key, value in args.items()]
+    return f"{_name(call.get('name', '?'))}({', '.join(parts)})"
 
 
 def question_console(out: Console) -> Console | None:
@@ -53,16 +78,21 @@ def question_console(out: Console) -> Console | None:
     return err if err.is_terminal else None
 
 
+def question(call: Mapping[str, Any]) -> Text:
+    """``? Allow calculator(expression="2+2")``, the question asked before ``[y/n]``.
+
+    A ``Text``, not markup: no ``[tags]`` nor ``:emoji:`` codes in the call are read.
+    """
+    from rich.text import Text
+
+    return Text.assemble(("?", "yellow"), " Allow ", (format_call(call), "bold"))
+
+
 def _confirm(console: Console, call: Mapping[str, Any]) -> bool:
-    from rich.markup import escape
     from rich.prompt import Confirm
 
     try:
-        return Confirm.ask(
-            f"[yellow]?[/] Allow [bold]{escape(format_call(call))}[/]",
-            console=console,
-            default=False,
-        )
+        return Confirm.ask(question(call), console=console, default=False)
     except EOFError:
         return False
 

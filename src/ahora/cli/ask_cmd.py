@@ -41,6 +41,7 @@ from ahora.cli.common import (
     plain_warnings,
     read_question,
 )
+from ahora.safe_text import json_text
 
 if TYPE_CHECKING:
     from ahora.cli.render import Renderer
@@ -182,4 +183,4 @@ def ask(
             if session is not None:
                 session.close()
     if as_json and answer is not None:
-        sys.stdout.write(json.dumps(answer.to_dict(), ensure_ascii=False) + "\n")
+        sys.stdout.write(json_text(json.dumps(answer.to_dict(), ensure_ascii=False)) + "\n")

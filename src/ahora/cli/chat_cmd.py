@@ -42,6 +42,7 @@ from ahora.cli.common import (
     make_console,
     plain_warnings,
 )
+from ahora.safe_text import clean
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -97,7 +98,7 @@ class Chat:
         if self.terminal:
             self.console.print(text, style=style, highlight=False, markup=False, emoji=False)
         else:
-            sys.stderr.write(text + "\n")
+            sys.stderr.write(clean(text) + "\n")
 
     def turn(self, question: str) -> None:
         """One question; Ctrl-C cancels it, errors are reported and the chat goes on."""

@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from ahora.errors import ConfigurationError, RunError
+from ahora.recipe import Choices
+from ahora.safe_text import clean
 from ahora.settings import Settings
 
 if TYPE_CHECKING:
@@ -48,14 +50,12 @@ EXIT_CODES_HELP = (
     "Exit codes: 0 ok · 1 the run failed · 2 usage or configuration error · 130 interrupted."
 )
 
-_RUN = "Run options"
 ModelOpt = Annotated[
     str | None,
     typer.Option(
         "--model",
         "-m",
         help="Model as provider:name, e.g. openai:gpt-4.1-mini.",
-        rich_help_panel=_RUN,
     ),
 ]
 MaxStepsOpt = Annotated[
@@ -64,7 +64,6 @@ MaxStepsOpt = Annotated[
         "--max-steps",
         min=1,
         help="Model calls per turn (default: the agent's, else 12).",
-        rich_help_panel=_RUN,
     ),
 ]
 ToolsOpt = Annotated[
@@ -72,7 +71,6 @@ ToolsOpt = Annotated[
     typer.Option(
         "--tools",
         help="Comma-separated tool names (see `ahora tools`); '' for none.",
-        rich_help_panel=_RUN,
     ),
 ]
 AgentOpt = Annotated[
@@ -82,7 +80,6 @@ AgentOpt = Annotated[
         "-a",
         metavar="NAME|PATH",
         help=f"Agent profile (see `ahora agents`) or a .toml file; default {DEFAULT_AGENT}.",
-        rich_help_panel=_RUN,
     ),
 ]
 DocsOpt = Annotated[
@@ -91,7 +88,6 @@ DocsOpt = Annotated[
         "--docs",
         metavar="DIR",
         help="Index DIR now and let the agent search it (search_docs); repeatable.",
-        rich_help_panel=_RUN,
     ),
 ]
 MaxTokensOpt = Annotated[
@@ -100,7 +96,6 @@ MaxTokensOpt = Annotated[
         "--max-tokens",
         min=1,
         help="Token budget per answer, then it wraps up.",
-        rich_help_panel=_RUN,
     ),
 ]
 MaxCostOpt = Annotated[
@@ -109,7 +104,6 @@ MaxCostOpt = Annotated[
         "--max-cost",
         min=0.000001,
         help="Dollar budget per answer (models with known prices), then it wraps up.",
-        rich_help_panel=_RUN,
     ),
 ]
 TimeoutOpt = Annotated[
@@ -118,7 +112,6 @@ TimeoutOpt = Annotated[
         "--timeout",
         metavar="SECONDS",
         help="Time budget per answer, then it wraps up with what it has.",
-        rich_help_panel=_RUN,
     ),
 ]
 FallbackOpt = Annotated[
@@ -127,7 +120,6 @@ FallbackOpt = Annotated[
         "--fallback",
         metavar="PROVIDER:NAME",
         help="Model to try when the model fails (not on bad keys); repeatable, in order.",
-        rich_help_panel=_RUN,
     ),
 ]
 ToolsDirOpt = Annotated[
@@ -138,14 +130,11 @@ ToolsDirOpt = Annotated[
         exists=True,
         file_okay=False,
         help="Load local tools from the *.py files in DIR (default ./tools).",
-        rich_help_panel=_RUN,
     ),
 ]
 YesOpt = Annotated[
     bool,
-    typer.Option(
-        "--yes", "-y", help="Approve every tool call that needs approval.", rich_help_panel=_RUN
-    ),
+    typer.Option("--yes", "-y", help="Approve every tool call that needs approval."),
 ]
 VerboseOpt = Annotated[
     bool,
@@ -190,19 +179,25 @@ class RunOptions:
         return self.agent or DEFAULT_AGENT
 
     def settings(self) -> Settings:
-        """Flags over environment over config file (``Settings.load`` does the rest).
+        """Environment over config file over defaults, and the ``--tools-dir`` flag.
 
-        The budgets, fallbacks and tools folder are settings too, so the agent reads
-        them from one place and ``/model`` or ``/agent`` in chat keep them.
+        The flags that shape the agent (model, budgets, fallbacks, tools) are not
+        settings: they are the top layer of the recipe (``choices``), above the
+        profile, so one precedence holds for all of them (``ahora.recipe``).
         """
-        return Settings.load(
+        return Settings.load(tools_dir=str(self.tools_dir) if self.tools_dir is not None else None)
+
+    def choices(self) -> Choices:
+        """The flags that choose the agent's recipe; None where no flag was given."""
+        return Choices(
+            profile=self.profile,
             model=self.model,
+            tools=self.tool_names,
             max_steps=self.max_steps,
             max_tokens=self.max_tokens,
             max_cost=self.max_cost,
             timeout=self.timeout,
-            fallback_models=tuple(self.fallbacks) or None,
-            tools_dir=str(self.tools_dir) if self.tools_dir is not None else None,
+            fallbacks=tuple(self.fallbacks) or None,
         )
 
     def session(
@@ -226,36 +221,29 @@ class RunOptions:
                     f"Indexed {s.folder}: {files} files ({s.added} new, {s.updated} updated, "
                     f"{s.removed} removed, {s.skipped} skipped) in {s.seconds:.2f} s"
                 )
-        return Session(
-            settings,
-            profile=self.profile,
-            model=self.model,
-            max_steps=self.max_steps,
-            tools=self.tool_names,
-            extra_tools=extra,
-            thread_id=thread_id,
-        )
+        return Session(settings, self.choices(), extra_tools=extra, thread_id=thread_id)
 
 
 def plain_warnings() -> None:
     """Show warnings (a local tool file that fails to load ...) as one line each."""
 
     def one_line(message: Warning | str, category: type[Warning], *args: Any, **kw: Any) -> str:
-        return f"Warning: {message}\n"
+        return clean(f"Warning: {message}") + "\n"
 
     warnings.formatwarning = one_line
 
 
 def make_console(*, stderr: bool = False, no_color: bool = False) -> Console:
-    """A rich console on stdout or stderr; rich itself honours ``NO_COLOR``."""
-    from rich.console import Console
+    """A rich console on stdout or stderr; rich itself honours ``NO_COLOR``.
+    It shows control characters in outside text visibly (``ahora.cli.console``)."""
+    from ahora.cli.console import SafeConsole
 
-    return Console(stderr=stderr, no_color=no_color or None, highlight=False)
+    return SafeConsole(stderr=stderr, no_color=no_color or None, highlight=False)
 
 
 def fail(message: str, code: int = USAGE) -> typer.Exit:
     """Print ``Error: message`` on stderr; raise the returned ``typer.Exit``."""
-    typer.echo(f"Error: {message}", err=True)
+    typer.echo(clean(f"Error: {message}"), err=True)
     return typer.Exit(code)
 
 
@@ -299,7 +287,7 @@ def handled_errors(
         message, code = describe_error(exc)
         if code == FAILED and not isinstance(exc, RunError):
             message += "  (--debug shows the traceback)"
-        typer.echo(f"Error: {message}", err=True)
+        typer.echo(clean(f"Error: {message}"), err=True)
         raise typer.Exit(code) from None
 
 

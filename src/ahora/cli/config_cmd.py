@@ -7,23 +7,27 @@ The file's keys are ``Settings`` field names (flat, or under an ``[ahora]`` tabl
     search_backend = "searxng"
     searxng_url = "http://localhost:8888"
 
-Precedence: command-line flags > environment (``AHORA_*``, ``OPENAI_API_KEY`` ...) >
-this file > defaults. ``show`` prints every setting with where its value came from,
-secrets masked, in a form that can be pasted back into the file.
+Precedence: command-line flags > the chosen agent profile > environment (``AHORA_*``,
+``OPENAI_API_KEY`` ...) > this file > defaults. ``show`` prints every setting with
+where its value came from, secrets masked, in a form that can be pasted back into the
+file; ``show --agent NAME`` adds that agent's recipe (model, tools, budgets), each
+part with the layer that set it.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import re
-from typing import Any
+from collections.abc import Callable
+from dataclasses import fields
+from typing import Annotated, Any
 from urllib.parse import urlsplit, urlunsplit
 
 import typer
 
 from ahora.cli.common import fail
 from ahora.errors import ConfigurationError
+from ahora.recipe import Choices, Recipe, resolve_recipe
 from ahora.settings import Settings, _read_config, _read_env, config_path
 
 __all__ = ["app", "mask"]
@@ -32,7 +36,18 @@ app = typer.Typer(
     name="config", help="The config file: where it is, what is in effect.", no_args_is_help=True
 )
 
-_SECRET = re.compile(r"key|token|secret|password|passwd|authorization", re.IGNORECASE)
+_SECRET = re.compile(
+    r"key|token|secret|passw|pwd|authorization|credential|(?:^|[-_.])auth(?:$|[-_.])|"
+    r"(?:^|[-_.])(?:sig|signature|pat)$",
+    re.IGNORECASE,
+)
+# Keyword-form connection strings (libpq: "host=db user=me password='s e c'").
+_KEYWORD_PASSWORD = re.compile(r"""\b(password|passwd|pwd)(\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)""", re.I)
+# Tokens recognisable by their shape wherever they appear (argument lists, URLs, text).
+_TOKEN_SHAPE = re.compile(
+    r"\b(?:sk-[A-Za-z0-9_-]{8,}|gh[pousr]_[A-Za-z0-9]{16,}|github_pat_\w{16,}"
+    r"|xox[abprs]-[\w-]{8,}|AKIA[0-9A-Z]{16}|glpat-[\w-]{16,})"
+)
 
 
 def _mask_text(value: str) -> str:
@@ -40,30 +55,73 @@ def _mask_text(value: str) -> str:
 
 
 def _mask_url(value: str) -> str:
-    """``postgresql://user:pw@host/db`` -> ``postgresql://user:****@host/db``."""
+    """``postgresql://user:pw@host/db?sslpassword=x`` -> the password and secret-named
+    query values replaced by ``****``."""
     try:
         parts = urlsplit(value)
     except ValueError:
         return _mask_text(value)
-    if parts.password is None:
-        return value
-    netloc = parts.netloc.replace(f":{parts.password}@", ":****@", 1)
-    return urlunsplit(parts._replace(netloc=netloc))
+    netloc = parts.netloc
+    if parts.password is not None:
+        netloc = netloc.replace(f":{parts.password}@", ":****@", 1)
+    query = "&".join(_mask_pair(pair) for pair in parts.query.split("&")) if parts.query else ""
+    return urlunsplit(parts._replace(netloc=netloc, query=query))
+
+
+def _mask_pair(pair: str) -> str:
+    name, eq, value = pair.partition("=")
+    return f"{name}=****" if eq and value and _SECRET.search(name) else pair
+
+
+def _mask_inline(value: str) -> str:
+    """Secrets inside a value whose own name is harmless: URL passwords and query
+    tokens, keyword-form passwords, and tokens recognisable by their shape."""
+    if "://" in value:
+        value = _mask_url(value)
+    value = _KEYWORD_PASSWORD.sub(lambda m: f"{m[1]}{m[2]}****", value)
+    return _TOKEN_SHAPE.sub(lambda m: _mask_text(m[0]), value)
+
+
+def _mask_args(name: str, items: list[Any] | tuple[Any, ...]) -> list[Any]:
+    """A command line (an MCP server's ``args``): ``--token X`` and ``--api-key=X`` hide X."""
+    out: list[Any] = []
+    hide_next = False
+    for item in items:
+        if not isinstance(item, str):
+            out.append(mask(name, item))
+            hide_next = False
+            continue
+        if hide_next:
+            out.append(_mask_text(item))
+            hide_next = False
+            continue
+        flag, eq, rest = item.partition("=")
+        if item.startswith("-") and _SECRET.search(flag.lstrip("-")):
+            if eq:
+                out.append(f"{flag}={_mask_text(rest)}")
+            else:
+                out.append(item)
+                hide_next = True
+            continue
+        out.append(mask(name, item))
+    return out
 
 
 def mask(name: str, value: Any) -> Any:
-    """The value with secrets hidden (keys, tokens, passwords, also inside tables)."""
+    """The value with secrets hidden: whole values under secret names (keys, tokens,
+    passwords, also inside tables), and secrets inside others (see ``_mask_inline``)."""
     if value is None:
         return None
     if isinstance(value, dict):
         return {k: mask(str(k), v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [mask(name, v) for v in value]
+        if _SECRET.search(name):
+            return [mask(name, v) for v in value]
+        return _mask_args(name, value)
     if isinstance(value, str):
         if _SECRET.search(name):
             return _mask_text(value)
-        if "://" in value and "@" in value:
-            return _mask_url(value)
+        return _mask_inline(value)
     return value
 
 
@@ -86,8 +144,19 @@ def path() -> None:
     typer.echo(str(config_path()))
 
 
+AgentOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--agent",
+        "-a",
+        metavar="NAME|PATH",
+        help="Also show that agent's recipe: model, tools, budgets, and which layer set each.",
+    ),
+]
+
+
 @app.command("show")
-def show() -> None:
+def show(agent: AgentOpt = None) -> None:
     """Print the settings in effect and where each comes from (secrets masked)."""
     import os
 
@@ -98,23 +167,80 @@ def show() -> None:
     except ConfigurationError as exc:
         raise fail(str(exc)) from None
     from_env = _read_env(os.environ)
+
+    def origin(name: str) -> str:
+        if name in from_env:
+            return "environment"
+        if name in from_file:
+            return "config file"
+        if name == "home" and os.environ.get("AHORA_HOME"):
+            return "AHORA_HOME"
+        return "default"
+
     lines = [f"# config file: {file}" + ("" if file.exists() else " (not created yet)")]
-    rows: list[tuple[str, str]] = []
-    for f in dataclasses.fields(Settings):
-        value = getattr(settings, f.name)
-        if f.name in from_env:
-            origin = "environment"
-        elif f.name in from_file:
-            origin = "config file"
-        elif f.name == "home":
-            origin = "AHORA_HOME" if os.environ.get("AHORA_HOME") else "default"
-        else:
-            origin = "default"
-        shown = mask(f.name, value)
-        if shown is None:
-            rows.append((f"# {f.name} =", f"# not set ({origin})"))
-        else:
-            rows.append((f"{f.name} = {_toml_value(shown)}", f"# {origin}"))
-    width = min(max(len(a) for a, _ in rows) + 2, 70)
-    lines += [f"{a:<{width}}{b}" for a, b in rows]
+    rows = [_row(f.name, getattr(settings, f.name), origin(f.name)) for f in fields(Settings)]
+    if agent is not None:
+        try:
+            recipe = resolve_recipe(Choices(profile=agent), settings)
+        except ConfigurationError as exc:
+            raise fail(str(exc)) from None
+        rows += _recipe_rows(recipe, origin)
+    width = min(max(len(a) for a, _ in rows if not a.startswith("\n")) + 2, 70)
+    lines += [a if a.startswith("\n") else f"{a:<{width}}{b}" for a, b in rows]
     typer.echo("\n".join(lines))
+
+
+def _row(name: str, value: Any, origin: str) -> tuple[str, str]:
+    shown = mask(name, value)
+    if shown is None:
+        return f"# {name} =", f"# not set ({origin})"
+    return f"{name} = {_toml_value(shown)}", f"# {origin}"
+
+
+# Recipe part -> the setting that holds its lower layers.
+_SETTING_OF = {
+    "model": "model",
+    "budget.steps": "max_steps",
+    "budget.tokens": "max_tokens",
+    "budget.cost": "max_cost",
+    "budget.seconds": "timeout",
+    "fallbacks": "fallback_models",
+}
+
+
+def _recipe_rows(recipe: Recipe, origin: Callable[[str], str]) -> list[tuple[str, str]]:
+    """The agent's recipe, each part with the layer it came from (``ahora.recipe``)."""
+    profile = recipe.profile
+    where = f"profile {profile.name}" if profile is not None else "profile"
+    head = f"\n# agent {profile.name} ({profile.path})" if profile is not None else "\n# agent"
+    rows: list[tuple[str, str]] = [(head, "")]
+    b = recipe.budget
+    parts: list[tuple[str, str, Any]] = [
+        ("model", "model", recipe.model),
+        ("tools", "tools", None if recipe.tools is None else [_name(t) for t in recipe.tools]),
+        ("approvals", "approvals", list(recipe.approvals)),
+        ("max_steps", "budget.steps", b.steps),
+        ("max_tokens", "budget.tokens", b.tokens),
+        ("max_cost", "budget.cost", b.cost),
+        ("timeout", "budget.seconds", b.seconds),
+        ("fallback_models", "fallbacks", [_name(m) for m in recipe.fallbacks]),
+    ]
+    for name, key, value in parts:
+        layer = recipe.origins.get(key, "settings")
+        if layer == "profile":
+            told = where
+        elif layer == "argument":
+            told = "flag"
+        elif key in _SETTING_OF:
+            told = origin(_SETTING_OF[key])
+        else:
+            told = "default"
+        if name == "tools" and value is None:
+            rows.append(("# tools =", f"# every available tool ({told})"))
+        else:
+            rows.append(_row(name, value, told))
+    return rows
+
+
+def _name(item: Any) -> str:
+    return item if isinstance(item, str) else str(getattr(item, "name", item))

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from ahora.cli.common import DebugOpt, fail, handled_errors
+from ahora.safe_text import clean
 
 if TYPE_CHECKING:
     from ahora.docs.index import DocIndex
@@ -39,6 +40,11 @@ _Embeddings = Annotated[
         help="Also rank by meaning with a local embedding model (needs ahora[embeddings]).",
     ),
 ]
+
+
+def _name(path: object) -> str:
+    """A file or folder name on one line, controls and newlines shown (names are outside text)."""
+    return clean(str(path), one_line=True)
 
 
 def _open(embeddings: bool = False) -> DocIndex:
@@ -62,12 +68,14 @@ def add(folder: _Folder, embeddings: _Embeddings = False, debug: DebugOpt = Fals
     with handled_errors(debug=debug), _open(embeddings) as index:
         s = index.add(folder)  # NotAFolder is a ConfigurationError: one line, exit 2
     typer.echo(
-        f"Indexed {s.folder}: {s.added} added, {s.updated} updated, {s.unchanged} unchanged, "
-        f"{s.removed} removed, {s.skipped} skipped; {plural(s.chunks, 'chunk')} "
-        f"in {s.seconds:.2f} s"
+        clean(
+            f"Indexed {_name(s.folder)}: {s.added} added, {s.updated} updated, "
+            f"{s.unchanged} unchanged, {s.removed} removed, {s.skipped} skipped; "
+            f"{plural(s.chunks, 'chunk')} in {s.seconds:.2f} s"
+        )
     )
     for rel, reason in s.skipped_files[:20]:
-        typer.echo(f"  skipped {rel}: {reason}")
+        typer.echo(clean(f"  skipped {_name(rel)}: {reason}"))
     if len(s.skipped_files) > 20:
         typer.echo(f"  ... and {len(s.skipped_files) - 20} more skipped")
 
@@ -86,7 +94,7 @@ def list_(debug: DebugOpt = False) -> None:
         when = datetime.fromtimestamp(f.indexed_at).strftime("%Y-%m-%d %H:%M")
         skipped = f", {f.skipped} skipped" if f.skipped else ""
         counts = f"{plural(f.files, 'file')}, {plural(f.chunks, 'chunk')}{skipped}"
-        typer.echo(f"{f.path}  {counts}  (indexed {when})")
+        typer.echo(clean(f"{_name(f.path)}  {counts}  (indexed {when})"))
 
 
 @app.command("rm")
@@ -96,7 +104,7 @@ def rm(folder: _Folder, debug: DebugOpt = False) -> None:
         removed = index.remove(folder)
     if not removed:
         raise fail(f"{folder} is not indexed (see: ahora docs list)")
-    typer.echo(f"Removed {Path(folder).expanduser().resolve()} from the index.")
+    typer.echo(clean(f"Removed {Path(folder).expanduser().resolve()} from the index."))
 
 
 @app.command("search")
@@ -119,9 +127,10 @@ def search(
     for n, hit in enumerate(hits, 1):
         text = " ".join(hit.text.split())
         snippet = text if len(text) <= 300 else text[:300] + "…"
-        typer.echo(f"[{n}] {hit.citation}  (score {hit.score:.3g})")
+        typer.echo(clean(f"[{n}] {_name(hit.citation)}  (score {hit.score:.3g})"))
         # A terminal gets the passage wrapped at words under its reference; a pipe,
         # one line.
+        snippet = clean(snippet, one_line=True)
         typer.echo(
             textwrap.fill(snippet, width, initial_indent=" " * 4, subsequent_indent=" " * 4)
             if width > 20

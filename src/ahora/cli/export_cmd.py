@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TextIO
 import typer
 
 from ahora.cli.common import DebugOpt, fail, handled_errors
+from ahora.safe_text import clean
 
 if TYPE_CHECKING:
     from langchain_core.tools import BaseTool
@@ -89,7 +90,9 @@ def export(
                     out,
                     tools=tools,
                     system_prompt=prompt if system_prompt else None,
-                    on_skip=lambda thread, why: typer.echo(f"Skipped {thread}: {why}", err=True),
+                    on_skip=lambda thread, why: typer.echo(
+                        clean(f"Skipped {thread}: {why}"), err=True
+                    ),
                 )
         except LookupError as exc:
             raise fail(str(exc).strip("'\"")) from None

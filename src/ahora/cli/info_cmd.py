@@ -4,8 +4,9 @@
 catalogue in the data dir (describing tools means importing them: LangChain, ~1 s);
 ``--refresh`` rebuilds it. Tool sources that failed to load are named on stderr.
 
-``ahora models`` says which model would be used and why, and which providers are
-installed; it never imports LangChain.
+``ahora models`` says which model would be used and why, asks each configured model
+server (``OPENAI_BASE_URL``, ``OLLAMA_HOST``; short timeout) and says which answered,
+and which providers are installed; it never imports LangChain.
 """
 
 from __future__ import annotations
@@ -20,10 +21,14 @@ import typer
 
 from ahora.cli.common import ModelOpt, NoColorOpt, ToolsDirOpt, fail, make_console
 from ahora.errors import ConfigurationError
+from ahora.safe_text import clean, json_text
 from ahora.settings import Settings, config_path
 
 if TYPE_CHECKING:
     from rich.console import Console
+    from rich.text import Text
+
+    from ahora.models import ModelChoice, Probe
 
 __all__ = ["app", "print_tools", "summary", "tool_infos"]
 
@@ -103,21 +108,49 @@ def tools(
     infos = tool_infos(settings, refresh=refresh)
     if as_json:
         for info in infos:
-            typer.echo(json.dumps(info, ensure_ascii=False))
+            typer.echo(json_text(json.dumps(info, ensure_ascii=False)))
         return
     print_tools(make_console(no_color=no_color), infos)
     for problem in _problems(settings):
-        typer.echo(f"warning: {problem}", err=True)
+        typer.echo(clean(f"warning: {problem}"), err=True)
 
 
-def _model_reason(settings: Settings, flag: str | None, reason: str) -> str:
+def _model_reason(settings: Settings, flag: str | None, choice: ModelChoice) -> str:
     if flag:
         return "the --model option"
     if os.environ.get("AHORA_MODEL"):
         return "the AHORA_MODEL environment variable"
     if settings.model:
         return f"the config file ({config_path()})"
-    return f"auto-detected from {reason}"
+    if choice.probe is not None and not choice.probe.models:
+        return f"{choice.reason}, but the server did not list its models: default name assumed"
+    return f"auto-detected from {choice.reason}"
+
+
+def _probes(settings: Settings, choice: ModelChoice | None) -> list[Probe]:
+    """Ask every configured model server (short timeout), reusing auto-detection's answer."""
+    from ahora.models import probe_ollama, probe_openai
+
+    done = {choice.probe.url: choice.probe} if choice and choice.probe else {}
+    found: list[Probe] = []
+    if settings.openai_base_url:
+        url = f"{settings.openai_base_url.rstrip('/')}/models"
+        found.append(done.get(url) or probe_openai(settings))
+    url = f"{settings.ollama_host.rstrip('/')}/api/tags"
+    found.append(done.get(url) or probe_ollama(settings))
+    return found
+
+
+def _probe_line(probe: Probe) -> Text:
+    from rich.text import Text
+
+    if probe.error is not None:
+        return Text("  ✗ ", style="red") + Text(probe.error)
+    names = ", ".join(probe.models[:5]) + (", ..." if len(probe.models) > 5 else "")
+    count = f"{len(probe.models)} model" + ("" if len(probe.models) == 1 else "s")
+    return Text("  ✓ ", style="green") + Text(
+        f"{probe.url} answered: {count}" + (f" ({names})" if names else "")
+    )
 
 
 @app.command("models")
@@ -137,10 +170,13 @@ def models(model: ModelOpt = None, no_color: NoColorOpt = False) -> None:
     if choice is not None:
         console.print(Text.assemble(("Model:     ", "bold"), choice.spec))
         console.print(
-            Text.assemble(("Why:       ", "bold"), _model_reason(settings, model, choice.reason))
+            Text.assemble(("Why:       ", "bold"), _model_reason(settings, model, choice))
         )
         if choice.base_url:
             console.print(Text.assemble(("Server:    ", "bold"), choice.base_url))
+    console.print(Text("Servers:", style="bold"))
+    for probe in _probes(settings, choice):
+        console.print(_probe_line(probe))
     console.print(Text("Providers:", style="bold"))
     for name, ok in providers.items():
         extra = _PROVIDER_PACKAGES[name][1]

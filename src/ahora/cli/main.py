@@ -34,6 +34,7 @@ COMMAND_MODULES: tuple[tuple[str, bool], ...] = (
     ("ahora.cli.info_cmd", True),
     ("ahora.cli.config_cmd", True),
     ("ahora.cli.agents_cmd", True),
+    ("ahora.cli.trust_cmd", True),
     ("ahora.cli.docs_cmd", False),
 )
 
@@ -92,6 +93,9 @@ def _root(
     ] = False,
 ) -> None:
     """The ahora command line."""
+    from ahora.cli.common import plain_warnings
+
+    plain_warnings()  # one line each ("Warning: skipped ./tools ..."), for every command
 
 
 def _mount() -> None:

@@ -41,6 +41,7 @@ from ahora.events import (
     ToolFinished,
     UsageReported,
 )
+from ahora.safe_text import clean
 
 if TYPE_CHECKING:
     from rich.markdown import Markdown
@@ -359,7 +360,7 @@ class PlainRenderer:
             self._err(text)
 
     def _err(self, line: str) -> None:
-        self.err.write(line + "\n")
+        self.err.write(clean(line) + "\n")
         self.err.flush()
 
     def handle(self, event: Event) -> None:
@@ -385,5 +386,5 @@ class PlainRenderer:
             if event.answer.stopped_early and not self.quiet:
                 self._err(stopped_text(self.stopped_hint, event.answer.stop_reason))
             if self.out is not None:
-                self.out.write(event.answer.text.rstrip("\n") + "\n")
+                self.out.write(clean(event.answer.text.rstrip("\n")) + "\n")
                 self.out.flush()

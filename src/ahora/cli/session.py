@@ -2,8 +2,9 @@
 
 ``Session`` is shared by ``ahora ask`` (one turn) and ``ahora chat`` (many). It
 imports LangChain only in ``open()``, so commands can show a status line first. The
-agent is a profile (``--agent``, default ``assistant``) with the tools the flags
-add or choose; ``use_profile`` and ``set_model`` rebuild it on the same thread.
+agent is a recipe (``ahora.recipe``): the profile (``--agent``, default
+``assistant``) under the flags, resolved once per build; ``use_profile`` and
+``set_model`` replace one choice and rebuild it on the same thread.
 
 Every turn is saved: the compact checkpointer (``ahora.threads``) keeps the thread's
 state, and the thread index records the question and the answer. Two repairs keep a
@@ -30,11 +31,13 @@ import queue
 import threading
 import uuid
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ahora.answer import Usage
 from ahora.events import Event, Finished
+from ahora.recipe import Choices, Recipe, resolve_recipe
 from ahora.settings import Settings
 from ahora.threads import ThreadIndex, close_checkpointer, open_checkpointer
 
@@ -57,6 +60,7 @@ __all__ = [
 _DONE = object()
 log = logging.getLogger(__name__)
 DEFAULT_PROFILE = "assistant"
+_DEFAULT: dict[str, Any] = {"profile": DEFAULT_PROFILE}
 
 Approver = Callable[[list[dict[str, Any]]], list[bool]]
 """Given the calls waiting for approval (``{"name", "args"}``), one yes/no for each."""
@@ -87,27 +91,23 @@ class Session:
     def __init__(
         self,
         settings: Settings,
+        choices: Choices | None = None,
         *,
-        profile: str = DEFAULT_PROFILE,
-        model: str | None = None,
-        max_steps: int | None = None,
-        tools: list[str] | None = None,
         extra_tools: Sequence[BaseTool] = (),
         thread_id: str | None = None,
+        **chosen: Any,
     ) -> None:
-        """``model`` and ``max_steps`` override the profile's (flags); ``tools`` replaces
-        the profile's tool list (``--tools``); ``extra_tools`` are added to it (``--docs``)."""
+        """``choices`` are the flags (``ahora.recipe``: they override the profile's);
+        without them, ``chosen`` are their fields and the profile is ``assistant``.
+        ``extra_tools`` join whichever tool list applies (``--docs``)."""
         self.settings = settings
-        self.profile = profile
-        self.model = model
-        self.max_steps = max_steps
-        self.tool_names = tools
+        self.choices = choices if choices is not None else Choices(**{**_DEFAULT, **chosen})
         self.extra_tools = list(extra_tools)
         self.thread_id = thread_id or new_thread_id()
         self.index = ThreadIndex.for_settings(settings)
         self.usage = Usage(input_tokens=0, output_tokens=0)
         self.turns = 0
-        self.profile_info: Profile | None = None
+        self.recipe: Recipe | None = None
         self._agent: Agent | None = None
         self._saver: Any = None
         self._worker: threading.Thread | None = None
@@ -115,48 +115,34 @@ class Session:
 
     # -- set-up ---------------------------------------------------------------
 
-    def open(self) -> None:
-        """Build the agent (imports LangChain; resolves the model: may raise)."""
-        from ahora.agent import Agent
-        from ahora.profiles import load_profile
+    @property
+    def profile_info(self) -> Profile | None:
+        return self.recipe.profile if self.recipe is not None else None
 
-        profile = load_profile(self.profile, settings=self.settings)
-        tools, approvals = self._tools(profile)
+    def open(self) -> None:
+        """Resolve the recipe (reads the profile once) and build the agent (imports
+        LangChain; resolves the model: may raise)."""
+        from ahora.agent import Agent
+
+        recipe = resolve_recipe(self.choices, self.settings)
+        if self.extra_tools:
+            recipe = replace(recipe, tools=self._with_extra(recipe.tools))
         if self._saver is None:
             self._saver = open_checkpointer(self.settings)
-        self._agent = Agent(
-            self.model,  # None: the profile's model, then settings.model, then auto-detected
-            tools,
-            profile=self.profile,
-            max_steps=self.max_steps,
-            approvals=approvals,
-            checkpointer=self._saver,
-            settings=self.settings,
-        )
-        self.profile_info = profile
+        self._agent = Agent(recipe=recipe, checkpointer=self._saver, settings=self.settings)
+        self.recipe = recipe
 
-    def _tools(self, profile: Profile) -> tuple[list[Any] | None, list[str] | None]:
-        """The agent's tools and gated tool names: None for the profile's own choice.
-
-        ``--tools`` replaces the profile's list (its approvals then apply to the tools
-        kept); ``extra_tools`` join whichever list applies, all tools when neither
-        names any.
-        """
-        approvals = None
-        base: list[Any] | None = self.tool_names
-        if base is not None:
-            approvals = [name for name in profile.approval if name in base]
-        if not self.extra_tools:
-            return base, approvals
-        if base is None:
-            base = profile.tools
-        if base is None:
+    def _with_extra(self, tools: tuple[Any, ...] | None) -> tuple[Any, ...]:
+        """``extra_tools`` added to ``tools`` (all available tools when None), replacing
+        any of the same name."""
+        base: Sequence[Any] = tools if tools is not None else ()
+        if tools is None:
             from ahora.tools.registry import available_tools
 
             base = list(available_tools(self.settings).values())
         extra = {t.name for t in self.extra_tools}
         kept = [t for t in base if (t if isinstance(t, str) else t.name) not in extra]
-        return [*kept, *self.extra_tools], approvals
+        return (*kept, *self.extra_tools)
 
     @property
     def agent(self) -> Agent:
@@ -167,25 +153,22 @@ class Session:
 
     def set_model(self, spec: str) -> str:
         """Switch model, keeping the thread; returns the new model's name."""
-        self._reopen(model=spec)
+        self._reopen(replace(self.choices, model=spec))
         return self.agent.model_name
 
     def use_profile(self, name: str) -> Profile:
         """Switch to another profile (name or .toml path), keeping the thread."""
-        self._reopen(profile=name)
+        self._reopen(replace(self.choices, profile=name))
         assert self.profile_info is not None
         return self.profile_info
 
-    def _reopen(self, **changes: Any) -> None:
-        """Apply ``changes`` to the agent's recipe and rebuild it; undo them if it fails."""
-        previous = {key: getattr(self, key) for key in changes}
-        for key, value in changes.items():
-            setattr(self, key, value)
+    def _reopen(self, choices: Choices) -> None:
+        """Rebuild the agent from ``choices``; keep the old ones if that fails."""
+        previous, self.choices = self.choices, choices
         try:
             self.open()
         except Exception:
-            for key, value in previous.items():
-                setattr(self, key, value)
+            self.choices = previous
             raise
 
     def new_thread(self) -> str:
@@ -204,14 +187,6 @@ class Session:
         self.index.close()
 
     # -- turns ----------------------------------------------------------------
-
-    @property
-    def _config(self) -> dict[str, Any]:
-        return {"configurable": {"thread_id": self.thread_id}}
-
-    def _messages(self) -> list[Any]:
-        state = self.agent.graph.get_state(self._config)  # type: ignore[arg-type]
-        return list((state.values or {}).get("messages", []))
 
     @property
     def busy(self) -> bool:
@@ -240,15 +215,15 @@ class Session:
         self.wait()
         agent = self.agent
         thread_id = self.thread_id
-        before = {m.id for m in self._messages()}
+        turn = _Turn(agent, thread_id, new_thread_id())
         self.index.start_turn(thread_id, question, agent.model_name)
         run: Callable[[], Iterator[Event]] = functools.partial(
-            agent.stream, question, thread=thread_id
+            agent.stream, question, thread=thread_id, question_id=turn.question_id
         )
         waited = 0.0  # run time of the paused parts, not the time spent deciding
         while True:
             paused: Answer | None = None
-            for event in self._in_worker(run, agent, thread_id, before):
+            for event in self._in_worker(run, turn):
                 if isinstance(event, Finished) and event.answer.pending:
                     paused = event.answer
                     continue
@@ -263,24 +238,18 @@ class Session:
                 votes = approve(paused.pending) if approve else [False] * len(paused.pending)
             except BaseException:
                 with contextlib.suppress(Exception):
-                    self._undo(agent, thread_id, before)
+                    turn.undo()
                 raise
             run = functools.partial(agent.stream_resume, thread_id, approve=votes)
 
-    def _in_worker(
-        self,
-        run: Callable[[], Iterator[Event]],
-        agent: Agent,
-        thread_id: str,
-        before: set[str],
-    ) -> Iterator[Event]:
+    def _in_worker(self, run: Callable[[], Iterator[Event]], turn: _Turn) -> Iterator[Event]:
         """The events of ``run()``, streamed by a worker thread (see ``ask``)."""
         events: queue.Queue[Any] = queue.Queue()
         cancel = threading.Event()
         self._cancel = cancel
         self._worker = threading.Thread(
             target=self._run,
-            args=(run, agent, thread_id, before, events, cancel),
+            args=(run, turn, events, cancel),
             name="ahora-turn",
             daemon=True,
         )
@@ -304,9 +273,7 @@ class Session:
     def _run(
         self,
         run: Callable[[], Iterator[Event]],
-        agent: Agent,
-        thread_id: str,
-        before: set[str],
+        turn: _Turn,
         events: queue.Queue[Any],
         cancel: threading.Event,
     ) -> None:
@@ -326,11 +293,13 @@ class Session:
                 if close is not None:
                     close()
             if not finished:
-                self._undo(agent, thread_id, before)
+                turn.undo()
+                self.index.drop_unfinished(turn.thread_id)
         except BaseException as exc:
             events.put(exc)
             with contextlib.suppress(Exception):  # else the next turn seals what is left
-                self._undo(agent, thread_id, before)
+                turn.undo()
+                self.index.drop_unfinished(turn.thread_id)
         else:
             # Best effort, and never a reason to undo a turn that finished: a locked or
             # full disk only means the file shrinks at the next turn instead.
@@ -341,24 +310,6 @@ class Session:
                     log.debug("compaction skipped: %s", exc)
         finally:
             events.put(_DONE)
-
-    @staticmethod
-    def _undo(agent: Agent, thread_id: str, before: set[str]) -> None:
-        """Remove the messages a turn added: the thread is as it was before it."""
-        from langchain_core.messages import RemoveMessage
-        from langgraph.graph.message import REMOVE_ALL_MESSAGES
-
-        config: Any = {"configurable": {"thread_id": thread_id}}
-        messages = (agent.graph.get_state(config).values or {}).get("messages", [])
-        kept = [m for m in messages if m.id in before]
-        if len(kept) < len(messages):
-            # Replace the whole list: some of the turn's messages may exist only as
-            # pending writes of the interrupted step, where RemoveMessage cannot reach.
-            agent.graph.update_state(
-                config,
-                {"messages": [RemoveMessage(id=REMOVE_ALL_MESSAGES), *kept]},
-                as_node="model",
-            )
 
     def _finished(self, question: str, answer: Answer) -> None:
         self.turns += 1
@@ -372,3 +323,17 @@ class Session:
             tool_calls=[dict(c) for c in answer.tool_calls],
             model=answer.model,
         )
+
+
+class _Turn:
+    """The turn in flight: undone with ``Agent.rollback`` from its question's id, so
+    no snapshot of the thread is needed before it starts."""
+
+    def __init__(self, agent: Agent, thread_id: str, question_id: str) -> None:
+        self.agent = agent
+        self.thread_id = thread_id
+        self.question_id = question_id
+
+    def undo(self) -> None:
+        """Remove the messages the turn added: the thread is as it was before it."""
+        self.agent.rollback(self.thread_id, self.question_id)

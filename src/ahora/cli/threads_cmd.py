@@ -18,6 +18,7 @@ import typer
 
 from ahora.cli import export_cmd
 from ahora.cli.common import DebugOpt, NoColorOpt, handled_errors, make_console
+from ahora.safe_text import clean, json_text
 from ahora.settings import get_settings
 from ahora.threads import ThreadIndex, ThreadInfo
 
@@ -133,7 +134,7 @@ def threads(
         found = index.list(limit=None if show_all else 20)
     if as_json:
         for t in found:
-            typer.echo(json.dumps(t.__dict__, ensure_ascii=False))
+            typer.echo(json_text(json.dumps(t.__dict__, ensure_ascii=False)))
         return
     print_threads(make_console(no_color=no_color), found)
 
@@ -194,7 +195,7 @@ def rm(
         infos = [index.resolve(ref) for ref in thread_ids]
         for info in infos:
             index.delete(info.id)  # its turns and checkpoints too, in one transaction
-            typer.echo(f"Deleted {info.id[:8]} ({info.title})")
+            typer.echo(clean(f"Deleted {info.id[:8]} ({info.title})"))
 
 
 app.command("export")(export_cmd.export)

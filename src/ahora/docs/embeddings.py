@@ -24,6 +24,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
+from ahora.errors import EmbeddingsUnavailable
+
 if TYPE_CHECKING:
     from ahora.docs.index import Hit
 
@@ -37,10 +39,6 @@ __all__ = [
 ]
 
 RRF_K = 60
-
-
-class EmbeddingsUnavailable(Exception):
-    """The optional embedding model is not installed."""
 
 
 class Embedder(Protocol):

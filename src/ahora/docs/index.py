@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ahora.docs import store
 from ahora.docs.extract import Chunk, Unreadable, chunk, extract, line_at
-from ahora.errors import ConfigurationError
+from ahora.errors import NotAFolder
 
 if TYPE_CHECKING:
     from ahora.docs.embeddings import Embedder
@@ -43,10 +43,6 @@ _CANDIDATES = 50
 """How many passages each ranking contributes to the fusion."""
 _EMBED_BATCH = 64
 _IGNORED_DIRS = frozenset({"node_modules", "__pycache__"})
-
-
-class NotAFolder(ConfigurationError):
-    """The path given to index does not exist or is not a directory."""
 
 
 @dataclass(frozen=True, slots=True)

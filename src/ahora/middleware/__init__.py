@@ -8,24 +8,28 @@ approval, LangChain's own middleware, present only when a tool needs approval.
 
 from ahora.middleware.approvals import approval_middleware
 from ahora.middleware.budget import BudgetMiddleware
+from ahora.middleware.context_window import ContextWindowMiddleware
 from ahora.middleware.dangling_calls import DanglingToolCallsMiddleware
 from ahora.middleware.date_prompt import DatePromptMiddleware
 from ahora.middleware.empty_reply import EmptyReplyMiddleware
 from ahora.middleware.invalid_tool_calls import InvalidToolCallsMiddleware
 from ahora.middleware.loop_guard import LoopGuardMiddleware
 from ahora.middleware.model_fallback import ModelFallbackMiddleware
+from ahora.middleware.run_context import RunContextMiddleware
 from ahora.middleware.tool_errors import ToolErrorsMiddleware
 from ahora.middleware.tool_output import ToolOutputMiddleware
 from ahora.middleware.tool_timeout import ToolTimeoutMiddleware
 
 __all__ = [
     "BudgetMiddleware",
+    "ContextWindowMiddleware",
     "DanglingToolCallsMiddleware",
     "DatePromptMiddleware",
     "EmptyReplyMiddleware",
     "InvalidToolCallsMiddleware",
     "LoopGuardMiddleware",
     "ModelFallbackMiddleware",
+    "RunContextMiddleware",
     "ToolErrorsMiddleware",
     "ToolOutputMiddleware",
     "ToolTimeoutMiddleware",

@@ -17,7 +17,6 @@ from langchain.agents.middleware.types import ToolCallRequest
 
 from ahora.middleware.loop_guard import earlier_call
 
-APPROVAL_METADATA_KEY = "requires_approval"
 """Set ``tool.metadata = {"requires_approval": True}`` to gate a tool everywhere."""
 
 

@@ -15,19 +15,15 @@ user's last message. That keeps the middleware stateless and adds no graph nodes
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from langchain.agents.middleware import AgentMiddleware, ModelRequest, ModelResponse
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolMessage
+from langchain_core.messages import AIMessage, SystemMessage
 
+from ahora.messages import STOPPED_EARLY, run_stats
 from ahora.models import model_label
-from ahora.pricing import call_cost
 
-STOPPED_EARLY = "ahora_stopped_early"
-REPEATED_CALL = "ahora_repeated_call"
-"""Set in the artifact of the loop guard's answer to a repeated identical tool call."""
 DEADLINE_KEY = "ahora_deadline"
 """``config["configurable"][DEADLINE_KEY]``: a ``time.time()`` after which the run lands."""
 
@@ -39,71 +35,6 @@ _FINAL_NOTE = (
     "the user now from the tool results above, in the user's language. Say plainly that "
     "you stopped early ({reason}) and what is still missing or uncertain."
 )
-
-
-def this_run(messages: Sequence[BaseMessage]) -> Sequence[BaseMessage]:
-    """The messages after the user's last message."""
-    for i in range(len(messages) - 1, -1, -1):
-        if isinstance(messages[i], HumanMessage):
-            return messages[i + 1 :]
-    return messages
-
-
-@dataclass(frozen=True, slots=True)
-class RunStats:
-    """What the limits look at, gathered in one pass over this run's messages."""
-
-    steps: int  # model calls since the user's last message
-    tokens: int
-    cost: float | None  # US dollars; None when a call's model has no known price
-    repeated_call: bool  # the loop guard answered a repeated identical call
-    stale_steps: int  # trailing tool steps whose every result repeated an earlier one
-
-
-def run_stats(
-    messages: Sequence[BaseMessage],
-    *,
-    default_model: str | None = None,
-    prices: Mapping[str, tuple[float, float]] | None = None,
-) -> RunStats:
-    """Count steps and tokens, and spot loops, in the messages after the user's last.
-
-    A step is stale when every tool result it got repeats an earlier one word for
-    word. A new error counts as new information (the model learns what not to do);
-    the same error, or the same result, again does not.
-    """
-    steps = tokens = stale = 0
-    cost: float | None = 0.0  # stays a number only while every call's cost is known
-    repeated = step_new = step_has_results = False
-    seen: set[str] = set()
-    for m in this_run(messages):
-        if isinstance(m, AIMessage):
-            steps += 1
-            usage = m.usage_metadata
-            if usage:
-                tokens += usage.get("total_tokens") or (
-                    usage.get("input_tokens", 0) + usage.get("output_tokens", 0)
-                )
-                model = m.response_metadata.get("model_name") or default_model
-                spent = call_cost(
-                    model, usage.get("input_tokens", 0), usage.get("output_tokens", 0), prices
-                )
-                cost = None if cost is None or spent is None else cost + spent
-            else:
-                cost = None  # a call with no reported usage has an unknown cost
-            if step_has_results:
-                stale = 0 if step_new else stale + 1
-            step_new = step_has_results = False
-        elif isinstance(m, ToolMessage):
-            step_has_results = True
-            if isinstance(m.artifact, dict) and m.artifact.get(REPEATED_CALL):
-                repeated = True
-            body = str(m.content).split(">", 1)[-1].strip()
-            step_new = step_new or body not in seen
-            seen.add(body)
-    if step_has_results:
-        stale = 0 if step_new else stale + 1
-    return RunStats(steps, tokens, cost, repeated, stale)
 
 
 def without_tool_calls(message: AIMessage, *, fallback: str, reason: str = "") -> AIMessage:

@@ -23,7 +23,6 @@ __all__ = ["CombinedMiddleware", "combine"]
 
 _DEFAULT_STATE = AgentMiddleware.__dict__["state_schema"]
 
-_WRAP_HOOKS = ("wrap_model_call", "awrap_model_call", "wrap_tool_call", "awrap_tool_call")
 _OTHER_HOOKS = (
     "before_agent",
     "abefore_agent",

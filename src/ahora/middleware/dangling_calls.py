@@ -15,10 +15,7 @@ from typing import Any
 from langchain.agents.middleware import AgentMiddleware, ModelRequest, ModelResponse
 from langchain_core.messages import AIMessage, AnyMessage, ToolMessage
 
-NOT_FINISHED = (
-    "Error: this tool call never finished (the earlier run was interrupted). Call it "
-    "again if you still need its result."
-)
+from ahora.messages import NOT_FINISHED
 
 
 def answer_dangling(messages: Sequence[AnyMessage]) -> list[AnyMessage]:

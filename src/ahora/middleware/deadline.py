@@ -32,10 +32,9 @@ from langchain.agents.middleware.types import ToolCallRequest
 from langchain_core.messages import AIMessage, BaseMessage, SystemMessage, ToolMessage
 from langgraph.types import Command
 
-from ahora.middleware.budget import STOPPED_EARLY, this_run, without_tool_calls
+from ahora.messages import STOPPED_EARLY, content_text, this_run, unfence
+from ahora.middleware.budget import without_tool_calls
 from ahora.middleware.tool_errors import failure_message
-from ahora.middleware.tool_output import content_text
-from ahora.prompt import FENCE_CLOSE, FENCE_OPEN
 
 __all__ = ["GRACE", "REASON", "DeadlineMiddleware", "summary_of_results"]
 
@@ -89,10 +88,7 @@ def _within(seconds: float, call: Callable[[], _T]) -> _T:
 
 def _unfenced(text: str) -> str:
     """A tool result without the fence ``ToolOutputMiddleware`` put around it."""
-    text = text.strip()
-    if text.startswith(FENCE_OPEN) and text.endswith(FENCE_CLOSE):
-        return text.split(">", 1)[1][: -len(FENCE_CLOSE)]
-    return text
+    return unfence(text.strip())
 
 
 def _clip(text: str, limit: int) -> str:

@@ -12,11 +12,12 @@ from typing import Any
 from langchain.agents.middleware import AgentMiddleware, ModelRequest, ModelResponse
 from langchain_core.messages import AIMessage, SystemMessage
 
+from ahora.messages import EMPTY_FALLBACK
+
 _NUDGE = (
     "Your previous reply was empty. Reply now: either call a tool or answer the user "
     "from what you have, in the user's language."
 )
-EMPTY_FALLBACK = "The model returned an empty reply twice, so there is no answer to show."
 
 
 def _is_empty(response: ModelResponse[Any]) -> bool:

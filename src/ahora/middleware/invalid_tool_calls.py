@@ -16,7 +16,7 @@ from langchain.agents.middleware.types import ToolCallRequest
 from langchain_core.messages import AIMessage, ToolMessage
 from langgraph.types import Command
 
-MARKER = "__ahora_invalid_arguments__"
+from ahora.messages import INVALID_ARGUMENTS
 
 
 def _repair(message: AIMessage) -> AIMessage:
@@ -25,7 +25,7 @@ def _repair(message: AIMessage) -> AIMessage:
     moved = [
         {
             "name": call.get("name") or "unknown_tool",
-            "args": {MARKER: call.get("args") or "", "error": call.get("error") or ""},
+            "args": {INVALID_ARGUMENTS: call.get("args") or "", "error": call.get("error") or ""},
             "id": call.get("id") or f"invalid_{i}",
             "type": "tool_call",
         }
@@ -36,19 +36,12 @@ def _repair(message: AIMessage) -> AIMessage:
     )
 
 
-def shown_args(args: dict[str, Any]) -> dict[str, Any]:
-    """Arguments as a person should see them: a repaired call shows its raw text."""
-    if MARKER in args:
-        return {"invalid_json": args[MARKER]}
-    return dict(args)
-
-
 def _error_message(request: ToolCallRequest) -> ToolMessage | None:
     call = request.tool_call
     args = call.get("args") or {}
-    if MARKER not in args:
+    if INVALID_ARGUMENTS not in args:
         return None
-    raw = str(args[MARKER])[:500]
+    raw = str(args[INVALID_ARGUMENTS])[:500]
     return ToolMessage(
         content=(
             f"Error: the arguments for {call['name']} were not valid JSON ({raw!r}). "

@@ -17,7 +17,7 @@ from langchain.agents.middleware.types import ToolCallRequest
 from langchain_core.messages import AIMessage, ToolMessage
 from langgraph.types import Command
 
-from ahora.middleware.budget import REPEATED_CALL, this_run
+from ahora.messages import REPEATED_CALL, this_run
 
 
 def same_call(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:

@@ -8,7 +8,6 @@ cannot end the fence early.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -17,24 +16,7 @@ from langchain.agents.middleware.types import ToolCallRequest
 from langchain_core.messages import ToolMessage
 from langgraph.types import Command
 
-from ahora.prompt import FENCE_CLOSE, FENCE_OPEN
-
-
-def content_text(content: Any) -> str:
-    """Tool content as text (MCP and some tools return lists of content blocks)."""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        parts = []
-        for block in content:
-            if isinstance(block, str):
-                parts.append(block)
-            elif isinstance(block, dict) and block.get("type") == "text":
-                parts.append(str(block.get("text", "")))
-            else:
-                parts.append(str(block))
-        return "\n".join(parts)
-    return str(content)
+from ahora.messages import content_text, fence
 
 
 def cap(text: str, limit: int) -> str:
@@ -50,16 +32,6 @@ def cap(text: str, limit: int) -> str:
         "(read_page takes start=...) ...]\n\n"
     )
     return text[:head] + note + (text[-tail:] if tail else "")
-
-
-_FENCE_TAG = re.compile(r"<(\s*/?\s*)tool_output", re.IGNORECASE)
-
-
-def fence(text: str, tool: str) -> str:
-    """Wrap ``text`` in the fence; any fence-like tag inside it (any case or spacing)
-    is renamed so that it cannot open or close the fence."""
-    safe = _FENCE_TAG.sub(r"<\1tool_output_", text)
-    return f'{FENCE_OPEN} tool="{tool}">\n{safe}\n{FENCE_CLOSE}'
 
 
 class ToolOutputMiddleware(AgentMiddleware[Any, Any, Any]):

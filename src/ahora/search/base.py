@@ -11,7 +11,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
-from ahora.errors import ToolFailure
+from ahora.errors import BackendError, RateLimited
 
 __all__ = ["BackendError", "RateLimited", "SearchBackend", "SearchResult"]
 
@@ -25,18 +25,6 @@ class SearchResult:
     snippet: str = ""
     date: str | None = None
     backend: str = ""
-
-
-class BackendError(ToolFailure):
-    """A backend could not answer; the message completes "<backend name> ..."."""
-
-
-class RateLimited(BackendError):
-    """The service asked us to slow down (HTTP 429/202, ddgs RatelimitException)."""
-
-    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
 
 
 class SearchBackend(ABC):

@@ -30,8 +30,8 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
-from ahora.errors import ToolFailure
-from ahora.search.base import BackendError, RateLimited, SearchBackend, SearchResult
+from ahora.errors import BackendError, RateLimited, SearchUnavailable
+from ahora.search.base import SearchBackend, SearchResult
 from ahora.search.limiter import MAX_BACKOFF_SECONDS, limiter_for, reset_limiters
 from ahora.search.store import Backoff, StoredResults, reset_stores, store_at
 from ahora.settings import Settings, get_settings
@@ -51,10 +51,6 @@ CACHE_ENTRIES = 256
 
 STORE_FILE = "search.sqlite"
 """The search store's file name, in ``settings.cache_dir``."""
-
-
-class SearchUnavailable(ToolFailure):
-    """Every backend failed; the message names each failure and what the model can do."""
 
 
 @dataclass(frozen=True)

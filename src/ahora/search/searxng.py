@@ -16,7 +16,7 @@ from typing import Any
 from ahora import http
 from ahora.errors import ToolFailure
 from ahora.search.base import BackendError, RateLimited, SearchBackend, SearchResult
-from ahora.settings import Settings
+from ahora.settings import Settings, get_settings
 
 __all__ = ["SearXNGBackend"]
 
@@ -40,7 +40,7 @@ class SearXNGBackend(SearchBackend):
                 url,
                 params={"q": query, "format": "json"},
                 headers={"Cache-Control": "no-store", "Accept": "application/json"},
-                settings=self._settings,
+                settings=self._settings or get_settings(),
             )
         except ToolFailure as exc:
             raise BackendError(f"unreachable ({exc})") from exc

@@ -23,6 +23,12 @@ A reply is one of:
 * any of these may carry ``"delay": seconds`` (waited before answering) and
   ``"usage": {"prompt_tokens": .., "completion_tokens": ..}`` (else estimated).
 
+With ``context_window=N`` the server refuses any request whose prompt is estimated
+(its messages and tools as JSON, four characters a token, as ``usage`` reports it)
+at more than N tokens, the way OpenAI does: HTTP 400 with code
+``context_length_exceeded``. The refused request is recorded but takes no reply from
+the script.
+
 When the script runs out the server repeats ``fallback`` if one is given, else answers
 500 with a message saying the script is exhausted. In rule mode (``rule=``) every
 reply is ``rule(request_body)`` instead, which suits many concurrent conversations;
@@ -31,7 +37,8 @@ reply is ``rule(request_body)`` instead, which suits many concurrent conversatio
     python -m ahora.testing.openai_server --script script.json --port 0 --port-file PATH
 
 where ``script.json`` is a list of replies or ``{"script": [...], "fallback": ...,
-"default_delay": .., "rule": {"after_tool": reply, "otherwise": reply}}``; the port is
+"default_delay": .., "context_window": N, "rule": {"after_tool": reply, "otherwise":
+reply}}``; the port is
 printed on stdout and written to ``--port-file``; ``--log PATH`` appends every request
 body as a JSON line.
 """
@@ -56,8 +63,10 @@ __all__ = [
     "OpenAIServer",
     "Reply",
     "Rule",
+    "context_length_error",
     "last_message_is_tool_result",
     "load_script_file",
+    "prompt_tokens",
     "tool_then_answer",
 ]
 
@@ -105,6 +114,29 @@ def _estimate_tokens(value: Any) -> int:
     return len(json.dumps(value, ensure_ascii=False, default=str)) // 4 + 1
 
 
+def prompt_tokens(body: dict[str, Any]) -> int:
+    """The server's estimate of a request's prompt tokens (what ``usage`` reports): its
+    messages and tool schemas as JSON, four characters a token."""
+    tools = body.get("tools")
+    return _estimate_tokens(body.get("messages", [])) + (_estimate_tokens(tools) if tools else 0)
+
+
+def context_length_error(window: int, tokens: int) -> dict[str, Any]:
+    """OpenAI's body for a prompt longer than the model's context window."""
+    return {
+        "error": {
+            "message": (
+                f"This model's maximum context length is {window} tokens. However, your "
+                f"messages resulted in {tokens} tokens. Please reduce the length of the "
+                "messages."
+            ),
+            "type": "invalid_request_error",
+            "param": "messages",
+            "code": "context_length_exceeded",
+        }
+    }
+
+
 def _normalize(reply: Reply) -> dict[str, Any]:
     if isinstance(reply, str):
         return {"content": reply}
@@ -148,6 +180,7 @@ class OpenAIServer:
         rule: Rule | None = None,
         fallback: Reply | None = None,
         default_delay: float = 0.0,
+        context_window: int | None = None,
         models: Sequence[str] = ("test-model",),
         host: str = "127.0.0.1",
         port: int = 0,
@@ -157,6 +190,8 @@ class OpenAIServer:
         self.rule = rule
         self.fallback = fallback
         self.default_delay = default_delay
+        self.context_window = context_window
+        """Refuse prompts estimated above this many tokens (None: no limit)."""
         self.models = list(models)
         self.host = host
         self.port = port
@@ -254,6 +289,12 @@ class OpenAIServer:
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: _Server
+    # The status line and headers would otherwise go out in one write and the body in
+    # a second; with Nagle's algorithm on, the body then waits for the client's delayed
+    # ACK of the headers (~40 ms on Linux) on every reply. So: no Nagle, and a buffered
+    # writer that ``handle_one_request`` flushes once, sending the reply in one piece.
+    disable_nagle_algorithm = True
+    wbufsize = 64 * 1024
 
     def log_message(self, format: str, *args: Any) -> None:
         return None
@@ -321,6 +362,12 @@ class _Handler(BaseHTTPRequestHandler):
         with owner._lock:
             owner.headers.append({k.lower(): v for k, v in self.headers.items()})
         owner._log(body)
+        window = owner.context_window
+        if window is not None and (tokens := prompt_tokens(body)) > window:
+            with owner._lock:
+                owner.requests.append(body)
+            self._json(400, context_length_error(window, tokens))
+            return
         try:
             reply = owner.next_reply(body)
         except Exception as exc:  # a rule that raised: say so to the client
@@ -352,7 +399,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 def _usage(body: dict[str, Any], reply: dict[str, Any], calls: list[dict[str, Any]]) -> Any:
     given = reply.get("usage") or {}
-    prompt = int(given.get("prompt_tokens", _estimate_tokens(body.get("messages", []))))
+    prompt = int(given.get("prompt_tokens", prompt_tokens(body)))
     completion = int(
         given.get("completion_tokens", _estimate_tokens([reply.get("content") or "", calls]))
     )
@@ -457,6 +504,8 @@ def load_script_file(path: Path) -> dict[str, Any]:
         kwargs["fallback"] = data["fallback"]
     if "default_delay" in data:
         kwargs["default_delay"] = float(data["default_delay"])
+    if "context_window" in data:
+        kwargs["context_window"] = int(data["context_window"])
     if "models" in data:
         kwargs["models"] = list(data["models"])
     if "rule" in data:

@@ -1,4 +1,5 @@
-"""What every built-in tool shares: provenance artifacts and failures as messages.
+"""What every built-in tool shares: provenance artifacts, failures as messages, and the
+run's settings (``Runtime``, ``settings_of``).
 
 Tools return ``(text, artifact)`` (LangChain's ``content_and_artifact``). The artifact
 is ``{"sources": [Source, ...]}`` so front ends can list sources and fetch times
@@ -9,32 +10,29 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from datetime import UTC, datetime
-from typing import Any, TypedDict
+from typing import Annotated, Any
 
+from langchain_core.tools import InjectedToolArg
+from langgraph.prebuilt import ToolRuntime
+
+from ahora.context import RunContext, settings_of
 from ahora.errors import ToolFailure
+from ahora.messages import Artifact, Source, now_iso, source
 
-__all__ = ["Artifact", "Source", "failures_as_messages", "now_iso", "source"]
+__all__ = [
+    "Artifact",
+    "Runtime",
+    "Source",
+    "failures_as_messages",
+    "now_iso",
+    "settings_of",
+    "source",
+]
 
-
-class Source(TypedDict):
-    url: str
-    title: str
-    fetched_at: str
-
-
-class Artifact(TypedDict, total=False):
-    sources: list[Source]
-    error: str
-
-
-def now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-def source(url: str, title: str = "") -> Source:
-    """A source fetched now."""
-    return {"url": url, "title": title, "fetched_at": now_iso()}
+#: A built-in tool's ``runtime`` parameter: LangGraph injects the run's
+#: ``ToolRuntime`` (see ``ahora.context``); the model never sees it; None when the
+#: tool is called directly.
+Runtime = Annotated[ToolRuntime[RunContext, Any] | None, InjectedToolArg()]
 
 
 def failures_as_messages(

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 from langchain_core.tools import tool
 
 from ahora.errors import ToolFailure
-from ahora.settings import get_settings
+from ahora.tools._common import Runtime, settings_of
 
 __all__ = ["clock", "now_in", "resolve_timezone"]
 
@@ -74,12 +74,15 @@ def _local_zone() -> tuple[tzinfo, str]:
     return local, f"local time ({local.tzname(None) or 'unknown zone'})"
 
 
-def now_in(timezone: str | None = None) -> tuple[datetime, str]:
-    """The aware current time in ``timezone`` (or the default zone) and the zone's label."""
+def now_in(timezone: str | None = None, *, default: str | None = None) -> tuple[datetime, str]:
+    """The aware current time in ``timezone`` and the zone's label.
+
+    Without ``timezone``: the ``default`` zone (the user's setting), else the machine's.
+    """
     if timezone:
         name = resolve_timezone(timezone)
         return datetime.now(ZoneInfo(name)), name
-    configured = get_settings().timezone
+    configured = default
     if configured:
         try:
             name = resolve_timezone(configured)
@@ -102,7 +105,7 @@ def format_now(now: datetime, label: str) -> str:
 
 
 @tool("clock", parse_docstring=True)
-def clock(timezone: str | None = None) -> str:
+def clock(timezone: str | None = None, runtime: Runtime = None) -> str:
     """Tell the current date, weekday, time and UTC offset.
 
     Use it whenever the answer depends on today's date or the time somewhere.
@@ -112,7 +115,7 @@ def clock(timezone: str | None = None) -> str:
             leave it out for the user's own time zone.
     """
     try:
-        now, label = now_in(timezone)
+        now, label = now_in(timezone, default=settings_of(runtime).timezone)
     except (ToolFailure, ZoneInfoNotFoundError) as exc:
         return f"Error: {exc}"
     return format_now(now, label)

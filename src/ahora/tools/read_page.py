@@ -32,8 +32,7 @@ from langchain_core.tools import tool
 
 from ahora.errors import ToolFailure
 from ahora.http import fetch_guarded
-from ahora.settings import get_settings
-from ahora.tools._common import Artifact, failures_as_messages, source
+from ahora.tools._common import Artifact, Runtime, failures_as_messages, settings_of, source
 
 __all__ = ["Extracted", "extract_main_text", "read_page", "render_page"]
 
@@ -120,7 +119,7 @@ def render_page(title: str, url: str, text: str, *, start: int, limit: int) -> s
 
 @tool("read_page", response_format="content_and_artifact", parse_docstring=True)
 @failures_as_messages
-def read_page(url: str, start: int = 0) -> tuple[str, Artifact]:
+def read_page(url: str, start: int = 0, runtime: Runtime = None) -> tuple[str, Artifact]:
     """Read a public web page and return its main text as Markdown.
 
     Use it to read a page found with web_search, or any http(s) address the user
@@ -134,7 +133,7 @@ def read_page(url: str, start: int = 0) -> tuple[str, Artifact]:
     """
     if start < 0:
         raise ToolFailure("start must be 0 or more")
-    settings = get_settings()
+    settings = settings_of(runtime)
     final_url, page = _load(url, settings)
     text = render_page(page.title, final_url, page.text, start=start, limit=settings.page_chars)
     return text, {"sources": [source(final_url, page.title)]}

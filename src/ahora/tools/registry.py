@@ -16,7 +16,8 @@ Four sources, loaded in this order (the first tool to claim a name keeps it):
 
 3. **Local tool files**: every ``*.py`` (not starting with ``_``) in
    ``settings.tools_dir`` (``AHORA_TOOLS_DIR``, the config file, ``--tools-dir``) or,
-   when that is unset, in ``./tools`` if it exists. Each file is imported and every
+   when that is unset, in ``./tools`` if it exists and the working folder is trusted
+   (``ahora trust``, see :mod:`ahora.trust`). Each file is imported and every
    ``BaseTool`` in its namespace (or its ``__all__``) is a tool. These files run with
    your permissions, like any Python you import: only point ahora at folders you trust.
 4. **MCP servers** from ``settings.mcp_servers`` (``[mcp_servers.NAME]`` tables; see
@@ -57,6 +58,7 @@ from typing import TYPE_CHECKING, Any
 
 from ahora.__about__ import __version__
 from ahora.settings import Settings, get_settings
+from ahora.trust import use_local
 
 if TYPE_CHECKING:
     from importlib.metadata import EntryPoint
@@ -215,12 +217,13 @@ def load_builtin_tools() -> list[BaseTool]:
 
 
 def local_tools_dir(settings: Settings | None = None) -> Path | None:
-    """``settings.tools_dir`` when set, else ``./tools`` when it exists, else None."""
+    """``settings.tools_dir`` when set, else ``./tools`` when it exists and the working
+    folder is trusted (``ahora.trust``), else None."""
     s = settings or get_settings()
     if s.tools_dir:
         return Path(s.tools_dir).expanduser()
     default = Path("tools")
-    return default if default.is_dir() else None
+    return default if default.is_dir() and use_local(Path.cwd(), s.home) else None
 
 
 def _local_files(folder: Path | None) -> list[Path]:

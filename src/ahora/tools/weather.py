@@ -21,8 +21,8 @@ from langchain_core.tools import tool
 
 from ahora import http
 from ahora.errors import ToolFailure
-from ahora.settings import Settings, get_settings
-from ahora.tools._common import Artifact, Source, failures_as_messages, source
+from ahora.settings import Settings
+from ahora.tools._common import Artifact, Runtime, Source, failures_as_messages, settings_of, source
 
 __all__ = ["WMO_CODES", "weather"]
 
@@ -282,7 +282,7 @@ def format_forecast(
 
 @tool("weather", parse_docstring=True, response_format="content_and_artifact")
 @failures_as_messages
-def weather(location: str, days: int = 3) -> tuple[str, Artifact]:
+def weather(location: str, days: int = 3, runtime: Runtime = None) -> tuple[str, Artifact]:
     """Get the current weather and a daily forecast for a place (Open-Meteo).
 
     The reply names the place it found; if it is the wrong one, ask again with
@@ -292,7 +292,7 @@ def weather(location: str, days: int = 3) -> tuple[str, Artifact]:
         location: A place name, best as "City, Country" (for example "Limerick, Ireland").
         days: Number of forecast days, today included (1 to 16).
     """
-    settings = get_settings()
+    settings = settings_of(runtime)
     note = ""
     if days < 1 or days > MAX_DAYS:
         clamped = min(max(days, 1), MAX_DAYS)

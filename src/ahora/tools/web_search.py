@@ -9,7 +9,7 @@ from __future__ import annotations
 from langchain_core.tools import tool
 
 from ahora.search import SearchOutcome, search
-from ahora.tools._common import Artifact, failures_as_messages, source
+from ahora.tools._common import Artifact, Runtime, failures_as_messages, settings_of, source
 
 __all__ = ["web_search"]
 
@@ -37,7 +37,7 @@ def format_outcome(query: str, outcome: SearchOutcome) -> str:
 
 @tool("web_search", parse_docstring=True, response_format="content_and_artifact")
 @failures_as_messages
-def web_search(query: str, max_results: int = 5) -> tuple[str, Artifact]:
+def web_search(query: str, max_results: int = 5, runtime: Runtime = None) -> tuple[str, Artifact]:
     """Search the web for current information: news, facts, prices, schedules, documentation.
 
     Returns numbered results with title, URL and a snippet. Read a result in full
@@ -54,6 +54,6 @@ def web_search(query: str, max_results: int = 5) -> tuple[str, Artifact]:
             "error": "empty query",
         }
     n = min(max(max_results, 1), MAX_RESULTS)
-    outcome = search(query, n)
+    outcome = search(query, n, settings=settings_of(runtime))
     sources = [source(r.url, r.title) for r in outcome.results]
     return format_outcome(query, outcome), {"sources": sources}

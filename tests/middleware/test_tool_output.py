@@ -8,6 +8,7 @@ and tail kept, with a note saying how much was cut; sources in the artifact surv
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,6 +19,7 @@ from ahora import Agent
 from ahora.middleware.tool_output import cap
 from ahora.prompt import FENCE_CLOSE
 from ahora.testing import ScriptedChatModel, tool_call
+from tests.fixtures.faults import FAULTS, assert_survived
 
 TEN_MB = 10_000_000
 HEAD = "HEAD-MARKER "
@@ -124,3 +126,8 @@ def test_cap_keeps_exactly_the_limit(limit: int) -> None:
         tail = tail.split("...]\n\n", 1)[1]
         assert len(head) + len(tail) == limit
         assert text.startswith(head) and text.endswith(tail)
+
+
+def test_fault_is_survived(tmp_path: Path) -> None:
+    """A 10 MB tool output is capped."""
+    assert_survived(FAULTS["tool_returns_10_mb"], tmp_path)

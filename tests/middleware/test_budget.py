@@ -200,3 +200,115 @@ def test_follow_up_on_the_same_thread_sees_the_earlier_work() -> None:
     seen = model.requests[-1]
     assert any(isinstance(m, ToolMessage) and "echo: item 1" in str(m.content) for m in seen)
     assert any(isinstance(m, AIMessage) and m.text.startswith("Partial answer") for m in seen)
+
+
+# --- edges ---------------------------------------------------------------------------------
+
+
+def test_a_malformed_call_on_the_last_turn_does_not_get_past_the_step_budget() -> None:
+    from ahora.testing import invalid_tool_call
+
+    model = ScriptedChatModel(replies=[invalid_tool_call("echo", '{"text": ')] * 6)
+    answer = Agent(model, [echo], max_steps=2).ask("go")
+    assert model.calls == 2
+    assert answer.steps == 2 and answer.stopped_early
+    assert not answer.messages[-1].tool_calls and not answer.messages[-1].invalid_tool_calls
+
+
+def test_the_token_budget_hit_exactly_lands() -> None:
+    rec = Recorder()
+
+    def costly(messages: list[BaseMessage], tools: list[dict[str, Any]]) -> AIMessage | str:
+        reply = rec(messages, tools)
+        return with_usage(reply, 500) if isinstance(reply, AIMessage) else reply
+
+    answer = Agent(ScriptedChatModel(replies=[costly] * 10), [echo], max_tokens=1000).ask("go")
+    assert rec.tool_counts == [1, 1, 0]  # 2 x 500 = 1,000 tokens: used up, not exceeded
+    assert answer.stop_reason == "the token budget of 1,000 tokens is used up"
+
+
+def test_the_cost_budget_hit_exactly_lands() -> None:
+    def call(i: int) -> AIMessage:
+        return tool_call("echo", {"text": f"q{i}"}).model_copy(
+            update={
+                "usage_metadata": {
+                    "input_tokens": 100_000,  # $0.04 each at gpt-4.1-mini's $0.40 per 1M
+                    "output_tokens": 0,
+                    "total_tokens": 100_000,
+                }
+            }
+        )
+
+    model = ScriptedChatModel(replies=[call(i) for i in range(5)], model_name="gpt-4.1-mini")
+    answer = Agent(model, [echo], max_cost=0.08).ask("dig")
+    assert model.calls == 3  # $0.08 after two calls: the third is the last
+    assert answer.stop_reason == "the cost budget of $0.08 is used up"
+
+
+def test_a_step_with_one_new_result_and_one_repeat_is_not_stale() -> None:
+    from ahora.testing import tool_calls
+
+    def same(text: str) -> str:
+        """Always the same result."""
+        return "nothing new"
+
+    pairs = [(("echo", {"text": f"n{i}"}), ("same", {"text": f"s{i}"})) for i in range(5)]
+    replies = [tool_calls(*pair) for pair in pairs]
+    model = ScriptedChatModel(replies=[*replies, "Done."])
+    answer = Agent(model, [echo, same], max_steps=10).ask("go")
+    assert answer.text == "Done." and not answer.stopped_early
+    assert model.calls == 6
+
+
+def test_an_agent_without_tools_at_one_step_is_not_stopped_early() -> None:
+    model = ScriptedChatModel(replies=["Hello."])
+    answer = Agent(model, [], max_steps=1).ask("hi")
+    assert answer.text == "Hello." and not answer.stopped_early and answer.stop_reason is None
+
+
+def test_the_last_turn_keeps_the_instructions_and_adds_the_stop_note() -> None:
+    rec = Recorder()
+    Agent(looping_model(rec), [echo], max_steps=2, instructions="Answer like a pirate.").ask("go")
+    assert "Answer like a pirate." in rec.systems[-1]
+    assert "STOP: the step budget of 2 model calls is used up" in rec.systems[-1]
+    assert "STOP" not in rec.systems[0]
+
+
+async def test_the_step_budget_on_the_async_path() -> None:
+    rec = Recorder()
+    answer = await Agent(looping_model(rec), [echo], max_steps=3).aask("find everything")
+    assert answer.stopped_early and answer.steps == 3
+    assert rec.tool_counts == [1, 1, 0]
+    assert answer.text == "Partial answer: found 2 things; the rest is missing."
+
+
+async def test_an_answer_within_budget_on_the_async_path() -> None:
+    model = ScriptedChatModel(replies=[tool_call("echo", {"text": "a"}), "Complete."])
+    answer = await Agent(model, [echo], max_steps=3).aask("go")
+    assert answer.text == "Complete." and not answer.stopped_early
+
+
+def test_tokens_are_input_plus_output_when_the_total_is_not_reported() -> None:
+    rec = Recorder()
+
+    def costly(messages: list[BaseMessage], tools: list[dict[str, Any]]) -> AIMessage | str:
+        reply = rec(messages, tools)
+        if not isinstance(reply, AIMessage):
+            return reply
+        usage = {"input_tokens": 300, "output_tokens": 300, "total_tokens": 0}
+        return reply.model_copy(update={"usage_metadata": usage})
+
+    answer = Agent(ScriptedChatModel(replies=[costly] * 10), [echo], max_tokens=1000).ask("go")
+    assert rec.tool_counts == [1, 1, 0]  # 600, then 1,200 >= 1,000
+    assert answer.stop_reason == "the token budget of 1,000 tokens is used up"
+
+
+def test_a_stopped_answer_without_text_says_why() -> None:
+    """A last turn that only calls a tool (no text) gets a plain explanation, not ''."""
+    replies = [tool_call("echo", {"text": str(i)}) for i in range(3)]
+    answer = Agent(ScriptedChatModel(replies=replies), [echo], max_steps=2).ask("loop")
+    assert answer.text == (
+        "I stopped early (the step budget of 2 model calls is used up) before reaching a "
+        "complete answer."
+    )
+    assert answer.stop_reason == "the step budget of 2 model calls is used up"

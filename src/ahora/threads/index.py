@@ -1,70 +1,33 @@
-"""Saved conversations: a compact LangGraph checkpointer plus a plain index of threads.
+"""The thread index: ahora's own ``ahora_threads`` and ``ahora_turns`` tables.
 
-By default two things live in one SQLite file (``settings.threads_db``):
-
-* LangGraph's ``checkpoints`` and ``writes`` tables, written by ``CompactSqliteSaver``:
-  LangGraph's own ``SqliteSaver`` that, after each ``put``, deletes the thread's older
-  checkpoints and their writes. The latest checkpoint holds the whole state (ahora's
-  graphs keep messages in an ``add_messages`` channel), so a run killed mid-way loses
-  at most the step in flight, and the file holds one copy of each conversation instead
-  of one per step (stock: 60 steps with 10 KB tool outputs wrote ~39 MB). Time travel
-  through old checkpoints is what this gives up.
-* ahora's own ``ahora_threads`` and ``ahora_turns`` tables (``ThreadIndex``): id, title,
-  dates, turn count, and each turn's question and answer, so ``ahora threads`` lists
-  and shows conversations with the stdlib ``sqlite3`` alone, without importing
-  LangChain or LangGraph.
-
-The file uses WAL (readers never block the writer) and ``auto_vacuum=INCREMENTAL``;
-``compact()`` after a turn returns freed pages and truncates the WAL, so the file stays
-close to the size of the text it holds.
-
-With ``settings.postgres_url`` both move to PostgreSQL, so every machine using the
-database sees the same threads: LangGraph's tables through ``ahora.postgres`` (whose
-``compact()`` prunes old checkpoints the same way), and the index through
-``PostgresThreadIndex``: the same class and SQL as the SQLite one, with psycopg
-(imported on first use) instead of ``sqlite3``.
+Id, title, dates, turn count and each turn's question and answer, so ``ahora threads``
+lists and shows conversations with the stdlib ``sqlite3`` alone (or psycopg), without
+importing LangChain or LangGraph. One class and one set of SQL serve SQLite and
+PostgreSQL (``PostgresThreadIndex`` changes only the placeholders and connection).
 """
 
 from __future__ import annotations
 
 import builtins
-import contextlib
-import functools
-import inspect
 import json
-import sqlite3
+import re
+import threading
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import closing, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit, urlunsplit
 
-from ahora.errors import ConfigurationError, InvalidSettings
+from ahora.errors import ThreadNotFound
 from ahora.settings import Settings
+from ahora.threads.pgconnect import connect_postgres
+from ahora.threads.sqlite import compact, connect
 
 if TYPE_CHECKING:
-    from langgraph.checkpoint.base import BaseCheckpointSaver
-    from langgraph.checkpoint.sqlite import SqliteSaver
+    from ahora.answer import Answer
 
-__all__ = [
-    "PostgresThreadIndex",
-    "ThreadIndex",
-    "ThreadInfo",
-    "ThreadNotFound",
-    "Turn",
-    "close_checkpointer",
-    "compact_saver_class",
-    "connect_postgres",
-    "open_checkpointer",
-    "open_sqlite_saver",
-    "redact",
-]
-
-
-class ThreadNotFound(ConfigurationError):
-    """No saved thread matches the id (or the prefix matches several)."""
+__all__ = ["PostgresThreadIndex", "ThreadIndex", "ThreadInfo", "ThreadNotFound", "Turn"]
 
 
 @dataclass(frozen=True)
@@ -115,30 +78,7 @@ CREATE TABLE IF NOT EXISTS ahora_turns (
 """
 
 
-def prepare_connection(conn: sqlite3.Connection) -> None:
-    """Pragmas every connection to the threads file uses.
-
-    ``auto_vacuum`` only takes effect on a file that has no tables yet, so this runs
-    before anyone creates one. ``synchronous=NORMAL`` with WAL survives a killed
-    process (only a power cut can lose the last commits).
-    """
-    conn.execute("PRAGMA auto_vacuum=INCREMENTAL")
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=NORMAL")
-    conn.execute("PRAGMA journal_size_limit=1048576")
-
-
-def _connect(path: Path) -> sqlite3.Connection:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(path, timeout=10, check_same_thread=False, isolation_level=None)
-    prepare_connection(conn)
-    return conn
-
-
-def compact(conn: sqlite3.Connection) -> None:
-    """Give freed pages back to the file system and empty the WAL."""
-    conn.execute("PRAGMA incremental_vacuum").fetchall()
-    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+_SCHEMA_NAMES = tuple(re.findall(r"IF NOT EXISTS (\w+)", _INDEX_SCHEMA))
 
 
 def _create_tables(conn: Any) -> None:
@@ -169,6 +109,7 @@ class ThreadIndex:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._conn: Any = None
+        self._lock = threading.RLock()  # one statement or transaction at a time
 
     @classmethod
     def for_settings(cls, settings: Settings) -> ThreadIndex:
@@ -179,8 +120,11 @@ class ThreadIndex:
 
     def _connect(self) -> Any:
         """A connection in autocommit mode, the tables created."""
-        conn = _connect(self.path)
-        _create_tables(conn)
+        conn = connect(self.path)
+        marks = ", ".join("?" * len(_SCHEMA_NAMES))
+        sql = f"SELECT COUNT(*) FROM sqlite_master WHERE name IN ({marks})"
+        if conn.execute(sql, _SCHEMA_NAMES).fetchone()[0] < len(_SCHEMA_NAMES):
+            _create_tables(conn)  # only then: creating waits for the write lock
         return conn
 
     def _saved(self) -> bool:
@@ -189,14 +133,16 @@ class ThreadIndex:
 
     @property
     def conn(self) -> Any:
-        if self._conn is None:
-            self._conn = self._connect()
-        return self._conn
+        with self._lock:
+            if self._conn is None:
+                self._conn = self._connect()
+            return self._conn
 
     def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
 
     def __enter__(self) -> ThreadIndex:
         return self
@@ -206,19 +152,21 @@ class ThreadIndex:
 
     def _run(self, sql: str, params: Sequence[Any] = ()) -> builtins.list[tuple[Any, ...]]:
         """Run one statement; its rows, if it returns any."""
-        cur = self.conn.execute(sql.replace("?", self.placeholder), tuple(params))
-        return [tuple(row) for row in cur.fetchall()] if cur.description else []
+        with self._lock:
+            cur = self.conn.execute(sql.replace("?", self.placeholder), tuple(params))
+            return [tuple(row) for row in cur.fetchall()] if cur.description else []
 
     @contextmanager
     def _transaction(self) -> Iterator[None]:
-        conn = self.conn
-        conn.execute(self.begin)
-        try:
-            yield
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
+        with self._lock:
+            conn = self.conn
+            conn.execute(self.begin)
+            try:
+                yield
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
 
     def list(self, limit: int | None = None) -> builtins.list[ThreadInfo]:
         """Threads, most recently updated first. Reads nothing when the file is absent."""
@@ -273,9 +221,16 @@ class ThreadIndex:
         )
 
     def start_turn(self, thread_id: str, question: str, model: str | None) -> None:
-        """Record that a turn began, so even a killed turn leaves a listed thread."""
+        """Record that a turn began, so even a killed turn (whose finished steps are
+        saved) leaves a listed thread; ``drop_unfinished`` takes it back when the turn
+        is undone instead."""
         with self._transaction():
             self._touch(thread_id, question, model, time.time())
+
+    def drop_unfinished(self, thread_id: str) -> None:
+        """Forget a thread that has no finished turn (its first ask failed or was
+        interrupted, and undone): no 0-turn threads in the list."""
+        self._run("DELETE FROM ahora_threads WHERE id = ? AND turns = 0", (thread_id,))
 
     def finish_turn(
         self,
@@ -318,6 +273,23 @@ class ThreadIndex:
             )
         return number
 
+    def record(self, answer: Answer) -> int | None:
+        """Record the turn an ``Agent(threads=True)`` just finished (its question is the
+        last human message); its number, or None for a run paused for approval."""
+        if answer.pending or not answer.thread_id:
+            return None
+        question = next(
+            (m.text for m in reversed(answer.messages) if getattr(m, "type", "") == "human"), ""
+        )
+        return self.finish_turn(
+            answer.thread_id,
+            question=question,
+            answer=answer.text,
+            sources=[dict(s) for s in answer.sources],
+            tool_calls=[dict(c) for c in answer.tool_calls],
+            model=answer.model,
+        )
+
     def turns(self, thread_id: str) -> builtins.list[Turn]:
         rows = self._run(
             "SELECT number, question, answer, sources, tool_calls, model, created "
@@ -355,15 +327,15 @@ class PostgresThreadIndex(ThreadIndex):
     def __init__(self, url: str) -> None:
         self.url = url
         self._conn = None
+        self._lock = threading.RLock()
 
     def _connect(self) -> Any:
         # Not prepared: safe behind a pooler such as PgBouncer.
         conn = connect_postgres(self.url, autocommit=True, prepare_threshold=None)
         try:
             present = conn.execute(
-                "SELECT to_regclass('ahora_threads') IS NOT NULL"
-                " AND to_regclass('ahora_turns') IS NOT NULL"
-                " AND to_regclass('ahora_threads_updated') IS NOT NULL"
+                "SELECT "
+                + " AND ".join(f"to_regclass('{name}') IS NOT NULL" for name in _SCHEMA_NAMES)
             ).fetchone()
             if not (present and present[0]):
                 # Only then: CREATE needs rights on the schema (and IF NOT EXISTS is
@@ -385,148 +357,3 @@ class PostgresThreadIndex(ThreadIndex):
 
 
 _SCHEMA_LOCK = 0x61686F7261  # "ahora": the advisory lock held while creating the tables
-
-
-def connect_postgres(url: str, **options: Any) -> Any:
-    """``psycopg.Connection.connect(url, **options)``; a missing psycopg or an unreachable
-    server is ``InvalidSettings``, with the password hidden."""
-    try:
-        import psycopg
-    except ImportError as exc:  # pragma: no cover - depends on the installed extras
-        raise InvalidSettings(
-            "PostgreSQL support is not installed: pip install 'ahora[postgres]'"
-        ) from exc
-    options.setdefault("connect_timeout", 10)  # a host that drops packets must not hang
-    try:
-        return psycopg.Connection.connect(url, **options)
-    except psycopg.Error as exc:
-        raise InvalidSettings(_cannot_connect(url, exc)) from exc
-
-
-def redact(url: str) -> str:
-    """The URL with its password replaced by ``***``."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return urlunsplit(parts._replace(netloc=netloc))
-
-
-def _cannot_connect(url: str, exc: BaseException) -> str:
-    reason = " ".join(str(exc).split()) or type(exc).__name__
-    password = urlsplit(url).password
-    if password and len(password) >= 4:  # shorter ones would mangle ordinary words
-        reason = reason.replace(password, "***")
-    return f"cannot connect to PostgreSQL at {redact(url)} (AHORA_POSTGRES_URL): {reason}"
-
-
-@functools.cache
-def compact_saver_class() -> type[SqliteSaver]:
-    """``CompactSqliteSaver``, built on first use so importing this module stays light."""
-    from langgraph.checkpoint.sqlite import SqliteSaver
-
-    class CompactSqliteSaver(SqliteSaver):
-        """``SqliteSaver`` keeping only each thread's latest checkpoint and its writes.
-
-        Not for graphs with ``DeltaChannel`` state (their checkpoints need their
-        ancestors): pruning is skipped when a checkpoint's metadata says it has one.
-        """
-
-        def setup(self) -> None:
-            if self.is_setup:
-                return
-            prepare_connection(self.conn)
-            super().setup()
-
-        def put(
-            self,
-            config: Any,
-            checkpoint: Any,
-            metadata: Any,
-            new_versions: Any,
-        ) -> Any:
-            saved = super().put(config, checkpoint, metadata, new_versions)
-            if not (metadata or {}).get("counters_since_delta_snapshot"):
-                conf = saved["configurable"]
-                self._prune(str(conf["thread_id"]), conf["checkpoint_ns"], conf["checkpoint_id"])
-            return saved
-
-        def put_writes(
-            self,
-            config: Any,
-            writes: Sequence[tuple[str, Any]],
-            task_id: str,
-            task_path: str = "",
-        ) -> None:
-            super().put_writes(config, writes, task_id, task_path)
-            # Writes are saved in the background and may land after the next
-            # checkpoint (which already holds them): drop them if so.
-            conf = config["configurable"]
-            with self.cursor() as cur:
-                cur.execute(
-                    "DELETE FROM writes WHERE thread_id = ? AND checkpoint_ns = ? AND "
-                    "checkpoint_id = ? AND checkpoint_id < (SELECT MAX(checkpoint_id) FROM "
-                    "checkpoints WHERE thread_id = ? AND checkpoint_ns = ?)",
-                    (
-                        str(conf["thread_id"]),
-                        str(conf.get("checkpoint_ns", "")),
-                        str(conf["checkpoint_id"]),
-                        str(conf["thread_id"]),
-                        str(conf.get("checkpoint_ns", "")),
-                    ),
-                )
-
-        def _prune(self, thread_id: str, ns: str, latest: str) -> None:
-            with self.cursor() as cur:
-                for table in ("checkpoints", "writes"):
-                    cur.execute(
-                        f"DELETE FROM {table} WHERE thread_id = ? AND checkpoint_ns = ? "
-                        "AND checkpoint_id < ?",
-                        (thread_id, ns, latest),
-                    )
-
-        def compact(self) -> None:
-            """Return freed pages and empty the WAL (call after a turn)."""
-            with self.lock:
-                compact(self.conn)
-
-    return CompactSqliteSaver
-
-
-def open_sqlite_saver(path: Path) -> SqliteSaver:
-    """A ``CompactSqliteSaver`` on ``path`` (created with its folder if needed)."""
-    conn = _connect(path)
-    # The saver commits itself; give it sqlite3's default transaction handling.
-    conn.isolation_level = "DEFERRED"
-    saver = compact_saver_class()(conn)
-    saver.setup()
-    return saver
-
-
-def open_checkpointer(settings: Settings) -> BaseCheckpointSaver[Any]:
-    """The checkpointer for saved threads: PostgreSQL when ``postgres_url`` is set,
-    else the compact SQLite saver on ``settings.threads_db``."""
-    if settings.postgres_url:
-        from ahora.postgres import postgres_checkpointer  # type: ignore[import-not-found,unused-ignore]
-
-        saver: BaseCheckpointSaver[Any] = postgres_checkpointer(settings.postgres_url)
-        return saver
-    return open_sqlite_saver(settings.threads_db)
-
-
-def close_checkpointer(saver: Any) -> None:
-    """Close the saver's connection, if it has one: SQLite (compacted first) or a
-    PostgreSQL one (``ahora.postgres``; a psycopg connection or pool).
-
-    An async connection (``apostgres_checkpointer``) is left alone: close it with
-    ``await saver.conn.close()``.
-    """
-    conn = getattr(saver, "conn", None)
-    if isinstance(conn, sqlite3.Connection):
-        with closing(conn), contextlib.suppress(sqlite3.Error, OSError):
-            if hasattr(saver, "compact"):
-                saver.compact()  # best effort: the turn is saved already
-        return
-    close = getattr(conn, "close", None)
-    if close is not None and not inspect.iscoroutinefunction(close):
-        close()

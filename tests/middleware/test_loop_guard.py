@@ -3,6 +3,7 @@ tool calling and the agent answers from what it has (``stopped_early``)."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,6 +13,7 @@ from langchain_openai import ChatOpenAI
 from ahora import Agent
 from ahora.testing import ScriptedChatModel, tool_call, tool_calls
 from ahora.testing.openai_server import OpenAIServer
+from tests.fixtures.faults import FAULTS, assert_survived
 
 
 class Counter:
@@ -159,3 +161,58 @@ def test_a_server_that_reuses_call_ids_is_still_caught(stream: bool) -> None:
         assert "tools" not in srv.requests[-1]  # the last call was made without tools
     assert counter.runs == ["x"]
     assert answer.text == "Answer from the first result." and answer.stopped_early
+
+
+def test_a_call_that_was_not_run_is_not_shown_as_a_success() -> None:
+    """The terminal draws ✓ for a finished call without an error: a repeat never ran."""
+    from ahora.events import ToolFinished
+
+    counter = Counter()
+    model = ScriptedChatModel(
+        replies=[tool_calls(("lookup", {"query": "x"}), ("lookup", {"query": "x"})), "Done."]
+    )
+    events = list(Agent(model, [counter.tool()]).stream("go"))
+    finished = [e for e in events if isinstance(e, ToolFinished)]
+    assert len(finished) == 2
+    [ran] = [e for e in finished if "Not run" not in e.preview]
+    [repeat] = [e for e in finished if "Not run" in e.preview]
+    assert ran.error is None and "facts about x" in ran.preview
+    assert repeat.error and "Not run" in repeat.error
+    assert "✗" in repeat._repr_markdown_() and "✓" in ran._repr_markdown_()
+    [note] = repeat_notes(events[-1].answer.messages)
+    assert note.status == "error"
+
+
+def test_a_repeat_in_an_earlier_step_with_other_calls_between_is_caught() -> None:
+    counter = Counter()
+    model = ScriptedChatModel(
+        replies=[
+            tool_calls(("lookup", {"query": "a"}), ("lookup", {"query": "b"})),
+            tool_calls(("lookup", {"query": "c"}), ("lookup", {"query": "a"})),
+            "Done.",
+        ]
+    )
+    answer = Agent(model, [counter.tool()]).ask("go")
+    assert sorted(counter.runs) == ["a", "b", "c"]
+    assert len(repeat_notes(answer.messages)) == 1 and answer.stopped_early
+
+
+def test_calls_with_the_same_arguments_to_different_tools_both_run() -> None:
+    counter = Counter()
+
+    def other(query: str) -> str:
+        """Another lookup."""
+        counter.runs.append(f"other {query}")
+        return f"other facts about {query}"
+
+    model = ScriptedChatModel(
+        replies=[tool_calls(("lookup", {"query": "x"}), ("other", {"query": "x"})), "Done."]
+    )
+    answer = Agent(model, [counter.tool(), other]).ask("go")
+    assert counter.runs == ["x", "other x"]
+    assert repeat_notes(answer.messages) == [] and not answer.stopped_early
+
+
+def test_fault_is_survived(tmp_path: Path) -> None:
+    """A model that repeats itself lands with an answer."""
+    assert_survived(FAULTS["repeats_itself"], tmp_path)

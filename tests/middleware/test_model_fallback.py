@@ -1,10 +1,5 @@
-"""Model failover, end to end: the real ``ChatOpenAI`` against the loopback OpenAI server.
-
-Retries with back-off on 429 and 5xx (honouring Retry-After) are the ``openai``
-client's own, sized by ``settings.model_max_retries``; ahora's part is building the
-client with that setting, trying ``fallbacks`` when a model keeps failing, and stopping
-at once with ``ModelAuthenticationError`` on a rejected key (never falling back).
-"""
+"""Fallback models on the async path (``aask``), and when every model fails: the real
+``ChatOpenAI`` against loopback OpenAI-compatible servers."""
 
 from __future__ import annotations
 
@@ -22,6 +17,56 @@ from ahora.errors import ModelAuthenticationError, ModelUnavailable
 from ahora.events import Finished
 from ahora.testing import ScriptedChatModel
 from ahora.testing.openai_server import OpenAIServer
+
+
+def test_when_every_model_fails_the_last_failure_is_reported(
+    servers: list[OpenAIServer],
+) -> None:
+    down = serve(servers, [], fallback={"status": 500})
+    also_down = serve(servers, [], fallback={"status": 502})
+    agent = Agent(client(down), [], fallbacks=[client(also_down)])
+    with pytest.raises(ModelUnavailable, match="HTTP 502"):
+        agent.ask("hello")
+    assert (down.calls, also_down.calls) == (1, 1)
+
+
+async def test_when_every_model_fails_on_the_async_path(servers: list[OpenAIServer]) -> None:
+    down = serve(servers, [], fallback={"status": 500})
+    also_down = serve(servers, [], fallback={"status": 503})
+    agent = Agent(client(down), [], fallbacks=[client(also_down)])
+    with pytest.raises(ModelUnavailable, match="HTTP 503"):
+        await agent.aask("hello")
+    assert (down.calls, also_down.calls) == (1, 1)
+
+
+async def test_fallbacks_in_order_on_the_async_path(servers: list[OpenAIServer]) -> None:
+    down = serve(servers, [], fallback={"status": 500})
+    also_down = serve(servers, [], fallback={"status": 502})
+    scripted = ScriptedChatModel(replies=["Third time lucky."])
+    agent = Agent(client(down), [], fallbacks=[client(also_down), scripted])
+    assert (await agent.aask("hello")).text == "Third time lucky."
+    assert (down.calls, also_down.calls, scripted.calls) == (1, 1, 1)
+
+
+async def test_a_401_stops_at_once_on_the_async_path(servers: list[OpenAIServer]) -> None:
+    bad_key = serve(servers, [], fallback={"status": 401, "message": "Incorrect API key"})
+    backup = ScriptedChatModel(replies=["must not be asked"])
+    agent = Agent(client(bad_key), [], fallbacks=[backup])
+    with pytest.raises(ModelAuthenticationError):
+        await agent.aask("hello")
+    assert bad_key.calls == 1 and backup.calls == 0
+
+
+async def test_a_401_from_a_fallback_stops_on_the_async_path(
+    servers: list[OpenAIServer],
+) -> None:
+    down = serve(servers, [], fallback={"status": 500})
+    bad_key = serve(servers, [], fallback={"status": 401})
+    never = ScriptedChatModel(replies=["must not be asked"])
+    agent = Agent(client(down), [], fallbacks=[client(bad_key), never])
+    with pytest.raises(ModelAuthenticationError):
+        await agent.aask("hello")
+    assert (down.calls, bad_key.calls, never.calls) == (1, 1, 0)
 
 
 def echo(text: str) -> str:

@@ -1,0 +1,268 @@
+"""The conversation format: what ahora writes into messages and how to read it back.
+
+Middleware write markers, fences and metadata into the conversation; views (events,
+answers, export, the terminal) read them back. Both sides import this module and
+neither imports the other, so the format has one home. Kept free of heavy imports at
+import time: the functions that look at message classes import LangChain when called.
+
+What ahora writes:
+
+- every tool result is *fenced* (``fence``) as data for the model;
+- a tool result's ``artifact`` is an ``Artifact``: its ``sources`` (``Source``), an
+  ``error`` on failure, and ``REPEATED_CALL`` when the loop guard answered it;
+- a reply made at a limit has ``STOPPED_EARLY`` (the reason) in its
+  ``response_metadata``;
+- a tool call whose arguments were not JSON carries its raw text under
+  ``INVALID_ARGUMENTS`` in its ``args``;
+- fixed texts: ``EMPTY_FALLBACK`` (the model said nothing twice) and ``NOT_FINISHED``
+  (the result of a call a killed run never finished).
+"""
+
+from __future__ import annotations
+
+import functools
+import html
+import re
+import unicodedata
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, TypedDict
+
+from ahora.pricing import call_cost
+
+if TYPE_CHECKING:
+    from langchain_core.messages import BaseMessage
+
+__all__ = [
+    "EMPTY_FALLBACK",
+    "FENCE_CLOSE",
+    "FENCE_OPEN",
+    "INVALID_ARGUMENTS",
+    "NOT_FINISHED",
+    "REPEATED_CALL",
+    "STOPPED_EARLY",
+    "Artifact",
+    "RunStats",
+    "Source",
+    "content_text",
+    "fence",
+    "now_iso",
+    "run_stats",
+    "shown_args",
+    "source",
+    "this_run",
+    "unfence",
+]
+
+STOPPED_EARLY = "ahora_stopped_early"
+"""``response_metadata`` key of a reply made at a limit; its value is the reason."""
+REPEATED_CALL = "ahora_repeated_call"
+"""Set in the artifact of the loop guard's answer to a repeated identical tool call."""
+INVALID_ARGUMENTS = "__ahora_invalid_arguments__"
+"""``args`` key of a tool call whose arguments were not valid JSON (the raw text)."""
+EMPTY_FALLBACK = "The model returned an empty reply twice, so there is no answer to show."
+NOT_FINISHED = (
+    "Error: this tool call never finished (the earlier run was interrupted). Call it "
+    "again if you still need its result."
+)
+
+
+class Source(TypedDict):
+    url: str
+    title: str
+    fetched_at: str
+
+
+class Artifact(TypedDict, total=False):
+    sources: list[Source]
+    error: str
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def source(url: str, title: str = "") -> Source:
+    """A source fetched now."""
+    return {"url": url, "title": title, "fetched_at": now_iso()}
+
+
+def this_run(messages: Sequence[BaseMessage]) -> Sequence[BaseMessage]:
+    """The messages after the user's last message."""
+    from langchain_core.messages import HumanMessage
+
+    for i in range(len(messages) - 1, -1, -1):
+        if isinstance(messages[i], HumanMessage):
+            return messages[i + 1 :]
+    return messages
+
+
+@dataclass(frozen=True, slots=True)
+class RunStats:
+    """What the limits look at, gathered in one pass over this run's messages."""
+
+    steps: int  # model calls since the user's last message
+    tokens: int
+    cost: float | None  # US dollars; None when a call's model has no known price
+    repeated_call: bool  # the loop guard answered a repeated identical call
+    stale_steps: int  # trailing tool steps whose every result repeated an earlier one
+
+
+def run_stats(
+    messages: Sequence[BaseMessage],
+    *,
+    default_model: str | None = None,
+    prices: Mapping[str, tuple[float, float]] | None = None,
+) -> RunStats:
+    """Count steps and tokens, and spot loops, in the messages after the user's last.
+
+    A step is stale when every tool result it got repeats an earlier one word for
+    word. A new error counts as new information (the model learns what not to do);
+    the same error, or the same result, again does not.
+    """
+    from langchain_core.messages import AIMessage, ToolMessage
+
+    steps = tokens = stale = 0
+    cost: float | None = 0.0  # stays a number only while every call's cost is known
+    repeated = step_new = step_has_results = False
+    seen: set[str] = set()
+    for m in this_run(messages):
+        if isinstance(m, AIMessage):
+            steps += 1
+            usage = m.usage_metadata
+            if usage:
+                tokens += usage.get("total_tokens") or (
+                    usage.get("input_tokens", 0) + usage.get("output_tokens", 0)
+                )
+                model = m.response_metadata.get("model_name") or default_model
+                spent = call_cost(
+                    model, usage.get("input_tokens", 0), usage.get("output_tokens", 0), prices
+                )
+                cost = None if cost is None or spent is None else cost + spent
+            else:
+                cost = None  # a call with no reported usage has an unknown cost
+            if step_has_results:
+                stale = 0 if step_new else stale + 1
+            step_new = step_has_results = False
+        elif isinstance(m, ToolMessage):
+            step_has_results = True
+            if isinstance(m.artifact, dict) and m.artifact.get(REPEATED_CALL):
+                repeated = True
+            body = unfence(str(m.content)).strip()
+            step_new = step_new or body not in seen
+            seen.add(body)
+    if step_has_results:
+        stale = 0 if step_new else stale + 1
+    return RunStats(steps, tokens, cost, repeated, stale)
+
+
+def shown_args(args: dict[str, Any]) -> dict[str, Any]:
+    """Arguments as a person should see them: a repaired call shows its raw text."""
+    if INVALID_ARGUMENTS in args:
+        return {"invalid_json": args[INVALID_ARGUMENTS]}
+    return dict(args)
+
+
+FENCE_OPEN = "<tool_output"
+FENCE_CLOSE = "</tool_output>"
+
+
+def content_text(content: Any) -> str:
+    """Tool content as text (MCP and some tools return lists of content blocks)."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        parts = []
+        for block in content:
+            if isinstance(block, str):
+                parts.append(block)
+            elif isinstance(block, dict) and block.get("type") == "text":
+                parts.append(str(block.get("text", "")))
+            else:
+                parts.append(str(block))
+        return "\n".join(parts)
+    return str(content)
+
+
+# What a reader might take for "<", "/" or a letter of the tag, beyond what NFKC folds.
+_LOOKALIKES = str.maketrans(
+    {
+        "\u2039": "<",  # ‹
+        "\u3008": "<",  # 〈
+        "\u27e8": "<",  # ⟨
+        "\u2215": "/",  # ∕
+        "\u2044": "/",  # ⁄
+        "\u29f8": "/",  # ⧸
+        "\u043e": "o",  # Cyrillic o
+        "\u03bf": "o",  # Greek omicron
+        "\u0440": "p",  # Cyrillic er
+        "\u03c1": "p",  # Greek rho
+        "\u0442": "t",  # Cyrillic te
+        "\u03c4": "t",  # Greek tau
+        "\u03c5": "u",  # Greek upsilon
+        "\u04cf": "l",  # Cyrillic palochka
+        "\u0131": "i",  # dotless i
+    }
+)
+_TOKEN = re.compile(r"&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});?|.", re.S)
+_TAG = re.compile(r"</?tooloutput")
+
+
+@functools.lru_cache(maxsize=4096)
+def _shadow(token: str) -> str:
+    """How a reader sees one character (or one entity) when looking for a tag: entities
+    decoded, NFKC, case folded, lookalikes mapped, accents dropped, and format
+    characters (zero-width, soft hyphen, bidi), spaces, dashes and underscores gone."""
+    text = html.unescape(token) if token.startswith("&") else token
+    text = unicodedata.normalize("NFKC", text).casefold().translate(_LOOKALIKES)
+    return "".join(
+        c
+        for c in unicodedata.normalize("NFKD", text)
+        if unicodedata.category(c)[0] not in "CZM" and unicodedata.category(c) not in ("Pc", "Pd")
+    )
+
+
+def _defuse(text: str) -> str:
+    """Rename every fence-like tag in ``text``, however it is spelled, to
+    ``<tool_output_`` (or ``</tool_output_``), so nothing inside can open or close it."""
+    if text.isascii() and "<" not in text and "&" not in text:
+        return text  # nothing here could read as a tag
+    starts: list[int] = []  # where each token of the shadow text begins in ``text``
+    ends: list[int] = []
+    shadow: list[str] = []
+    for m in _TOKEN.finditer(text):
+        for ch in _shadow(m.group()):
+            starts.append(m.start())
+            ends.append(m.end())
+            shadow.append(ch)
+    out: list[str] = []
+    done = 0
+    for m in _TAG.finditer("".join(shadow)):
+        begin, stop = starts[m.start()], ends[m.end() - 1]
+        out.append(text[done:begin])
+        out.append("</tool_output_" if m.group().startswith("</") else "<tool_output_")
+        done = stop
+    out.append(text[done:])
+    return "".join(out)
+
+
+def _attribute(value: str) -> str:
+    """A value for the fence header: defused, HTML-escaped, one line, bounded."""
+    value = html.escape(_defuse(value[:200]), quote=True)
+    return re.sub(r"[\x00-\x1f\x7f-\x9f]", lambda m: f"&#{ord(m.group())};", value)
+
+
+def fence(text: str, tool: str) -> str:
+    """Wrap ``text`` in the fence; any fence-like tag inside it (any case, spacing,
+    entity, width, zero-width or lookalike letters) is renamed so that it cannot open
+    or close the fence, and the tool name is escaped as an attribute."""
+    return f'{FENCE_OPEN} tool="{_attribute(tool)}">\n{_defuse(text)}\n{FENCE_CLOSE}'
+
+
+def unfence(text: str) -> str:
+    """The text inside a fence made by ``fence`` (other text as it is)."""
+    if not text.startswith(FENCE_OPEN) or not text.endswith(FENCE_CLOSE):
+        return text
+    body = text[: -len(FENCE_CLOSE)].split(">", 1)[-1]
+    return body.removeprefix("\n").removesuffix("\n")

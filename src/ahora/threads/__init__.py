@@ -1,0 +1,36 @@
+"""Saved conversations: a compact LangGraph checkpointer plus a plain index of threads.
+
+By default both live in one SQLite file (``settings.threads_db``); with
+``settings.postgres_url`` both move to PostgreSQL, so every machine using the
+database sees the same threads. By concern:
+
+* ``index``      ahora's thread index (``ThreadIndex``, ``PostgresThreadIndex``): list,
+                 show and delete threads with ``sqlite3`` or psycopg alone, no LangGraph.
+* ``sqlite``     the SQLite file's pragmas and compaction, and ``CompactSqliteSaver``.
+* ``postgres``   the PostgreSQL checkpointers (needs ``ahora[postgres]``; not imported
+                 here, import ``ahora.postgres``).
+* ``pgconnect``  connecting to PostgreSQL with the password hidden.
+* ``store``      ``open_checkpointer`` / ``close_checkpointer``: the one store for settings.
+"""
+
+from __future__ import annotations
+
+from ahora.threads.index import PostgresThreadIndex, ThreadIndex, ThreadInfo, ThreadNotFound, Turn
+from ahora.threads.pgconnect import connect_postgres, redact
+from ahora.threads.sqlite import compact_saver_class, open_sqlite_saver
+from ahora.threads.store import close_checkpointer, open_checkpointer, record_turn
+
+__all__ = [
+    "PostgresThreadIndex",
+    "ThreadIndex",
+    "ThreadInfo",
+    "ThreadNotFound",
+    "Turn",
+    "close_checkpointer",
+    "compact_saver_class",
+    "connect_postgres",
+    "open_checkpointer",
+    "open_sqlite_saver",
+    "record_turn",
+    "redact",
+]

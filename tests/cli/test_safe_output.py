@@ -1,0 +1,182 @@
+"""Hostile text never reaches the terminal as control characters (issue 9, item 1).
+
+A page whose title and text are full of escape sequences (OSC 52 clipboard writes,
+OSC 8 fake links, window titles, screen clears, CR overwrites, C1 and bidi controls)
+is read by ``ahora ask`` through the loopback model and page servers, on a real
+pseudo-terminal (the screen read with pyte, as a VT100 would draw it) and piped; then
+``threads show`` replays it, and ``docs add``/``docs search`` meet hostile file names.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pexpect
+import pyte
+import pytest
+from typer.testing import CliRunner
+
+from ahora.cli.main import app
+from ahora.testing.openai_server import OpenAIServer, tool_then_answer
+from tests.fixtures.pages import PageServer
+
+StartServer = Callable[..., OpenAIServer]
+AHORA = [sys.executable, "-m", "ahora"]
+
+# What the attacker wants the terminal to obey, as it would be written in a page.
+TITLE = (
+    "Real title&#x1b;]52;c;cHduZWQ=&#x07;&#x1b;]0;PWNED&#x07;&#x1b;[2J"
+    "&#x1b;]8;;https://evil.example/&#x1b;\\Fake link&#x1b;]8;;&#x1b;\\"
+    "&#x0d;OVERWRITTEN\u009b31m\u202egnirts"
+)
+BODY = (
+    "The glacier report says the ice retreated 40 metres this year.&#x1b;]52;c;ZXZpbA==&#x07;"
+    " Hidden&#x1b;[8m text&#x1b;[0m and a bell&#x07; and a backspace&#x08;&#x08; and"
+    " a line overwritten&#x0d;FAKE LINE and \u009d0;PWNED\u009c a C1 title. "
+) * 3
+PAGE = (
+    f"<!DOCTYPE html><html><head><title>{TITLE}</title></head><body>"
+    f"<article><h1>Glacier report</h1><p>{BODY}</p><p>{BODY}</p></article></body></html>"
+).encode()
+ANSWER = (
+    "The ice retreated **40 metres**.\x1b]52;c;ZXZpbA==\x07\x1b[2J\rOVERWRITTEN"
+    " \x1b]8;;https://evil.example/\x1b\\click\x1b]8;;\x1b\\ \u009b2J\u202eevil"
+)
+
+# Sequences that must never reach the terminal as such (rich's own codes are other).
+OBEYED = ["\x1b]52", "\x1b]0;", "\x1b[2J", "\x1b]8;;https://evil", "\x1b[8m", "\x9b", "\x9d"]
+OBEYED += ["\u202e", "\x07", "\x08"]
+
+
+class HostilePages(PageServer):
+    """The pages fixture plus ``/hostile``."""
+
+    def _route(self, h: Any) -> None:
+        if h.path == "/hostile":
+            self._send(h, 200, "text/html; charset=utf-8", PAGE)
+        else:
+            super()._route(h)
+
+
+@pytest.fixture
+def hostile_run(model_server: StartServer, monkeypatch: pytest.MonkeyPatch) -> Any:
+    monkeypatch.setenv("AHORA_ALLOW_PRIVATE_URLS", "1")
+    with HostilePages(ipv6=False) as pages:
+        url = pages.url("/hostile")
+        model_server(rule=tool_then_answer("read_page", {"url": url}, answer=f"{ANSWER} {url}"))
+        yield url
+
+
+def inert(text: str) -> bool:
+    """No control character at all but newline and tab (piped output)."""
+    return not any((ord(c) < 32 and c not in "\n\t") or 0x7F <= ord(c) < 0xA0 for c in text) and (
+        "\u202e" not in text
+    )
+
+
+def run_in_pty(*args: str) -> tuple[str, pyte.Screen]:
+    env = dict(os.environ)
+    env.pop("NO_COLOR", None)
+    env["PROMPT_TOOLKIT_NO_CPR"] = "1"
+    child = pexpect.spawn(
+        AHORA[0], [*AHORA[1:], *args], env=env, encoding="utf-8", timeout=60, dimensions=(60, 200)
+    )
+    child.expect(pexpect.EOF)
+    child.close()
+    raw = child.before or ""
+    assert child.exitstatus == 0, raw
+    screen = pyte.Screen(200, 60)
+    stream = pyte.Stream(screen)
+    stream.feed(raw.replace("\n", "\r\n"))
+    return raw, screen
+
+
+def screen_text(screen: pyte.Screen) -> str:
+    return "\n".join(line.rstrip() for line in screen.display)
+
+
+@pytest.mark.slow
+def test_ask_on_a_terminal_shows_hostile_text_visibly_and_obeys_none_of_it(
+    hostile_run: str,
+) -> None:
+    raw, screen = run_in_pty("ask", "-v", "Summarise the glacier report")
+    for seq in OBEYED:
+        assert seq not in raw, repr(seq)
+    shown = screen_text(screen)
+    assert screen.title != "PWNED"
+    # Shown visibly (rich itself drops BEL, backspace and CR from text): in the
+    # --verbose preview, the answer, and the Sources list.
+    assert "Title: Real title␛]52;c;cHduZWQ=␛]0;PWNED␛[2J" in shown
+    # The answer keeps the model's line breaks (a CR ends a line there, it never
+    # returns the cursor to overwrite what came before).
+    assert "The ice retreated 40 metres.␛]52;c;ZXZpbA==␛[2J" in shown
+    assert "OVERWRITTEN ␛]8;;https://evil.example/␛\\click" in shown
+    assert "1. Real title␛]52;c;cHduZWQ=␛]0;PWNED␛[2J␛]8;;https://evil.example/" in shown
+    assert "<U+009B>31m<U+202E>gnirts" in shown
+    assert "Traceback" not in shown
+
+
+def test_ask_piped_writes_no_control_characters(hostile_run: str) -> None:
+    done = subprocess.run(
+        [*AHORA, "ask", "-v", "Summarise the glacier report"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+    )
+    assert done.returncode == 0, done.stderr
+    assert inert(done.stdout) and inert(done.stderr)
+    assert "The ice retreated **40 metres**.␛]52;c;ZXZpbA==␇␛[2J␍OVERWRITTEN" in done.stdout
+    assert "Title: Real title␛]52;c;cHduZWQ=␇␛]0;PWNED␇" in done.stderr  # --verbose preview
+    as_json = subprocess.run(
+        [*AHORA, "ask", "--json", "Summarise the glacier report"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+    )
+    assert inert(as_json.stdout)
+    data = json.loads(as_json.stdout)
+    assert data["answer"].startswith(ANSWER)  # the data itself is kept, escaped
+    shown = subprocess.run(
+        [*AHORA, "threads", "show", "last"], capture_output=True, text=True, timeout=60
+    )
+    assert shown.returncode == 0 and inert(shown.stdout)
+    assert "Real title␛]52;c;cHduZWQ=" in shown.stdout and "␛]0;PWNED" in shown.stdout
+    assert "metres**.␛]52;c;ZXZpbA==" in shown.stdout
+
+
+@pytest.mark.slow
+def test_threads_show_on_a_terminal_replays_nothing_hostile(hostile_run: str) -> None:
+    CliRunner().invoke(app, ["ask", "Summarise the glacier report"])
+    raw, screen = run_in_pty("threads", "show", "last")
+    for seq in OBEYED:
+        assert seq not in raw, repr(seq)
+    assert "Real title␛]52" in screen_text(screen)
+    assert screen.title != "PWNED"
+
+
+HOSTILE_NAMES = ["evil\x1b]52;c;ZXZpbA==\x07.md", "over\rwritten.txt", "two\nlines\x9b2J.txt"]
+
+
+def test_docs_add_and_search_show_hostile_file_names_visibly(tmp_path: Path) -> None:
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    for name in HOSTILE_NAMES:
+        (folder / name).write_text("glacier retreat measured at the station\n")
+    runner = CliRunner()
+    added = runner.invoke(app, ["docs", "add", str(folder)])
+    assert added.exit_code == 0, added.output
+    found = runner.invoke(app, ["docs", "search", "glacier retreat", "-k", "10"])
+    assert found.exit_code == 0, found.output
+    listed = runner.invoke(app, ["docs", "list"])
+    for result in (added, found, listed):
+        assert inert(result.stdout.replace("\r\n", "\n")), repr(result.stdout)
+    assert "evil␛]52;c;ZXZpbA==␇.md" in found.stdout
+    assert "over␍written.txt" in found.stdout and "two␊lines<U+009B>2J.txt" in found.stdout

@@ -1,0 +1,73 @@
+"""Tool calls left unanswered by a run that died get a "never finished" note in the
+model request (every tool call must be followed by its result), not in the thread."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
+
+from ahora import Agent
+from ahora.middleware.dangling_calls import NOT_FINISHED, answer_dangling
+from ahora.testing import ScriptedChatModel
+
+
+def calls(*ids: str) -> AIMessage:
+    return AIMessage(
+        content="",
+        tool_calls=[
+            {"name": "lookup", "args": {"q": i}, "id": i, "type": "tool_call"} for i in ids
+        ],
+    )
+
+
+def result(call_id: str) -> ToolMessage:
+    return ToolMessage(content=f"result {call_id}", tool_call_id=call_id, name="lookup")
+
+
+def shape(messages: list[Any]) -> list[str]:
+    out = []
+    for m in messages:
+        if isinstance(m, ToolMessage):
+            note = "note" if m.content == NOT_FINISHED else "result"
+            out.append(f"{note} {m.tool_call_id}")
+        else:
+            out.append(type(m).__name__)
+    return out
+
+
+def test_an_unanswered_call_is_answered_right_after_its_message() -> None:
+    messages = [HumanMessage("q"), calls("a", "b"), result("a"), HumanMessage("again")]
+    fixed = answer_dangling(messages)
+    assert shape(fixed) == [
+        "HumanMessage",
+        "AIMessage",
+        "result a",
+        "note b",
+        "HumanMessage",
+    ]
+    note = fixed[3]
+    assert isinstance(note, ToolMessage) and note.status == "error" and note.name == "lookup"
+
+
+def test_dangling_calls_at_the_end_are_answered_too() -> None:
+    fixed = answer_dangling([HumanMessage("q"), calls("a", "b")])
+    assert shape(fixed) == ["HumanMessage", "AIMessage", "note a", "note b"]
+
+
+def test_a_complete_history_is_left_as_it_is() -> None:
+    messages = [HumanMessage("q"), calls("a"), result("a"), AIMessage("done")]
+    assert answer_dangling(messages) == messages
+
+
+async def test_a_thread_that_died_mid_tool_continues_on_the_async_path() -> None:
+    model = ScriptedChatModel(replies=["Carried on."])
+    agent = Agent(model, [])
+    config: Any = {"configurable": {"thread_id": "t1"}}
+    agent.graph.update_state(config, {"messages": [HumanMessage("first"), calls("x")]})
+    answer = await agent.aask("go on", thread="t1")
+    assert answer.text == "Carried on."
+    sent = model.requests[0]
+    assert shape(sent)[-3:] == ["AIMessage", "note x", "HumanMessage"]
+    saved = agent.graph.get_state(config).values["messages"]
+    assert not any(isinstance(m, ToolMessage) for m in saved)  # the thread keeps the truth
