@@ -60,7 +60,7 @@ def test_new_starts_an_empty_thread_and_resume_goes_back(
     # "last" is the thread updated most recently: the one with Second?
     assert user_messages(srv.requests[2]) == ["Second?", "Third?"]
     assert "New thread " in result.stderr
-    assert "Resumed " in result.stderr and ": Second? (1 turns)." in result.stderr
+    assert "Resumed " in result.stderr and ": Second? (1 turn)." in result.stderr
 
 
 def test_resume_by_id_prefix(runner: CliRunner, model_server: StartServer) -> None:

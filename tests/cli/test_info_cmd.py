@@ -76,6 +76,7 @@ def test_tools_shows_descriptions_with_brackets(
         '    """Read arr[i] from [b]tables[/b]."""\n'
         "    return key\n"
     )
-    result = runner.invoke(app, ["tools"])
+    # --tools-dir: naming the folder trusts it (a bare ./tools needs `ahora trust`).
+    result = runner.invoke(app, ["tools", "--tools-dir", "tools"])
     assert result.exit_code == 0, result.output
     assert "Read arr[i] from [b]tables[/b]." in result.stdout
