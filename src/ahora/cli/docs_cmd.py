@@ -63,7 +63,7 @@ def _open(embeddings: bool = False) -> DocIndex:
 @app.command("add")
 def add(folder: _Folder, embeddings: _Embeddings = False, debug: DebugOpt = False) -> None:
     """Index FOLDER, or bring its index up to date (unchanged files cost nothing)."""
-    from ahora.cli.render import plural
+    from ahora.cli.layout import plural
 
     with handled_errors(debug=debug), _open(embeddings) as index:
         s = index.add(folder)  # NotAFolder is a ConfigurationError: one line, exit 2
@@ -83,7 +83,7 @@ def add(folder: _Folder, embeddings: _Embeddings = False, debug: DebugOpt = Fals
 @app.command("list")
 def list_(debug: DebugOpt = False) -> None:
     """List indexed folders with their file and chunk counts."""
-    from ahora.cli.render import plural
+    from ahora.cli.layout import plural
 
     with handled_errors(debug=debug), _open() as index:
         folders = index.folders()
