@@ -52,9 +52,10 @@ def print_unpadded(console: Console, renderable: Any) -> None:
     """Print for a pipe: as wide as the content needs, no trailing spaces.
 
     Tables pad every cell to its column's width; a pipe wants whole values (no
-    ellipsis at 80 columns) and lines without the padding.
+    ellipsis at 80 columns) and lines without the padding. Each line goes out
+    through the console (``Console.out``: no markup, no wrapping), so whatever the
+    console does to text on its way out (ahora's cleans it) still happens.
     """
     options = console.options.update(width=10_000, no_wrap=True)
     for line in console.render_lines(renderable, options, pad=False):
-        console.file.write("".join(seg.text for seg in line).rstrip() + "\n")
-    console.file.flush()
+        console.out("".join(seg.text for seg in line).rstrip(), highlight=False)
