@@ -31,7 +31,7 @@ from rich.segment import Segment
 from rich.spinner import Spinner
 from rich.text import Text
 
-from ahora.cli.layout import answer_markdown, link_text, plural, print_unpadded
+from ahora.cli.layout import answer_markdown, link_text, plural
 from ahora.events import (
     ApprovalRequested,
     Event,
@@ -51,12 +51,8 @@ __all__ = [
     "PlainRenderer",
     "Renderer",
     "TerminalRenderer",
-    "answer_markdown",
     "describe_call",
     "footer_text",
-    "link_text",
-    "plural",
-    "print_unpadded",
     "stopped_text",
 ]
 
