@@ -99,6 +99,7 @@ def main() -> None:
     os.environ.update(AHORA_HOME=str(home / "data"), AHORA_ALLOW_PRIVATE_URLS="1")
     os.environ.update(OPENAI_API_KEY="test", AHORA_MODEL="openai:gpt-4.1-mini")
     os.chdir(ROOT)
+    run("trust", str(ROOT))  # the repository's ./tools and ./agents, as a user would
     shots: list[tuple[str, list[str]]] = []
     with OpenMeteoServer() as weather:
         os.environ.update(AHORA_GEOCODING_URL=weather.url, AHORA_OPEN_METEO_URL=weather.url)

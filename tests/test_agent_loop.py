@@ -290,7 +290,7 @@ def test_step_budget_ends_with_a_tool_less_answer(max_steps: int) -> None:
     assert answer.stopped_early
     assert answer.steps == max_steps == model.calls
     assert len(answer.tool_calls) == max_steps - 1
-    note = f"step budget of {max_steps} model calls"
+    note = f"step budget of {max_steps} model call{'' if max_steps == 1 else 's'}"
     assert note in system_prompt(model.requests[-1])
     assert all(note not in system_prompt(r) for r in model.requests[:-1])
 
@@ -302,7 +302,7 @@ async def test_step_budget_strips_tool_calls_a_model_makes_anyway(max_steps: int
     assert answer.stopped_early
     assert answer.steps == max_steps == model.calls
     assert answer.text.startswith("I stopped early")
-    assert f"{max_steps} model calls" in answer.text
+    assert f"{max_steps} model call{'' if max_steps == 1 else 's'}" in answer.text
     last = answer.messages[-1]
     assert isinstance(last, AIMessage) and not last.tool_calls
 

@@ -84,7 +84,7 @@ class Answer:
                 fetched = f" — fetched {s['fetched_at']}" if s.get("fetched_at") else ""
                 lines.append(f"{i}. [{title}]({s['url']}){fetched}")
         footer = (
-            f"{self.steps} steps · "
+            f"{self.steps} step{'' if self.steps == 1 else 's'} · "
             f"{self.usage['input_tokens']}+{self.usage['output_tokens']} tokens"
             f" · {self.seconds:.1f}s · {self.model or 'model'}"
         )

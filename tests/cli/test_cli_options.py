@@ -197,7 +197,7 @@ def test_chat_agent_switch_and_continue_after_a_stop(
     assert user_messages(srv.requests[1]) == ["Hi", "Dinner idea?"]
     assert user_messages(srv.requests[2]) == ["Hi", "Dinner idea?", CONTINUE]
     # --max-steps 1 stops every answer early (the flag beats chef's max_steps = 10).
-    hint = "Stopped early: the step budget of 1 model calls is used up. /continue to keep going."
+    hint = "Stopped early: the step budget of 1 model call is used up. /continue to keep going."
     assert result.stderr.count(hint) == 3
     assert "Agent: chef (Cooking and recipes expert" in result.stderr
     bad = runner.invoke(app, ["chat"], input="/agent nope\nStill here?\n")

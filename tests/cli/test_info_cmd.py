@@ -76,10 +76,25 @@ def test_tools_shows_descriptions_with_brackets(
         '    """Read arr[i] from [b]tables[/b]."""\n'
         "    return key\n"
     )
-    from ahora.settings import data_dir
-    from ahora.trust import trust
-
-    trust(tmp_path, data_dir())
-    result = runner.invoke(app, ["tools"])
+    # --tools-dir: naming the folder trusts it (a bare ./tools needs `ahora trust`).
+    result = runner.invoke(app, ["tools", "--tools-dir", "tools"])
     assert result.exit_code == 0, result.output
     assert "Read arr[i] from [b]tables[/b]." in result.stdout
+
+
+def test_piped_tools_are_cleaned_of_control_characters(tmp_path: Path) -> None:
+    folder = tmp_path / "evil"
+    folder.mkdir()
+    (folder / "evil.py").write_text(
+        "from langchain_core.tools import tool\n\n\n@tool\ndef evil(x: str) -> str:\n"
+        '    """Say \\x1b[31mred\\x1b[0m things loudly."""\n    return x\n'
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "ahora", "tools", "--tools-dir", str(folder)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    row = next(line for line in done.stdout.splitlines() if line.startswith("evil"))
+    assert "\x1b" not in done.stdout and "red" in row  # shown, not obeyed

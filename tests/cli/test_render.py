@@ -190,7 +190,8 @@ def test_answer_keeps_the_models_line_breaks_and_still_renders_markdown() -> Non
 
 
 def test_plural_and_footer_say_one_step() -> None:
-    from ahora.cli.render import footer_text, plural
+    from ahora.cli.layout import plural
+    from ahora.cli.render import footer_text
 
     assert plural(1, "turn") == "1 turn" and plural(2, "turn") == "2 turns"
     assert plural(1234, "token") == "1,234 tokens"

@@ -43,7 +43,7 @@ def list_() -> None:
     from rich.text import Text
 
     from ahora.cli.common import make_console
-    from ahora.cli.render import print_unpadded
+    from ahora.cli.layout import print_unpadded
     from ahora.profiles import list_profiles, profile_dirs
 
     console = make_console()

@@ -163,7 +163,7 @@ class Chat:
     def _resume(self, arg: str) -> bool:
         info = self.session.index.resolve(arg or "last")
         self.session.switch(info.id)
-        from ahora.cli.render import plural
+        from ahora.cli.layout import plural
 
         self.say(f"Resumed {info.id[:8]}: {info.title} ({plural(info.turns, 'turn')}).")
         return True
@@ -204,7 +204,7 @@ class Chat:
         return True
 
     def _usage(self, arg: str) -> bool:
-        from ahora.cli.render import plural
+        from ahora.cli.layout import plural
 
         u = self.session.usage
         self.say(

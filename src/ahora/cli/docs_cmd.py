@@ -63,13 +63,15 @@ def _open(embeddings: bool = False) -> DocIndex:
 @app.command("add")
 def add(folder: _Folder, embeddings: _Embeddings = False, debug: DebugOpt = False) -> None:
     """Index FOLDER, or bring its index up to date (unchanged files cost nothing)."""
+    from ahora.cli.layout import plural
+
     with handled_errors(debug=debug), _open(embeddings) as index:
         s = index.add(folder)  # NotAFolder is a ConfigurationError: one line, exit 2
     typer.echo(
         clean(
             f"Indexed {_name(s.folder)}: {s.added} added, {s.updated} updated, "
             f"{s.unchanged} unchanged, {s.removed} removed, {s.skipped} skipped; "
-            f"{s.chunks} chunks in {s.seconds:.2f} s"
+            f"{plural(s.chunks, 'chunk')} in {s.seconds:.2f} s"
         )
     )
     for rel, reason in s.skipped_files[:20]:
@@ -81,6 +83,8 @@ def add(folder: _Folder, embeddings: _Embeddings = False, debug: DebugOpt = Fals
 @app.command("list")
 def list_(debug: DebugOpt = False) -> None:
     """List indexed folders with their file and chunk counts."""
+    from ahora.cli.layout import plural
+
     with handled_errors(debug=debug), _open() as index:
         folders = index.folders()
     if not folders:
@@ -89,9 +93,8 @@ def list_(debug: DebugOpt = False) -> None:
     for f in folders:
         when = datetime.fromtimestamp(f.indexed_at).strftime("%Y-%m-%d %H:%M")
         skipped = f", {f.skipped} skipped" if f.skipped else ""
-        typer.echo(
-            clean(f"{_name(f.path)}  {f.files} files, {f.chunks} chunks{skipped}  (indexed {when})")
-        )
+        counts = f"{plural(f.files, 'file')}, {plural(f.chunks, 'chunk')}{skipped}"
+        typer.echo(clean(f"{_name(f.path)}  {counts}  (indexed {when})"))
 
 
 @app.command("rm")

@@ -80,7 +80,7 @@ def print_tools(console: Console, infos: Sequence[Mapping[str, str]]) -> None:
     from rich.table import Table
     from rich.text import Text
 
-    from ahora.cli.render import print_unpadded
+    from ahora.cli.layout import print_unpadded
 
     table = Table(box=None, pad_edge=False, show_header=False, show_edge=False)
     table.add_column(style="bold", no_wrap=True)

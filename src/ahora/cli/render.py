@@ -31,6 +31,7 @@ from rich.segment import Segment
 from rich.spinner import Spinner
 from rich.text import Text
 
+from ahora.cli.layout import answer_markdown, link_text, plural
 from ahora.events import (
     ApprovalRequested,
     Event,
@@ -44,20 +45,14 @@ from ahora.events import (
 from ahora.safe_text import clean
 
 if TYPE_CHECKING:
-    from rich.markdown import Markdown
-
     from ahora.answer import Answer
 
 __all__ = [
     "PlainRenderer",
     "Renderer",
     "TerminalRenderer",
-    "answer_markdown",
     "describe_call",
     "footer_text",
-    "link_text",
-    "plural",
-    "print_unpadded",
     "stopped_text",
 ]
 
@@ -73,48 +68,6 @@ class Renderer(Protocol):
         """A side remark (approved by --yes, folder indexed): dim, or on stderr."""
 
     def stop(self) -> None: ...
-
-
-def plural(n: int, word: str) -> str:
-    """``1 turn``, ``2 turns``, ``1,234 tokens``."""
-    return f"{n:,} {word}{'' if n == 1 else 's'}"
-
-
-def answer_markdown(text: str) -> Markdown:
-    """An answer as Markdown that keeps the model's line breaks.
-
-    CommonMark joins lines of a paragraph with a space ("soft break"); models write
-    "Max: 29 °C\nMin: 14 °C" meaning two lines, so every soft break becomes a hard
-    one. Lists, code blocks and headings render as usual.
-    """
-    from rich.markdown import Markdown
-
-    md = Markdown(text)
-    for token in md.parsed:
-        for child in token.children or ():
-            if child.type == "softbreak":
-                child.type = "hardbreak"
-    return md
-
-
-def link_text(url: str, *, indent: int = 0, style: str = "dim") -> Text:
-    """A URL for one line: cut with an ellipsis by the caller's ``overflow``, while the
-    hyperlink (where the terminal supports it) keeps the whole URL."""
-    text = Text(" " * indent + url, style=style)
-    text.stylize(f"link {url}", indent)
-    return text
-
-
-def print_unpadded(console: Console, renderable: Any) -> None:
-    """Print for a pipe: as wide as the content needs, no trailing spaces.
-
-    Tables pad every cell to its column's width; a pipe wants whole values (no
-    ellipsis at 80 columns) and lines without the padding.
-    """
-    options = console.options.update(width=10_000, no_wrap=True)
-    for line in console.render_lines(renderable, options, pad=False):
-        console.file.write("".join(seg.text for seg in line).rstrip() + "\n")
-    console.file.flush()
 
 
 def _short(text: str, limit: int = 60) -> str:

@@ -77,7 +77,7 @@ def print_threads(
     from rich.table import Table
     from rich.text import Text
 
-    from ahora.cli.render import print_unpadded
+    from ahora.cli.layout import print_unpadded
 
     if not threads:
         console.print("No saved threads yet. Start one with `ahora ask` or `ahora chat`.")
@@ -148,7 +148,7 @@ def show(
     """Print one thread: each question, its answer and sources."""
     from rich.text import Text
 
-    from ahora.cli.render import answer_markdown, link_text, plural
+    from ahora.cli.layout import answer_markdown, link_text, plural
 
     console = make_console(no_color=no_color)
     with handled_errors(debug=debug), ThreadIndex.for_settings(get_settings()) as index:

@@ -91,7 +91,8 @@ class BudgetMiddleware(AgentMiddleware[Any, Any, Any]):
             prices=self.prices,
         )
         if stats.steps >= self.max_steps - 1:
-            return f"the step budget of {self.max_steps} model calls is used up"
+            calls = "model call" if self.max_steps == 1 else "model calls"
+            return f"the step budget of {self.max_steps} {calls} is used up"
         if self.max_tokens is not None and stats.tokens >= self.max_tokens:
             return f"the token budget of {self.max_tokens:,} tokens is used up"
         if self.max_cost is not None and stats.cost is not None and stats.cost >= self.max_cost:
