@@ -140,6 +140,12 @@ EQUIVALENT: dict[str, str] = {
     ),
     'middleware/loop_guard.py | return bool(a["name"] == b["name"] and (a.get("args") or {}) == '
     '(b.get("args") or {})) | or: operand 2 dropped': _ARGS_SET,
+    'middleware/loop_guard.py | return bool(a["name"] == b["name"] and (a.get("args") or {}) == '
+    '(b.get("args") or {})) | or: operand 2 dropped #2': _ARGS_SET,
+    'middleware/invalid_tool_calls.py | "args": {MARKER: call.get("args") or "", "error": '
+    'call.get("error") or ""}, | or: operand 2 dropped #2': (
+        "the parser's error text is kept in the repaired call's args but never shown or exported"
+    ),
     'middleware/loop_guard.py | messages = (request.state or {}).get("messages", []) if '
     "isinstance(request.state, dict) else [] | or: operand 2 dropped": (
         "guarded by isinstance(request.state, dict): the dict is never None there"
@@ -156,9 +162,11 @@ class Mutant:
     index: int  # the index-th mutation site of the module, in walk order
     line: int
     what: str  # e.g. "< -> <="
+    nth: int = 1  # the same mutation of the same text again (a sync/async twin, say)
 
     def key(self, source_lines: list[str]) -> str:
-        return f"{self.module} | {source_lines[self.line - 1].strip()} | {self.what}"
+        again = f" #{self.nth}" if self.nth > 1 else ""
+        return f"{self.module} | {source_lines[self.line - 1].strip()} | {self.what}{again}"
 
 
 _COMPARE_SWAPS: dict[type[ast.cmpop], type[ast.cmpop]] = {
@@ -378,7 +386,14 @@ def mutants_of(module: str) -> list[Mutant]:
     source = (ROOT / "src/ahora" / module).read_text(encoding="utf-8")
     mutator = _Mutator()
     mutator.visit(ast.parse(source))
-    return [Mutant(module, i, line, what) for i, (line, what) in enumerate(mutator.sites)]
+    lines = source.splitlines()
+    seen: dict[tuple[str, str], int] = {}
+    out = []
+    for i, (line, what) in enumerate(mutator.sites):
+        text = (lines[line - 1].strip(), what)
+        seen[text] = seen.get(text, 0) + 1
+        out.append(Mutant(module, i, line, what, seen[text]))
+    return out
 
 
 def expand_targets(names: list[str]) -> Iterator[tuple[str, list[str]]]:
