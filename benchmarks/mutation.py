@@ -114,6 +114,10 @@ TARGETS: dict[str, list[str]] = {
 _NO_INIT = "AgentMiddleware defines no __init__: super().__init__() is object's, a no-op"
 _IDS_SET = "tool calls always carry an id here (providers and the invalid-call repair set one)"
 _ARGS_SET = "a LangChain ToolCall always carries an args dict, so `or {}` never applies"
+_LAST_TURN = (
+    "the call being run is always in the last AI message: the scan from the end finds it "
+    "at once, so where the scan would stop, or its stride, never matters"
+)
 EQUIVALENT: dict[str, str] = {
     "middleware/budget.py | super().__init__() | call statement deleted": _NO_INIT,
     "middleware/combined.py | super().__init__() | call statement deleted": _NO_INIT,
@@ -150,6 +154,10 @@ EQUIVALENT: dict[str, str] = {
     "isinstance(request.state, dict) else [] | or: operand 2 dropped": (
         "guarded by isinstance(request.state, dict): the dict is never None there"
     ),
+    "middleware/loop_guard.py | (i for i in range(len(turns) - 1, -1, -1) if _index(turns[i], "
+    'call.get("id")) is not None), | 1 -> 2 #2': _LAST_TURN,
+    "middleware/loop_guard.py | (i for i in range(len(turns) - 1, -1, -1) if _index(turns[i], "
+    'call.get("id")) is not None), | 1 -> 2 #3': _LAST_TURN,
     "middleware/combined.py | if m is not None and wrap_only(m): | and: operand 1 dropped": (
         "wrap_only(None) is False anyway: None has no state_schema"
     ),
