@@ -209,5 +209,5 @@ def test_calls_with_the_same_arguments_to_different_tools_both_run() -> None:
         replies=[tool_calls(("lookup", {"query": "x"}), ("other", {"query": "x"})), "Done."]
     )
     answer = Agent(model, [counter.tool(), other]).ask("go")
-    assert counter.runs == ["x", "other x"]
+    assert sorted(counter.runs) == ["other x", "x"]  # parallel: any order
     assert repeat_notes(answer.messages) == [] and not answer.stopped_early
