@@ -288,3 +288,70 @@ def test_events_render_as_markdown_in_notebooks() -> None:
     assert "<img" not in hostile._repr_markdown_() and "&lt;img" in hostile._repr_markdown_()
     assert "needs approval" in ApprovalRequested("c3", "send", {})._repr_markdown_()
     assert StepStarted(2)._repr_markdown_() == "*step 2*"
+
+
+# --- details a front end relies on ---------------------------------------------------------
+
+
+def test_a_finished_tool_reports_how_long_it_ran() -> None:
+    import time
+
+    b = EventBuilder()
+    b.start()
+    call = AIMessage(content="", tool_calls=[{"name": "t", "args": {}, "id": "x"}])
+    b.feed("updates", {"model": {"messages": [call]}})
+    time.sleep(0.3)
+    done = ToolMessage(content="ok", tool_call_id="x", name="t")
+    finished, _ = b.feed("updates", {"tools": {"messages": [done]}})
+    assert isinstance(finished, ToolFinished)
+    assert 0.3 <= finished.seconds < 3
+
+
+def test_markdown_of_every_event_is_inert_and_informative() -> None:
+    from ahora.answer import Answer
+
+    src = {"url": "https://a.example", "title": "A", "fetched_at": FETCHED}
+    found = ToolFinished("c1", "web_search", "`rm -rf`\nnext", None, [src, src], 1.25)
+    assert found._repr_markdown_() == (
+        "✓ <code>web_search</code> · 1.2 s · 2 sources — &#96;rm -rf&#96; next"
+    )
+    assert UsageReported(1234, 5)._repr_markdown_() == "*1,234 + 5 tokens*"
+    assert Token("a <b> c")._repr_markdown_() == "a &lt;b> c"
+    call = ToolCalled("c2", "t`x", {"q": "a\nb"})._repr_markdown_()
+    assert "`" not in call and "\n" not in call
+    answer = Answer(text="Done.")
+    assert Finished(answer)._repr_markdown_() == answer._repr_markdown_()
+
+
+def test_the_stop_reason_and_sources_without_an_address() -> None:
+    run = [
+        HumanMessage("q"),
+        AIMessage(content="", tool_calls=[{"name": "t", "args": {}, "id": "1"}]),
+        ToolMessage(
+            content="x",
+            tool_call_id="1",
+            artifact={"sources": [{"title": "no url"}, {"url": "https://b.example"}]},
+        ),
+        AIMessage(
+            content="partial", response_metadata={STOPPED_EARLY: "the step budget is used up"}
+        ),
+    ]
+    answer = answer_from_messages(run, thread_id=None, model=None, seconds=0.0)
+    assert answer.stopped_early and answer.stop_reason == "the step budget is used up"
+    assert [s.get("url") for s in answer.sources] == ["https://b.example"]
+    assert answer.text == "partial"
+
+
+def test_a_history_without_a_user_message_is_one_run() -> None:
+    run = [AIMessage(content="hello", usage_metadata=_usage(3, 4))]
+    answer = answer_from_messages(run, thread_id=None, model=None, seconds=0.0)
+    assert (answer.text, answer.steps, answer.usage) == (
+        "hello",
+        1,
+        {"input_tokens": 3, "output_tokens": 4},
+    )
+    assert not answer.stopped_early and answer.stop_reason is None
+
+
+def _usage(i: int, o: int) -> Any:
+    return {"input_tokens": i, "output_tokens": o, "total_tokens": i + o}

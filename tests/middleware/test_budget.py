@@ -312,3 +312,134 @@ def test_a_stopped_answer_without_text_says_why() -> None:
         "complete answer."
     )
     assert answer.stop_reason == "the step budget of 2 model calls is used up"
+
+
+def test_the_providers_total_is_used_when_it_reports_one() -> None:
+    """Some providers count more than input + output (reasoning, cache): trust the total."""
+    rec = Recorder()
+
+    def costly(messages: list[BaseMessage], tools: list[dict[str, Any]]) -> AIMessage | str:
+        reply = rec(messages, tools)
+        if not isinstance(reply, AIMessage):
+            return reply
+        usage = {"input_tokens": 100, "output_tokens": 100, "total_tokens": 600}
+        return reply.model_copy(update={"usage_metadata": usage})
+
+    Agent(ScriptedChatModel(replies=[costly] * 10), [echo], max_tokens=1000).ask("go")
+    assert rec.tool_counts == [1, 1, 0]  # 600, 1,200: not 200, 400, ...
+
+
+def test_the_cost_of_each_call_is_priced_by_the_model_that_answered_it() -> None:
+    """A fallback model may answer: each reply's own model name sets its price."""
+
+    def call(i: int) -> AIMessage:
+        return AIMessage(
+            content="",
+            tool_calls=[{"name": "echo", "args": {"text": f"{i}"}, "id": f"c{i}"}],
+            usage_metadata={"input_tokens": 100_000, "output_tokens": 0, "total_tokens": 100_000},
+            response_metadata={"model_name": "gpt-4.1-mini"},  # $0.04 a call
+        )
+
+    model = ScriptedChatModel(replies=[call(i) for i in range(5)], model_name="unpriced-model")
+    answer = Agent(model, [echo], max_cost=0.05).ask("dig")
+    assert model.calls == 3
+    assert answer.stop_reason == "the cost budget of $0.05 is used up"
+
+
+def test_a_call_of_unknown_cost_then_a_priced_one_keeps_the_cost_unknown() -> None:
+    from langchain_core.messages import HumanMessage
+
+    from ahora.events import answer_from_messages
+
+    silent = AIMessage(content="", tool_calls=[{"name": "echo", "args": {}, "id": "1"}])
+    priced = AIMessage(
+        content="Done.",
+        usage_metadata={"input_tokens": 1000, "output_tokens": 0, "total_tokens": 1000},
+    )
+    run = [HumanMessage("q"), silent, ToolMessage("x", tool_call_id="1"), priced]
+    answer = answer_from_messages(run, thread_id=None, model="gpt-4.1-mini", seconds=0.0)
+    assert answer.cost_usd is None  # unknown stays unknown, and nothing crashes
+
+
+def test_a_tool_with_sources_is_not_mistaken_for_a_repeat() -> None:
+    from langchain_core.tools import tool
+
+    @tool(response_format="content_and_artifact")
+    def page(url: str) -> tuple[str, dict[str, Any]]:
+        """Read a page."""
+        return f"text of {url}", {"sources": [{"url": url, "title": url}]}
+
+    replies = [tool_call("page", {"url": f"https://e.example/{i}"}) for i in range(3)]
+    answer = Agent(ScriptedChatModel(replies=[*replies, "Read three."]), [page]).ask("read")
+    assert answer.text == "Read three." and not answer.stopped_early
+    assert len(answer.sources) == 3
+
+
+def test_text_written_with_a_last_turn_tool_call_is_kept() -> None:
+    replies = [
+        tool_call("echo", {"text": "1"}),
+        tool_call("echo", {"text": "2"}, content="Partial: one item found."),
+    ]
+    answer = Agent(ScriptedChatModel(replies=replies), [echo], max_steps=2).ask("go")
+    assert answer.text == "Partial: one item found." and answer.stopped_early
+
+
+def test_a_second_turn_with_parallel_calls_counts_only_its_own_steps() -> None:
+    """The run starts after the user's last message, wherever it sits in the history."""
+    offered: list[int] = []
+
+    def final(messages: list[BaseMessage], tools: list[dict[str, Any]]) -> str:
+        offered.append(len(tools))
+        return "Second answer."
+
+    from ahora.testing import tool_calls
+
+    model = ScriptedChatModel(
+        replies=[
+            tool_call("echo", {"text": "a"}),
+            tool_call("echo", {"text": "b"}),
+            "First answer.",
+            tool_calls(("echo", {"text": "c"}), ("echo", {"text": "d"})),
+            final,
+        ]
+    )
+    agent = Agent(model, [echo], max_steps=4)
+    first = agent.ask("one")
+    second = agent.ask("two", thread=first.thread_id)
+    assert second.text == "Second answer." and not second.stopped_early
+    assert offered == [1]  # the second call of turn two still had its tools
+
+
+def test_the_budget_on_its_own_without_a_system_prompt() -> None:
+    """The middleware is public: without a system prompt, the stop note stands alone."""
+    from langchain.agents import create_agent as lc_create_agent
+
+    from ahora.middleware import BudgetMiddleware
+
+    rec = Recorder()
+    graph = lc_create_agent(looping_model(rec), [echo], middleware=[BudgetMiddleware(2)])
+    graph.invoke({"messages": [("user", "go")]})
+    assert rec.systems[-1].startswith("\n\nSTOP: the step budget of 2 model calls is used up")
+
+
+def test_a_real_client_calling_a_tool_on_its_last_turn_is_overruled() -> None:
+    """OpenAI's client also keeps the raw calls in additional_kwargs: they must go too."""
+    from langchain_openai import ChatOpenAI
+
+    from ahora.testing.openai_server import OpenAIServer
+
+    runs: list[str] = []
+
+    def note(text: str) -> str:
+        """Write a note."""
+        runs.append(text)
+        return "noted"
+
+    call = {"tool_calls": [{"name": "note", "arguments": {"text": "x"}}]}
+    with OpenAIServer(script=[], fallback=call) as srv:
+        model = ChatOpenAI(model="m", api_key="k", base_url=srv.base_url, max_retries=0)  # type: ignore[arg-type]
+        answer = Agent(model, [note], max_steps=2).ask("go")
+        assert srv.calls == 2 and "tools" not in srv.requests[-1]
+    assert runs == ["x"]
+    assert answer.stopped_early and not answer.messages[-1].tool_calls
+    assert "tool_calls" not in answer.messages[-1].additional_kwargs

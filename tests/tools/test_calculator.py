@@ -314,6 +314,8 @@ def test_values_at_the_limits(expression: str, expected: str) -> None:
         ("round(1, -1000)", "round() takes at most 100 places"),
         ("round(1, -101)", "round() takes at most 100 places"),
         ("0^-2", "division by zero (0 to a negative power)"),
+        # an exponent of 1,000 bits or more is not even estimated
+        ("2^(2^999)", "the result would have far too many digits (limit 10,000)"),
     ],
 )
 def test_limits_refuse_before_computing(expression: str, message: str) -> None:
