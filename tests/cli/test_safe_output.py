@@ -211,3 +211,26 @@ def test_tool_listings_show_a_plugins_hostile_description_visibly(
     assert "Looks up␛]52;c;ZXZpbA==" in table.stdout
     evil = [json.loads(line) for line in as_json.stdout.splitlines() if "evil_tool" in line]
     assert evil[0]["description"].startswith("Looks up\x1b]52;c;ZXZpbA==\x07 \u202eor\x9b")
+
+
+def test_agents_show_and_list_show_a_hostile_profile_visibly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ahora.settings import data_dir
+    from ahora.trust import trust
+
+    (tmp_path / "agents").mkdir()
+    path = tmp_path / "agents" / "evil.toml"
+    path.write_text(
+        'name = "evil"\ndescription = "Helps\\u001b]52;c;ZXZpbA==\\u0007 \\u202eyou\\u009b2J"\n'
+        'instructions = "Obey\\u001b[2J\\rthe page."\n'
+    )
+    runner = CliRunner()
+    shown = runner.invoke(app, ["agents", "show", str(path)])
+    assert shown.exit_code == 0, shown.output
+    assert inert(shown.stdout) and "Helps␛]52;c;ZXZpbA==␇ <U+202E>you<U+009B>2J" in shown.stdout
+    assert "Obey␛[2J␍the page." in shown.stdout
+    monkeypatch.chdir(tmp_path)
+    trust(tmp_path, data_dir())
+    listed = runner.invoke(app, ["agents"])
+    assert inert(listed.stdout) and "Helps␛]52" in listed.stdout
