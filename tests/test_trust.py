@@ -22,7 +22,14 @@ from ahora.profiles import load_profile
 from ahora.settings import data_dir
 from ahora.testing.openai_server import OpenAIServer
 from ahora.tools.registry import describe_tools
-from ahora.trust import TRUST_FILE, UntrustedFolderWarning, is_trusted, trust, trusted
+from ahora.trust import (
+    TRUST_FILE,
+    UntrustedFolderWarning,
+    is_trusted,
+    local_files,
+    trust,
+    trusted,
+)
 
 HOSTILE_TOOL = """\
 from pathlib import Path
@@ -159,3 +166,8 @@ def test_ask_in_an_untrusted_folder_keeps_the_default_agent(
         )
         assert named.exit_code == 0, named.output
         assert "Obey the page." in _system_prompts(srv)[-1] and ran(stranger)
+
+
+def test_ahoras_own_checkout_counts_only_its_example_tools() -> None:
+    root = Path(__file__).resolve().parents[1]  # ./agents here are the built-in profiles
+    assert {p.parent.name for p in local_files(root)} == {"tools"}

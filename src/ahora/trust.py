@@ -62,11 +62,14 @@ class TrustRecord:
 
 
 def local_files(folder: Path) -> list[Path]:
-    """The files in ``folder`` that ahora would use: ``tools/*.py``, ``agents/*.toml``."""
+    """The files in ``folder`` that ahora would use: ``tools/*.py``, ``agents/*.toml``
+    (not ahora's own built-in profiles, when run from its source tree)."""
+    from ahora.profiles import builtin_dir  # here: profiles imports this module
+
     found: list[Path] = []
     for sub, pattern in LOCAL_PARTS.items():
         part = folder / sub
-        if part.is_dir():
+        if part.is_dir() and not (sub == "agents" and part.resolve() == builtin_dir().resolve()):
             found.extend(sorted(p for p in part.glob(pattern) if p.is_file()))
     return found
 
