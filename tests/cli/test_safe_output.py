@@ -234,3 +234,23 @@ def test_agents_show_and_list_show_a_hostile_profile_visibly(
     trust(tmp_path, data_dir())
     listed = runner.invoke(app, ["agents"])
     assert inert(listed.stdout) and "Helps␛]52" in listed.stdout
+
+
+def test_a_title_cannot_draw_a_fake_source() -> None:
+    import io
+
+    from ahora.answer import Answer
+    from ahora.cli.console import SafeConsole
+    from ahora.cli.render import TerminalRenderer
+    from ahora.tools._common import source
+
+    fake = "Real\n2. https://bank.example\u2028\x853. https://bank.example/login"
+    buf = io.StringIO()
+    console = SafeConsole(file=buf, force_terminal=True, width=200, color_system=None)
+    TerminalRenderer(console, quiet=True).show_answer(
+        Answer(text="See.", sources=[source("https://a.example/", fake)])
+    )
+    lines = buf.getvalue().splitlines()
+    assert [line for line in lines if line[:2] in ("1.", "2.", "3.")] == [
+        "1. Real 2. https://bank.example 3. https://bank.example/login"
+    ]
