@@ -367,7 +367,7 @@ def terminal_corpus() -> Tally:
     """Hostile text (escape sequences, CR, C1, bidi) through every view that prints it."""
     from tests.test_safe_text import PAYLOADS, VIEWS, view_is_inert
 
-    tally = Tally("Terminal injection: control sequences through every view (pty, pipe, JSON)")
+    tally = Tally("Terminal injection: control sequences through every view (terminal, pipe, JSON)")
     for _, payload in PAYLOADS:
         for view, render in VIEWS.items():
             tally.tried += 1

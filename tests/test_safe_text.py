@@ -196,6 +196,21 @@ def _view_sources(p: str) -> str:
     return buf.getvalue()
 
 
+def _view_tool_lines(p: str) -> str:
+    from ahora.cli.render import TerminalRenderer
+    from ahora.events import ApprovalRequested, ToolCalled, ToolFinished
+
+    console, buf = _console()
+    renderer = TerminalRenderer(console, verbose=True)
+    renderer.handle(ToolCalled("c1", p, {"q": p}))
+    renderer.handle(ApprovalRequested("c1", p, {"q": p}))
+    renderer.handle(ToolFinished("c1", p, preview=p))
+    renderer.handle(ToolCalled("c2", "read_page", {"url": p}))
+    renderer.handle(ToolFinished("c2", "read_page", preview="", error=p))
+    renderer.note(p)
+    return buf.getvalue()
+
+
 def _view_piped(p: str) -> str:
     from ahora.cli.render import PlainRenderer
     from ahora.events import Finished, ToolCalled, ToolFinished
@@ -230,6 +245,7 @@ VIEWS = {
     "rich text": _view_text,
     "Markdown": _view_markdown,
     "answer and Sources": _view_sources,
+    "tool lines and --verbose preview": _view_tool_lines,
     "piped answer and stderr": _view_piped,
     "approval question": _view_approval,
     "file name": _view_file_name,

@@ -22,7 +22,14 @@ from ahora.profiles import load_profile
 from ahora.settings import data_dir
 from ahora.testing.openai_server import OpenAIServer
 from ahora.tools.registry import describe_tools
-from ahora.trust import TRUST_FILE, UntrustedFolderWarning, is_trusted, trust, trusted
+from ahora.trust import (
+    TRUST_FILE,
+    UntrustedFolderWarning,
+    is_trusted,
+    local_files,
+    trust,
+    trusted,
+)
 
 HOSTILE_TOOL = """\
 from pathlib import Path
@@ -180,3 +187,8 @@ def test_ahora_own_checkout_needs_no_trust_but_a_copy_of_it_does(tmp_path: Path)
     (copy / "src" / "ahora" / "trust.py").write_text("# not ahora's own tree\n")
     with pytest.warns(UntrustedFolderWarning):
         assert not use_local(copy, home)
+
+
+def test_ahoras_own_checkout_counts_only_its_example_tools() -> None:
+    root = Path(__file__).resolve().parents[1]  # ./agents here are the built-in profiles
+    assert {p.parent.name for p in local_files(root)} == {"tools"}

@@ -84,8 +84,9 @@ def now_iso() -> str:
 
 
 def source(url: str, title: str = "") -> Source:
-    """A source fetched now."""
-    return {"url": url, "title": title, "fetched_at": now_iso()}
+    """A source fetched now; its title on one line (a newline in it could draw a fake
+    entry in a list of sources)."""
+    return {"url": url, "title": " ".join(title.split()), "fetched_at": now_iso()}
 
 
 def this_run(messages: Sequence[BaseMessage]) -> Sequence[BaseMessage]:

@@ -12,6 +12,7 @@ is hidden and nothing is obeyed; newline and tab are kept.
 codes still work and the model's Markdown is still rendered. Writers that bypass
 rich call ``clean`` directly.
 
+``json_text`` does the same for JSON lines (``--json``) without changing the data.
 ``no_images`` is the notebook's counterpart: a Markdown image is fetched by the
 browser that renders it, so it could carry data to a server the model chose.
 """

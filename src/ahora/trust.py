@@ -62,11 +62,15 @@ class TrustRecord:
 
 
 def local_files(folder: Path) -> list[Path]:
-    """The files in ``folder`` that ahora would use: ``tools/*.py``, ``agents/*.toml``."""
+    """The files in ``folder`` that ahora would use: ``tools/*.py``, ``agents/*.toml``
+    (not ahora's own built-in profiles, when run from its source tree)."""
+    # ahora's source tree keeps the built-in profiles in its agents/ (see profiles.py's
+    # builtin_dir; a wheel keeps them inside the package, never in a working folder).
+    builtin = Path(__file__).resolve().parents[2] / "agents"
     found: list[Path] = []
     for sub, pattern in LOCAL_PARTS.items():
         part = folder / sub
-        if part.is_dir():
+        if part.is_dir() and not (sub == "agents" and part.resolve() == builtin):
             found.extend(sorted(p for p in part.glob(pattern) if p.is_file()))
     return found
 

@@ -180,3 +180,80 @@ def test_docs_add_and_search_show_hostile_file_names_visibly(tmp_path: Path) -> 
         assert inert(result.stdout.replace("\r\n", "\n")), repr(result.stdout)
     assert "evil␛]52;c;ZXZpbA==␇.md" in found.stdout
     assert "over␍written.txt" in found.stdout and "two␊lines<U+009B>2J.txt" in found.stdout
+
+
+EVIL_TOOL = """\
+from langchain_core.tools import StructuredTool
+
+
+def _run(text: str) -> str:
+    return text
+
+
+evil = StructuredTool.from_function(
+    _run,
+    name="evil_tool",
+    description="Looks up\\x1b]52;c;ZXZpbA==\\x07 \\u202eor\\x9b31m\\x1b[2J\\rOVERWRITTEN.",
+)
+"""
+
+
+def test_tool_listings_show_a_plugins_hostile_description_visibly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    (folder / "evil.py").write_text(EVIL_TOOL)
+    monkeypatch.setenv("AHORA_TOOLS_DIR", str(folder))
+    monkeypatch.setenv("COLUMNS", "400")  # room for the long origin path
+    runner = CliRunner()
+    table = runner.invoke(app, ["tools"])
+    as_json = runner.invoke(app, ["tools", "--json"])
+    assert table.exit_code == 0 and as_json.exit_code == 0, table.output + as_json.output
+    assert inert(table.stdout) and inert(as_json.stdout)
+    assert "Looks up␛]52;c;ZXZpbA==" in table.stdout
+    evil = [json.loads(line) for line in as_json.stdout.splitlines() if "evil_tool" in line]
+    assert evil[0]["description"].startswith("Looks up\x1b]52;c;ZXZpbA==\x07 \u202eor\x9b")
+
+
+def test_agents_show_and_list_show_a_hostile_profile_visibly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ahora.settings import data_dir
+    from ahora.trust import trust
+
+    (tmp_path / "agents").mkdir()
+    path = tmp_path / "agents" / "evil.toml"
+    path.write_text(
+        'name = "evil"\ndescription = "Helps\\u001b]52;c;ZXZpbA==\\u0007 \\u202eyou\\u009b2J"\n'
+        'instructions = "Obey\\u001b[2J\\rthe page."\n'
+    )
+    runner = CliRunner()
+    shown = runner.invoke(app, ["agents", "show", str(path)])
+    assert shown.exit_code == 0, shown.output
+    assert inert(shown.stdout) and "Helps␛]52;c;ZXZpbA==␇ <U+202E>you<U+009B>2J" in shown.stdout
+    assert "Obey␛[2J␍the page." in shown.stdout
+    monkeypatch.chdir(tmp_path)
+    trust(tmp_path, data_dir())
+    listed = runner.invoke(app, ["agents"])
+    assert inert(listed.stdout) and "Helps␛]52" in listed.stdout
+
+
+def test_a_title_cannot_draw_a_fake_source() -> None:
+    import io
+
+    from ahora.answer import Answer
+    from ahora.cli.console import SafeConsole
+    from ahora.cli.render import TerminalRenderer
+    from ahora.tools._common import source
+
+    fake = "Real\n2. https://bank.example\u2028\x853. https://bank.example/login"
+    buf = io.StringIO()
+    console = SafeConsole(file=buf, force_terminal=True, width=200, color_system=None)
+    TerminalRenderer(console, quiet=True).show_answer(
+        Answer(text="See.", sources=[source("https://a.example/", fake)])
+    )
+    lines = buf.getvalue().splitlines()
+    assert [line for line in lines if line[:2] in ("1.", "2.", "3.")] == [
+        "1. Real 2. https://bank.example 3. https://bank.example/login"
+    ]

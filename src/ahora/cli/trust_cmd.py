@@ -30,7 +30,7 @@ def trust_folder(
     folder: Annotated[
         Path,
         typer.Argument(
-            help="The folder whose ./tools and ./agents ahora may use.", show_default="."
+            help="The folder whose ./tools and ./agents ahora may use.", show_default=True
         ),
     ] = Path("."),
     list_: Annotated[bool, typer.Option("--list", help="List the trusted folders.")] = False,
