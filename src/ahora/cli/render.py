@@ -21,9 +21,10 @@ its first status line before the heavy imports start.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Protocol, TextIO
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from rich.console import Console, ConsoleOptions, RenderResult
 from rich.live import Live
@@ -85,7 +86,8 @@ def answer_markdown(text: str) -> Markdown:
 
     CommonMark joins lines of a paragraph with a space ("soft break"); models write
     "Max: 29 °C\nMin: 14 °C" meaning two lines, so every soft break becomes a hard
-    one. Lists, code blocks and headings render as usual.
+    one. Lists, code blocks and headings render as usual. A link whose text is not
+    its target is followed by the target (``_honest_links``).
     """
     from rich.markdown import Markdown
 
@@ -94,7 +96,39 @@ def answer_markdown(text: str) -> Markdown:
         for child in token.children or ():
             if child.type == "softbreak":
                 child.type = "hardbreak"
+        if token.children:
+            token.children = _honest_links(token.children)
     return md
+
+
+def _honest_links(children: list[Any]) -> list[Any]:
+    """Inline tokens where every link shows where it goes.
+
+    ``[https://bank.example](https://evil.example)`` would show the bank and open the
+    other site: the shown text is the model's, the target is what the terminal opens.
+    So a link whose text is not its own target gets `` (target)`` after it.
+    """
+    from markdown_it.token import Token
+
+    out: list[Any] = []
+    href, shown = "", ""
+    for child in children:
+        out.append(child)
+        if child.type == "link_open":
+            href, shown = str(child.attrs.get("href", "")), ""
+        elif child.type in ("text", "code_inline"):
+            shown += child.content
+        elif child.type == "link_close" and _bare(shown) != _bare(href):
+            out.append(Token("text", "", 0, content=f" ({href})"))
+    return out
+
+
+def _bare(url: str) -> str:
+    """``url`` without what a reader does not compare: scheme, ``www.``, the final
+    slash, percent-escapes and case."""
+    url = unquote(url.strip()).lower()
+    url = re.sub(r"^(https?://|mailto:)", "", url).removeprefix("www.")
+    return url.rstrip("/")
 
 
 def link_text(url: str, *, indent: int = 0, style: str = "dim") -> Text:
