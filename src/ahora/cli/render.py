@@ -91,7 +91,9 @@ def answer_markdown(text: str) -> Markdown:
     """
     from rich.markdown import Markdown
 
-    md = Markdown(text)
+    # Cleaned before layout: the visible stand-ins are wider than the controls they
+    # replace, and rich must measure what the terminal will draw.
+    md = Markdown(clean(text))
     for token in md.parsed:
         for child in token.children or ():
             if child.type == "softbreak":
@@ -223,7 +225,7 @@ class _LiveView:
         self.spinner = Spinner("dots", text=Text("Thinking ...", style="dim"))
 
     def set_status(self, status: str) -> None:
-        self.spinner.update(text=Text(status, style="dim"))
+        self.spinner.update(text=Text(clean(status, one_line=True), style="dim"))
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         if self.text:
