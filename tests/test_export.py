@@ -649,3 +649,19 @@ def test_the_validator_rejects_what_openai_rejects(change: Callable[[dict[str, A
     validate_line(json.dumps(_GOOD) + "\n")
     with pytest.raises((AssertionError, KeyError)):
         validate_line(_broken(change))
+
+
+def test_exported_lines_carry_no_raw_terminal_controls() -> None:
+    """``ahora threads export`` to a terminal must not obey what a page wrote: C1 and
+    bidi controls leave as ``\\u`` escapes, and the data reads back the same."""
+    hostile = "Total \u202eevil\u202c \x9b31m red \x7f done"
+    saver = InMemorySaver()
+    graph = create_agent(ScriptedChatModel(replies=[hostile]), TOOLS, checkpointer=saver)
+    graph.invoke({"messages": [HumanMessage("Hi é")]}, {"configurable": {"thread_id": "t"}})
+    out = io.StringIO()
+    assert export_threads(saver, ["t"], out, secrets=[]) == 1
+    text = out.getvalue()
+    assert not any(c in text for c in "\u202e\u202c\x9b\x7f")
+    assert "é" in text  # ordinary text stays readable
+    (example,) = validate_jsonl(text)
+    assert example["messages"][-1]["content"] == hostile

@@ -40,6 +40,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TextIO
 
 from ahora.offered import OFFERED
+from ahora.safe_text import json_text
 
 if TYPE_CHECKING:
     from langchain_core.messages import BaseMessage
@@ -271,6 +272,7 @@ def export_threads(
             if on_skip is not None:
                 on_skip(thread_id, reason)
             continue
-        out.write(json.dumps(redact(example, scrub), ensure_ascii=False) + "\n")
+        # json_text: C1 and bidi controls as \u escapes, inert on a terminal, same data.
+        out.write(json_text(json.dumps(redact(example, scrub), ensure_ascii=False)) + "\n")
         written += 1
     return written

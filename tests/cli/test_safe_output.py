@@ -113,9 +113,8 @@ def test_ask_on_a_terminal_shows_hostile_text_visibly_and_obeys_none_of_it(
     # Shown visibly (rich itself drops BEL, backspace and CR from text): in the
     # --verbose preview, the answer, and the Sources list.
     assert "Title: Real title␛]52;c;cHduZWQ=␛]0;PWNED␛[2J" in shown
-    # The answer keeps the model's line breaks (a CR ends a line there, it never
-    # returns the cursor to overwrite what came before).
-    assert "The ice retreated 40 metres.␛]52;c;ZXZpbA==␛[2J" in shown
+    # The answer is cleaned before rich lays it out: BEL and CR are shown too.
+    assert "The ice retreated 40 metres.␛]52;c;ZXZpbA==␇␛[2J␍OVERWRITTEN" in shown
     assert "OVERWRITTEN ␛]8;;https://evil.example/␛\\click" in shown
     assert "1. Real title␛]52;c;cHduZWQ=␛]0;PWNED␛[2J␛]8;;https://evil.example/" in shown
     assert "<U+009B>31m<U+202E>gnirts" in shown

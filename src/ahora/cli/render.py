@@ -142,7 +142,7 @@ class _LiveView:
         self.spinner = Spinner("dots", text=Text("Thinking ...", style="dim"))
 
     def set_status(self, status: str) -> None:
-        self.spinner.update(text=Text(status, style="dim"))
+        self.spinner.update(text=Text(clean(status, one_line=True), style="dim"))
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         if self.text:

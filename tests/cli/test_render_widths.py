@@ -1,0 +1,35 @@
+"""Outside text with control characters keeps the layout: the visible stand-ins
+(``␛``, ``<U+202E>``) are measured before rich lays the lines out, so no line is
+wider than the terminal and the live area's cursor arithmetic stays right (a line
+the terminal wraps on its own leaves a stale copy of the answer on screen)."""
+
+from __future__ import annotations
+
+import io
+
+from rich.cells import cell_len
+
+from ahora.cli.console import SafeConsole
+from ahora.cli.render import _LiveView, answer_markdown
+
+HOSTILE = "Title: \x1b]52;c;SGVsbG8= clip \x1b[2J cleared \u202eevil\u202c \x9b31m " + "word " * 12
+
+
+def _lines(renderable: object, width: int = 40) -> list[str]:
+    console = SafeConsole(file=io.StringIO(), width=width, color_system=None)
+    console.print(renderable)
+    return console.file.getvalue().splitlines()  # type: ignore[attr-defined]
+
+
+def test_an_answer_with_controls_fits_the_terminal_and_shows_them() -> None:
+    lines = _lines(answer_markdown(HOSTILE))
+    assert all(cell_len(line) <= 40 for line in lines), lines
+    text = " ".join(lines)
+    assert "␛]52;c;SGVsbG8=" in text and "<U+202E>evil<U+202C>" in text
+
+
+def test_the_live_status_with_a_hostile_tool_name_fits_the_terminal() -> None:
+    view = _LiveView()
+    view.set_status("Running evil\x1b[31m\u202e" + "x" * 30)
+    lines = _lines(view)
+    assert all(cell_len(line) <= 40 for line in lines), lines
