@@ -18,6 +18,9 @@ from ahora import Agent
 from ahora.errors import StaleCheckpoint
 from ahora.testing import ScriptedChatModel
 from ahora.threads import close_checkpointer, open_sqlite_saver
+from tests.cli.conftest import model_server, runner
+
+__all__ = ["model_server", "runner"]  # fixtures, imported for pytest
 
 PG_URL = os.environ.get("AHORA_TEST_POSTGRES_URL", "")
 
@@ -221,3 +224,20 @@ def test_keep_history_is_a_setting(monkeypatch: pytest.MonkeyPatch) -> None:
     saver = open_checkpointer(Settings.load())
     assert saver.keep_history is False  # type: ignore[attr-defined]
     close_checkpointer(saver)
+
+
+def test_the_terminal_says_the_thread_is_busy(model_server: Any, runner: Any) -> None:
+    import json
+
+    from ahora.cli.main import app
+    from ahora.settings import Settings
+    from ahora.threads.turnlock import hold_sqlite_thread
+
+    srv = model_server(["Paris.", "Never sent."])
+    first = json.loads(runner.invoke(app, ["ask", "--json", "Capital of France?"]).stdout)
+    with hold_sqlite_thread(Settings.load().threads_db, first["thread_id"]):
+        busy = runner.invoke(app, ["ask", "--thread", first["thread_id"], "And Spain?"])
+    assert busy.exit_code == 1
+    assert f"thread {first['thread_id']} is busy" in busy.stderr
+    assert "Traceback" not in busy.output
+    assert srv.calls == 1  # refused before the model was called
