@@ -190,6 +190,7 @@ EQUIVALENT: dict[str, str] = {
     "400, Emin=-(MAX_DIGITS + 400)) | 400 -> 401 #2": (
         "headroom: no value within the digit limit comes near the exponent bound"
     ),
+    "threads.py | found = self.list(limit=1) | 1 -> 2": "the first of two is the first of one",
     "middleware/combined.py | if m is not None and wrap_only(m): | and: operand 1 dropped": (
         "wrap_only(None) is False anyway: None has no state_schema"
     ),
