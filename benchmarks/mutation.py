@@ -526,6 +526,8 @@ def main() -> int:
                 print(f"  #{m.index:<3} line {m.line:<4} {m.what:<28} {lines[m.line - 1].strip()}")
         return 0
 
+    # A SIGTERM ends the run through ``finally`` below, so the scratch copy goes too.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     scratch = Path(tempfile.mkdtemp(prefix="ahora-mutation-"))
     scratch_src = scratch / "src"
     shutil.copytree(ROOT / "src", scratch_src, ignore=shutil.ignore_patterns("__pycache__"))
