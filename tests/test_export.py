@@ -424,3 +424,20 @@ def test_redact_walks_nested_values_and_leaves_the_rest() -> None:
         "n": 3,
         "none": None,
     }
+
+
+def test_a_tool_dict_without_description_or_parameters_gets_both() -> None:
+    """OpenAI's fine-tuning format wants both keys, even for a tool that takes nothing."""
+    bare = {"type": "function", "function": {"name": "ping"}}
+    example = conversation_to_openai([HumanMessage("x"), AIMessage("y")], [bare], None)
+    assert example["tools"] == [
+        {
+            "type": "function",
+            "function": {
+                "name": "ping",
+                "description": "",
+                "parameters": {"type": "object", "properties": {}},
+            },
+        }
+    ]
+    assert bare == {"type": "function", "function": {"name": "ping"}}  # the input is untouched
