@@ -100,8 +100,13 @@ TARGETS: dict[str, list[str]] = {
         "tests/test_events.py",
         "tests/test_export.py",
     ],
-    "threads.py": ["tests/cli/test_threads_store.py", "tests/threads/test_store.py"],
+    "threads.py": [
+        "tests/threads/test_thread_index.py",
+        "tests/cli/test_threads_store.py",
+        "tests/threads/test_store.py",
+    ],
     "threads/*.py": [
+        "tests/threads/test_thread_index.py",
         "tests/threads/test_store.py",
         "tests/threads/test_one_writer.py",
         "tests/cli/test_threads_store.py",
@@ -137,7 +142,7 @@ EQUIVALENT: dict[str, str] = {
     "middleware/dangling_calls.py | if missing and not isinstance(message, ToolMessage): "
     "| and: operand 1 dropped": "extending by an empty list and resetting it is a no-op",
     "middleware/empty_reply.py | return bool(ai) and all(not m.tool_calls and not m.text.strip() "
-    "for m in ai) | and: operand 1 dropped": "a model response always holds one AIMessage",
+    "for m in ai) | and: operand 1 dropped #2": "a model response always holds one AIMessage",
     'middleware/invalid_tool_calls.py | tool_call_id=call["id"] or "", '
     "| or: operand 2 dropped": _IDS_SET,
     'middleware/loop_guard.py | tool_call_id=call["id"] or "", | or: operand 2 dropped': _IDS_SET,
