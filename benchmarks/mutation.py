@@ -100,8 +100,13 @@ TARGETS: dict[str, list[str]] = {
         "tests/test_events.py",
         "tests/test_export.py",
     ],
-    "threads.py": ["tests/cli/test_threads_store.py", "tests/threads/test_store.py"],
+    "threads.py": [
+        "tests/threads/test_thread_index.py",
+        "tests/cli/test_threads_store.py",
+        "tests/threads/test_store.py",
+    ],
     "threads/*.py": [
+        "tests/threads/test_thread_index.py",
         "tests/threads/test_store.py",
         "tests/threads/test_one_writer.py",
         "tests/cli/test_threads_store.py",
@@ -137,7 +142,7 @@ EQUIVALENT: dict[str, str] = {
     "middleware/dangling_calls.py | if missing and not isinstance(message, ToolMessage): "
     "| and: operand 1 dropped": "extending by an empty list and resetting it is a no-op",
     "middleware/empty_reply.py | return bool(ai) and all(not m.tool_calls and not m.text.strip() "
-    "for m in ai) | and: operand 1 dropped": "a model response always holds one AIMessage",
+    "for m in ai) | and: operand 1 dropped #2": "a model response always holds one AIMessage",
     'middleware/invalid_tool_calls.py | tool_call_id=call["id"] or "", '
     "| or: operand 2 dropped": _IDS_SET,
     'middleware/loop_guard.py | tool_call_id=call["id"] or "", | or: operand 2 dropped': _IDS_SET,
@@ -190,6 +195,7 @@ EQUIVALENT: dict[str, str] = {
     "400, Emin=-(MAX_DIGITS + 400)) | 400 -> 401 #2": (
         "headroom: no value within the digit limit comes near the exponent bound"
     ),
+    "threads.py | found = self.list(limit=1) | 1 -> 2": "the first of two is the first of one",
     "middleware/combined.py | if m is not None and wrap_only(m): | and: operand 1 dropped": (
         "wrap_only(None) is False anyway: None has no state_schema"
     ),
@@ -525,6 +531,8 @@ def main() -> int:
                 print(f"  #{m.index:<3} line {m.line:<4} {m.what:<28} {lines[m.line - 1].strip()}")
         return 0
 
+    # A SIGTERM ends the run through ``finally`` below, so the scratch copy goes too.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     scratch = Path(tempfile.mkdtemp(prefix="ahora-mutation-"))
     scratch_src = scratch / "src"
     shutil.copytree(ROOT / "src", scratch_src, ignore=shutil.ignore_patterns("__pycache__"))

@@ -355,3 +355,25 @@ def test_a_history_without_a_user_message_is_one_run() -> None:
 
 def _usage(i: int, o: int) -> Any:
     return {"input_tokens": i, "output_tokens": o, "total_tokens": i + o}
+
+
+def test_only_update_chunks_make_tool_events() -> None:
+    """A "values" or "custom" chunk shaped like an update must not double the events."""
+    b = EventBuilder()
+    b.start()
+    call = AIMessage(content="", tool_calls=[{"name": "t", "args": {}, "id": "x"}])
+    assert b.feed("values", {"model": {"messages": [call]}}) == []
+    assert b.feed("custom", {"model": {"messages": [call]}}) == []
+    assert b.feed("updates", ["not", "a", "dict"]) == []
+
+
+def test_a_tool_message_without_a_name_and_a_request_without_arguments() -> None:
+    b = EventBuilder()
+    b.start()
+    (finished, _) = b.feed(
+        "updates", {"tools": {"messages": [ToolMessage("ok", tool_call_id="x")]}}
+    )
+    assert isinstance(finished, ToolFinished) and finished.name == ""
+    value = {"action_requests": [{"id": "c1", "name": "send"}]}
+    events = b.feed("updates", {"__interrupt__": (Interrupt(value=value, id="i"),)})
+    assert events == [ApprovalRequested("c1", "send", {})]

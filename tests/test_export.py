@@ -665,3 +665,20 @@ def test_exported_lines_carry_no_raw_terminal_controls() -> None:
     assert "é" in text  # ordinary text stays readable
     (example,) = validate_jsonl(text)
     assert example["messages"][-1]["content"] == hostile
+
+
+def test_a_tool_dict_without_description_or_parameters_gets_both() -> None:
+    """OpenAI's fine-tuning format wants both keys, even for a tool that takes nothing."""
+    bare = {"type": "function", "function": {"name": "ping"}}
+    example = conversation_to_openai([HumanMessage("x"), AIMessage("y")], [bare], None)
+    assert example["tools"] == [
+        {
+            "type": "function",
+            "function": {
+                "name": "ping",
+                "description": "",
+                "parameters": {"type": "object", "properties": {}},
+            },
+        }
+    ]
+    assert bare == {"type": "function", "function": {"name": "ping"}}  # the input is untouched

@@ -88,7 +88,8 @@ async def test_the_async_path_repairs_too() -> None:
     model = ScriptedChatModel(replies=[mixed(), "done"])
     answer = await Agent(model, [adder.tool()]).aask("add")
     assert adder.runs == [(2, 3)]
-    assert results(answer.messages)["invalid_0"].status == "error"
+    bad = results(answer.messages)["invalid_0"]
+    assert bad.status == "error" and "the arguments for add were not valid JSON" in str(bad.content)
 
 
 def test_fault_is_survived(tmp_path: Path) -> None:
