@@ -231,15 +231,6 @@ def _shut(sock: socket.socket) -> None:
         sock.shutdown(socket.SHUT_RDWR)
 
 
-def resolve_bounded(host: str, port: int, seconds: float) -> list[str]:
-    """The addresses ``host`` resolves to, asking the OS for at most ``seconds``.
-
-    ``getaddrinfo`` cannot be interrupted, so it runs in a daemon thread that is
-    abandoned (and never keeps the process alive) when the time is up.
-    """
-    return list(_bounded(netguard.system_resolver, seconds)(host, port))
-
-
 def _bounded(resolver: Resolver, seconds: float) -> Resolver:
     def resolve(host: str, port: int) -> Sequence[str]:
         with contextlib.suppress(ValueError):
