@@ -51,7 +51,7 @@ def _base_url() -> str:
 
 
 def _get(path: str, params: dict[str, str] | None = None) -> tuple[Any, int, str]:
-    resp = http.get(f"{_base_url()}{path}", params=params)
+    resp = http.get(f"{_base_url()}{path}", params=params, settings=get_settings())
     try:
         data: Any = resp.json()
     except ValueError:

@@ -63,7 +63,7 @@ def wikipedia(query: str, limit: int = 5) -> tuple[str, Artifact]:
         "format": "json",
     }
     try:
-        data: Any = http.get_json(f"{base}/w/api.php", params=params)
+        data: Any = http.get_json(f"{base}/w/api.php", params=params, settings=get_settings())
     except ToolFailure as exc:
         raise ToolFailure(f"Wikipedia search failed: {exc}") from exc
     if not isinstance(data, dict):
