@@ -318,3 +318,13 @@ def test_connection_errors_name_the_model_server_url() -> None:
     mapped = translate_model_error(openai.APIConnectionError(request=request))
     assert mapped is not None
     assert "http://10.9.9.9:8000/v1/chat/completions" in str(mapped)
+
+
+def test_langchain_openai_connection_errors_name_the_url_too() -> None:
+    import httpx
+    from langchain_openai.chat_models.base import OpenAIConnectionError
+
+    request = httpx.Request("POST", "http://127.0.0.1:9/v1/chat/completions")
+    mapped = translate_model_error(OpenAIConnectionError(request=request))
+    assert isinstance(mapped, ModelUnavailable)
+    assert "cannot reach the model server at http://127.0.0.1:9/v1/chat/completions" in str(mapped)

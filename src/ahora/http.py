@@ -227,15 +227,6 @@ def _shut(sock: socket.socket) -> None:
         sock.shutdown(socket.SHUT_RDWR)
 
 
-def resolve_bounded(host: str, port: int, seconds: float) -> list[str]:
-    """The addresses ``host`` resolves to, asking the OS for at most ``seconds``.
-
-    ``getaddrinfo`` cannot be interrupted, so it runs in a daemon thread that is
-    abandoned (and never keeps the process alive) when the time is up.
-    """
-    return list(_bounded(netguard.system_resolver, seconds)(host, port))
-
-
 def _bounded(resolver: Resolver, seconds: float) -> Resolver:
     def resolve(host: str, port: int) -> Sequence[str]:
         with contextlib.suppress(ValueError):
@@ -294,16 +285,15 @@ def _open_socket(conn: HTTPConnection) -> socket.socket:
             if call is not None:
                 call.watch(sock)
             sock.connect((address, port))
-        except TimeoutError as exc:
-            sock.close()
-            raise ConnectTimeoutError(conn, f"connecting to {host} timed out") from exc
-        except OSError as exc:
+        except OSError as exc:  # refused, unreachable or timed out: try the next address
             sock.close()
             last = exc
-            continue  # try the next address
+            continue
         sock.settimeout(conn.timeout if isinstance(conn.timeout, int | float) else None)
         return sock
-    if call is not None and (call.expired or call.remaining() <= 0):
+    if isinstance(last, TimeoutError) or (
+        call is not None and (call.expired or call.remaining() <= 0)
+    ):
         raise ConnectTimeoutError(conn, f"connecting to {host} took too long")
     raise NewConnectionError(conn, f"Failed to establish a new connection: {last}")
 

@@ -297,16 +297,19 @@ def translate_model_error(exc: BaseException) -> Exception | None:
             "OPENAI_BASE_URL"
         )
     status = getattr(exc, "status_code", None)
-    if name == "APITimeoutError":
+    # By class lineage, not name alone: langchain-openai re-raises the SDK's errors as
+    # subclasses (OpenAIConnectionError is an openai.APIConnectionError).
+    lineage = {cls.__name__ for cls in type(exc).__mro__}
+    if "APITimeoutError" in lineage:
         return ModelUnavailable(
             f"the model server{_at(exc)} did not answer in time (AHORA_MODEL_TIMEOUT)"
         )
-    if name == "APIConnectionError":
+    if "APIConnectionError" in lineage:
         return ModelUnavailable(
             f"cannot reach the model server{_at(exc)} ({exc}); is it running, and is the "
             "URL right (OPENAI_BASE_URL, OLLAMA_HOST)?"
         )
-    if name in _UNAVAILABLE or (isinstance(status, int) and status >= 500):
+    if lineage & _UNAVAILABLE or (isinstance(status, int) and status >= 500):
         detail = f"HTTP {status}" if status else name
         return ModelUnavailable(
             f"the model provider is not answering ({detail}), even after retries: try "

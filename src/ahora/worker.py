@@ -6,6 +6,7 @@ thread left running blocks the interpreter at exit. So :func:`run` sends the inp
 a separate Python process, waits at most ``seconds``, and kills the process when the
 time is up; the process also runs under an address-space limit (``RLIMIT_AS``), so a
 memory bomb ends in ``MemoryError`` (or the process's death), never in swapping.
+(On Windows, which has neither, the function runs in-process, unbounded.)
 
 Workers are kept warm and reused: starting one costs a Python start plus the
 parser's import (about 0.6 s for trafilatura on a quiet 2-core machine), paid once;
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import importlib
 import json
 import os
 import select
@@ -73,6 +75,10 @@ def run(
     its type name and message. ``preload`` names a module to import when a worker
     starts, so that the first call does not pay for it.
     """
+    if not hasattr(select, "poll") or sys.platform == "win32":
+        # No fork-free pipes to select on and no rlimits: run in-process, unbounded.
+        module, _, name = function.partition(":")
+        return getattr(importlib.import_module(module), name)(payload, **kwargs)
     worker = _acquire(memory, preload)
     try:
         answer = worker.call(function, payload, kwargs, time.monotonic() + seconds)
@@ -213,7 +219,6 @@ def _shutdown() -> None:
 
 def _serve() -> None:
     """The worker's loop: limit memory, preload, then answer requests until stdin closes."""
-    import importlib
     import resource
 
     preload = os.environ.get("AHORA_WORKER_PRELOAD", "")
