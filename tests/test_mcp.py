@@ -145,3 +145,25 @@ def test_streamable_http_server(http_server: str) -> None:
     )
     assert message.content[0]["text"] == "42"
     assert message.artifact == {"structured_content": {"result": 42}}
+
+
+def test_a_stdio_servers_stderr_reaches_the_terminal_cleaned(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """The SDK gives a stdio server the terminal's stderr: what it logs (a tool's error,
+    a fetched page) is relayed a line at a time, cleaned and marked with its name."""
+    noisy = tmp_path / "noisy_server.py"
+    noisy.write_text(
+        "import runpy, sys\n"
+        "sys.stderr.write('starting \\x1b]52;c;cHduZWQ=\\x07 \\x1b[2J\\u202eevil\\n')\n"
+        "sys.stderr.flush()\n"
+        f"runpy.run_path({str(SERVER)!r}, run_name='__main__')\n"
+    )
+    tools = {
+        t.name: t
+        for t in load_server_tools("noisy", {"command": sys.executable, "args": [str(noisy)]})
+    }
+    assert "5" in str(tools["add"].invoke({"a": 2, "b": 3}))
+    err = capfd.readouterr().err
+    assert "[mcp:noisy] starting ␛]52;c;cHduZWQ=␇ ␛[2J<U+202E>evil" in err
+    assert not any(c in err for c in "\x1b\x07\u202e")
