@@ -440,3 +440,31 @@ def test_exported_lines_carry_no_raw_terminal_controls() -> None:
     assert "é" in text  # ordinary text stays readable
     (example,) = validate_jsonl(text)
     assert example["messages"][-1]["content"] == hostile
+
+
+def test_cli_export_keeps_threads_that_used_a_local_or_mcp_tool(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The default profile's agent has every available tool (plugins, local tool files,
+    MCP servers), so its threads export with those tools, not skipped as unknown."""
+    tools_dir = tmp_path / "mytools"
+    tools_dir.mkdir()
+    (tools_dir / "shout.py").write_text(
+        "from langchain_core.tools import tool\n\n\n"
+        "@tool\ndef shout(text: str) -> str:\n"
+        '    """Repeat the text in capitals."""\n'
+        "    return text.upper()\n"
+    )
+    monkeypatch.setenv("AHORA_TOOLS_DIR", str(tools_dir))
+    saver = open_checkpointer(get_settings())
+    try:
+        model = ScriptedChatModel(replies=[tool_call("shout", {"text": "hi"}), "HI it is."])
+        graph = create_agent(model, None, checkpointer=saver)
+        graph.invoke({"messages": [HumanMessage("Shout hi")]}, {"configurable": {"thread_id": "x"}})
+    finally:
+        close_checkpointer(saver)
+    result = CliRunner().invoke(_cli(), ["export", "x", "--no-system-prompt"])
+    assert result.exit_code == 0, result.output
+    assert "Exported 1 conversation(s)" in result.output
+    line = next(line for line in result.output.splitlines() if line.startswith("{"))
+    assert "shout" in {t["function"]["name"] for t in json.loads(line)["tools"]}
