@@ -47,3 +47,31 @@ def test_chat_tools_wrap_whole_descriptions_and_usage_says_one_turn(
     assert lines[tools_at + 2].startswith("read_page ")
     assert all(len(line) <= 80 for line in lines)
     assert any(line.startswith("1 turn · ") for line in lines), lines
+
+
+def test_ctrl_c_while_a_cancelled_turn_winds_down_drops_the_question_not_the_chat(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The next question waits for the cancelled turn; Ctrl-C then must not end the chat."""
+    from types import SimpleNamespace
+    from typing import Any, cast
+
+    from rich.console import Console
+
+    from ahora.cli.chat_cmd import Chat
+
+    asked: list[str] = []
+
+    def wait(timeout: float | None = None) -> bool:
+        raise KeyboardInterrupt
+
+    session = SimpleNamespace(busy=True, wait=wait, ask=lambda q, **kw: asked.append(q) or [])
+    chat = Chat(
+        cast(Any, session), Console(file=io.StringIO()), cast(Any, None), False, io.StringIO()
+    )
+    try:
+        chat.turn("hello")
+    except KeyboardInterrupt:
+        pytest.fail("the second Ctrl-C ended the chat")
+    assert asked == []
+    assert "Not asked: the cancelled turn is still stopping." in capsys.readouterr().err

@@ -103,11 +103,15 @@ class Chat:
     def turn(self, question: str) -> None:
         """One question; Ctrl-C cancels it, errors are reported and the chat goes on."""
         if self.session.busy:
-            if self.terminal:
-                with self.console.status("Stopping the cancelled turn ...", spinner="dots"):
+            try:
+                if self.terminal:
+                    with self.console.status("Stopping the cancelled turn ...", spinner="dots"):
+                        self.session.wait()
+                else:
                     self.session.wait()
-            else:
-                self.session.wait()
+            except KeyboardInterrupt:  # a second Ctrl-C drops this question, not the chat
+                self.say("Not asked: the cancelled turn is still stopping.", "yellow")
+                return
         from ahora.cli.approvals import make_approver, question_console
 
         renderer = self.renderer()
