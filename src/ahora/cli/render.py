@@ -149,7 +149,8 @@ def print_unpadded(console: Console, renderable: Any) -> None:
     """
     options = console.options.update(width=10_000, no_wrap=True)
     for line in console.render_lines(renderable, options, pad=False):
-        console.file.write("".join(seg.text for seg in line).rstrip() + "\n")
+        # Written past rich's console, so cleaned here (titles, tool descriptions).
+        console.file.write(clean("".join(seg.text for seg in line).rstrip()) + "\n")
     console.file.flush()
 
 
