@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable
+from pathlib import Path
 
 import pexpect
 import pytest
@@ -75,3 +76,20 @@ def test_ctrl_c_while_a_cancelled_turn_winds_down_drops_the_question_not_the_cha
         pytest.fail("the second Ctrl-C ended the chat")
     assert asked == []
     assert "Not asked: the cancelled turn is still stopping." in capsys.readouterr().err
+
+
+def test_verbose_docs_notes_show_a_hostile_folder_name_cleaned(
+    tmp_path: Path, model_server: Callable[..., OpenAIServer]
+) -> None:
+    from typer.testing import CliRunner
+
+    from ahora.cli.main import app
+
+    model_server(["Hi."])
+    folder = tmp_path / "notes\x1b]0;PWNED\x07"
+    folder.mkdir()
+    (folder / "a.md").write_text("# A\nflour\n")
+    result = CliRunner().invoke(app, ["chat", "-v", "--docs", str(folder)], input="/exit\n")
+    assert result.exit_code == 0, result.output
+    assert "notes␛]0;PWNED␇" in result.output
+    assert "\x1b" not in result.output

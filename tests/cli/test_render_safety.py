@@ -1,7 +1,8 @@
 """Outside text with control characters keeps the layout: the visible stand-ins
 (``␛``, ``<U+202E>``) are measured before rich lays the lines out, so no line is
 wider than the terminal and the live area's cursor arithmetic stays right (a line
-the terminal wraps on its own leaves a stale copy of the answer on screen)."""
+the terminal wraps on its own leaves a stale copy of the answer on screen); and
+tables written for a pipe are cleaned as well."""
 
 from __future__ import annotations
 

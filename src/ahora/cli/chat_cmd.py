@@ -326,7 +326,7 @@ def chat(
         try:
             plain_warnings()
             settings = opts.settings()
-            session = opts.session(settings, note=lambda line: typer.echo(line, err=True))
+            session = opts.session(settings, note=lambda line: typer.echo(clean(line), err=True))
             if resume:
                 info = session.index.resolve(resume)
                 session.switch(info.id)
