@@ -468,3 +468,17 @@ def test_cli_export_keeps_threads_that_used_a_local_or_mcp_tool(
     assert "Exported 1 conversation(s)" in result.output
     line = next(line for line in result.output.splitlines() if line.startswith("{"))
     assert "shout" in {t["function"]["name"] for t in json.loads(line)["tools"]}
+
+
+def test_mcp_server_credentials_are_scrubbed() -> None:
+    """An MCP tool may echo its server's token (a header, an env var) into a result."""
+    from ahora.export import known_secrets
+    from ahora.settings import Settings
+
+    servers = {
+        "gh": {"command": "npx", "args": ["-y", "gh"], "env": {"GITHUB_TOKEN": "ghp-secret-1"}},
+        "web": {"url": "https://mcp.example/", "headers": {"Authorization": "Bearer tok-secret-2"}},
+    }
+    secrets = known_secrets(Settings(mcp_servers=servers), environ={})
+    assert {"ghp-secret-1", "Bearer tok-secret-2", "tok-secret-2"} <= set(secrets)
+    assert "npx" not in secrets and "https://mcp.example/" not in secrets
