@@ -682,3 +682,45 @@ def test_a_tool_dict_without_description_or_parameters_gets_both() -> None:
         }
     ]
     assert bare == {"type": "function", "function": {"name": "ping"}}  # the input is untouched
+
+
+def test_cli_export_keeps_threads_that_used_a_local_or_mcp_tool(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The default profile's agent has every available tool (plugins, local tool files,
+    MCP servers), so its threads export with those tools, not skipped as unknown."""
+    tools_dir = tmp_path / "mytools"
+    tools_dir.mkdir()
+    (tools_dir / "shout.py").write_text(
+        "from langchain_core.tools import tool\n\n\n"
+        "@tool\ndef shout(text: str) -> str:\n"
+        '    """Repeat the text in capitals."""\n'
+        "    return text.upper()\n"
+    )
+    monkeypatch.setenv("AHORA_TOOLS_DIR", str(tools_dir))
+    saver = open_checkpointer(get_settings())
+    try:
+        model = ScriptedChatModel(replies=[tool_call("shout", {"text": "hi"}), "HI it is."])
+        graph = create_agent(model, None, checkpointer=saver)
+        graph.invoke({"messages": [HumanMessage("Shout hi")]}, {"configurable": {"thread_id": "x"}})
+    finally:
+        close_checkpointer(saver)
+    result = CliRunner().invoke(_cli(), ["export", "x", "--no-system-prompt"])
+    assert result.exit_code == 0, result.output
+    assert "Exported 1 conversation(s)" in result.output
+    line = next(line for line in result.output.splitlines() if line.startswith("{"))
+    assert "shout" in {t["function"]["name"] for t in json.loads(line)["tools"]}
+
+
+def test_mcp_server_credentials_are_scrubbed() -> None:
+    """An MCP tool may echo its server's token (a header, an env var) into a result."""
+    from ahora.export import known_secrets
+    from ahora.settings import Settings
+
+    servers = {
+        "gh": {"command": "npx", "args": ["-y", "gh"], "env": {"GITHUB_TOKEN": "ghp-secret-1"}},
+        "web": {"url": "https://mcp.example/", "headers": {"Authorization": "Bearer tok-secret-2"}},
+    }
+    secrets = known_secrets(Settings(mcp_servers=servers), environ={})
+    assert {"ghp-secret-1", "Bearer tok-secret-2", "tok-secret-2"} <= set(secrets)
+    assert "npx" not in secrets and "https://mcp.example/" not in secrets

@@ -10,12 +10,13 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from ahora import Agent
 from ahora.errors import InvalidSettings
-from ahora.mcp import connection, load_server_tools
+from ahora.mcp import _relayed, connection, load_server_tools
 from ahora.testing import ScriptedChatModel, tool_call
 from ahora.tools.registry import ToolLoadWarning, available_tools, describe_tools, tool_problems
 
@@ -145,3 +146,41 @@ def test_streamable_http_server(http_server: str) -> None:
     )
     assert message.content[0]["text"] == "42"
     assert message.artifact == {"structured_content": {"result": 42}}
+
+
+def test_a_stdio_servers_stderr_reaches_the_terminal_cleaned(tmp_path: Path) -> None:
+    """The SDK gives a stdio server the terminal's stderr: what it logs (a tool's error,
+    a fetched page) is relayed a line at a time, cleaned and marked with its name,
+    while stdin and stdout (the protocol) pass through untouched."""
+    noisy = tmp_path / "noisy_server.py"
+    noisy.write_text(
+        "import sys\n"
+        "sys.stderr.write('starting \\x1b]52;c;cHduZWQ=\\x07 \\x1b[2J\\u202eevil\\n')\n"
+        "print(sys.stdin.read().upper())\n"
+    )
+    conn = _relayed("noisy", connection("noisy", {"command": sys.executable, "args": [str(noisy)]}))
+    done = subprocess.run(
+        [conn["command"], *conn["args"]], input="ping", capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0 and done.stdout == "PING\n"
+    assert "[mcp:noisy] starting ␛]52;c;cHduZWQ=␇ ␛[2J<U+202E>evil" in done.stderr
+    assert not any(c in done.stderr for c in "\x1b\x07\u202e")
+
+
+def test_stdio_servers_are_started_under_the_relay(monkeypatch: pytest.MonkeyPatch) -> None:
+    import langchain_mcp_adapters.client
+
+    seen: dict[str, Any] = {}
+
+    class Client:
+        def __init__(self, connections: dict[str, Any]) -> None:
+            seen.update(connections)
+
+        async def get_tools(self, *, server_name: str) -> list[Any]:
+            return []
+
+    monkeypatch.setattr(langchain_mcp_adapters.client, "MultiServerMCPClient", Client)
+    load_server_tools("demo", {"command": "my-server", "args": ["--x"]})
+    assert seen["demo"]["command"] == sys.executable
+    assert seen["demo"]["args"][-3:] == ["demo", "my-server", "--x"]
+    assert "relay_stderr" in seen["demo"]["args"][1]

@@ -261,3 +261,26 @@ def test_load_tools_is_memoised_per_sources(elsewhere: Path) -> None:
     first = load_tools()
     assert load_tools() is first
     assert load_tools().tools["clock"] is first.tools["clock"]
+
+
+def test_a_tool_name_providers_refuse_is_skipped_as_a_problem() -> None:
+    """OpenAI refuses the whole request when one function name has a dot or a space:
+    one odd MCP tool would break every question, so it is skipped and reported."""
+
+    @tool("odd.tool name")
+    def odd(x: int) -> int:
+        """A tool with a name no provider accepts."""
+        return x
+
+    @tool("get_time-2")
+    def fine(x: int) -> int:
+        """A tool with an acceptable name."""
+        return x
+
+    found = registry.ToolSet()
+    found.add([odd, fine], "mcp:odd")
+    assert list(found.tools) == ["get_time-2"]
+    assert found.problems == [
+        "tool 'odd.tool name' from mcp:odd skipped: model providers accept only letters, "
+        "digits, '_' and '-' in a tool name, 64 at most"
+    ]

@@ -158,8 +158,23 @@ def known_secrets(
     if s.postgres_url:
         values.append(urlsplit(s.postgres_url).password)
     values += [v for k, v in env.items() if is_secret_name(k)]
+    values += _named_secrets(s.mcp_servers)  # servers' env, headers: tools may echo them
     unique = {v for v in values if v and len(v) >= _MIN_SECRET}
     return sorted(unique, key=len, reverse=True)  # longest first: a key inside a URL
+
+
+def _named_secrets(value: Any, name: str = "") -> list[str]:
+    """Strings under secret-looking keys anywhere in a config table (and the token of
+    an ``Authorization: Bearer ...`` value)."""
+    from ahora.settings import is_secret_name
+
+    if isinstance(value, Mapping):
+        return [v for k, item in value.items() for v in _named_secrets(item, str(k))]
+    if isinstance(value, list):
+        return [v for item in value for v in _named_secrets(item, name)]
+    if isinstance(value, str) and is_secret_name(name):
+        return [value, value.split()[-1]] if value.strip() else []
+    return []
 
 
 def redact(value: Any, secrets: Sequence[str]) -> Any:

@@ -28,7 +28,11 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import functools
+import signal
+import subprocess
+import sys
 from collections.abc import Awaitable, Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ahora.errors import InvalidSettings
@@ -36,7 +40,7 @@ from ahora.errors import InvalidSettings
 if TYPE_CHECKING:
     from langchain_core.tools import BaseTool
 
-__all__ = ["LOAD_TIMEOUT", "connection", "load_server_tools", "run_sync"]
+__all__ = ["LOAD_TIMEOUT", "connection", "load_server_tools", "relay_stderr", "run_sync"]
 
 #: Seconds a server gets to start and list its tools.
 LOAD_TIMEOUT = 30.0
@@ -99,6 +103,8 @@ def load_server_tools(
     from langchain_mcp_adapters.client import MultiServerMCPClient
 
     conn = connection(name, config)
+    if conn["transport"] == "stdio":
+        conn = _relayed(name, conn)
     client = MultiServerMCPClient({name: conn})  # type: ignore[dict-item]
 
     async def listed() -> list[BaseTool]:
@@ -111,6 +117,46 @@ def load_server_tools(
     except BaseExceptionGroup as group:  # anyio task groups wrap the real cause
         raise _innermost(group) from group
     return [_with_sync(t) for t in tools]
+
+
+# Run in a fresh interpreter: put the parent's ahora first on the path, then relay.
+_RELAY = (
+    "import sys; sys.path.insert(0, sys.argv.pop(1)); "
+    "from ahora.mcp import relay_stderr; sys.exit(relay_stderr(sys.argv[1], sys.argv[2:]))"
+)
+
+
+def _relayed(name: str, conn: dict[str, Any]) -> dict[str, Any]:
+    """A stdio connection that starts the server under ``relay_stderr``.
+
+    The MCP SDK hands a stdio server the terminal's own stderr, so whatever the server
+    logs (a tool's error text, a page it fetched) would reach the terminal raw,
+    escape sequences and all. The relay is the same Python and the same ahora.
+    """
+    package_root = str(Path(__file__).resolve().parent.parent)
+    args = ["-c", _RELAY, package_root, name, str(conn["command"]), *conn["args"]]
+    return {**conn, "command": sys.executable, "args": args}
+
+
+def relay_stderr(name: str, argv: list[str]) -> int:
+    """Run ``argv`` (an MCP server) with stdin and stdout passed through, and its
+    stderr copied to ours a line at a time, cleaned (``ahora.safe_text``) and marked
+    with the server's name. Returns the server's exit code."""
+    from ahora.safe_text import clean
+
+    try:
+        proc = subprocess.Popen(argv, stderr=subprocess.PIPE)
+    except OSError as exc:
+        sys.stderr.write(clean(f"[mcp:{name}] cannot start {argv[0]}: {exc}", one_line=True))
+        sys.stderr.write("\n")
+        return 127
+    assert proc.stderr is not None
+    signal.signal(signal.SIGTERM, lambda *_: proc.terminate())
+    for raw in proc.stderr:
+        line = raw.decode("utf-8", "replace").rstrip("\r\n")
+        sys.stderr.write(clean(f"[mcp:{name}] {line}", one_line=True) + "\n")
+        sys.stderr.flush()
+    return proc.wait()
 
 
 def _innermost(group: BaseExceptionGroup[Any]) -> Exception:

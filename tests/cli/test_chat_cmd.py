@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable
+from pathlib import Path
 
 import pexpect
 import pytest
@@ -47,3 +48,48 @@ def test_chat_tools_wrap_whole_descriptions_and_usage_says_one_turn(
     assert lines[tools_at + 2].startswith("read_page ")
     assert all(len(line) <= 80 for line in lines)
     assert any(line.startswith("1 turn · ") for line in lines), lines
+
+
+def test_ctrl_c_while_a_cancelled_turn_winds_down_drops_the_question_not_the_chat(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The next question waits for the cancelled turn; Ctrl-C then must not end the chat."""
+    from types import SimpleNamespace
+    from typing import Any, cast
+
+    from rich.console import Console
+
+    from ahora.cli.chat_cmd import Chat
+
+    asked: list[str] = []
+
+    def wait(timeout: float | None = None) -> bool:
+        raise KeyboardInterrupt
+
+    session = SimpleNamespace(busy=True, wait=wait, ask=lambda q, **kw: asked.append(q) or [])
+    chat = Chat(
+        cast(Any, session), Console(file=io.StringIO()), cast(Any, None), False, io.StringIO()
+    )
+    try:
+        chat.turn("hello")
+    except KeyboardInterrupt:
+        pytest.fail("the second Ctrl-C ended the chat")
+    assert asked == []
+    assert "Not asked: the cancelled turn is still stopping." in capsys.readouterr().err
+
+
+def test_verbose_docs_notes_show_a_hostile_folder_name_cleaned(
+    tmp_path: Path, model_server: Callable[..., OpenAIServer]
+) -> None:
+    from typer.testing import CliRunner
+
+    from ahora.cli.main import app
+
+    model_server(["Hi."])
+    folder = tmp_path / "notes\x1b]0;PWNED\x07"
+    folder.mkdir()
+    (folder / "a.md").write_text("# A\nflour\n")
+    result = CliRunner().invoke(app, ["chat", "-v", "--docs", str(folder)], input="/exit\n")
+    assert result.exit_code == 0, result.output
+    assert "notes␛]0;PWNED␇" in result.output
+    assert "\x1b" not in result.output

@@ -68,3 +68,12 @@ def test_config_show_masks_args_query_tokens_and_keyword_passwords(
 )
 def test_mask(name: str, value: object, shown: object) -> None:
     assert mask(name, value) == shown
+
+
+def test_config_show_keeps_the_origin_apart_from_a_long_value(isolated_env: Path) -> None:
+    isolated_env.mkdir(parents=True, exist_ok=True)
+    (isolated_env / "config.toml").write_text(CONFIG)
+    result = CliRunner().invoke(app, ["config", "show"])
+    assert result.exit_code == 0, result.output
+    line = next(x for x in result.stdout.splitlines() if x.startswith("mcp_servers ="))
+    assert line.endswith("}  # config file"), line

@@ -89,3 +89,30 @@ def test_a_turn_reads_the_thread_once(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_fault_is_survived(tmp_path: Path) -> None:
     """A process killed mid-turn leaves a thread the next process continues."""
     assert_survived(FAULTS["killed_mid_turn"], tmp_path)
+
+
+def test_ctrl_c_while_waiting_for_a_cancelled_turn_leaves_it_busy() -> None:
+    """A Ctrl-C that interrupts Thread.join marks the thread stopped while it still runs
+    (Python < 3.13); the session must still know the old turn holds the thread."""
+    import signal
+    import threading
+
+    session = Session.__new__(Session)
+    release, done = threading.Event(), threading.Event()
+
+    def old_turn() -> None:
+        release.wait(10)
+        done.set()
+
+    session._worker = threading.Thread(target=old_turn, daemon=True)
+    session._worker_done = done
+    session._worker.start()
+    ctrl_c = threading.Timer(
+        0.2, signal.pthread_kill, (threading.main_thread().ident, signal.SIGINT)
+    )
+    ctrl_c.start()
+    with pytest.raises(KeyboardInterrupt):
+        session.wait()
+    assert session.busy
+    release.set()
+    assert session.wait(5) and not session.busy

@@ -103,11 +103,15 @@ class Chat:
     def turn(self, question: str) -> None:
         """One question; Ctrl-C cancels it, errors are reported and the chat goes on."""
         if self.session.busy:
-            if self.terminal:
-                with self.console.status("Stopping the cancelled turn ...", spinner="dots"):
+            try:
+                if self.terminal:
+                    with self.console.status("Stopping the cancelled turn ...", spinner="dots"):
+                        self.session.wait()
+                else:
                     self.session.wait()
-            else:
-                self.session.wait()
+            except KeyboardInterrupt:  # a second Ctrl-C drops this question, not the chat
+                self.say("Not asked: the cancelled turn is still stopping.", "yellow")
+                return
         from ahora.cli.approvals import make_approver, question_console
 
         renderer = self.renderer()
@@ -322,7 +326,7 @@ def chat(
         try:
             plain_warnings()
             settings = opts.settings()
-            session = opts.session(settings, note=lambda line: typer.echo(line, err=True))
+            session = opts.session(settings, note=lambda line: typer.echo(clean(line), err=True))
             if resume:
                 info = session.index.resolve(resume)
                 session.switch(info.id)

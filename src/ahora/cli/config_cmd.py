@@ -186,7 +186,7 @@ def show(agent: AgentOpt = None) -> None:
             raise fail(str(exc)) from None
         rows += _recipe_rows(recipe, origin)
     width = min(max(len(a) for a, _ in rows if not a.startswith("\n")) + 2, 70)
-    lines += [a if a.startswith("\n") else f"{a:<{width}}{b}" for a, b in rows]
+    lines += [a if a.startswith("\n") else f"{a:<{width - 2}}  {b}" for a, b in rows]
     typer.echo("\n".join(lines))
 
 

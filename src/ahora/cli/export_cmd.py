@@ -144,11 +144,11 @@ def _resolve(index: Any, ref: str) -> str:
 
 
 def _profile_tools(names: list[str] | None) -> list[BaseTool]:
-    from ahora.tools import default_tools
-
-    if names is None:
-        return default_tools()
+    """The profile's tools as its agent has them: no list means every available tool
+    (built-ins, plugins, local tools, MCP servers, search_docs), as ``Agent`` does."""
     from ahora.tools.registry import available_tools
 
     by_name = available_tools()
+    if names is None:
+        return list(by_name.values())
     return [by_name[n] for n in names if n in by_name]

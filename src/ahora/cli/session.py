@@ -111,6 +111,7 @@ class Session:
         self._agent: Agent | None = None
         self._saver: Any = None
         self._worker: threading.Thread | None = None
+        self._worker_done = threading.Event()
         self._cancel: threading.Event | None = None
 
     # -- set-up ---------------------------------------------------------------
@@ -191,14 +192,16 @@ class Session:
     @property
     def busy(self) -> bool:
         """A cancelled turn is still winding down in the background."""
-        return self._worker is not None and self._worker.is_alive()
+        return self._worker is not None and not self._worker_done.is_set()
 
     def wait(self, timeout: float | None = None) -> bool:
         """Wait for a cancelled turn to wind down; False if it is still running."""
         if self._worker is not None:
-            self._worker.join(timeout)
-            if self._worker.is_alive():
+            # An Event, not Thread.join: a Ctrl-C that interrupts join() (Python < 3.13)
+            # leaves the thread marked as stopped while it still runs and holds the thread.
+            if not self._worker_done.wait(timeout):
                 return False
+            self._worker.join()
             self._worker = None
         return True
 
@@ -247,9 +250,10 @@ class Session:
         events: queue.Queue[Any] = queue.Queue()
         cancel = threading.Event()
         self._cancel = cancel
+        self._worker_done = done = threading.Event()
         self._worker = threading.Thread(
             target=self._run,
-            args=(run, turn, events, cancel),
+            args=(run, turn, events, cancel, done),
             name="ahora-turn",
             daemon=True,
         )
@@ -276,6 +280,7 @@ class Session:
         turn: _Turn,
         events: queue.Queue[Any],
         cancel: threading.Event,
+        done: threading.Event,
     ) -> None:
         """The worker: stream the run into ``events``; undo the turn unless it finished
         (a pause for approval counts as finished: the caller decides what follows)."""
@@ -309,6 +314,7 @@ class Session:
                 except Exception as exc:
                     log.debug("compaction skipped: %s", exc)
         finally:
+            done.set()
             events.put(_DONE)
 
     def _finished(self, question: str, answer: Answer) -> None:

@@ -92,7 +92,9 @@ BUILTIN = {
     "clock": "ahora.tools.clock:clock",
 }
 
-_CACHE_FORMAT = 2
+_CACHE_FORMAT = 3
+# OpenAI's rule for function names; Anthropic's and Gemini's accept as much.
+_TOOL_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _CACHE_ENTRIES = 4
 _DIST = "ahora"
 
@@ -118,6 +120,12 @@ class ToolSet:
 
     def add(self, tools: Iterable[BaseTool], origin: str) -> None:
         for t in tools:
+            if not _TOOL_NAME.fullmatch(t.name):  # else every model request is refused
+                self.problems.append(
+                    f"tool {t.name!r} from {origin} skipped: model providers accept only "
+                    "letters, digits, '_' and '-' in a tool name, 64 at most"
+                )
+                continue
             if t.name in self.tools:
                 taken = next(i.origin for i in self.infos if i.name == t.name)
                 if self.tools[t.name] is not t:

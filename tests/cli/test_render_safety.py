@@ -1,7 +1,8 @@
 """Outside text with control characters keeps the layout: the visible stand-ins
 (``␛``, ``<U+202E>``) are measured before rich lays the lines out, so no line is
 wider than the terminal and the live area's cursor arithmetic stays right (a line
-the terminal wraps on its own leaves a stale copy of the answer on screen)."""
+the terminal wraps on its own leaves a stale copy of the answer on screen); and
+tables written for a pipe are cleaned as well."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ import io
 from rich.cells import cell_len
 
 from ahora.cli.console import SafeConsole
-from ahora.cli.render import _LiveView, answer_markdown
+from ahora.cli.layout import answer_markdown, print_unpadded
+from ahora.cli.render import _LiveView
 
 HOSTILE = "Title: \x1b]52;c;SGVsbG8= clip \x1b[2J cleared \u202eevil\u202c \x9b31m " + "word " * 12
 
@@ -33,3 +35,15 @@ def test_the_live_status_with_a_hostile_tool_name_fits_the_terminal() -> None:
     view.set_status("Running evil\x1b[31m\u202e" + "x" * 30)
     lines = _lines(view)
     assert all(cell_len(line) <= 40 for line in lines), lines
+
+
+def test_a_table_printed_for_a_pipe_is_cleaned_too() -> None:
+    """``ahora threads | head`` shows the table on the terminal all the same."""
+    from rich.table import Table
+
+    table = Table("id", "title")
+    table.add_row("1aec4264", "hostile \x1b]0;PWNED\x07 title \u202e here")
+    out = io.StringIO()
+    print_unpadded(SafeConsole(file=out, width=80, color_system=None), table)
+    assert "␛]0;PWNED" in out.getvalue() and "<U+202E>" in out.getvalue()
+    assert "\x1b" not in out.getvalue() and "\u202e" not in out.getvalue()
