@@ -81,3 +81,18 @@ def test_deleting_a_big_thread_gives_the_space_back(tmp_path: Path) -> None:
     after = path.stat().st_size + Path(f"{path}-wal").stat().st_size
     assert after < before / 4, (before, after)
     index.close()
+
+
+def test_a_password_the_driver_echoes_is_hidden_from_four_characters() -> None:
+    """Drivers quote bad values back; a password that turns up there is masked too
+    (shorter ones are not: masking 'abc' would mangle ordinary words)."""
+    from ahora.errors import InvalidSettings
+    from ahora.threads import connect_postgres
+
+    with pytest.raises(InvalidSettings) as shown:
+        connect_postgres("postgresql://u:abcd@127.0.0.1:1/db?sslmode=abcd")
+    reason = str(shown.value).split("(AHORA_POSTGRES_URL): ", 1)[1]  # after the shown URL
+    assert "abcd" not in reason and '"***"' in reason
+    with pytest.raises(InvalidSettings) as short:
+        connect_postgres("postgresql://u:abc@127.0.0.1:1/db?sslmode=abc")
+    assert '"abc"' in str(short.value).split("(AHORA_POSTGRES_URL): ", 1)[1]
