@@ -136,3 +136,9 @@ def test_threads_show_piped_prints_the_answer_as_written(runner: CliRunner) -> N
     assert result.exit_code == 0, result.output
     assert MARKUP_TITLE in result.stdout
     assert MARKUP_ANSWER + "\n" in result.stdout
+
+
+def test_the_threads_summary_names_every_subcommand() -> None:
+    summary = CliRunner().invoke(app, ["--help"]).output
+    line = next(x for x in summary.splitlines() if x.strip().startswith("threads"))
+    assert all(word in line for word in ("show", "delete", "export")), line

@@ -29,7 +29,7 @@ __all__ = ["app", "print_threads"]
 
 app = typer.Typer(
     name="threads",
-    help="Saved conversations: list them, show one, delete one.",
+    help="Saved conversations: list them, show, delete or export them.",
     invoke_without_command=True,
 )
 
