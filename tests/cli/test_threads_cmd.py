@@ -11,6 +11,7 @@ import pytest
 from rich.console import Console
 from typer.testing import CliRunner
 
+from ahora.cli.console import SafeConsole
 from ahora.cli.main import app
 from ahora.cli.threads_cmd import print_threads
 from ahora.settings import get_settings
@@ -142,3 +143,15 @@ def test_the_threads_summary_names_every_subcommand() -> None:
     summary = CliRunner().invoke(app, ["--help"]).output
     line = next(x for x in summary.splitlines() if x.strip().startswith("threads"))
     assert all(word in line for word in ("show", "delete", "export")), line
+
+
+def test_a_hostile_title_is_measured_as_shown_and_keeps_the_row_on_one_line() -> None:
+    _save_thread(question="hostile \x1b]0;PWNED\x07 title \u202e here and more words to fill")
+    with ThreadIndex.for_settings(get_settings()) as index:
+        threads = index.list()
+    out = io.StringIO()
+    console = SafeConsole(file=out, width=60, force_terminal=True, color_system=None, _environ={})
+    print_threads(console, threads)
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 2 and "␛]0;PWNED" in lines[1], lines
+    assert all(len(line.rstrip()) <= 60 for line in lines), lines  # else the terminal wraps it

@@ -85,10 +85,10 @@ def print_threads(
     rows = [
         {
             "id": t.id[:8] + ("*" if t.id == current else ""),
-            "title": t.title,
+            "title": clean(t.title, one_line=True),  # before the widths are measured
             "updated": _ago(t.updated),
             "turns": str(t.turns),
-            "model": t.model or "",
+            "model": clean(t.model or "", one_line=True),
         }
         for t in threads
     ]
