@@ -47,3 +47,22 @@ def test_a_table_printed_for_a_pipe_is_cleaned_too() -> None:
     print_unpadded(SafeConsole(file=out, width=80, color_system=None), table)
     assert "␛]0;PWNED" in out.getvalue() and "<U+202E>" in out.getvalue()
     assert "\x1b" not in out.getvalue() and "\u202e" not in out.getvalue()
+
+
+def test_tool_lines_and_source_titles_with_controls_fit_the_terminal() -> None:
+    from ahora.answer import Answer
+    from ahora.cli.render import TerminalRenderer
+    from ahora.events import ToolCalled, ToolFinished
+    from ahora.tools._common import source
+
+    out = io.StringIO()
+    console = SafeConsole(file=out, width=40, color_system=None, _environ={})
+    renderer = TerminalRenderer(console, verbose=True)
+    evil = "\x1b]0;PWNED\x07\u202e"
+    renderer.handle(ToolCalled("c1", f"tool{evil}{evil}", {}))
+    renderer.handle(ToolFinished("c1", f"tool{evil}{evil}", f"pre{evil}" * 4, f"bad{evil}" * 4))
+    title = f"Title{evil}{evil} of the page"
+    renderer.show_answer(Answer(text="ok", sources=[source("https://a.example/", title)]))
+    lines = out.getvalue().splitlines()
+    assert all(cell_len(line) <= 40 for line in lines), lines
+    assert "␛]0;PWNED" in out.getvalue() and "\x1b" not in out.getvalue()

@@ -110,13 +110,13 @@ def test_ask_on_a_terminal_shows_hostile_text_visibly_and_obeys_none_of_it(
         assert seq not in raw, repr(seq)
     shown = screen_text(screen)
     assert screen.title != "PWNED"
-    # Shown visibly (rich itself drops BEL, backspace and CR from text): in the
-    # --verbose preview, the answer, and the Sources list.
-    assert "Title: Real title␛]52;c;cHduZWQ=␛]0;PWNED␛[2J" in shown
+    # Shown visibly (cleaned before rich, so BEL too): in the --verbose preview, the
+    # answer, and the Sources list.
+    assert "Title: Real title␛]52;c;cHduZWQ=␇␛]0;PWNED␇␛[2J" in shown
     # The answer is cleaned before rich lays it out: BEL and CR are shown too.
     assert "The ice retreated 40 metres.␛]52;c;ZXZpbA==␇␛[2J␍OVERWRITTEN" in shown
     assert "OVERWRITTEN ␛]8;;https://evil.example/␛\\click" in shown
-    assert "1. Real title␛]52;c;cHduZWQ=␛]0;PWNED␛[2J␛]8;;https://evil.example/" in shown
+    assert "1. Real title␛]52;c;cHduZWQ=␇␛]0;PWNED␇␛[2J␛]8;;https://evil.example/" in shown
     assert "<U+009B>31m<U+202E>gnirts" in shown
     assert "Traceback" not in shown
 

@@ -11,6 +11,7 @@ import pytest
 from rich.console import Console
 from typer.testing import CliRunner
 
+from ahora.cli.console import SafeConsole
 from ahora.cli.main import app
 from ahora.cli.threads_cmd import print_threads
 from ahora.settings import get_settings
@@ -136,3 +137,46 @@ def test_threads_show_piped_prints_the_answer_as_written(runner: CliRunner) -> N
     assert result.exit_code == 0, result.output
     assert MARKUP_TITLE in result.stdout
     assert MARKUP_ANSWER + "\n" in result.stdout
+
+
+def test_the_threads_summary_names_every_subcommand() -> None:
+    summary = CliRunner().invoke(app, ["--help"]).output
+    line = next(x for x in summary.splitlines() if x.strip().startswith("threads"))
+    assert all(word in line for word in ("show", "delete", "export")), line
+
+
+def test_a_hostile_title_is_measured_as_shown_and_keeps_the_row_on_one_line() -> None:
+    _save_thread(question="hostile \x1b]0;PWNED\x07 title \u202e here and more words to fill")
+    with ThreadIndex.for_settings(get_settings()) as index:
+        threads = index.list()
+    out = io.StringIO()
+    console = SafeConsole(file=out, width=60, force_terminal=True, color_system=None, _environ={})
+    print_threads(console, threads)
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 2 and "␛]0;PWNED" in lines[1], lines
+    assert all(len(line.rstrip()) <= 60 for line in lines), lines  # else the terminal wraps it
+
+
+def test_threads_show_measures_hostile_titles_as_shown() -> None:
+    """A source title or question with controls stays within the terminal's width."""
+    from unittest import mock
+
+    from rich.cells import cell_len
+
+    from ahora.cli.threads_cmd import show
+
+    evil = "\x1b]0;PWNED\x07\u202e"
+    with ThreadIndex.for_settings(get_settings()) as index:
+        index.finish_turn(
+            IDS[0],
+            question=f"Question{evil}{evil}{evil}" * 2,
+            answer="ok",
+            sources=[{"url": "https://a.example/", "title": f"Title{evil}{evil}{evil}" * 3}],
+        )
+    out = io.StringIO()
+    console = SafeConsole(file=out, width=50, force_terminal=True, color_system=None, _environ={})
+    with mock.patch("ahora.cli.threads_cmd.make_console", return_value=console):
+        show(IDS[0][:8], no_color=True, debug=False)
+    lines = out.getvalue().splitlines()
+    assert "␛]0;PWNED␇" in out.getvalue() and "\x1b" not in out.getvalue()
+    assert all(cell_len(line) <= 50 for line in lines), lines

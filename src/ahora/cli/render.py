@@ -233,6 +233,7 @@ class TerminalRenderer:
 
     def _tool_finished(self, event: ToolFinished) -> None:
         label = self.running.pop(event.call_id, None) or describe_call(event.name, {})
+        label = clean(label, one_line=True)  # outside text is cleaned before rich measures it
         if self.running:
             self.status(" · ".join(self.running.values()) + " ...")
         if self.quiet:
@@ -245,7 +246,7 @@ class TerminalRenderer:
         elif event.error:
             line.append("✗ ", style="bold red")
             line.append(label)
-            line.append(f" failed: {_short(event.error, 200)}", style="red")
+            line.append(f" failed: {_short(clean(event.error, one_line=True), 200)}", style="red")
         else:
             line.append("✓ ", style="green")
             line.append(label)
@@ -255,7 +256,7 @@ class TerminalRenderer:
             line.append(extra, style="dim")
         self._print(line)
         if self.verbose and event.preview:
-            self._print(Text("  " + event.preview, style="dim"))
+            self._print(Text("  " + clean(event.preview), style="dim"))
 
     def show_answer(self, answer: Answer) -> None:
         """The final answer as Markdown, its sources, and the footer."""
@@ -271,7 +272,7 @@ class TerminalRenderer:
             for i, src in enumerate(sources, 1):
                 url = src["url"]
                 title = src.get("title") or ""
-                self._print_line(Text(f"{i}. {title or url}"))
+                self._print_line(Text(clean(f"{i}. {title or url}", one_line=True)))
                 if title:
                     self._print_line(link_text(url, indent=3))
         if not self.quiet:

@@ -29,7 +29,7 @@ __all__ = ["app", "print_threads"]
 
 app = typer.Typer(
     name="threads",
-    help="Saved conversations: list them, show one, delete one.",
+    help="Saved conversations: list them, show, delete or export them.",
     invoke_without_command=True,
 )
 
@@ -85,10 +85,10 @@ def print_threads(
     rows = [
         {
             "id": t.id[:8] + ("*" if t.id == current else ""),
-            "title": t.title,
+            "title": clean(t.title, one_line=True),  # before the widths are measured
             "updated": _ago(t.updated),
             "turns": str(t.turns),
-            "model": t.model or "",
+            "model": clean(t.model or "", one_line=True),
         }
         for t in threads
     ]
@@ -158,7 +158,8 @@ def show(
 
     def put(text: str, style: str | None = None) -> None:
         # A terminal wraps at word boundaries; a pipe gets each line whole.
-        console.print(Text(text, style=style or ""), soft_wrap=piped)
+        # Cleaned first: rich would drop BEL and CR unseen and mis-measure the rest.
+        console.print(Text(clean(text), style=style or ""), soft_wrap=piped)
 
     when = datetime.fromtimestamp(info.created).strftime("%Y-%m-%d %H:%M")
     header = [f"thread {info.id}", when, plural(info.turns, "turn")]
@@ -178,7 +179,8 @@ def show(
                 put(f"  {i}. {title} {url}".rstrip())
                 continue
             # As ``ask`` shows them: one line each, long URLs cut (the link keeps it all).
-            console.print(Text(f"  {i}. {title or url}"), no_wrap=True, overflow="ellipsis")
+            line = Text(clean(f"  {i}. {title or url}", one_line=True))
+            console.print(line, no_wrap=True, overflow="ellipsis")
             if title:
                 console.print(link_text(url, indent=5), no_wrap=True, overflow="ellipsis")
     if not turns:
