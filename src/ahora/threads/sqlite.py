@@ -127,8 +127,14 @@ def _mark(message: Any) -> tuple[Any, ...]:
     return (message, fields.get("content"), fields.get("tool_calls"))
 
 
-def _same(kept: tuple[Any, ...], mark: tuple[Any, ...]) -> bool:
-    return all(a is b for a, b in zip(kept, mark, strict=True))
+def _first_change(kept: list[tuple[Any, ...]], marks: list[tuple[Any, ...]]) -> int:
+    """The first position where ``marks`` differ from ``kept``: a mark is the same when
+    its objects are the same or equal ones (the same value to store). Lists are compared
+    whole first (in C: the common case is a thread that only grew)."""
+    common = min(len(kept), len(marks))
+    if kept[:common] == marks[:common]:
+        return common
+    return next(i for i in range(common) if kept[i] != marks[i])
 
 
 class _Kept(NamedTuple):
@@ -209,7 +215,7 @@ def compact_saver_class() -> type[SqliteSaver]:
                 kept is not None
                 and kept.checkpoint_id == checkpoint_id
                 and len(kept.marks) == count
-                and all(_same(k, _mark(k[0])) for k in kept.marks)
+                and [_mark(k[0]) for k in kept.marks] == kept.marks
             ):
                 self._kept.move_to_end(key)
                 messages = [k[0] for k in kept.marks]
@@ -285,10 +291,7 @@ def compact_saver_class() -> type[SqliteSaver]:
                 marks = [_mark(m) for m in messages]
                 known = self._kept.get(key)
                 kept = known.marks if known is not None else []
-                first = next(
-                    (i for i, m in enumerate(marks) if i >= len(kept) or not _same(kept[i], m)),
-                    len(messages),
-                )
+                first = _first_change(kept, marks)
                 rows = [
                     (thread_id, ns, i, m.id, *self.serde.dumps_typed(m))
                     for i, m in enumerate(messages[first:], start=first)
