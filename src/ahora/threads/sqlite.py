@@ -36,7 +36,9 @@ import asyncio
 import builtins
 import contextlib
 import functools
+import itertools
 import json
+import operator
 import sqlite3
 import threading
 from collections import OrderedDict
@@ -117,32 +119,46 @@ _REF = "__ahora_messages__"  # in a checkpoint: {_REF: n}, the thread's first n 
 _KEPT_THREADS = 64  # threads whose last messages a saver remembers (then: rewrite once)
 
 
-def _mark(message: Any) -> tuple[Any, ...]:
-    """What tells a message written before from one to write again: the object, and the
-    objects its content and tool calls are (LangChain's approval middleware assigns new
-    tool calls to a message already saved). Read from the instance's ``__dict__``: a
-    pydantic ``getattr`` of a missing field raises and catches, 50x slower, and this
-    runs for every message of the thread at every step."""
-    fields = vars(message)
-    return (message, fields.get("content"), fields.get("tool_calls"))
+_CONTENT = operator.methodcaller("get", "content")
+_TOOL_CALLS = operator.methodcaller("get", "tool_calls")
 
 
-def _first_change(kept: list[tuple[Any, ...]], marks: list[tuple[Any, ...]]) -> int:
-    """The first position where ``marks`` differ from ``kept``: a mark is the same when
-    its objects are the same or equal ones (the same value to store). Lists are compared
+class _Marks(NamedTuple):
+    """What tells a message written before from one to write again, by position: the
+    object, and the objects its content and tool calls are (LangChain's approval
+    middleware assigns new tool calls to a message already saved). A mark is the same
+    when its objects are the same or equal ones (the same value to store)."""
+
+    messages: list[Any]
+    contents: list[Any]
+    tool_calls: list[Any]
+
+
+def _marks(messages: Sequence[Any]) -> _Marks:
+    """The marks of ``messages``, built with ``map`` over the instances' ``__dict__``:
+    this runs for every message of the thread at every step (a pydantic ``getattr`` of
+    a missing field raises and catches, 50x slower; a Python loop was 20% of a turn at
+    1,000 turns)."""
+    fields = list(map(vars, messages))
+    return _Marks(list(messages), list(map(_CONTENT, fields)), list(map(_TOOL_CALLS, fields)))
+
+
+def _first_change(kept: _Marks, now: _Marks) -> int:
+    """The first position where ``now`` differs from ``kept``. The lists are compared
     whole first (in C: the common case is a thread that only grew)."""
-    common = min(len(kept), len(marks))
-    if kept[:common] == marks[:common]:
-        return common
-    return next(i for i in range(common) if kept[i] != marks[i])
+    common = min(len(kept.messages), len(now.messages))
+    first = common
+    for old, new in zip(kept, now, strict=True):
+        if old[:common] != new[:common]:
+            first = min(first, next(i for i in range(common) if old[i] != new[i]))
+    return first
 
 
 class _Kept(NamedTuple):
-    """A thread's messages as the saver last wrote or read them: in which checkpoint,
-    and each message's ``_mark``."""
+    """A thread's messages as the saver last wrote or read them, and in which checkpoint."""
 
     checkpoint_id: str
-    marks: list[tuple[Any, ...]]
+    marks: _Marks
 
 
 def _stored_apart(value: Any) -> bool:
@@ -152,8 +168,12 @@ def _stored_apart(value: Any) -> bool:
     return (
         isinstance(value, list)
         and bool(value)
-        and all(isinstance(m, BaseMessage) and m.id for m in value)
+        and all(map(isinstance, value, itertools.repeat(BaseMessage)))
+        and all(map(_ID, value))
     )
+
+
+_ID = operator.attrgetter("id")
 
 
 @functools.cache
@@ -214,11 +234,11 @@ def compact_saver_class() -> type[SqliteSaver]:
             if (
                 kept is not None
                 and kept.checkpoint_id == checkpoint_id
-                and len(kept.marks) == count
-                and [_mark(k[0]) for k in kept.marks] == kept.marks
+                and len(kept.marks.messages) == count
+                and _marks(kept.marks.messages) == kept.marks
             ):
                 self._kept.move_to_end(key)
-                messages = [k[0] for k in kept.marks]
+                messages = list(kept.marks.messages)
                 checkpoint = {
                     **found.checkpoint,
                     "channel_values": {**values, "messages": messages},
@@ -232,7 +252,7 @@ def compact_saver_class() -> type[SqliteSaver]:
             if len(rows) != count:
                 raise RuntimeError(f"thread {key[0]}: {count} messages expected, {len(rows)} saved")
             messages = [self.serde.loads_typed((t, v)) for t, v in rows]
-            self._remember(key, _Kept(checkpoint_id, [_mark(m) for m in messages]))
+            self._remember(key, _Kept(checkpoint_id, _marks(messages)))
             checkpoint = {**found.checkpoint, "channel_values": {**values, "messages": messages}}
             return found._replace(checkpoint=checkpoint)
 
@@ -288,10 +308,9 @@ def compact_saver_class() -> type[SqliteSaver]:
             apart = not self.keep_history and _stored_apart(messages)
             if apart:
                 # Rewrite from the first message that is not the one written there last.
-                marks = [_mark(m) for m in messages]
+                marks = _marks(messages)
                 known = self._kept.get(key)
-                kept = known.marks if known is not None else []
-                first = _first_change(kept, marks)
+                first = _first_change(known.marks, marks) if known is not None else 0
                 rows = [
                     (thread_id, ns, i, m.id, *self.serde.dumps_typed(m))
                     for i, m in enumerate(messages[first:], start=first)
