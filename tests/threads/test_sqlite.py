@@ -172,3 +172,29 @@ def test_reading_back_its_own_checkpoint_reuses_the_messages_unless_changed(
     assert [m.content for m in read()] == ["q", "s"]
     close_checkpointer(other)
     close_checkpointer(saver)
+
+
+def test_a_list_not_all_messages_with_ids_stays_inside_its_checkpoint(tmp_path: Path) -> None:
+    """Only lists of messages with ids are stored apart; a message without an id joining
+    a thread already stored apart, or plain dicts, keep the list in the checkpoint."""
+    from langgraph.checkpoint.base import empty_checkpoint
+
+    saver = open_sqlite_saver(tmp_path / "threads.sqlite")
+    first = HumanMessage("q", id="h-1")
+
+    def put(thread: str, messages: list[Any], parent: str | None = None) -> Any:
+        checkpoint = empty_checkpoint()
+        checkpoint["channel_values"] = {"messages": messages}
+        conf = {"thread_id": thread, "checkpoint_ns": "", "checkpoint_id": parent}
+        return saver.put({"configurable": conf}, checkpoint, {"source": "loop", "step": 0}, {})
+
+    def read(thread: str) -> list[Any]:
+        got = saver.get_tuple({"configurable": {"thread_id": thread}})
+        return list(got.checkpoint["channel_values"]["messages"])
+
+    config = put("T", [first])
+    put("T", [first, HumanMessage("no id")], config["configurable"]["checkpoint_id"])
+    assert [m.content for m in read("T")] == ["q", "no id"]
+    put("D", [{"role": "user", "content": "hi"}])
+    assert read("D") == [{"role": "user", "content": "hi"}]
+    close_checkpointer(saver)

@@ -161,16 +161,17 @@ class _Kept(NamedTuple):
     marks: _Marks
 
 
-def _stored_apart(value: Any) -> bool:
-    """A message list ahora stores message by message (every item a message with an id)."""
+def _stored_apart(value: Any, known: list[Any]) -> bool:
+    """A message list ahora stores message by message (every item a message with an id).
+    The items still the ones of ``known`` (what the last step stored) are not checked
+    again: a thread that only grew has only its new messages looked at."""
     from langchain_core.messages import BaseMessage
 
-    return (
-        isinstance(value, list)
-        and bool(value)
-        and all(map(isinstance, value, itertools.repeat(BaseMessage)))
-        and all(map(_ID, value))
-    )
+    if not isinstance(value, list) or not value:
+        return False
+    common = min(len(value), len(known))
+    rest = value[common:] if common and value[:common] == known[:common] else value
+    return all(map(isinstance, rest, itertools.repeat(BaseMessage))) and all(map(_ID, rest))
 
 
 _ID = operator.attrgetter("id")
@@ -305,11 +306,13 @@ def compact_saver_class() -> type[SqliteSaver]:
             thread_id, ns = str(conf["thread_id"]), conf.get("checkpoint_ns", "")
             key = (thread_id, ns)
             messages = checkpoint["channel_values"].get("messages")
-            apart = not self.keep_history and _stored_apart(messages)
+            known = self._kept.get(key)
+            apart = not self.keep_history and _stored_apart(
+                messages, known.marks.messages if known is not None else []
+            )
             if apart:
                 # Rewrite from the first message that is not the one written there last.
                 marks = _marks(messages)
-                known = self._kept.get(key)
                 first = _first_change(known.marks, marks) if known is not None else 0
                 rows = [
                     (thread_id, ns, i, m.id, *self.serde.dumps_typed(m))
