@@ -119,10 +119,6 @@ _REF = "__ahora_messages__"  # in a checkpoint: {_REF: n}, the thread's first n 
 _KEPT_THREADS = 64  # threads whose last messages a saver remembers (then: rewrite once)
 
 
-_CONTENT = operator.methodcaller("get", "content")
-_TOOL_CALLS = operator.methodcaller("get", "tool_calls")
-
-
 class _Marks(NamedTuple):
     """What tells a message written before from one to write again, by position: the
     object, and the objects its content and tool calls are (LangChain's approval
@@ -139,8 +135,10 @@ def _marks(messages: Sequence[Any]) -> _Marks:
     this runs for every message of the thread at every step (a pydantic ``getattr`` of
     a missing field raises and catches, 50x slower; a Python loop was 20% of a turn at
     1,000 turns)."""
-    fields = list(map(vars, messages))
-    return _Marks(list(messages), list(map(_CONTENT, fields)), list(map(_TOOL_CALLS, fields)))
+    fields: list[dict[str, Any]] = list(map(vars, messages))
+    contents = map(dict.get, fields, itertools.repeat("content"))
+    tool_calls = map(dict.get, fields, itertools.repeat("tool_calls"))
+    return _Marks(list(messages), list(contents), list(tool_calls))
 
 
 def _first_change(kept: _Marks, now: _Marks) -> int:
