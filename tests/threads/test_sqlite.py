@@ -130,3 +130,71 @@ def test_a_message_given_new_tool_calls_in_place_is_written_again(tmp_path: Path
     got = fresh.get_tuple({"configurable": {"thread_id": "T"}}).checkpoint["channel_values"]
     assert got["messages"][1].tool_calls[0]["args"] == {"x": 2}
     close_checkpointer(fresh)
+
+
+def test_reading_back_its_own_checkpoint_reuses_the_messages_unless_changed(
+    tmp_path: Path,
+) -> None:
+    """A turn starts by reading the checkpoint the last one wrote: no decoding again,
+    unless a message was given new content since, or another saver wrote the thread."""
+    from langgraph.checkpoint.base import empty_checkpoint
+
+    path = tmp_path / "threads.sqlite"
+    saver = open_sqlite_saver(path)
+    other = open_sqlite_saver(path)
+    first = HumanMessage("q", id="h-1")
+    messages: list[Any] = [first, HumanMessage("r", id="h-2")]
+    decoded: list[Any] = []
+    loads = saver.serde.loads_typed
+    saver.serde.loads_typed = lambda data: decoded.append(data) or loads(data)  # type: ignore[method-assign]
+    thread = {"configurable": {"thread_id": "T", "checkpoint_ns": ""}}
+
+    def put(on: Any, parent: Any) -> Any:
+        checkpoint = empty_checkpoint()
+        checkpoint["channel_values"] = {"messages": list(messages)}
+        return on.put(parent, checkpoint, {"source": "loop", "step": 0}, {})
+
+    def read() -> list[Any]:
+        got = saver.get_tuple({"configurable": {"thread_id": "T"}})
+        return list(got.checkpoint["channel_values"]["messages"])
+
+    config = put(saver, thread)
+    decoded.clear()
+    got = read()
+    assert got[0] is first and [m.content for m in got] == ["q", "r"]
+    assert [d for d in decoded if d[0] == "msgpack" and b"h-1" in d[1]] == []
+
+    first.content = "edited, not saved"  # in place, after the checkpoint was written
+    assert [m.content for m in read()] == ["q", "r"]
+
+    messages = [read()[0], HumanMessage("s", id="h-3")]  # as many messages, another one
+    put(other, config)  # another process goes on with the thread
+    assert [m.content for m in read()] == ["q", "s"]
+    close_checkpointer(other)
+    close_checkpointer(saver)
+
+
+def test_a_list_not_all_messages_with_ids_stays_inside_its_checkpoint(tmp_path: Path) -> None:
+    """Only lists of messages with ids are stored apart; a message without an id joining
+    a thread already stored apart, or plain dicts, keep the list in the checkpoint."""
+    from langgraph.checkpoint.base import empty_checkpoint
+
+    saver = open_sqlite_saver(tmp_path / "threads.sqlite")
+    first = HumanMessage("q", id="h-1")
+
+    def put(thread: str, messages: list[Any], parent: str | None = None) -> Any:
+        checkpoint = empty_checkpoint()
+        checkpoint["channel_values"] = {"messages": messages}
+        conf = {"thread_id": thread, "checkpoint_ns": "", "checkpoint_id": parent}
+        return saver.put({"configurable": conf}, checkpoint, {"source": "loop", "step": 0}, {})
+
+    def read(thread: str) -> list[Any]:
+        got = saver.get_tuple({"configurable": {"thread_id": thread}})
+        return list(got.checkpoint["channel_values"]["messages"])
+
+    config = put("T", [first])
+    put("T", [first, HumanMessage("no id")], config["configurable"]["checkpoint_id"])
+    assert [m.content for m in read("T")] == ["q", "no id"]
+    put("D", [{"role": "user", "content": "hi"}])
+    assert read("D") == [{"role": "user", "content": "hi"}]
+    close_checkpointer(saver)

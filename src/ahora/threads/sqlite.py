@@ -19,6 +19,9 @@ conversation again (a turn replacing messages, as an undo does, rewrites from th
 first change on). The saver remembers which message objects it wrote or read last (and
 their content and tool-call objects), so it knows which are new without serializing
 them; a message changed in place below those (a nested dict edited) is not seen.
+Reading back the checkpoint it wrote or read last hands out those same objects instead
+of decoding every message again (at 1,000 turns that decoding was a fifth of a turn's
+CPU); if any of them was given new content or tool calls since, it reads the rows.
 
 Reading never takes the write lock: pragmas that need it (``auto_vacuum``, switching to
 WAL) run only on a new file, so listing and showing threads work while another process
@@ -33,14 +36,16 @@ import asyncio
 import builtins
 import contextlib
 import functools
+import itertools
 import json
+import operator
 import sqlite3
 import threading
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import quote
 
 from ahora.threads.guard import check_not_stale, check_parent
@@ -114,26 +119,60 @@ _REF = "__ahora_messages__"  # in a checkpoint: {_REF: n}, the thread's first n 
 _KEPT_THREADS = 64  # threads whose last messages a saver remembers (then: rewrite once)
 
 
-def _mark(message: Any) -> tuple[Any, ...]:
-    """What tells a message written before from one to write again: the object, and the
-    objects its content and tool calls are (LangChain's approval middleware assigns new
-    tool calls to a message already saved)."""
-    return (message, message.content, getattr(message, "tool_calls", None))
+class _Marks(NamedTuple):
+    """What tells a message written before from one to write again, by position: the
+    object, and the objects its content and tool calls are (LangChain's approval
+    middleware assigns new tool calls to a message already saved). A mark is the same
+    when its objects are the same or equal ones (the same value to store)."""
+
+    messages: list[Any]
+    contents: list[Any]
+    tool_calls: list[Any]
 
 
-def _same(kept: tuple[Any, ...], message: Any) -> bool:
-    return all(a is b for a, b in zip(kept, _mark(message), strict=True))
+def _marks(messages: Sequence[Any]) -> _Marks:
+    """The marks of ``messages``, built with ``map`` over the instances' ``__dict__``:
+    this runs for every message of the thread at every step (a pydantic ``getattr`` of
+    a missing field raises and catches, 50x slower; a Python loop was 20% of a turn at
+    1,000 turns)."""
+    fields: list[dict[str, Any]] = list(map(vars, messages))
+    contents = map(dict.get, fields, itertools.repeat("content"))
+    tool_calls = map(dict.get, fields, itertools.repeat("tool_calls"))
+    return _Marks(list(messages), list(contents), list(tool_calls))
 
 
-def _stored_apart(value: Any) -> bool:
-    """A message list ahora stores message by message (every item a message with an id)."""
+def _first_change(kept: _Marks, now: _Marks) -> int:
+    """The first position where ``now`` differs from ``kept``. The lists are compared
+    whole first (in C: the common case is a thread that only grew)."""
+    common = min(len(kept.messages), len(now.messages))
+    first = common
+    for old, new in zip(kept, now, strict=True):
+        if old[:common] != new[:common]:
+            first = min(first, next(i for i in range(common) if old[i] != new[i]))
+    return first
+
+
+class _Kept(NamedTuple):
+    """A thread's messages as the saver last wrote or read them, and in which checkpoint."""
+
+    checkpoint_id: str
+    marks: _Marks
+
+
+def _stored_apart(value: Any, known: list[Any]) -> bool:
+    """A message list ahora stores message by message (every item a message with an id).
+    The items still the ones of ``known`` (what the last step stored) are not checked
+    again: a thread that only grew has only its new messages looked at."""
     from langchain_core.messages import BaseMessage
 
-    return (
-        isinstance(value, list)
-        and bool(value)
-        and all(isinstance(m, BaseMessage) and m.id for m in value)
-    )
+    if not isinstance(value, list) or not value:
+        return False
+    common = min(len(value), len(known))
+    rest = value[common:] if common and value[:common] == known[:common] else value
+    return all(map(isinstance, rest, itertools.repeat(BaseMessage))) and all(map(_ID, rest))
+
+
+_ID = operator.attrgetter("id")
 
 
 @functools.cache
@@ -156,8 +195,8 @@ def compact_saver_class() -> type[SqliteSaver]:
             self.lock = threading.RLock()  # type: ignore[assignment]  # re-entered below
             self.keep_history = keep_history
             self._dirty = False  # written since the last compact()
-            # (thread, ns) -> the messages last written or read, by position (``_mark``)
-            self._kept: OrderedDict[tuple[str, str], list[tuple[Any, ...]]] = OrderedDict()
+            # (thread, ns) -> the messages last written or read, by position
+            self._kept: OrderedDict[tuple[str, str], _Kept] = OrderedDict()
 
         def setup(self) -> None:
             if self.is_setup:
@@ -172,8 +211,8 @@ def compact_saver_class() -> type[SqliteSaver]:
                     self.conn.execute(_MESSAGES_TABLE)
                     self.conn.commit()
 
-        def _remember(self, key: tuple[str, str], messages: list[tuple[Any, ...]]) -> None:
-            self._kept[key] = messages
+        def _remember(self, key: tuple[str, str], kept: _Kept) -> None:
+            self._kept[key] = kept
             self._kept.move_to_end(key)
             while len(self._kept) > _KEPT_THREADS:
                 self._kept.popitem(last=False)
@@ -189,6 +228,21 @@ def compact_saver_class() -> type[SqliteSaver]:
             conf = found.config["configurable"]
             key = (str(conf["thread_id"]), str(conf.get("checkpoint_ns", "")))
             count = int(ref[_REF])
+            checkpoint_id = str(found.checkpoint["id"])
+            kept = self._kept.get(key)
+            if (
+                kept is not None
+                and kept.checkpoint_id == checkpoint_id
+                and len(kept.marks.messages) == count
+                and _marks(kept.marks.messages) == kept.marks
+            ):
+                self._kept.move_to_end(key)
+                messages = list(kept.marks.messages)
+                checkpoint = {
+                    **found.checkpoint,
+                    "channel_values": {**values, "messages": messages},
+                }
+                return found._replace(checkpoint=checkpoint)
             rows = self.conn.execute(
                 "SELECT type, value FROM ahora_messages WHERE thread_id = ? AND "
                 "checkpoint_ns = ? AND pos < ? ORDER BY pos",
@@ -197,7 +251,7 @@ def compact_saver_class() -> type[SqliteSaver]:
             if len(rows) != count:
                 raise RuntimeError(f"thread {key[0]}: {count} messages expected, {len(rows)} saved")
             messages = [self.serde.loads_typed((t, v)) for t, v in rows]
-            self._remember(key, [_mark(m) for m in messages])
+            self._remember(key, _Kept(checkpoint_id, _marks(messages)))
             checkpoint = {**found.checkpoint, "channel_values": {**values, "messages": messages}}
             return found._replace(checkpoint=checkpoint)
 
@@ -250,14 +304,14 @@ def compact_saver_class() -> type[SqliteSaver]:
             thread_id, ns = str(conf["thread_id"]), conf.get("checkpoint_ns", "")
             key = (thread_id, ns)
             messages = checkpoint["channel_values"].get("messages")
-            apart = not self.keep_history and _stored_apart(messages)
+            known = self._kept.get(key)
+            apart = not self.keep_history and _stored_apart(
+                messages, known.marks.messages if known is not None else []
+            )
             if apart:
                 # Rewrite from the first message that is not the one written there last.
-                kept = self._kept.get(key, [])
-                first = next(
-                    (i for i, m in enumerate(messages) if i >= len(kept) or not _same(kept[i], m)),
-                    len(messages),
-                )
+                marks = _marks(messages)
+                first = _first_change(known.marks, marks) if known is not None else 0
                 rows = [
                     (thread_id, ns, i, m.id, *self.serde.dumps_typed(m))
                     for i, m in enumerate(messages[first:], start=first)
@@ -310,7 +364,7 @@ def compact_saver_class() -> type[SqliteSaver]:
                             (thread_id, ns, checkpoint["id"]),
                         )
             if apart:
-                self._remember(key, [_mark(m) for m in messages])
+                self._remember(key, _Kept(str(checkpoint["id"]), marks))
             return {
                 "configurable": {
                     "thread_id": conf["thread_id"],
