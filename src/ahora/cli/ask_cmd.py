@@ -54,11 +54,9 @@ app = typer.Typer()
 @app.command(
     "ask",
     epilog=EXIT_CODES_HELP,
-    options_metavar="[OPTIONS] [QUESTION]...",
-    context_settings={"allow_extra_args": True},
 )
 def ask(
-    ctx: typer.Context,
+    question: Annotated[list[str] | None, typer.Argument(show_default=False, hidden=True)] = None,
     thread: Annotated[
         str | None,
         typer.Option("--thread", "-t", help="Continue a saved thread (id or prefix, or 'last')."),
@@ -100,9 +98,7 @@ def ask(
         no_color=no_color,
         debug=debug,
     )
-    # The words arrive as extra arguments, not a typed parameter: typer would import
-    # pydantic to check a str (~0.2 s) before the status line could appear.
-    text = read_question(" ".join(ctx.args) if ctx.args else None)
+    text = read_question(" ".join(question) if question else None)
     from ahora.cli.render import PlainRenderer, TerminalRenderer
 
     out = make_console(no_color=no_color)
