@@ -59,8 +59,19 @@ def weather_turn(model_server: StartServer, weather_server: OpenMeteoServer) -> 
     model_server(rule=tool_then_answer("weather", {"location": "Santiago, Chile"}, answer=ANSWER))
 
 
-def test_quiet_shows_the_answer_without_progress_or_footer(weather_turn: None) -> None:
-    status, out = _run("ask", "--quiet", "Weather tomorrow in Santiago?")
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("ask", "--quiet", "Weather tomorrow in Santiago?"),
+        ("ask", "-qy", "Weather tomorrow in Santiago?"),  # click's combined short flags
+        ("Weather tomorrow in Santiago?", "-q"),  # the bare question runs ask
+    ],
+    ids=["--quiet", "-qy", "bare"],
+)
+def test_quiet_shows_the_answer_without_progress_or_footer(
+    weather_turn: None, args: tuple[str, ...]
+) -> None:
+    status, out = _run(*args)
     text = _plain(out)
     assert status == 0, text
     assert "Tomorrow in Santiago: 25 °C and clear." in text

@@ -46,43 +46,17 @@ from ahora.safe_text import json_text
 if TYPE_CHECKING:
     from ahora.cli.render import Renderer
 
-__all__ = ["EARLY_STATUS", "app", "early_status"]
+__all__ = ["app"]
 
 app = typer.Typer()
-
-EARLY_STATUS = "ahora.early_status"
-_NO_STATUS_FLAGS = {"-h", "--help", "--json", "-q", "--quiet"}
-
-
-def early_status(argv: list[str]) -> Renderer | None:
-    """Start the "Thinking ..." line before typer parses the command line.
-
-    Typer checks every non-flag parameter with pydantic, whose import costs ~0.1 s
-    before any command runs; ``main()`` calls this first so ``ahora ask`` on a
-    terminal shows its status at once. Only for ``ahora ask ...`` and bare questions
-    with a space in them (``ahora "how warm is it?"``); returns None otherwise.
-    """
-    if not argv or not (argv[0] == "ask" or " " in argv[0]) or not sys.stdout.isatty():
-        return None
-    if _NO_STATUS_FLAGS.intersection(argv):
-        return None
-    from ahora.cli.render import TerminalRenderer
-
-    console = make_console(no_color="--no-color" in argv)
-    verbose = "--verbose" in argv or "-v" in argv
-    renderer = TerminalRenderer(console, verbose=verbose)
-    renderer.start()
-    return renderer
 
 
 @app.command(
     "ask",
     epilog=EXIT_CODES_HELP,
-    options_metavar="[OPTIONS] [QUESTION]...",
-    context_settings={"allow_extra_args": True},
 )
 def ask(
-    ctx: typer.Context,
+    question: Annotated[list[str] | None, typer.Argument(show_default=False, hidden=True)] = None,
     thread: Annotated[
         str | None,
         typer.Option("--thread", "-t", help="Continue a saved thread (id or prefix, or 'last')."),
@@ -124,25 +98,20 @@ def ask(
         no_color=no_color,
         debug=debug,
     )
-    # The words arrive as extra arguments, not a typed parameter: typer would import
-    # pydantic to check a str (~0.2 s) before the status line could appear.
-    text = read_question(" ".join(ctx.args) if ctx.args else None)
+    text = read_question(" ".join(question) if question else None)
     from ahora.cli.render import PlainRenderer, TerminalRenderer
 
     out = make_console(no_color=no_color)
     renderer: Renderer
-    early = (ctx.obj or {}).get(EARLY_STATUS)
     if as_json:
         renderer = PlainRenderer(None, sys.stderr, verbose=verbose, quiet=quiet)
-    elif isinstance(early, TerminalRenderer):
-        renderer = early
     elif out.is_terminal:
         renderer = TerminalRenderer(out, verbose=verbose, quiet=quiet)
     else:
         renderer = PlainRenderer(sys.stdout, sys.stderr, verbose=verbose, quiet=quiet)
-    if early is not None and early is not renderer:
-        early.stop()
-    renderer.start()  # before LangChain is imported: the user sees something at once
+    # The early status line: typer has parsed the options (~30 ms with typer < 0.27),
+    # and LangChain (~1.5 s) is not imported yet, so the user sees something at once.
+    renderer.start()
 
     from ahora.cli.approvals import make_approver, question_console
     from ahora.cli.session import Session

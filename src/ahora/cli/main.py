@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import difflib
 import importlib
-import sys
 from typing import Annotated, Any
 
 import typer
@@ -114,11 +113,4 @@ _mount()
 
 def main() -> None:
     """Entry point of the ``ahora`` console script."""
-    from ahora.cli.ask_cmd import EARLY_STATUS, early_status
-
-    status = early_status(sys.argv[1:])
-    try:
-        app(obj={EARLY_STATUS: status})
-    finally:
-        if status is not None:
-            status.stop()
+    app()
