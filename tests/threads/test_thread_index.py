@@ -63,12 +63,6 @@ def test_the_file_can_give_space_back(tmp_path: Path) -> None:
             conn.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="compact() runs `PRAGMA incremental_vacuum` through execute(), which frees one "
-    "page per call (Python's sqlite3 steps a row-less statement once); executescript() "
-    "frees them all. Found by benchmarks/mutation.py: deleting the compact() call survived.",
-)
 def test_deleting_a_big_thread_gives_the_space_back(tmp_path: Path) -> None:
     path = tmp_path / "threads.sqlite"
     index = ThreadIndex(path)

@@ -99,8 +99,14 @@ def connect(path: Path) -> sqlite3.Connection:
 
 
 def compact(conn: sqlite3.Connection) -> None:
-    """Give freed pages back to the file system and empty the WAL."""
-    conn.execute("PRAGMA incremental_vacuum").fetchall()
+    """Give freed pages back to the file system and empty the WAL.
+
+    ``executescript``: through ``execute`` Python's sqlite3 steps the pragma once, and
+    each step frees one page."""
+    if conn.in_transaction:  # executescript would commit it: free what one step frees
+        conn.execute("PRAGMA incremental_vacuum").fetchall()
+    else:
+        conn.executescript("PRAGMA incremental_vacuum;")
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
 
 
