@@ -204,6 +204,21 @@ EQUIVALENT: dict[str, str] = {
         "LangGraph's ToolNode JSON-encodes a content list unless every item is a typed block, "
         "so a bare string never reaches content_text inside a list"
     ),
+    "middleware/budget.py | stale = 0 if step_new else stale + 1 | 0 -> 1 #2": (
+        "after a step with news, 1 instead of 0 is still below STALE_STEPS (3)"
+    ),
+    "netguard.py | if isinstance(addr, ipaddress.IPv4Address) and addr in _CGNAT: "
+    "| and: operand 1 dropped": "an IPv6 address is never in an IPv4 network: `in` says False",
+    'export.py | "arguments": json.dumps(c.get("args") or {}, ensure_ascii=False), '
+    "| or: operand 2 dropped": _ARGS_SET,
+    "export.py | with checkpointer.cursor(transaction=False) as cur: | False -> True": (
+        "a read-only query: committing after it changes nothing"
+    ),
+    'export.py | if isinstance(t, Mapping) and t.get("type") == "function" and "function" in t: '
+    "| and: operand 3 dropped": (
+        "a dict without 'function' fails either way: convert_to_openai_tool leaves the flat "
+        "(Responses API) form flat, so export cannot take such dicts (a limit, not a test gap)"
+    ),
     "middleware/combined.py | if m is not None and wrap_only(m): | and: operand 1 dropped": (
         "wrap_only(None) is False anyway: None has no state_schema"
     ),

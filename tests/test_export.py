@@ -441,3 +441,18 @@ def test_a_tool_dict_without_description_or_parameters_gets_both() -> None:
         }
     ]
     assert bare == {"type": "function", "function": {"name": "ping"}}  # the input is untouched
+
+
+def test_a_thread_whose_checkpoint_holds_no_messages_is_skipped() -> None:
+    from langgraph.checkpoint.base import empty_checkpoint
+
+    saver = InMemorySaver()
+    config: Any = {"configurable": {"thread_id": "empty", "checkpoint_ns": ""}}
+    saver.put(config, empty_checkpoint(), {}, {})
+    skipped: list[tuple[str, str]] = []
+    out = io.StringIO()
+    count = export_threads(
+        saver, None, out, secrets=[], on_skip=lambda t, r: skipped.append((t, r))
+    )
+    assert count == 0 and out.getvalue() == ""
+    assert skipped == [("empty", "no assistant reply")]
