@@ -129,6 +129,10 @@ _LAST_TURN = (
 )
 _USAGE_KEYS = "LangChain's UsageMetadata always has input_tokens and output_tokens"
 _REASON_GIVEN = "without_tool_calls is only ever called with a non-empty reason"
+_MUL_GUARD = (
+    "a guard that spares computing a product _checked() refuses anyway, with the same "
+    "message: it changes time, not the answer"
+)
 EQUIVALENT: dict[str, str] = {
     "middleware/budget.py | super().__init__() | call statement deleted": _NO_INIT,
     "middleware/combined.py | super().__init__() | call statement deleted": _NO_INIT,
@@ -219,6 +223,16 @@ EQUIVALENT: dict[str, str] = {
         "a dict without 'function' fails either way: convert_to_openai_tool leaves the flat "
         "(Responses API) form flat, so export cannot take such dicts (a limit, not a test gap)"
     ),
+    "tools/calculator.py | if isinstance(a, int) and isinstance(b, int) and a.bit_length() + "
+    "b.bit_length() > too_long: | + -> -": _MUL_GUARD,
+    "tools/calculator.py | if isinstance(a, int) and isinstance(b, int) and a.bit_length() + "
+    "b.bit_length() > too_long: | > -> >=": _MUL_GUARD,
+    'events.py | usage.get("input_tokens", 0), usage.get("output_tokens", 0) | 0 -> 1': _USAGE_KEYS,
+    'events.py | usage.get("input_tokens", 0), usage.get("output_tokens", 0) | 0 -> 1 #2': (
+        _USAGE_KEYS
+    ),
+    "events.py | elif isinstance(message, ToolMessage) and isinstance(message.artifact, dict): "
+    "| and: operand 1 dropped": "after the user's last message there are only AI and tool messages",
     "middleware/combined.py | if m is not None and wrap_only(m): | and: operand 1 dropped": (
         "wrap_only(None) is False anyway: None has no state_schema"
     ),
