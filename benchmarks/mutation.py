@@ -129,6 +129,10 @@ _LAST_TURN = (
 )
 _USAGE_KEYS = "LangChain's UsageMetadata always has input_tokens and output_tokens"
 _REASON_GIVEN = "without_tool_calls is only ever called with a non-empty reason"
+_MUL_GUARD = (
+    "a guard that spares computing a product _checked() refuses anyway, with the same "
+    "message: it changes time, not the answer"
+)
 EQUIVALENT: dict[str, str] = {
     "middleware/budget.py | super().__init__() | call statement deleted": _NO_INIT,
     "middleware/combined.py | super().__init__() | call statement deleted": _NO_INIT,
@@ -204,6 +208,31 @@ EQUIVALENT: dict[str, str] = {
         "LangGraph's ToolNode JSON-encodes a content list unless every item is a typed block, "
         "so a bare string never reaches content_text inside a list"
     ),
+    "middleware/budget.py | stale = 0 if step_new else stale + 1 | 0 -> 1 #2": (
+        "after a step with news, 1 instead of 0 is still below STALE_STEPS (3)"
+    ),
+    "netguard.py | if isinstance(addr, ipaddress.IPv4Address) and addr in _CGNAT: "
+    "| and: operand 1 dropped": "an IPv6 address is never in an IPv4 network: `in` says False",
+    'export.py | "arguments": json.dumps(c.get("args") or {}, ensure_ascii=False), '
+    "| or: operand 2 dropped": _ARGS_SET,
+    "export.py | with checkpointer.cursor(transaction=False) as cur: | False -> True": (
+        "a read-only query: committing after it changes nothing"
+    ),
+    'export.py | if isinstance(t, Mapping) and t.get("type") == "function" and "function" in t: '
+    "| and: operand 3 dropped": (
+        "a dict without 'function' fails either way: convert_to_openai_tool leaves the flat "
+        "(Responses API) form flat, so export cannot take such dicts (a limit, not a test gap)"
+    ),
+    "tools/calculator.py | if isinstance(a, int) and isinstance(b, int) and a.bit_length() + "
+    "b.bit_length() > too_long: | + -> -": _MUL_GUARD,
+    "tools/calculator.py | if isinstance(a, int) and isinstance(b, int) and a.bit_length() + "
+    "b.bit_length() > too_long: | > -> >=": _MUL_GUARD,
+    'events.py | usage.get("input_tokens", 0), usage.get("output_tokens", 0) | 0 -> 1': _USAGE_KEYS,
+    'events.py | usage.get("input_tokens", 0), usage.get("output_tokens", 0) | 0 -> 1 #2': (
+        _USAGE_KEYS
+    ),
+    "events.py | elif isinstance(message, ToolMessage) and isinstance(message.artifact, dict): "
+    "| and: operand 1 dropped": "after the user's last message there are only AI and tool messages",
     "middleware/combined.py | if m is not None and wrap_only(m): | and: operand 1 dropped": (
         "wrap_only(None) is False anyway: None has no state_schema"
     ),

@@ -377,3 +377,24 @@ def test_a_tool_message_without_a_name_and_a_request_without_arguments() -> None
     value = {"action_requests": [{"id": "c1", "name": "send"}]}
     events = b.feed("updates", {"__interrupt__": (Interrupt(value=value, id="i"),)})
     assert events == [ApprovalRequested("c1", "send", {})]
+
+
+def test_whole_messages_in_the_message_stream_are_not_tokens() -> None:
+    """A model that does not stream sends one whole message: the answer comes with
+    Finished, not as a token (it would be shown twice)."""
+    b = EventBuilder()
+    assert b.feed("messages", (AIMessage(content="whole"), {"langgraph_node": "model"})) == []
+
+
+def test_tool_results_without_sources_and_event_defaults() -> None:
+    run = [
+        HumanMessage("q"),
+        AIMessage(content="", tool_calls=[{"name": "t", "args": {}, "id": "1"}]),
+        ToolMessage(content="x", tool_call_id="1", artifact={"note": "no sources key"}),
+        ToolMessage(content="y", tool_call_id="1", artifact={"sources": None}),
+        AIMessage(content="done"),
+    ]
+    answer = answer_from_messages(run, thread_id=None, model=None, seconds=0.0)
+    assert answer.sources == [] and answer.text == "done"
+    finished = ToolFinished("c", "t", "p")
+    assert (finished.error, finished.sources, finished.seconds) == (None, [], 0.0)

@@ -724,3 +724,18 @@ def test_mcp_server_credentials_are_scrubbed() -> None:
     secrets = known_secrets(Settings(mcp_servers=servers), environ={})
     assert {"ghp-secret-1", "Bearer tok-secret-2", "tok-secret-2"} <= set(secrets)
     assert "npx" not in secrets and "https://mcp.example/" not in secrets
+
+
+def test_a_thread_whose_checkpoint_holds_no_messages_is_skipped() -> None:
+    from langgraph.checkpoint.base import empty_checkpoint
+
+    saver = InMemorySaver()
+    config: Any = {"configurable": {"thread_id": "empty", "checkpoint_ns": ""}}
+    saver.put(config, empty_checkpoint(), {}, {})
+    skipped: list[tuple[str, str]] = []
+    out = io.StringIO()
+    count = export_threads(
+        saver, None, out, secrets=[], on_skip=lambda t, r: skipped.append((t, r))
+    )
+    assert count == 0 and out.getvalue() == ""
+    assert skipped == [("empty", "no assistant reply")]

@@ -293,6 +293,9 @@ def test_tree_limits() -> None:
         ("factorial(0)", "factorial(0) = 1"),
         ("10^30/10^10", "10^30/10^10 = 100000000000000000000"),
         ("log(8, 2)", "log(8, 2) = 3"),
+        ("(-2)^2.0", "(-2)^2.0 = 4"),  # a whole float power of a negative number is real
+        ("max(1, 2) + 1,000", "max(1, 2) + 1,000 = 1002"),  # after the call: a separator
+        ("-" * 99 + "1", "-" * 99 + "1 = -1"),  # 100 levels deep: the limit, allowed
     ],
 )
 def test_values_at_the_limits(expression: str, expected: str) -> None:
@@ -316,6 +319,9 @@ def test_values_at_the_limits(expression: str, expected: str) -> None:
         ("0^-2", "division by zero (0 to a negative power)"),
         # an exponent of 1,000 bits or more is not even estimated
         ("2^(2^999)", "the result would have far too many digits (limit 10,000)"),
+        ("(-8) ^ (1/3)", "a negative number to a fractional power is not a real number"),
+        ("-" * 100 + "1", "the expression is nested too deeply (more than 100)"),
+        ("1,", "a comma is only allowed between a function's arguments or in a number like 1,000"),
     ],
 )
 def test_limits_refuse_before_computing(expression: str, message: str) -> None:
