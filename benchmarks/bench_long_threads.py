@@ -127,8 +127,8 @@ def ahora_cli(
         for _ in session.ask(f"And what about item {i}?"):
             pass
 
-    turn(-1)
     try:
+        turn(-1)
         return _measure(turn, repeat)
     finally:
         session.close()
@@ -150,8 +150,8 @@ def bare_langgraph(folder: Path, history: list[BaseMessage], repeat: int) -> tup
     def turn(i: int) -> None:
         graph.invoke({"messages": [HumanMessage(f"And what about item {i}?")]}, config)
 
-    turn(-1)
     try:
+        turn(-1)
         return _measure(turn, repeat)
     finally:
         conn.close()

@@ -198,3 +198,30 @@ def test_a_list_not_all_messages_with_ids_stays_inside_its_checkpoint(tmp_path: 
     put("D", [{"role": "user", "content": "hi"}])
     assert read("D") == [{"role": "user", "content": "hi"}]
     close_checkpointer(saver)
+
+
+def test_a_copy_onto_a_thread_read_before_reads_what_the_file_holds(tmp_path: Path) -> None:
+    """The remembered messages never answer for a thread whose rows were replaced."""
+    from langgraph.checkpoint.base import empty_checkpoint
+
+    path = tmp_path / "threads.sqlite"
+    saver = open_sqlite_saver(path)
+
+    def put(thread: str, text: str) -> None:
+        checkpoint = empty_checkpoint()
+        checkpoint["channel_values"] = {"messages": [HumanMessage(text, id=f"{thread}-1")]}
+        conf = {"thread_id": thread, "checkpoint_ns": ""}
+        saver.put({"configurable": conf}, checkpoint, {"source": "loop", "step": 0}, {})
+
+    def read(on: Any) -> list[Any]:
+        got = on.get_tuple({"configurable": {"thread_id": "T"}})
+        return [m.content for m in got.checkpoint["channel_values"]["messages"]]
+
+    put("S", "from S")
+    put("T", "from T")  # T's checkpoint is the newer: it stays T's latest
+    assert read(saver) == ["from T"]
+    saver.copy_thread("S", "T")
+    fresh = open_sqlite_saver(path)
+    assert read(saver) == read(fresh)
+    close_checkpointer(fresh)
+    close_checkpointer(saver)

@@ -434,6 +434,9 @@ def compact_saver_class() -> type[SqliteSaver]:
 
         def _forget(self, cur: sqlite3.Cursor, thread_id: str) -> None:
             cur.execute("DELETE FROM ahora_messages WHERE thread_id = ?", (thread_id,))
+            self._drop_kept(thread_id)
+
+        def _drop_kept(self, thread_id: str) -> None:
             for key in [k for k in self._kept if k[0] == thread_id]:
                 del self._kept[key]
 
@@ -461,6 +464,7 @@ def compact_saver_class() -> type[SqliteSaver]:
         def copy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
             """Copy every checkpoint and write of one thread to another."""
             target, source = str(target_thread_id), str(source_thread_id)
+            self._drop_kept(target)  # its messages are replaced: read them again
             with self._write() as cur:
                 cur.execute(
                     "INSERT OR REPLACE INTO checkpoints (thread_id, checkpoint_ns, "
