@@ -3,6 +3,7 @@ deleted thread leaves no turns behind, and the file is set up to shrink."""
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from pathlib import Path
 
@@ -90,3 +91,34 @@ def test_a_password_the_driver_echoes_is_hidden_from_four_characters() -> None:
     with pytest.raises(InvalidSettings) as short:
         connect_postgres("postgresql://u:abc@127.0.0.1:1/db?sslmode=abc")
     assert '"abc"' in str(short.value).split("(AHORA_POSTGRES_URL): ", 1)[1]
+
+
+def test_the_folder_is_created_when_the_first_turn_is_saved(tmp_path: Path) -> None:
+    index = ThreadIndex(tmp_path / "not" / "yet" / "threads.sqlite")
+    assert _turn(index, "t1", "q") == 1
+    assert (tmp_path / "not" / "yet" / "threads.sqlite").exists()
+    index.close()
+
+
+def test_last_on_an_empty_store_and_ambiguous_prefixes_say_so(tmp_path: Path) -> None:
+    from ahora.threads import ThreadNotFound
+
+    index = ThreadIndex(tmp_path / "threads.sqlite")
+    with pytest.raises(ThreadNotFound, match="no saved threads yet"):
+        index.resolve("last")
+    for i in range(7):
+        _turn(index, f"abc{i}-{'x' * 20}", f"question {i}")
+    with pytest.raises(ThreadNotFound) as many:
+        index.resolve("abc")
+    listed = re.findall(r"abc\d-x+", str(many.value))
+    assert len(listed) == 5 and all(len(shown) == 12 for shown in listed)  # 5 ids, 12 chars
+    index.close()
+
+
+def test_a_thread_is_titled_by_its_first_question_folded_and_cut(tmp_path: Path) -> None:
+    index = ThreadIndex(tmp_path / "threads.sqlite")
+    question = "What   is\nthe " + "long " * 40
+    _turn(index, "t1", question)
+    [info] = index.list()
+    assert info.title == " ".join(question.split())[:80] and len(info.title) == 80
+    index.close()
