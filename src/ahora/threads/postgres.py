@@ -33,15 +33,15 @@ checkpoints is what it gives up). The CLI's thread index lives in the same datab
 
 from __future__ import annotations
 
-import asyncio
 import threading
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from ahora.errors import InvalidSettings
 from ahora.threads.guard import check_not_stale, check_parent
 from ahora.threads.pgconnect import cannot_connect, connect_postgres, redact
+from ahora.threads.threaded import SyncBackedAsync
 from ahora.threads.turnlock import busy, lock_key
 
 try:
@@ -81,7 +81,7 @@ def _latest(row: Any) -> str | None:
     return None if row is None or row["latest"] is None else str(row["latest"])
 
 
-class ThreadedPostgresSaver(PostgresSaver):
+class ThreadedPostgresSaver(SyncBackedAsync, PostgresSaver):
     """``PostgresSaver`` whose async methods run the sync ones in a worker thread, whose
     ``compact()`` keeps only the latest checkpoint of the threads it wrote (unless
     ``keep_history``), and which lets one writer at a time continue a thread.
@@ -226,53 +226,6 @@ class ThreadedPostgresSaver(PostgresSaver):
                 psycopg.errors.DeadlockDetected,
             ):
                 continue
-
-    async def aget_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
-        return await asyncio.to_thread(self.get_tuple, config)
-
-    async def alist(
-        self,
-        config: RunnableConfig | None,
-        *,
-        filter: dict[str, Any] | None = None,
-        before: RunnableConfig | None = None,
-        limit: int | None = None,
-    ) -> AsyncIterator[CheckpointTuple]:
-        def collect() -> list[CheckpointTuple]:
-            return list(self.list(config, filter=filter, before=before, limit=limit))
-
-        for item in await asyncio.to_thread(collect):
-            yield item
-
-    async def aput(
-        self,
-        config: RunnableConfig,
-        checkpoint: Checkpoint,
-        metadata: CheckpointMetadata,
-        new_versions: ChannelVersions,
-    ) -> RunnableConfig:
-        return await asyncio.to_thread(self.put, config, checkpoint, metadata, new_versions)
-
-    async def aput_writes(
-        self,
-        config: RunnableConfig,
-        writes: Sequence[tuple[str, Any]],
-        task_id: str,
-        task_path: str = "",
-    ) -> None:
-        await asyncio.to_thread(self.put_writes, config, writes, task_id, task_path)
-
-    async def adelete_thread(self, thread_id: str) -> None:
-        await asyncio.to_thread(self.delete_thread, thread_id)
-
-    async def adelete_for_runs(self, run_ids: Sequence[str]) -> None:
-        await asyncio.to_thread(self.delete_for_runs, run_ids)
-
-    async def acopy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
-        await asyncio.to_thread(self.copy_thread, source_thread_id, target_thread_id)
-
-    async def aprune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> None:
-        await asyncio.to_thread(self.prune, thread_ids, strategy=strategy)
 
 
 def postgres_checkpointer(url: str, *, keep_history: bool = False) -> ThreadedPostgresSaver:

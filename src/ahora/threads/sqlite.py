@@ -32,7 +32,6 @@ worker thread: one object serves ``Agent.ask`` and ``Agent.aask``).
 
 from __future__ import annotations
 
-import asyncio
 import builtins
 import contextlib
 import functools
@@ -42,13 +41,14 @@ import operator
 import sqlite3
 import threading
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import quote
 
 from ahora.threads.guard import check_not_stale, check_parent
+from ahora.threads.threaded import SyncBackedAsync
 from ahora.threads.turnlock import hold_sqlite_thread
 
 if TYPE_CHECKING:
@@ -187,7 +187,7 @@ def compact_saver_class() -> type[SqliteSaver]:
     from langgraph.checkpoint.base import WRITES_IDX_MAP, get_checkpoint_id, get_checkpoint_metadata
     from langgraph.checkpoint.sqlite import SqliteSaver
 
-    class CompactSqliteSaver(SqliteSaver):
+    class CompactSqliteSaver(SyncBackedAsync, SqliteSaver):
         """``SqliteSaver`` keeping only each thread's latest checkpoint and its writes
         (``keep_history=True`` keeps every one), with the async API and one writer
         per thread.
@@ -526,56 +526,6 @@ def compact_saver_class() -> type[SqliteSaver]:
             with self.lock:
                 compact(self.conn)
                 self._dirty = False
-
-        # The async API: the sync methods in a worker thread (``self.lock`` keeps one
-        # statement at a time on the connection).
-
-        async def aget_tuple(self, config: Any) -> Any:
-            return await asyncio.to_thread(self.get_tuple, config)
-
-        async def alist(
-            self,
-            config: Any,
-            *,
-            filter: dict[str, Any] | None = None,
-            before: Any = None,
-            limit: int | None = None,
-        ) -> AsyncIterator[Any]:
-            def collect() -> list[Any]:
-                return list(self.list(config, filter=filter, before=before, limit=limit))
-
-            for item in await asyncio.to_thread(collect):
-                yield item
-
-        async def aput(
-            self,
-            config: Any,
-            checkpoint: Any,
-            metadata: Any,
-            new_versions: Any,
-        ) -> Any:
-            return await asyncio.to_thread(self.put, config, checkpoint, metadata, new_versions)
-
-        async def aput_writes(
-            self,
-            config: Any,
-            writes: Sequence[tuple[str, Any]],
-            task_id: str,
-            task_path: str = "",
-        ) -> None:
-            await asyncio.to_thread(self.put_writes, config, writes, task_id, task_path)
-
-        async def adelete_thread(self, thread_id: str) -> None:
-            await asyncio.to_thread(self.delete_thread, thread_id)
-
-        async def adelete_for_runs(self, run_ids: Sequence[str]) -> None:
-            await asyncio.to_thread(self.delete_for_runs, run_ids)
-
-        async def acopy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
-            await asyncio.to_thread(self.copy_thread, source_thread_id, target_thread_id)
-
-        async def aprune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> None:
-            await asyncio.to_thread(self.prune, thread_ids, strategy=strategy)
 
     return CompactSqliteSaver
 
