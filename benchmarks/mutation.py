@@ -50,9 +50,9 @@ ROOT = Path(__file__).resolve().parents[1]
 # package (thread storage is being split) without editing this table.
 TARGETS: dict[str, list[str]] = {
     "middleware/budget.py": [
-        "tests/test_budgets.py",
+        "tests/middleware/test_budget.py",
         "tests/test_cost_budget.py",
-        "tests/test_loop_guard.py",  # the stale-step and repeated-call limits
+        "tests/middleware/test_loop_guard.py",  # the stale-step and repeated-call limits
     ],
     "middleware/combined.py": ["tests/middleware/test_combined.py", "tests/test_agent_loop.py"],
     "middleware/dangling_calls.py": [
@@ -63,33 +63,38 @@ TARGETS: dict[str, list[str]] = {
     "middleware/empty_reply.py": [
         "tests/middleware/test_empty_reply.py",
         "tests/test_agent_loop.py",
-        "tests/test_faults.py",
     ],
     "middleware/invalid_tool_calls.py": [
         "tests/middleware/test_invalid_tool_calls.py",
         "tests/test_openai_server.py",
-        "tests/test_faults.py",
     ],
-    "middleware/loop_guard.py": ["tests/test_loop_guard.py", "tests/middleware/test_loop_guard.py"],
+    "middleware/loop_guard.py": [
+        "tests/middleware/test_loop_guard.py",
+        "tests/middleware/test_loop_guard.py",
+    ],
     "middleware/model_fallback.py": [
         "tests/middleware/test_model_fallback.py",
-        "tests/test_fallback.py",
+        "tests/middleware/test_model_fallback.py",
     ],
     "middleware/tool_errors.py": [
         "tests/middleware/test_tool_errors.py",
         "tests/test_agent_loop.py",
-        "tests/test_faults.py",
     ],
     "middleware/tool_output.py": [
-        "tests/test_tool_output_cap.py",
+        "tests/middleware/test_tool_output.py",
         "tests/middleware/test_tool_output.py",
         "tests/test_prompt_injection.py",
     ],
     "middleware/tool_timeout.py": [
         "tests/middleware/test_tool_timeout.py",
-        "tests/test_faults.py",
     ],
-    "middleware/approvals.py": ["tests/test_approvals.py"],
+    "middleware/approvals.py": ["tests/middleware/test_approvals.py"],
+    "middleware/deadline.py": ["tests/middleware/test_deadline.py"],
+    "middleware/daemon_call.py": [
+        "tests/middleware/test_daemon_call.py",
+        "tests/middleware/test_tool_timeout.py",
+        "tests/middleware/test_deadline.py",
+    ],
     "netguard.py": ["tests/test_netguard.py"],
     "tools/calculator.py": [
         "tests/tools/test_calculator.py",
@@ -99,8 +104,8 @@ TARGETS: dict[str, list[str]] = {
     "events.py": ["tests/test_events.py", "tests/test_agent_loop.py", "tests/cli/test_render.py"],
     # The conversation format (run_stats, this_run, markers) once it leaves budget.py.
     "messages.py": [
-        "tests/test_budgets.py",
-        "tests/test_loop_guard.py",
+        "tests/middleware/test_budget.py",
+        "tests/middleware/test_loop_guard.py",
         "tests/test_events.py",
         "tests/test_export.py",
     ],
@@ -140,9 +145,6 @@ EQUIVALENT: dict[str, str] = {
     "middleware/model_fallback.py | super().__init__() | call statement deleted": _NO_INIT,
     "middleware/tool_output.py | super().__init__() | call statement deleted": _NO_INIT,
     "middleware/tool_timeout.py | super().__init__() | call statement deleted": _NO_INIT,
-    "middleware/tool_timeout.py | _POOL = concurrent.futures.ThreadPoolExecutor(max_workers=32, "
-    'thread_name_prefix="ahora-tool") | 32 -> 33': "the pool's size only shows with 33 tools hung "
-    "at once; the timeout, not the pool, bounds a call",
     'middleware/tool_errors.py | tool_call_id=request.tool_call["id"] or "", '
     "| or: operand 2 dropped": _IDS_SET,
     'middleware/dangling_calls.py | tool_call_id=call["id"] or "", '

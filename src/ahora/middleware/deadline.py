@@ -21,8 +21,6 @@ thread and its reply, when it comes, is dropped. The async path cancels it.
 from __future__ import annotations
 
 import asyncio
-import contextvars
-import threading
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
@@ -34,6 +32,7 @@ from langgraph.types import Command
 
 from ahora.messages import STOPPED_EARLY, content_text, this_run, unfence
 from ahora.middleware.budget import without_tool_calls
+from ahora.middleware.daemon_call import call_within
 from ahora.middleware.tool_errors import failure_message
 
 __all__ = ["GRACE", "REASON", "DeadlineMiddleware", "summary_of_results"]
@@ -55,35 +54,6 @@ def _deadline() -> float | None:
     from ahora.middleware.budget import _deadline as configured
 
     return configured()
-
-
-def _within(seconds: float, call: Callable[[], _T]) -> _T:
-    """``call()`` in a daemon thread, waited for at most ``seconds``.
-
-    Raises ``TimeoutError`` when it is not done by then; the thread runs on and its
-    result is dropped. A daemon thread, not a pool's: Python waits for pool threads
-    at exit, and an abandoned call would hold the process up for its whole length.
-    The context is copied so LangGraph's run config and streaming callbacks still
-    reach the call.
-    """
-    ctx = contextvars.copy_context()
-    box: list[_T] = []
-    errors: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            box.append(ctx.run(call))
-        except BaseException as exc:  # handed to the waiting thread
-            errors.append(exc)
-
-    worker = threading.Thread(target=run, name="ahora-deadline", daemon=True)
-    worker.start()
-    worker.join(max(0.0, seconds))
-    if errors:
-        raise errors[0]
-    if not box:
-        raise TimeoutError
-    return box[0]
 
 
 def _unfenced(text: str) -> str:
@@ -162,16 +132,16 @@ class DeadlineMiddleware(AgentMiddleware[Any, Any, Any]):
         left = deadline - time.time()
         if not request.tools:  # the last call: what is left, plus the grace
             try:
-                return _within(left + GRACE, lambda: handler(request))
+                return call_within(left + GRACE, lambda: handler(request))
             except TimeoutError:
                 return _summary_response(request)
         try:
-            return _within(left, lambda: handler(request))
+            return call_within(left, lambda: handler(request))
         except TimeoutError:
             pass
         final = _final_request(request)
         try:
-            return _landed(_within(GRACE, lambda: handler(final)))
+            return _landed(call_within(GRACE, lambda: handler(final)))
         except TimeoutError:
             return _summary_response(request)
 
@@ -213,7 +183,7 @@ class DeadlineMiddleware(AgentMiddleware[Any, Any, Any]):
         if left <= 0:
             return _not_run(request)
         try:
-            return _within(left, lambda: handler(request))
+            return call_within(left, lambda: handler(request))
         except TimeoutError:
             return _not_run(request)
 

@@ -1,9 +1,8 @@
 """Each tool call gets its own time limit; a tool that hangs is reported as timed out.
 
-The sync path runs the tool in a daemon thread and stops waiting at the limit (a
-thread cannot be killed, so a truly stuck tool keeps its thread until it returns;
-the run goes on without it, and the process can still exit: a thread pool's workers
-would be joined at interpreter exit, so a hung tool would keep ``ahora`` alive).
+The sync path runs the tool with ``call_within`` and stops waiting at the limit (a
+thread cannot be killed, so a truly stuck tool keeps its daemon thread until it
+returns; the run goes on without it, and the process can still exit).
 The async path uses ``asyncio.timeout``, which unlike ``wait_for`` (on Python 3.11)
 does not start a task per call.
 """
@@ -11,9 +10,6 @@ does not start a task per call.
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
-import contextvars
-import threading
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -22,23 +18,8 @@ from langchain.agents.middleware.types import ToolCallRequest
 from langchain_core.messages import ToolMessage
 from langgraph.types import Command
 
+from ahora.middleware.daemon_call import call_within
 from ahora.middleware.tool_errors import failure_message
-
-
-def _in_daemon_thread(fn: Callable[..., Any], *args: Any) -> concurrent.futures.Future[Any]:
-    """``fn(*args)`` in a thread of its own that never holds the process at exit."""
-    future: concurrent.futures.Future[Any] = concurrent.futures.Future()
-
-    def run() -> None:
-        if not future.set_running_or_notify_cancel():
-            return
-        try:
-            future.set_result(fn(*args))
-        except BaseException as exc:
-            future.set_exception(exc)
-
-    threading.Thread(target=run, name="ahora-tool", daemon=True).start()
-    return future
 
 
 def _timed_out(request: ToolCallRequest, seconds: float) -> ToolMessage:
@@ -58,12 +39,9 @@ class ToolTimeoutMiddleware(AgentMiddleware[Any, Any, Any]):
         request: ToolCallRequest,
         handler: Callable[[ToolCallRequest], ToolMessage | Command[Any]],
     ) -> ToolMessage | Command[Any]:
-        ctx = contextvars.copy_context()  # keeps LangGraph's run config visible to the tool
-        future = _in_daemon_thread(ctx.run, handler, request)
         try:
-            result: ToolMessage | Command[Any] = future.result(timeout=self.seconds)
-            return result
-        except concurrent.futures.TimeoutError:
+            return call_within(self.seconds, lambda: handler(request), name="ahora-tool")
+        except TimeoutError:
             return _timed_out(request, self.seconds)
 
     async def awrap_tool_call(
