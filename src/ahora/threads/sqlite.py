@@ -48,6 +48,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import quote
 
 from ahora.threads.guard import check_not_stale, check_parent
+from ahora.threads.threaded import SyncBackedAsync
 from ahora.threads.turnlock import hold_sqlite_thread
 
 if TYPE_CHECKING:
@@ -185,8 +186,6 @@ def compact_saver_class() -> type[SqliteSaver]:
     """``CompactSqliteSaver``, built on first use so importing this module stays light."""
     from langgraph.checkpoint.base import WRITES_IDX_MAP, get_checkpoint_id, get_checkpoint_metadata
     from langgraph.checkpoint.sqlite import SqliteSaver
-
-    from ahora.threads.threaded import SyncBackedAsync  # asyncio: not on the CLI's start
 
     class CompactSqliteSaver(SyncBackedAsync, SqliteSaver):
         """``SqliteSaver`` keeping only each thread's latest checkpoint and its writes

@@ -10,9 +10,8 @@ stubs.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Iterator, Sequence
-from typing import TYPE_CHECKING, Any, Protocol
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 if TYPE_CHECKING:
     from langchain_core.runnables import RunnableConfig
@@ -24,6 +23,14 @@ if TYPE_CHECKING:
     )
 
 __all__ = ["SyncBackedAsync"]
+
+_T = TypeVar("_T")
+
+
+async def _in_thread(fn: Callable[..., _T], /, *args: Any, **kwargs: Any) -> _T:
+    import asyncio  # here, not above: the CLI imports the stores on every start
+
+    return await asyncio.to_thread(fn, *args, **kwargs)
 
 
 class _SyncSaver(Protocol):
@@ -69,7 +76,7 @@ class SyncBackedAsync:
     """``aget_tuple``, ``alist``, ``aput``, ... as the sync methods in a worker thread."""
 
     async def aget_tuple(self: _SyncSaver, config: RunnableConfig) -> CheckpointTuple | None:
-        return await asyncio.to_thread(self.get_tuple, config)
+        return await _in_thread(self.get_tuple, config)
 
     async def alist(
         self: _SyncSaver,
@@ -82,7 +89,7 @@ class SyncBackedAsync:
         def collect() -> list[CheckpointTuple]:
             return list(self.list(config, filter=filter, before=before, limit=limit))
 
-        for item in await asyncio.to_thread(collect):
+        for item in await _in_thread(collect):
             yield item
 
     async def aput(
@@ -92,7 +99,7 @@ class SyncBackedAsync:
         metadata: CheckpointMetadata,
         new_versions: ChannelVersions,
     ) -> RunnableConfig:
-        return await asyncio.to_thread(self.put, config, checkpoint, metadata, new_versions)
+        return await _in_thread(self.put, config, checkpoint, metadata, new_versions)
 
     async def aput_writes(
         self: _SyncSaver,
@@ -101,18 +108,18 @@ class SyncBackedAsync:
         task_id: str,
         task_path: str = "",
     ) -> None:
-        await asyncio.to_thread(self.put_writes, config, writes, task_id, task_path)
+        await _in_thread(self.put_writes, config, writes, task_id, task_path)
 
     async def adelete_thread(self: _SyncSaver, thread_id: str) -> None:
-        await asyncio.to_thread(self.delete_thread, thread_id)
+        await _in_thread(self.delete_thread, thread_id)
 
     async def adelete_for_runs(self: _SyncSaver, run_ids: Sequence[str]) -> None:
-        await asyncio.to_thread(self.delete_for_runs, run_ids)
+        await _in_thread(self.delete_for_runs, run_ids)
 
     async def acopy_thread(self: _SyncSaver, source_thread_id: str, target_thread_id: str) -> None:
-        await asyncio.to_thread(self.copy_thread, source_thread_id, target_thread_id)
+        await _in_thread(self.copy_thread, source_thread_id, target_thread_id)
 
     async def aprune(
         self: _SyncSaver, thread_ids: Sequence[str], *, strategy: str = "keep_latest"
     ) -> None:
-        await asyncio.to_thread(self.prune, thread_ids, strategy=strategy)
+        await _in_thread(self.prune, thread_ids, strategy=strategy)
