@@ -2,11 +2,12 @@
 
 All are LangChain v1 ``AgentMiddleware`` subclasses that only use the ``wrap_*``
 hooks: those compose inside the existing model and tool nodes, so they add no graph
-nodes (and no supersteps or checkpoints) to the loop. The one exception is human
-approval, LangChain's own middleware, present only when a tool needs approval.
+nodes (and no supersteps or checkpoints) to the loop. The exceptions: the run's start
+(one node per run, ``run_context.py``) and human approval (LangChain's own
+middleware), which is in every graph so that every configuration has one shape.
 """
 
-from ahora.middleware.approvals import approval_middleware
+from ahora.middleware.approvals import ApprovalMiddleware, approval_middleware
 from ahora.middleware.budget import BudgetMiddleware
 from ahora.middleware.context_window import ContextWindowMiddleware
 from ahora.middleware.dangling_calls import DanglingToolCallsMiddleware
@@ -16,12 +17,13 @@ from ahora.middleware.invalid_tool_calls import InvalidToolCallsMiddleware
 from ahora.middleware.loop_guard import LoopGuardMiddleware
 from ahora.middleware.model_fallback import ModelFallbackMiddleware
 from ahora.middleware.offered_tools import OfferedToolsMiddleware
-from ahora.middleware.run_context import RunContextMiddleware
+from ahora.middleware.run_context import RunContextMiddleware, RunStartMiddleware
 from ahora.middleware.tool_errors import ToolErrorsMiddleware
 from ahora.middleware.tool_output import ToolOutputMiddleware
 from ahora.middleware.tool_timeout import ToolTimeoutMiddleware
 
 __all__ = [
+    "ApprovalMiddleware",
     "BudgetMiddleware",
     "ContextWindowMiddleware",
     "DanglingToolCallsMiddleware",
@@ -32,6 +34,7 @@ __all__ = [
     "ModelFallbackMiddleware",
     "OfferedToolsMiddleware",
     "RunContextMiddleware",
+    "RunStartMiddleware",
     "ToolErrorsMiddleware",
     "ToolOutputMiddleware",
     "ToolTimeoutMiddleware",

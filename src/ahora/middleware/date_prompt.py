@@ -14,7 +14,7 @@ from typing import Any
 from langchain.agents.middleware import AgentMiddleware, ModelRequest, ModelResponse
 from langchain_core.messages import SystemMessage
 
-from ahora.context import RunContext
+from ahora.context import context_of
 from ahora.prompt import build_system_prompt, user_timezone, zone_label
 
 Clock = Callable[[tzinfo], datetime]
@@ -46,8 +46,8 @@ class DatePromptMiddleware(AgentMiddleware[Any, Any, Any]):
         return cached[1]
 
     def _zone(self, request: ModelRequest[Any]) -> tzinfo:
-        context = getattr(getattr(request, "runtime", None), "context", None)
-        if not isinstance(context, RunContext):
+        context = context_of(request)
+        if context is None:
             return self.tz
         name = context.settings.timezone
         if name not in self._zones:
