@@ -26,6 +26,7 @@ LAYERS: list[tuple[str, list[str]]] = [
             "ahora.errors",
             "ahora.pricing",
             "ahora.settings",
+            "ahora.budget",
             "ahora.messages",
             "ahora.context",
             "ahora.netguard",

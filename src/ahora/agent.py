@@ -324,7 +324,7 @@ def build_graph(
     stack: list[AgentMiddleware[Any, Any, Any]] = [
         mw.RunStartMiddleware(),
         mw.RunContextMiddleware(context),
-        mw.DatePromptMiddleware(instructions, user_timezone(timezone)),
+        mw.DatePromptMiddleware(instructions, user_timezone(timezone), zone_name=settings.timezone),
         mw.DanglingToolCallsMiddleware(),
         mw.EmptyReplyMiddleware(),
         mw.ToolOutputMiddleware(settings.tool_output_chars),

@@ -27,13 +27,22 @@ def _now(tz: tzinfo) -> datetime:
 class DatePromptMiddleware(AgentMiddleware[Any, Any, Any]):
     """Builds the system prompt at call time, so "tomorrow" is always right."""
 
-    def __init__(self, instructions: str | None, tz: tzinfo, *, clock: Clock = _now) -> None:
+    def __init__(
+        self,
+        instructions: str | None,
+        tz: tzinfo,
+        *,
+        clock: Clock = _now,
+        zone_name: str | None = None,
+    ) -> None:
         super().__init__()
         self.instructions = instructions
         self.tz = tz
         self.clock = clock
         self._cached: tuple[str, SystemMessage] | None = None
-        self._zones: dict[str | None, tzinfo] = {}
+        # ``tz`` is the zone ``zone_name`` names: known now, so a run whose context
+        # names it never looks the system zone up on an event loop (a blocking read).
+        self._zones: dict[str | None, tzinfo] = {zone_name: tz}
 
     def _system_message(self, tz: tzinfo) -> SystemMessage:
         """The prompt shows the time to the minute, so it is rebuilt once a minute."""
