@@ -16,6 +16,7 @@ per call and find a ``RunContext`` there, always.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
@@ -58,12 +59,25 @@ class RunStartMiddleware(AgentMiddleware[RunStartState, Any, Any]):
         return {RUN_STARTED: time.time()}
 
 
-def client_limits(context: object) -> dict[str, Any] | None:
-    """The limits a caller asked for in a context that is not a ``RunContext``."""
-    if not isinstance(context, Mapping):
-        return None
-    wishes = {k: v for k, v in context.items() if k in _CLIENT_LIMITS and v is not None}
-    return wishes or None
+def client_limits(context: object) -> tuple[tuple[str, Any], ...]:
+    """The limits a caller asked for, in the run's context (when it is a mapping, as
+    the server passes a client's) or its ``configurable``; the lower of the two."""
+    from langgraph.config import get_config
+
+    sources: list[Mapping[str, Any]] = [context] if isinstance(context, Mapping) else []
+    with contextlib.suppress(RuntimeError):  # outside a graph run: no config
+        sources.append(get_config().get("configurable") or {})
+    wishes: dict[str, Any] = {}
+    for source in sources:
+        for key in _CLIENT_LIMITS:
+            value = source.get(key)
+            if value is None:
+                continue
+            if key in wishes:
+                with contextlib.suppress(TypeError):  # not a number: tightened says so
+                    value = min(wishes[key], value)
+            wishes[key] = value
+    return tuple(sorted(wishes.items()))
 
 
 class RunContextMiddleware(AgentMiddleware[Any, Any, Any]):
@@ -82,13 +96,13 @@ class RunContextMiddleware(AgentMiddleware[Any, Any, Any]):
             return runtime_context
         started = (state or {}).get(RUN_STARTED)
         wishes = client_limits(runtime_context)
-        key = (tuple(sorted(wishes.items())) if wishes else (), started)
+        key = (wishes, started)
         cached = self._derived
         if cached is not None and cached[0] == key:
             return cached[1]
         derived = self.default.started(started) if started is not None else self.default
         if wishes:
-            derived = derived.tightened(wishes)  # InvalidSettings names a bad wish
+            derived = derived.tightened(dict(wishes))  # InvalidSettings names a bad wish
         self._derived = (key, derived)
         return derived
 
