@@ -330,3 +330,67 @@ def test_every_path_behaves_the_same(operator_env: dict[str, Any], server: str) 
     # the tool-less last call answered (equal on every path, so checked once).
     assert results["agent"]["timelimit"]["answer"] == "Landed with what I had."
     print("seconds per path and scenario:", {k: round(v, 1) for k, v in timings.items()})
+
+
+async def _paused_then_resumed(url: str, assistant: str, config: Any, path: str) -> list[Any]:
+    """Ask the approval scenario, check the pause reads back, resume with no config."""
+    from langgraph_sdk import get_client
+
+    client = get_client(url=url)
+    tid = (await client.threads.create())["thread_id"]
+    question = {"messages": [{"role": "user", "content": _question(path, "approval")}]}
+    await client.runs.wait(tid, assistant, input=question, config=config)
+    state = await client.threads.get_state(tid)
+    assert state["next"] == ["tools"] or state["next"], state
+    interrupts = state.get("interrupts") or [i for t in state["tasks"] for i in t["interrupts"]]
+    requests = interrupts[0]["value"]["action_requests"]
+    assert [r["name"] for r in requests] == ["calculator"]
+    values = await client.runs.wait(
+        tid, "ahora", command={"resume": {"decisions": [{"type": "approve"}]}}
+    )
+    assert isinstance(values, dict)
+    return list(values["messages"])
+
+
+def test_a_paused_thread_reads_and_resumes_the_same_from_any_config(
+    operator_env: dict[str, Any], server: str
+) -> None:
+    """The profile chosen by the run's config and by an assistant: both show the pause
+    in ``get_state`` and both run the approved call when resumed without that config."""
+    from langgraph_sdk import get_client
+
+    async def routes() -> tuple[list[Any], list[Any]]:
+        by_run = await _paused_then_resumed(
+            server, "ahora", {"configurable": {"profile": "gated"}}, "runcfg"
+        )
+        assistant = await get_client(url=server).assistants.create(
+            "ahora", config={"configurable": {"profile": "gated"}}
+        )
+        by_assistant = await _paused_then_resumed(
+            server, assistant["assistant_id"], None, "assistant"
+        )
+        return by_run, by_assistant
+
+    for messages in asyncio.run(routes()):
+        tool = [m for m in messages if m["type"] == "tool"]
+        assert len(tool) == 1 and "= 42" in tool[0]["content"], messages
+        assert messages[-1]["type"] == "ai" and messages[-1]["content"] == "Done."
+
+
+def test_a_client_cannot_loosen_the_operators_limits(
+    operator_env: dict[str, Any], server: str
+) -> None:
+    from langgraph_sdk import get_client
+
+    async def ask() -> Any:
+        client = get_client(url=server)
+        tid = (await client.threads.create())["thread_id"]
+        question = {"messages": [{"role": "user", "content": _question("loose", "timelimit")}]}
+        return await client.runs.wait(
+            tid, "ahora", input=question, context={"timeout": 600, "max_steps": 500}
+        )
+
+    values = asyncio.run(ask())
+    assert values["messages"][-1]["content"] == "Landed with what I had."
+    mine = [b for b in operator_env["model"].requests if _scenario_of(b) == ("loose", "timelimit")]
+    assert len(mine) == 2 and not mine[-1].get("tools")
