@@ -90,6 +90,7 @@ class BudgetMiddleware(AgentMiddleware[Any, Any, Any]):
             request.messages,
             default_model=model_label(request.model) if cost is not None else None,
             prices=prices,
+            costs=cost is not None,
         )
         if stats.steps >= steps - 1:
             calls = "model call" if steps == 1 else "model calls"
