@@ -237,10 +237,19 @@ def graph_from_recipe(
     middleware: Sequence[AgentMiddleware[Any, Any, Any]] = (),
     timezone: str | None = None,
     name: str = "ahora",
+    approvals_step: bool | None = None,
 ) -> CompiledStateGraph[Any, Any, Any, Any]:
-    """The graph a recipe describes: resolves the models and tools, checks approvals."""
+    """The graph a recipe describes: resolves the models and tools, checks approvals.
+
+    ``approvals_step`` puts the approval step in the graph even when the recipe gates
+    nothing (the server does, so every profile's graph has one shape); by default it
+    is there when the recipe gates a tool."""
     return _Parts(recipe, settings).graph(
-        checkpointer=checkpointer, middleware=middleware, timezone=timezone, name=name
+        checkpointer=checkpointer,
+        middleware=middleware,
+        timezone=timezone,
+        name=name,
+        approvals_step=approvals_step,
     )
 
 
@@ -275,6 +284,7 @@ class _Parts:
         middleware: Sequence[AgentMiddleware[Any, Any, Any]],
         timezone: str | None,
         name: str,
+        approvals_step: bool | None = None,
     ) -> CompiledStateGraph[Any, Any, Any, Any]:
         return build_graph(
             self.model,
@@ -286,6 +296,7 @@ class _Parts:
             middleware=middleware,
             timezone=timezone or self.settings.timezone,
             name=name,
+            approvals_step=approvals_step,
         )
 
 
@@ -300,6 +311,7 @@ def build_graph(
     middleware: Sequence[AgentMiddleware[Any, Any, Any]],
     timezone: str | None,
     name: str,
+    approvals_step: bool | None = None,
 ) -> CompiledStateGraph[Any, Any, Any, Any]:
     """The graph from already-resolved parts (``graph_from_recipe`` validates first).
 
@@ -314,16 +326,15 @@ def build_graph(
 
     settings, budget = context.settings, context.budget
     # First in the list is outermost.
-    # The run's start is stamped (one node per run); then every call gets the run's
-    # context (RunContextMiddleware), which all the others read.
+    # Every call gets the run's context (RunContextMiddleware), which the others read.
     # Model side: run context -> prompt -> unanswered calls of a killed run -> empty-reply retry ->
     #   malformed-call repair -> budgets -> deadline -> fallback models -> context window
     #   -> model.
     # Tool side: cap and fence -> malformed-call answer -> deadline -> loop guard ->
     #   timeout -> error capture -> tool.
+    gates = bool(context.approvals) if approvals_step is None else approvals_step
     stack: list[AgentMiddleware[Any, Any, Any]] = [
-        mw.RunStartMiddleware(),
-        mw.RunContextMiddleware(context),
+        mw.RunContextMiddleware(context, gates=gates),
         mw.DatePromptMiddleware(instructions, user_timezone(timezone), zone_name=settings.timezone),
         mw.DanglingToolCallsMiddleware(),
         mw.EmptyReplyMiddleware(),
@@ -347,9 +358,11 @@ def build_graph(
 
     stack = combine(stack)
     stack.append(mw.OfferedToolsMiddleware())  # innermost: the tools as sent (export)
-    # In every graph, gating nothing unless the run's context names tools: one graph
-    # shape whichever configuration built it (middleware/approvals.py).
-    stack.append(mw.ApprovalMiddleware())
+    # Gating nothing unless the run's context names tools (middleware/approvals.py). A
+    # node after every model call, so only where approvals may happen: a recipe that
+    # gates a tool, and every graph of the server (one shape for every profile).
+    if gates:
+        stack.append(mw.ApprovalMiddleware())
     stack.extend(middleware)
     return lc_create_agent(
         chat_model,

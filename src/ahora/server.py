@@ -107,7 +107,7 @@ def _graph(
     recipe = resolve_recipe(Choices(model=model, tools=tools, profile=profile), settings)
     if recipe.tools is None:  # neither the client nor the profile chose: the served set
         recipe = replace(recipe, tools=tuple(served))
-    return graph_from_recipe(recipe, settings, checkpointer=None)
+    return graph_from_recipe(recipe, settings, checkpointer=None, approvals_step=True)
 
 
 def served_tools(settings: Settings) -> list[str]:

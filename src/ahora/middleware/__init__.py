@@ -2,9 +2,9 @@
 
 All are LangChain v1 ``AgentMiddleware`` subclasses that only use the ``wrap_*``
 hooks: those compose inside the existing model and tool nodes, so they add no graph
-nodes (and no supersteps or checkpoints) to the loop. The exceptions: the run's start
-(one node per run, ``run_context.py``) and human approval (LangChain's own
-middleware), which is in every graph so that every configuration has one shape.
+nodes (and no supersteps or checkpoints) to the loop. The one exception is human
+approval (LangChain's own middleware): a node after each model call, in every graph
+the server builds (one shape for every profile) and in any graph that gates a tool.
 """
 
 from ahora.middleware.approvals import ApprovalMiddleware, approval_middleware
@@ -17,7 +17,7 @@ from ahora.middleware.invalid_tool_calls import InvalidToolCallsMiddleware
 from ahora.middleware.loop_guard import LoopGuardMiddleware
 from ahora.middleware.model_fallback import ModelFallbackMiddleware
 from ahora.middleware.offered_tools import OfferedToolsMiddleware
-from ahora.middleware.run_context import RunContextMiddleware, RunStartMiddleware
+from ahora.middleware.run_context import RunContextMiddleware
 from ahora.middleware.tool_errors import ToolErrorsMiddleware
 from ahora.middleware.tool_output import ToolOutputMiddleware
 from ahora.middleware.tool_timeout import ToolTimeoutMiddleware
@@ -34,7 +34,6 @@ __all__ = [
     "ModelFallbackMiddleware",
     "OfferedToolsMiddleware",
     "RunContextMiddleware",
-    "RunStartMiddleware",
     "ToolErrorsMiddleware",
     "ToolOutputMiddleware",
     "ToolTimeoutMiddleware",

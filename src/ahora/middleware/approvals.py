@@ -6,10 +6,11 @@ the gated calls) and resumes with ``Command(resume={"decisions": [...]})``; ahor
 reported to the model; if the model asks for the very same call again, it is not
 asked about again: the loop guard answers it without running it.
 
-One graph shape for every configuration: this middleware is in every graph, and
-which tools need approval is a run-scoped value (``RunContext.approvals``), not a
-build-time one. ``RunContextMiddleware`` marks each reply with the names of its
-gated calls (``GATED``), and the pause is decided from that mark. So a paused thread
+One graph shape for every configuration: this middleware is in every graph the
+server builds (and in any other whose recipe gates a tool), and which tools need
+approval is a run-scoped value (``RunContext.approvals``), not a build-time one.
+``RunContextMiddleware`` marks each reply with the names of its gated calls
+(``GATED``), and the pause is decided from that mark. So a paused thread
 reads the same (``get_state`` shows the interrupt) and resumes the same (the approved
 call runs) whichever configuration rebuilds the graph, as the LangGraph server does
 when a run chose its profile in its own config. With nothing gated it is a no-op.
@@ -69,9 +70,10 @@ class ApprovalMiddleware(HumanInTheLoopMiddleware[Any, Any, Any]):
         view = copy.copy(self)
         view.interrupt_on = {name: _REVIEW for name in names}
         update = HumanInTheLoopMiddleware.after_model(view, state, runtime)
-        if update is not None:
+        for message in (update or {}).get("messages", [])[:1]:
             # Decided: the run goes on from now, so a deadline counts from the resume.
-            update[RUN_STARTED] = time.time()
+            if isinstance(message, AIMessage) and RUN_STARTED in message.response_metadata:
+                message.response_metadata = {**message.response_metadata, RUN_STARTED: time.time()}
         return update
 
     async def aafter_model(
