@@ -54,6 +54,7 @@ if TYPE_CHECKING:
     from langgraph.graph.state import CompiledStateGraph
     from langgraph.types import Checkpointer
 
+    from ahora.middleware.typed_output import Strategy
     from ahora.threads import ThreadIndex
 
 __all__ = ["Agent", "build_agent", "create_agent", "graph_from_recipe", "thread_config"]
@@ -128,6 +129,8 @@ def build_agent(
     settings: Settings | None = None,
     recipe: Recipe | None = None,
     name: str = "ahora",
+    output: Any = None,
+    output_strategy: Strategy = "auto",
 ) -> CompiledStateGraph[Any, Any, Any, Any]:
     """Build the agent graph. Drive it with ``{"messages": [...]}``.
 
@@ -163,6 +166,11 @@ def build_agent(
         settings: Settings to use instead of the environment's; tools see them too.
         recipe: An already resolved recipe; the arguments above must then be None.
         name: The graph's name.
+        output: The answer's type (a Pydantic model, dataclass, TypedDict, JSON schema
+            dict, or a union): the validated value lands in the state's
+            ``structured_response``.
+        output_strategy: ``"auto"`` (the provider's native structured output where the
+            model supports it, an output tool elsewhere), ``"tool"`` or ``"provider"``.
 
     The graph carries these as its default ``RunContext``: driven with no context of
     its own (``graph.invoke({"messages": ...})``) each run gets the budget, approvals
@@ -183,13 +191,13 @@ def build_agent(
         timeout=timeout,
         fallbacks=fallbacks,
     )
-    return graph_from_recipe(
-        _recipe(recipe, choices, s),
-        s,
+    return _Parts(_recipe(recipe, choices, s), s).graph(
         checkpointer=checkpointer,
         middleware=middleware,
         timezone=timezone,
         name=name,
+        output=output,
+        output_strategy=output_strategy,
     )
 
 
@@ -285,6 +293,8 @@ class _Parts:
         timezone: str | None,
         name: str,
         approvals_step: bool | None = None,
+        output: Any = None,
+        output_strategy: Strategy = "auto",
     ) -> CompiledStateGraph[Any, Any, Any, Any]:
         return build_graph(
             self.model,
@@ -297,6 +307,8 @@ class _Parts:
             timezone=timezone or self.settings.timezone,
             name=name,
             approvals_step=approvals_step,
+            output=output,
+            output_strategy=output_strategy,
         )
 
 
@@ -312,6 +324,8 @@ def build_graph(
     timezone: str | None,
     name: str,
     approvals_step: bool | None = None,
+    output: Any = None,
+    output_strategy: Strategy = "auto",
 ) -> CompiledStateGraph[Any, Any, Any, Any]:
     """The graph from already-resolved parts (``graph_from_recipe`` validates first).
 
@@ -348,6 +362,14 @@ def build_graph(
         mw.ToolTimeoutMiddleware(settings.tool_timeout),
         mw.ToolErrorsMiddleware(),
     ]
+    response_format = None
+    if output is not None:
+        # A typed answer: LangChain's strategy, validated and retried within the budget
+        # (inside the deadline, so the retries share the run's time).
+        from ahora.middleware.typed_output import TypedOutputMiddleware, response_format_for
+
+        response_format = response_format_for(output, output_strategy, chat_model, tool_list)
+        stack.append(TypedOutputMiddleware())
     if fallbacks:
         stack.append(mw.ModelFallbackMiddleware(fallbacks))
     # Innermost, so each model (a fallback too) is sent a view that fits its own window.
@@ -368,6 +390,7 @@ def build_graph(
         chat_model,
         tool_list,
         middleware=stack,
+        response_format=response_format,
         checkpointer=checkpointer,
         # No ``context_schema=RunContext``: the LangGraph server passes a context of
         # its own with every run, which LangGraph would coerce into the schema and
@@ -410,12 +433,17 @@ class Agent:
         timezone: str | None = None,
         settings: Settings | None = None,
         recipe: Recipe | None = None,
+        output: Any = None,
+        output_strategy: Strategy = "auto",
     ) -> None:
         """``threads=True`` saves conversations in the terminal's store (``ahora threads``;
         ``ahora.threads``) instead of memory: ``checkpointer`` is then that store.
         ``budget`` gives the four limits as one ``Budget`` (instead of ``max_steps``,
         ``max_tokens``, ``max_cost`` and ``timeout``); ``ask(..., budget=...)`` changes
-        them for one call."""
+        them for one call. ``output`` is the answer's type for every call (a Pydantic
+        model, dataclass, TypedDict, JSON schema dict or a union; ``ask(...,
+        output=...)`` asks one call for another): ``answer.output`` holds the validated
+        value."""
         from langgraph.checkpoint.memory import InMemorySaver
 
         from ahora.memory_saver import BoundedMemorySaver
@@ -463,12 +491,38 @@ class Agent:
         self._durability: Literal["sync", "async", "exit"] = (
             "exit" if isinstance(self.checkpointer, InMemorySaver) else "sync"
         )
-        parts = _Parts(replace(self.recipe, model=self.model), self.settings)
-        self.context = parts.context
+        self._parts = _Parts(replace(self.recipe, model=self.model), self.settings)
+        self.context = self._parts.context
         """The default run context; each run gets its own, with its deadline."""
-        self.graph = parts.graph(
-            checkpointer=self.checkpointer, middleware=middleware, timezone=timezone, name="ahora"
-        )
+        self._middleware = middleware
+        self._timezone = timezone
+        self.output = output
+        self.output_strategy: Strategy = output_strategy
+        self._graphs: dict[Any, CompiledStateGraph[Any, Any, Any, Any]] = {}
+        self.graph = self._graph_for(output)
+        """The agent's graph (with its default ``output``)."""
+
+    def _graph_for(self, output: Any) -> CompiledStateGraph[Any, Any, Any, Any]:
+        """The graph asking for ``output`` (one per answer type, built once; all share
+        the checkpointer, so a thread goes on whatever each call asks for)."""
+        key = _output_key(output)
+        graph = self._graphs.get(key)
+        if graph is None:
+            if len(self._graphs) >= _GRAPHS_KEPT:
+                self._graphs.pop(next(k for k in self._graphs if k != _output_key(self.output)))
+            graph = self._parts.graph(
+                checkpointer=self.checkpointer,
+                middleware=self._middleware,
+                timezone=self._timezone,
+                name="ahora",
+                output=output,
+                output_strategy=self.output_strategy,
+            )
+            self._graphs[key] = graph
+        return graph
+
+    def _graph_of_call(self, output: Any) -> CompiledStateGraph[Any, Any, Any, Any]:
+        return self.graph if output is None else self._graph_for(output)
 
     @property
     def budget(self) -> Budget:
@@ -576,34 +630,56 @@ class Agent:
             self.threads.close()
 
     def ask(
-        self, question: str, *, thread: str | None = None, budget: Budget | None = None
+        self,
+        question: str,
+        *,
+        thread: str | None = None,
+        budget: Budget | None = None,
+        output: Any = None,
     ) -> Answer:
         """Run one turn and return the answer (works inside Jupyter's running loop too).
 
-        ``budget`` replaces the agent's limits for this call."""
-        return self._run(self._input(question), self._config(thread), self.run_context(budget))
+        ``budget`` replaces the agent's limits for this call; ``output`` asks this call
+        for a typed answer (``answer.output``) instead of the agent's ``output``."""
+        run = _Run(self, budget, output)
+        return self._run(self._input(question), self._config(thread), run)
 
     async def aask(
-        self, question: str, *, thread: str | None = None, budget: Budget | None = None
+        self,
+        question: str,
+        *,
+        thread: str | None = None,
+        budget: Budget | None = None,
+        output: Any = None,
     ) -> Answer:
         """``ask`` for async code (FastAPI, Jupyter's ``await``)."""
-        context = self.run_context(budget)
-        return await self._arun(self._input(question), self._config(thread), context)
+        run = _Run(self, budget, output)
+        return await self._arun(self._input(question), self._config(thread), run)
 
     def resume(
-        self, thread: str, *, approve: bool | Sequence[bool], budget: Budget | None = None
+        self,
+        thread: str,
+        *,
+        approve: bool | Sequence[bool],
+        budget: Budget | None = None,
+        output: Any = None,
     ) -> Answer:
         """Continue a run paused for approval: one decision for all, or one per call.
-        The time limit counts from the resume."""
+        The time limit counts from the resume; ``output`` as the paused call asked."""
         command = self._resume_input(approve, self._pending(thread))
-        return self._run(command, self._config(thread), self.run_context(budget))
+        return self._run(command, self._config(thread), _Run(self, budget, output))
 
     async def aresume(
-        self, thread: str, *, approve: bool | Sequence[bool], budget: Budget | None = None
+        self,
+        thread: str,
+        *,
+        approve: bool | Sequence[bool],
+        budget: Budget | None = None,
+        output: Any = None,
     ) -> Answer:
         """``resume`` for async code."""
         command = self._resume_input(approve, self._pending(thread))
-        return await self._arun(command, self._config(thread), self.run_context(budget))
+        return await self._arun(command, self._config(thread), _Run(self, budget, output))
 
     def stream(
         self,
@@ -612,72 +688,100 @@ class Agent:
         thread: str | None = None,
         question_id: str | None = None,
         budget: Budget | None = None,
+        output: Any = None,
     ) -> Iterator[Event]:
         """Yield events as the run goes; the last one is ``Finished(answer)``.
 
         ``question_id`` names the question's message, so that ``rollback`` can undo
-        the turn if the caller abandons it.
+        the turn if the caller abandons it. With a typed ``output``, ``PartialOutput``
+        events carry the value as it is written.
         """
         payload = self._input(question, question_id)
-        return self._stream(payload, self._config(thread), self.run_context(budget))
+        return self._stream(payload, self._config(thread), _Run(self, budget, output))
 
     async def astream(
-        self, question: str, *, thread: str | None = None, budget: Budget | None = None
+        self,
+        question: str,
+        *,
+        thread: str | None = None,
+        budget: Budget | None = None,
+        output: Any = None,
     ) -> AsyncIterator[Event]:
         """``stream`` for async code."""
-        context = self.run_context(budget)
-        async for event in self._astream(self._input(question), self._config(thread), context):
+        run = _Run(self, budget, output)
+        async for event in self._astream(self._input(question), self._config(thread), run):
             yield event
 
     def stream_resume(
-        self, thread: str, *, approve: bool | Sequence[bool], budget: Budget | None = None
+        self,
+        thread: str,
+        *,
+        approve: bool | Sequence[bool],
+        budget: Budget | None = None,
+        output: Any = None,
     ) -> Iterator[Event]:
         """``resume``, yielding events like ``stream``."""
         command = self._resume_input(approve, self._pending(thread))
-        return self._stream(command, self._config(thread), self.run_context(budget))
+        return self._stream(command, self._config(thread), _Run(self, budget, output))
 
-    def _run(self, payload: Any, config: RunnableConfig, context: RunContext) -> Answer:
+    def _run(self, payload: Any, config: RunnableConfig, run: _Run) -> Answer:
         started = time.monotonic()
         with self._turn(config), _translated_errors():
-            values = self.graph.invoke(
-                payload, config, context=context, durability=self._durability
+            values = run.graph.invoke(
+                payload, config, context=run.context, durability=self._durability
             )
         # The run's output is the final state: no need to read the checkpoint back.
         interrupts = values.get("__interrupt__", ())
         return self._saved(
-            _make_answer(values, interrupts, config, self.model_name, started, self.settings.prices)
+            _make_answer(
+                values,
+                interrupts,
+                config,
+                self.model_name,
+                started,
+                self.settings.prices,
+                typed=run.typed,
+            )
         )
 
-    async def _arun(self, payload: Any, config: RunnableConfig, context: RunContext) -> Answer:
+    async def _arun(self, payload: Any, config: RunnableConfig, run: _Run) -> Answer:
         started = time.monotonic()
         with self._turn(config), _translated_errors():
-            values = await self.graph.ainvoke(
-                payload, config, context=context, durability=self._durability
+            values = await run.graph.ainvoke(
+                payload, config, context=run.context, durability=self._durability
             )
         interrupts = values.get("__interrupt__", ())
         return await self._asaved(
-            _make_answer(values, interrupts, config, self.model_name, started, self.settings.prices)
+            _make_answer(
+                values,
+                interrupts,
+                config,
+                self.model_name,
+                started,
+                self.settings.prices,
+                typed=run.typed,
+            )
         )
 
-    def _stream(self, payload: Any, config: RunnableConfig, context: RunContext) -> Iterator[Event]:
+    def _stream(self, payload: Any, config: RunnableConfig, run: _Run) -> Iterator[Event]:
         started = time.monotonic()
         builder = EventBuilder()
         yield from builder.start()
         final = _Final()
         with self._turn(config), _translated_errors():
-            for mode, chunk in self.graph.stream(
+            for mode, chunk in run.graph.stream(
                 payload,
                 config,
                 stream_mode=_STREAM_MODES,
-                context=context,
+                context=run.context,
                 durability=self._durability,
             ):
                 final.feed(mode, chunk)
                 yield from builder.feed(mode, chunk)
-        yield Finished(self._saved(final.answer(self, config, started)))
+        yield Finished(self._saved(final.answer(self, config, started, run.typed)))
 
     async def _astream(
-        self, payload: Any, config: RunnableConfig, context: RunContext
+        self, payload: Any, config: RunnableConfig, run: _Run
     ) -> AsyncIterator[Event]:
         started = time.monotonic()
         builder = EventBuilder()
@@ -685,17 +789,39 @@ class Agent:
             yield event
         final = _Final()
         with self._turn(config), _translated_errors():
-            async for mode, chunk in self.graph.astream(
+            async for mode, chunk in run.graph.astream(
                 payload,
                 config,
                 stream_mode=_STREAM_MODES,
-                context=context,
+                context=run.context,
                 durability=self._durability,
             ):
                 final.feed(mode, chunk)
                 for event in builder.feed(mode, chunk):
                     yield event
-        yield Finished(await self._asaved(final.answer(self, config, started)))
+        yield Finished(await self._asaved(final.answer(self, config, started, run.typed)))
+
+
+_GRAPHS_KEPT = 8
+"""Graphs an ``Agent`` keeps, one per answer type asked for (the default one stays)."""
+
+
+def _output_key(output: Any) -> Any:
+    """A hashable key for an answer type (a JSON schema dict by its text)."""
+    if isinstance(output, dict):
+        import json
+
+        return ("json", json.dumps(output, sort_keys=True, default=str))
+    return output
+
+
+class _Run:
+    """One call's run-scoped choices: its context (limits, deadline) and its graph."""
+
+    def __init__(self, agent: Agent, budget: Budget | None, output: Any) -> None:
+        self.context = agent.run_context(budget)
+        self.graph = agent._graph_of_call(output)
+        self.typed = output is not None or agent.output is not None
 
 
 class _Final:
@@ -711,9 +837,13 @@ class _Final:
         elif mode == "updates" and isinstance(chunk, dict) and "__interrupt__" in chunk:
             self.interrupts = chunk["__interrupt__"]
 
-    def answer(self, agent: Agent, config: RunnableConfig, started: float) -> Answer:
+    def answer(
+        self, agent: Agent, config: RunnableConfig, started: float, typed: bool = False
+    ) -> Answer:
         prices = agent.settings.prices
-        return _make_answer(self.values, self.interrupts, config, agent.model_name, started, prices)
+        return _make_answer(
+            self.values, self.interrupts, config, agent.model_name, started, prices, typed=typed
+        )
 
 
 def thread_config(thread: str, **configurable: Any) -> RunnableConfig:
@@ -739,6 +869,7 @@ def _make_answer(
     model: str,
     started: float,
     prices: Mapping[str, tuple[float, float]],
+    typed: bool = False,
 ) -> Answer:
     answer = answer_from_messages(
         list(values.get("messages", [])),
@@ -748,7 +879,23 @@ def _make_answer(
         prices=prices,
     )
     answer.pending = _pending(interrupts)
+    if typed:  # else a structured_response in the state is an earlier turn's
+        answer.output = values.get("structured_response")
+        answer.output_error = _output_error(answer.messages) if answer.output is None else None
     return answer
+
+
+def _output_error(messages: Sequence[Any]) -> str | None:
+    """Why the run's last reply is not the typed answer asked for, if it says."""
+    from langchain_core.messages import AIMessage
+
+    from ahora.messages import OUTPUT_ERROR
+
+    for message in reversed(messages):
+        if isinstance(message, AIMessage):
+            error = message.response_metadata.get(OUTPUT_ERROR)
+            return str(error) if error else None
+    return None
 
 
 def _thread_id(config: RunnableConfig) -> str:

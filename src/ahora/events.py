@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ahora.answer import Answer, ToolCallRecord, Usage
-from ahora.messages import STOPPED_EARLY, content_text, run_stats, shown_args, unfence
+from ahora.messages import EXTRA_CALLS, STOPPED_EARLY, content_text, run_stats, shown_args, unfence
 from ahora.safe_text import no_images
 
 if TYPE_CHECKING:
@@ -244,7 +244,8 @@ def answer_from_messages(
     stop_reason: str | None = None
     for message in run:
         if isinstance(message, AIMessage):
-            steps += 1
+            extra = message.response_metadata.get(EXTRA_CALLS)
+            steps += 1 + (extra if isinstance(extra, int) and not isinstance(extra, bool) else 0)
             if message.usage_metadata:
                 usage["input_tokens"] += message.usage_metadata.get("input_tokens", 0)
                 usage["output_tokens"] += message.usage_metadata.get("output_tokens", 0)

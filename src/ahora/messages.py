@@ -36,10 +36,12 @@ if TYPE_CHECKING:
 
 __all__ = [
     "EMPTY_FALLBACK",
+    "EXTRA_CALLS",
     "FENCE_CLOSE",
     "FENCE_OPEN",
     "INVALID_ARGUMENTS",
     "NOT_FINISHED",
+    "OUTPUT_ERROR",
     "REPEATED_CALL",
     "STOPPED_EARLY",
     "Artifact",
@@ -57,6 +59,11 @@ __all__ = [
 
 STOPPED_EARLY = "ahora_stopped_early"
 """``response_metadata`` key of a reply made at a limit; its value is the reason."""
+EXTRA_CALLS = "ahora_extra_calls"
+"""``response_metadata`` key: model calls made inside this reply's step (retries for a
+typed answer), counted as steps."""
+OUTPUT_ERROR = "ahora_output_error"
+"""``response_metadata`` key: why the reply is not the typed answer that was asked for."""
 REPEATED_CALL = "ahora_repeated_call"
 """Set in the artifact of the loop guard's answer to a repeated identical tool call."""
 INVALID_ARGUMENTS = "__ahora_invalid_arguments__"
@@ -134,7 +141,8 @@ def run_stats(
     seen: set[str] = set()
     for m in this_run(messages):
         if isinstance(m, AIMessage):
-            steps += 1
+            extra = m.response_metadata.get(EXTRA_CALLS)
+            steps += 1 + (extra if isinstance(extra, int) and not isinstance(extra, bool) else 0)
             usage = m.usage_metadata
             if usage:
                 tokens += usage.get("total_tokens") or (

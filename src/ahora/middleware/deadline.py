@@ -32,7 +32,7 @@ from langgraph.types import Command
 
 from ahora.context import context_of
 from ahora.messages import STOPPED_EARLY, content_text, this_run, unfence
-from ahora.middleware.budget import without_tool_calls
+from ahora.middleware.budget import landed
 from ahora.middleware.daemon_call import call_within
 from ahora.middleware.tool_errors import failure_message
 
@@ -102,12 +102,7 @@ def _final_request(request: ModelRequest[Any]) -> ModelRequest[Any]:
 
 
 def _landed(response: ModelResponse[Any]) -> ModelResponse[Any]:
-    fallback = f"I stopped early ({REASON}) before reaching a complete answer."
-    response.result = [
-        without_tool_calls(m, fallback=fallback, reason=REASON) if isinstance(m, AIMessage) else m
-        for m in response.result
-    ]
-    return response
+    return landed(response, REASON)
 
 
 def _not_run(request: ToolCallRequest) -> ToolMessage:
