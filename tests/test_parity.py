@@ -68,6 +68,8 @@ def rule(body: dict[str, Any]) -> Reply:
         return {"delay": SLOW_REPLY, "content": "Far too late."}
     if scenario == "steps":
         return {"tool_calls": [{"name": "clock", "arguments": {"timezone": "UTC"}}]}
+    if scenario == "typed":
+        return {"tool_calls": [{"name": "answer", "arguments": {"name": "Ada", "age": 36}}]}
     if answered:
         return "Done."
     calls = {
@@ -394,3 +396,23 @@ def test_a_client_cannot_loosen_the_operators_limits(
     assert values["messages"][-1]["content"] == "Landed with what I had."
     mine = [b for b in operator_env["model"].requests if _scenario_of(b) == ("loose", "timelimit")]
     assert len(mine) == 2 and not mine[-1].get("tools")
+
+
+def test_a_server_run_asks_for_a_typed_answer_in_its_config(
+    operator_env: dict[str, Any], server: str
+) -> None:
+    from langgraph_sdk import get_client
+
+    from ahora.schemas import parse_concise
+
+    async def ask() -> Any:
+        client = get_client(url=server)
+        tid = (await client.threads.create())["thread_id"]
+        question = {"messages": [{"role": "user", "content": _question("server", "typed")}]}
+        config = {"configurable": {"output": parse_concise("name, age int")}}
+        return await client.runs.wait(tid, "ahora", input=question, config=config)
+
+    values = asyncio.run(ask())
+    assert values["structured_response"] == {"name": "Ada", "age": 36}
+    sent = [b for b in operator_env["model"].requests if _scenario_of(b) == ("server", "typed")]
+    assert any(t["function"]["name"] == "answer" for t in sent[0]["tools"])

@@ -317,3 +317,46 @@ def test_a_schema_can_be_a_file_or_a_class(tmp_path: Any) -> None:
         load_schema(str(tmp_path / "bad.json"))
     with pytest.raises(InvalidSettings, match="cannot import"):
         load_schema("tests.nowhere:Thing")
+
+
+# -- streaming: the value as it is written ----------------------------------------------------
+
+
+@pytest.mark.parametrize("strategy", ["tool", "provider"])
+def test_partial_values_grow_as_the_model_writes(strategy: str) -> None:
+    from ahora.events import Finished, PartialOutput
+
+    week = {
+        "place": "Valparaíso",
+        "days": [{"date": f"2026-12-0{i}", "sky": "clear", "note": "windy"} for i in range(1, 5)],
+    }
+    reply: Any = (
+        {"tool_calls": [{"name": "Week", "arguments": week}]}
+        if strategy == "tool"
+        else {"json": week}
+    )
+    with OpenAIServer(script=[reply]) as server:
+        agent = openai_agent(server, output_strategy=strategy)  # type: ignore[arg-type]
+        events = list(agent.stream("?", output=Week))
+    partials = [e.value for e in events if isinstance(e, PartialOutput)]
+    assert len(partials) >= 3  # several, as the JSON arrived piece by piece
+    sizes = [len(jsonable_days(p)) for p in partials]
+    assert sizes == sorted(sizes) and sizes[-1] == 4  # the table fills, never shrinks
+    assert any(isinstance(p, Week) for p in partials)  # validated as far as it goes
+    final = events[-1]
+    assert isinstance(final, Finished) and final.answer.output == Week(**week)
+
+
+def jsonable_days(value: Any) -> list[Any]:
+    days = value.days if isinstance(value, Week) else (value or {}).get("days") or []
+    return list(days)
+
+
+async def test_async_streaming_gives_partials_too() -> None:
+    from ahora.events import PartialOutput
+
+    with OpenAIServer(script=[{"tool_calls": [{"name": "Forecast", "arguments": GOOD}]}]) as server:
+        agent = openai_agent(server)
+        events = [e async for e in agent.astream("?", output=Forecast)]
+    assert any(isinstance(e, PartialOutput) for e in events)
+    assert events[-1].answer.output == Forecast(**GOOD)  # type: ignore[union-attr]

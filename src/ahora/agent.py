@@ -40,6 +40,7 @@ from ahora.events import (
     Event,
     EventBuilder,
     Finished,
+    PartialOutputs,
     answer_from_messages,
 )
 from ahora.recipe import Choices, Recipe, resolve_recipe
@@ -246,6 +247,8 @@ def graph_from_recipe(
     timezone: str | None = None,
     name: str = "ahora",
     approvals_step: bool | None = None,
+    output: Any = None,
+    output_strategy: Strategy = "auto",
 ) -> CompiledStateGraph[Any, Any, Any, Any]:
     """The graph a recipe describes: resolves the models and tools, checks approvals.
 
@@ -258,6 +261,8 @@ def graph_from_recipe(
         timezone=timezone,
         name=name,
         approvals_step=approvals_step,
+        output=output,
+        output_strategy=output_strategy,
     )
 
 
@@ -768,6 +773,7 @@ class Agent:
         builder = EventBuilder()
         yield from builder.start()
         final = _Final()
+        partials = run.partials()
         with self._turn(config), _translated_errors():
             for mode, chunk in run.graph.stream(
                 payload,
@@ -778,6 +784,8 @@ class Agent:
             ):
                 final.feed(mode, chunk)
                 yield from builder.feed(mode, chunk)
+                if partials is not None:
+                    yield from partials.feed(mode, chunk)
         yield Finished(self._saved(final.answer(self, config, started, run.typed)))
 
     async def _astream(
@@ -788,6 +796,7 @@ class Agent:
         for event in builder.start():
             yield event
         final = _Final()
+        partials = run.partials()
         with self._turn(config), _translated_errors():
             async for mode, chunk in run.graph.astream(
                 payload,
@@ -798,6 +807,8 @@ class Agent:
             ):
                 final.feed(mode, chunk)
                 for event in builder.feed(mode, chunk):
+                    yield event
+                for event in partials.feed(mode, chunk) if partials is not None else ():
                     yield event
         yield Finished(await self._asaved(final.answer(self, config, started, run.typed)))
 
@@ -821,7 +832,12 @@ class _Run:
     def __init__(self, agent: Agent, budget: Budget | None, output: Any) -> None:
         self.context = agent.run_context(budget)
         self.graph = agent._graph_of_call(output)
-        self.typed = output is not None or agent.output is not None
+        self.output = output if output is not None else agent.output
+        self.typed = self.output is not None
+
+    def partials(self) -> PartialOutputs | None:
+        """What makes ``PartialOutput`` events, for a run asked for a typed answer."""
+        return PartialOutputs(self.output) if self.typed else None
 
 
 class _Final:

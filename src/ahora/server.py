@@ -40,6 +40,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import replace
@@ -65,8 +66,21 @@ def _warm_up() -> None:
 
 
 async def make_graph(config: RunnableConfig) -> CompiledStateGraph[Any, Any, Any, Any]:
-    """The graph for this run: ``configurable`` may pick ``model``, ``tools``, ``profile``."""
-    return await asyncio.to_thread(_graph, *_choice(config.get("configurable") or {}))
+    """The graph for this run: ``configurable`` may pick ``model``, ``tools``, ``profile``
+    and ``output`` (a JSON schema: the run's output then has the validated value in
+    ``structured_response``)."""
+    configurable = config.get("configurable") or {}
+    return await asyncio.to_thread(_graph, *_choice(configurable), _output(configurable))
+
+
+def _output(configurable: Mapping[str, Any]) -> str | None:
+    """The run's answer schema, as canonical JSON text (graphs are kept per schema)."""
+    schema = configurable.get("output")
+    if schema is None:
+        return None
+    from ahora.schemas import check_json_schema
+
+    return json.dumps(check_json_schema(schema, "configurable.output"), sort_keys=True)
 
 
 def _choice(
@@ -87,7 +101,10 @@ def _choice(
 
 @functools.lru_cache(maxsize=16)
 def _graph(
-    model: str | None, tools: tuple[str, ...] | None, profile: str | None
+    model: str | None,
+    tools: tuple[str, ...] | None,
+    profile: str | None,
+    output: str | None = None,
 ) -> CompiledStateGraph[Any, Any, Any, Any]:
     from ahora.agent import graph_from_recipe
     from ahora.recipe import Choices, resolve_recipe
@@ -107,7 +124,13 @@ def _graph(
     recipe = resolve_recipe(Choices(model=model, tools=tools, profile=profile), settings)
     if recipe.tools is None:  # neither the client nor the profile chose: the served set
         recipe = replace(recipe, tools=tuple(served))
-    return graph_from_recipe(recipe, settings, checkpointer=None, approvals_step=True)
+    return graph_from_recipe(
+        recipe,
+        settings,
+        checkpointer=None,
+        approvals_step=True,
+        output=json.loads(output) if output is not None else None,
+    )
 
 
 def served_tools(settings: Settings) -> list[str]:

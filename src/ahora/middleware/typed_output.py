@@ -246,6 +246,8 @@ def response_format_for(
     strategy can offer), the output tool elsewhere; or the one asked for."""
     if isinstance(output, ToolStrategy | ProviderStrategy):
         return output
+    if isinstance(output, dict) and not output.get("title"):
+        output = {"title": "answer", **output}  # a stable output-tool name, not a random one
     if strategy not in ("auto", "tool", "provider"):
         raise InvalidSettings(f"output_strategy must be auto, tool or provider, not {strategy!r}")
     union = get_origin(output) in (Union, UnionType)
