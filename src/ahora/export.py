@@ -39,7 +39,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TextIO
 
-from ahora.offered import OFFERED
+from ahora.offered import OFFERED, schema_hash
 from ahora.safe_text import json_text
 
 if TYPE_CHECKING:
@@ -71,12 +71,16 @@ def tool_schemas(tools: Sequence[BaseTool] | Sequence[Mapping[str, Any]]) -> lis
 
 
 def offered_tools(
-    messages: Sequence[BaseMessage], recorded: Mapping[str, Any]
+    messages: Sequence[BaseMessage],
+    recorded: Mapping[str, Any],
+    spare: Mapping[str, Any] | None = None,
 ) -> list[dict[str, Any]] | None:
     """The schemas the model was offered in a conversation, in the order first offered
     (``recorded``: the thread's ``ahora_tools`` channel); None when its replies carry
     no record (saved before ahora kept one). ``KeyError``: a recorded hash whose schema
-    is missing."""
+    is missing from both ``recorded`` and ``spare`` (schemas by hash, e.g. the agent's
+    tools today: the same hash is the same schema, so a thread saved while the channel
+    kept only its last value is recovered exactly when its tools did not change)."""
     hashes: dict[str, None] = {}
     found = False
     for m in messages:
@@ -84,7 +88,9 @@ def offered_tools(
         if m.type == "ai" and OFFERED in meta:
             found = True
             hashes.update(dict.fromkeys(meta[OFFERED]))
-    return [recorded[h] for h in hashes] if found else None
+    if not found:
+        return None
+    return [recorded[h] if h in recorded else (spare or {})[h] for h in hashes]
 
 
 def conversation_to_openai(
@@ -265,11 +271,12 @@ def export_threads(
     threads = list(_latest(checkpointer, ids))  # every id checked before writing
     scrub = known_secrets() if secrets is None else list(secrets)
     fallback = tool_schemas(tools) if tools is not None else None
+    spare = {schema_hash(s): s for s in fallback or []}
     written = 0
     for thread_id, messages, recorded, when in threads:
         reason = None
         try:
-            schemas = offered_tools(messages, recorded)
+            schemas = offered_tools(messages, recorded, spare)
         except KeyError as exc:
             schemas, reason = None, f"the schema of an offered tool is missing ({exc})"
         if schemas is None:
