@@ -15,15 +15,16 @@ from typing import Any
 from langchain.agents.middleware import AgentMiddleware, ModelRequest, ModelResponse
 from langchain_core.messages import AIMessage, AnyMessage, ToolMessage
 
-from ahora.messages import NOT_FINISHED
+from ahora.messages import NOT_FINISHED, answered_calls
 
 
 def answer_dangling(messages: Sequence[AnyMessage]) -> list[AnyMessage]:
-    """``messages`` with a note after every tool call that has no result."""
-    answered = {m.tool_call_id for m in messages if isinstance(m, ToolMessage)}
+    """``messages`` with a note after every tool call that has no result in its own turn
+    (``answered_calls``: a later turn reusing the id does not answer it)."""
+    answered = answered_calls(messages)
     out: list[AnyMessage] = []
     missing: list[ToolMessage] = []
-    for message in messages:
+    for i, message in enumerate(messages):
         if missing and not isinstance(message, ToolMessage):
             out.extend(missing)
             missing = []
@@ -37,7 +38,7 @@ def answer_dangling(messages: Sequence[AnyMessage]) -> list[AnyMessage]:
                     status="error",
                 )
                 for call in message.tool_calls
-                if call["id"] not in answered
+                if str(call["id"]) not in answered[i]
             ]
     return out + missing
 
