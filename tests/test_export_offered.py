@@ -79,12 +79,17 @@ def assert_exports_what_was_offered(example: dict[str, Any], requests: list[Any]
         assert name in {t["function"]["name"] for t in body["tools"]}  # each call was offered
 
 
-@pytest.fixture(params=["memory", "sqlite", "postgres"])
+@pytest.fixture(params=["memory", "bounded-memory", "sqlite", "postgres"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
     from ahora.threads import close_checkpointer, open_sqlite_saver
 
     if request.param == "memory":
         yield InMemorySaver()
+        return
+    if request.param == "bounded-memory":  # Agent()'s own when given no store
+        from ahora.memory_saver import BoundedMemorySaver
+
+        yield BoundedMemorySaver()
         return
     if request.param == "sqlite":
         saver: Any = open_sqlite_saver(tmp_path / "threads.sqlite")
