@@ -100,7 +100,14 @@ TARGETS: dict[str, list[str]] = {
         "tests/tools/test_calculator.py",
         "tests/tools/test_calculator_hostile.py",
     ],
-    "export.py": ["tests/test_export.py", "tests/test_secrets.py"],
+    "export.py": [
+        "tests/test_export.py",
+        "tests/test_secrets.py",
+        "tests/test_export_turns.py",
+        "tests/test_export_offered.py",
+    ],
+    "offered.py": ["tests/test_export_offered.py"],
+    "middleware/offered_tools.py": ["tests/test_export_offered.py"],
     "events.py": ["tests/test_events.py", "tests/test_agent_loop.py", "tests/cli/test_render.py"],
     # The conversation format (run_stats, this_run, markers) once it leaves budget.py.
     "messages.py": [
@@ -108,6 +115,7 @@ TARGETS: dict[str, list[str]] = {
         "tests/middleware/test_loop_guard.py",
         "tests/test_events.py",
         "tests/test_export.py",
+        "tests/test_export_turns.py",  # answered_calls
     ],
     "threads.py": [
         "tests/threads/test_thread_index.py",
