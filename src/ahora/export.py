@@ -130,8 +130,9 @@ def conversation_to_openai(
         elif isinstance(m, AIMessage):
             calls = []
             for c in m.tool_calls:
-                call_id = str(c.get("id"))
-                if call_id in answered[i] - open_calls and MARKER not in (c.get("args") or {}):
+                call_id = c.get("id") or ""  # no id: no result can be paired with it
+                fresh = call_id and call_id in answered[i] - open_calls
+                if fresh and MARKER not in (c.get("args") or {}):
                     open_calls.add(call_id)  # an id twice in one reply: the first only
                     calls.append(c)
             text = m.text

@@ -118,7 +118,7 @@ def answered_calls(messages: Sequence[BaseMessage]) -> dict[int, set[str]]:
         else:
             current = None
     for i, ids in out.items():
-        ids &= {str(c.get("id")) for c in getattr(messages[i], "tool_calls", [])}
+        ids &= {c.get("id") or "" for c in getattr(messages[i], "tool_calls", [])}
     return out
 
 

@@ -93,3 +93,18 @@ def test_an_id_answered_in_another_turn_does_not_answer_this_call() -> None:
         "note call_0_0",
         "HumanMessage",
     ]
+
+
+def test_a_result_that_answers_no_call_of_its_turn_is_left_out() -> None:
+    """A result after a user message (or for an id its reply never made) would be
+    refused by the API: the request goes without it, the call before gets its note."""
+    messages = [HumanMessage("q"), calls("x"), HumanMessage("again"), result("x")]
+    messages += [calls("y"), result("z"), result("y")]
+    assert shape(answer_dangling(messages)) == [
+        "HumanMessage",
+        "AIMessage",
+        "note x",
+        "HumanMessage",
+        "AIMessage",
+        "result y",
+    ]

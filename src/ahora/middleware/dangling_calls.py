@@ -20,16 +20,33 @@ from ahora.messages import NOT_FINISHED, answered_calls
 
 def answer_dangling(messages: Sequence[AnyMessage]) -> list[AnyMessage]:
     """``messages`` with a note after every tool call that has no result in its own turn
-    (``answered_calls``: a later turn reusing the id does not answer it)."""
+    (``answered_calls``: a later turn reusing the id does not answer it), and without
+    tool results that answer no call right before them (APIs refuse those too)."""
+    fixed = _fixed(messages)
+    return list(messages) if fixed is None else fixed
+
+
+def _fixed(messages: Sequence[AnyMessage]) -> list[AnyMessage] | None:
+    """``answer_dangling``'s result, or None when there is nothing to change."""
     answered = answered_calls(messages)
     out: list[AnyMessage] = []
     missing: list[ToolMessage] = []
+    calls: set[str] = set()  # the ids a tool result here may answer
+    changed = False
     for i, message in enumerate(messages):
-        if missing and not isinstance(message, ToolMessage):
+        if isinstance(message, ToolMessage):
+            if message.tool_call_id not in calls:
+                changed = True  # answers no call of its turn: left out
+                continue
+            calls.discard(message.tool_call_id)
+        elif missing:
             out.extend(missing)
-            missing = []
+            missing, changed = [], True
+        if not isinstance(message, ToolMessage):
+            calls = set()
         out.append(message)
         if isinstance(message, AIMessage):
+            calls = {call["id"] or "" for call in message.tool_calls}
             missing = [
                 ToolMessage(
                     content=NOT_FINISHED,
@@ -38,14 +55,17 @@ def answer_dangling(messages: Sequence[AnyMessage]) -> list[AnyMessage]:
                     status="error",
                 )
                 for call in message.tool_calls
-                if str(call["id"]) not in answered[i]
+                if (call["id"] or "") not in answered[i]
             ]
-    return out + missing
+    if missing:
+        out.extend(missing)
+        changed = True
+    return out if changed else None
 
 
 def _patched(request: ModelRequest[Any]) -> ModelRequest[Any]:
-    fixed = answer_dangling(request.messages)
-    return request if len(fixed) == len(request.messages) else request.override(messages=fixed)
+    fixed = _fixed(request.messages)
+    return request if fixed is None else request.override(messages=fixed)
 
 
 class DanglingToolCallsMiddleware(AgentMiddleware[Any, Any, Any]):
