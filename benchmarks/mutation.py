@@ -157,8 +157,6 @@ EQUIVALENT: dict[str, str] = {
     "| or: operand 2 dropped": _IDS_SET,
     'middleware/dangling_calls.py | tool_call_id=call["id"] or "", '
     "| or: operand 2 dropped": _IDS_SET,
-    "middleware/dangling_calls.py | if missing and not isinstance(message, ToolMessage): "
-    "| and: operand 1 dropped": "extending by an empty list and resetting it is a no-op",
     "middleware/empty_reply.py | return bool(ai) and all(not m.tool_calls and not m.text.strip() "
     "for m in ai) | and: operand 1 dropped #2": "a model response always holds one AIMessage",
     'middleware/invalid_tool_calls.py | tool_call_id=call["id"] or "", '
