@@ -121,8 +121,6 @@ def conversation_to_openai(
         out.append({"role": "system", "content": system_prompt})
     open_calls: set[str] = set()
     for i, m in enumerate(messages):
-        if not isinstance(m, ToolMessage):
-            open_calls = set()  # a result counts only right after its call
         if isinstance(m, SystemMessage):
             out.append({"role": "system", "content": m.text})
         elif isinstance(m, HumanMessage):

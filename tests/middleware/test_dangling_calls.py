@@ -108,3 +108,13 @@ def test_a_result_that_answers_no_call_of_its_turn_is_left_out() -> None:
         "AIMessage",
         "result y",
     ]
+
+
+def test_a_second_result_for_one_call_is_left_out() -> None:
+    messages = [HumanMessage("q"), calls("x"), result("x"), result("x"), AIMessage("done")]
+    assert shape(answer_dangling(messages)) == [
+        "HumanMessage",
+        "AIMessage",
+        "result x",
+        "AIMessage",
+    ]
