@@ -96,9 +96,10 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
     else:
         if not PG_URL:
             pytest.skip("AHORA_TEST_POSTGRES_URL is not set")
-        from ahora.postgres import postgres_checkpointer
+        from ahora.settings import Settings
+        from ahora.threads import open_checkpointer
 
-        saver = postgres_checkpointer(PG_URL)
+        saver = open_checkpointer(Settings(postgres_url=PG_URL))
     yield saver
     close_checkpointer(saver)
 
