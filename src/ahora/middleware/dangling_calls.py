@@ -26,8 +26,27 @@ def answer_dangling(messages: Sequence[AnyMessage]) -> list[AnyMessage]:
     return list(messages) if fixed is None else fixed
 
 
+def _well_formed(messages: Sequence[AnyMessage]) -> bool:
+    """Every tool call answered right after its reply, and nothing else answered: one
+    pass without copying, as it runs before every model call."""
+    waiting: set[str] | None = None  # the ids the current reply still waits for
+    for m in messages:
+        if isinstance(m, ToolMessage):
+            if waiting is None or m.tool_call_id not in waiting:
+                return False
+            waiting.discard(m.tool_call_id)
+        elif waiting:
+            return False
+        else:
+            calls = m.tool_calls if isinstance(m, AIMessage) else None
+            waiting = {c["id"] or "" for c in calls} if calls else set()
+    return not waiting
+
+
 def _fixed(messages: Sequence[AnyMessage]) -> list[AnyMessage] | None:
     """``answer_dangling``'s result, or None when there is nothing to change."""
+    if _well_formed(messages):
+        return None
     answered = answered_calls(messages)
     out: list[AnyMessage] = []
     missing: list[ToolMessage] = []
