@@ -5,6 +5,10 @@ A process killed while a tool runs leaves the thread's last checkpoint ending in
 that history to the model, and OpenAI-style APIs refuse it (every assistant tool
 call must be followed by its result). Here each such call gets a note, in the model
 request only, saying it never finished; the saved thread keeps what really happened.
+
+A result answers a call only right after the reply that made it: providers and local
+servers that number calls per reply reuse ids (``call_0_0`` every turn), so the same id
+answered in another turn must not hide a dead call (``messages.answered_calls``).
 """
 
 from __future__ import annotations
