@@ -17,9 +17,9 @@ from langchain_core.messages import BaseMessage, HumanMessage
 
 from ahora import Agent
 from ahora.errors import InvalidSettings
-from ahora.threads.postgres import apostgres_checkpointer, postgres_checkpointer, redact
 from ahora.testing import ScriptedChatModel, tool_call
 from ahora.threads import PostgresThreadIndex, ThreadNotFound
+from ahora.threads.postgres import apostgres_checkpointer, postgres_checkpointer, redact
 
 URL = os.environ.get("AHORA_TEST_POSTGRES_URL", "")
 needs_server = pytest.mark.skipif(

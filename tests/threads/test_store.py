@@ -186,8 +186,8 @@ async def test_threads_true_uses_postgresql_when_configured(
 ) -> None:
     import uuid
 
-    from ahora.threads.postgres import ThreadedPostgresSaver
     from ahora.testing import ScriptedChatModel
+    from ahora.threads.postgres import ThreadedPostgresSaver
 
     monkeypatch.setenv("AHORA_POSTGRES_URL", os.environ["AHORA_TEST_POSTGRES_URL"])
     thread = f"py-{uuid.uuid4().hex[:8]}"
