@@ -25,10 +25,37 @@ def test_the_call_s_own_error_comes_back_as_it_was() -> None:
 
 def test_a_slow_call_times_out_on_time_in_a_daemon_thread() -> None:
     release = threading.Event()
+    ran_in: list[threading.Thread] = []
+
+    def slow() -> bool:
+        ran_in.append(threading.current_thread())
+        return release.wait(30)
+
     started = time.monotonic()
     with pytest.raises(TimeoutError):
-        call_within(0.2, lambda: release.wait(30), name="ahora-test-slow")
+        call_within(0.2, slow, name="ahora-test-slow")
     assert time.monotonic() - started < 2
-    [worker] = [t for t in threading.enumerate() if t.name == "ahora-test-slow"]
-    assert worker.daemon  # abandoned, and never joined at exit
+    [worker] = ran_in
+    assert worker.daemon and worker is not threading.current_thread()  # never joined at exit
+    # The abandoned call keeps its worker; the next call does not wait for it.
+    began = time.monotonic()
+    assert call_within(5, lambda: threading.current_thread()) is not worker
+    assert time.monotonic() - began < 1
     release.set()
+
+
+def test_workers_are_reused_and_the_idle_ones_are_bounded() -> None:
+    from ahora.middleware import daemon_call
+
+    seen = {call_within(5, threading.current_thread) for _ in range(50)}
+    assert len(seen) <= 2  # one worker took call after call (not a thread per call)
+    barrier = threading.Barrier(20, timeout=10)
+    callers = [
+        threading.Thread(target=lambda: call_within(10, barrier.wait)) for _ in range(20)
+    ]
+    for t in callers:
+        t.start()
+    for t in callers:
+        t.join()
+    time.sleep(0.2)
+    assert daemon_call._idle <= daemon_call.IDLE_WORKERS  # the extra workers left
