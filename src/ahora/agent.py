@@ -39,6 +39,7 @@ from ahora.events import (
 from ahora.middleware.budget import DEADLINE_KEY
 from ahora.recipe import Budget, Choices, Recipe, resolve_recipe
 from ahora.settings import Settings, get_settings
+from ahora.tracing import AgentRun, agent_run
 
 if TYPE_CHECKING:
     from langchain.agents.middleware import AgentMiddleware
@@ -287,8 +288,9 @@ def build_graph(
     # One LangChain hook per side for all of the above (see middleware/combined.py):
     # LangChain traces each hook separately, which costs ~0.1 ms a hook a step.
     from ahora.middleware.combined import combine
+    from ahora.middleware.tracing import traced
 
-    stack = combine(stack)
+    stack = combine(traced(stack))  # timing in the messages, and OpenTelemetry spans
     stack.append(mw.OfferedToolsMiddleware())  # innermost: the tools as sent (export)
     if approvals:
         stack.append(mw.approval_middleware(approvals))
@@ -461,6 +463,10 @@ class Agent:
         state = self.graph.get_state(thread_config(thread))
         return len(_pending(state.interrupts))
 
+    def _traced(self, config: RunnableConfig, payload: Any) -> AgentRun:
+        """The run's ``invoke_agent`` span (``ahora.tracing``; a no-op when off)."""
+        return agent_run(config, payload, agent="ahora", model=self.model_name)
+
     def _turn(self, config: RunnableConfig) -> AbstractContextManager[Any]:
         """The store's per-thread turn lock (``ahora.threads``), when it has one."""
         hold = getattr(self.checkpointer, "hold_thread", None)
@@ -526,25 +532,33 @@ class Agent:
 
     def _run(self, payload: Any, config: RunnableConfig) -> Answer:
         started = time.monotonic()
-        with self._turn(config), _translated_errors():
+        with self._traced(config, payload) as run, self._turn(config), _translated_errors():
             values = self.graph.invoke(
-                payload, config, context=self.context, durability=self._durability
+                payload, run.config, context=self.context, durability=self._durability
             )
         # The run's output is the final state: no need to read the checkpoint back.
         interrupts = values.get("__interrupt__", ())
         return self._saved(
-            _make_answer(values, interrupts, config, self.model_name, started, self.settings.prices)
+            run.finish(
+                _make_answer(
+                    values, interrupts, config, self.model_name, started, self.settings.prices
+                )
+            )
         )
 
     async def _arun(self, payload: Any, config: RunnableConfig) -> Answer:
         started = time.monotonic()
-        with self._turn(config), _translated_errors():
+        with self._traced(config, payload) as run, self._turn(config), _translated_errors():
             values = await self.graph.ainvoke(
-                payload, config, context=self.context, durability=self._durability
+                payload, run.config, context=self.context, durability=self._durability
             )
         interrupts = values.get("__interrupt__", ())
         return await self._asaved(
-            _make_answer(values, interrupts, config, self.model_name, started, self.settings.prices)
+            run.finish(
+                _make_answer(
+                    values, interrupts, config, self.model_name, started, self.settings.prices
+                )
+            )
         )
 
     def _stream(self, payload: Any, config: RunnableConfig) -> Iterator[Event]:
@@ -552,17 +566,17 @@ class Agent:
         builder = EventBuilder()
         yield from builder.start()
         final = _Final()
-        with self._turn(config), _translated_errors():
+        with self._traced(config, payload) as run, self._turn(config), _translated_errors():
             for mode, chunk in self.graph.stream(
                 payload,
-                config,
+                run.config,
                 stream_mode=_STREAM_MODES,
                 context=self.context,
                 durability=self._durability,
             ):
                 final.feed(mode, chunk)
                 yield from builder.feed(mode, chunk)
-        yield Finished(self._saved(final.answer(self, config, started)))
+        yield Finished(self._saved(run.finish(final.answer(self, config, started))))
 
     async def _astream(self, payload: Any, config: RunnableConfig) -> AsyncIterator[Event]:
         started = time.monotonic()
@@ -570,10 +584,10 @@ class Agent:
         for event in builder.start():
             yield event
         final = _Final()
-        with self._turn(config), _translated_errors():
+        with self._traced(config, payload) as run, self._turn(config), _translated_errors():
             async for mode, chunk in self.graph.astream(
                 payload,
-                config,
+                run.config,
                 stream_mode=_STREAM_MODES,
                 context=self.context,
                 durability=self._durability,
@@ -581,7 +595,7 @@ class Agent:
                 final.feed(mode, chunk)
                 for event in builder.feed(mode, chunk):
                     yield event
-        yield Finished(await self._asaved(final.answer(self, config, started)))
+        yield Finished(await self._asaved(run.finish(final.answer(self, config, started))))
 
 
 class _Final:
