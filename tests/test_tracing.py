@@ -324,10 +324,26 @@ _SCRIPT = textwrap.dedent(
 )
 
 
-def _run(env: dict[str, str]) -> list[str]:
+_APP_PROVIDER = textwrap.dedent(
+    """
+    import os
+    from opentelemetry import trace
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+
+    provider = TracerProvider()
+    exporter = OTLPSpanExporter(endpoint=os.environ["RECEIVER"] + "/v1/traces")
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    trace.set_tracer_provider(provider)
+    """
+)
+
+
+def _run(env: dict[str, str], before: str = "") -> list[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
     done = subprocess.run(
-        [sys.executable, "-c", _SCRIPT],
+        [sys.executable, "-c", before + _SCRIPT],
         env=clean | env,
         capture_output=True,
         text=True,
@@ -347,6 +363,14 @@ def test_the_endpoint_variable_turns_tracing_on_and_exit_flushes(
     names = sorted(s.name for s in receiver.spans)  # sent at exit: no flush was called
     assert names == ["chat scripted", "chat scripted", "execute_tool add", "invoke_agent ahora"]
     assert receiver.spans[0].resource["service.name"] == "mine"
+
+
+@pytest.mark.slow
+def test_an_apps_own_provider_turns_tracing_on(receiver: OTLPReceiver) -> None:
+    receiver.clear()
+    assert _run({"RECEIVER": receiver.endpoint}, before=_APP_PROVIDER)[0] == "3"
+    names = sorted(s.name for s in receiver.spans)
+    assert names == ["chat scripted", "chat scripted", "execute_tool add", "invoke_agent ahora"]
 
 
 @pytest.mark.slow

@@ -60,28 +60,36 @@ class _State:
         self.provider: Any = None  # given by use_provider
         self.installed: Any = None  # the provider ahora installed from the environment
         self.tracers: dict[int, Any] = {}
+        self.env: bool | None = None  # what the environment asks for, read once
 
 
 _state = _State()
 
 
 def _wanted_by_env() -> bool:
-    env = os.environ
-    if env.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
-        return False
-    return any(env.get(name) for name in _ENDPOINTS)
+    """Whether the environment asks for traces; read once per process (``enabled`` runs
+    on every model and tool call)."""
+    if _state.env is None:
+        env = os.environ
+        disabled = env.get("OTEL_SDK_DISABLED", "").strip().lower() == "true"
+        _state.env = not disabled and any(env.get(name) for name in _ENDPOINTS)
+    return _state.env
 
 
 def enabled() -> bool:
-    """Whether runs are traced now. Cheap, and imports nothing when the answer is no."""
-    if _state.provider is not None:
-        return True
-    if _wanted_by_env():
+    """Whether runs are traced now. Cheap, and imports nothing when the answer is no.
+
+    Called on every model and tool call, so it reads no environment variable (those
+    are read once) and does not call ``get_tracer_provider`` (which reads one): an
+    app installed a provider when OpenTelemetry's global holds one.
+    """
+    if _state.provider is not None or _wanted_by_env():
         return True
     trace = sys.modules.get("opentelemetry.trace")
-    if trace is None:  # no app has touched OpenTelemetry, so none installed a provider
+    if trace is None:  # no one has imported OpenTelemetry, so none installed a provider
         return False
-    return type(trace.get_tracer_provider()).__name__ not in _DEFAULT_PROVIDERS
+    # LangSmith imports OpenTelemetry without installing a provider: the global stays None.
+    return getattr(trace, "_TRACER_PROVIDER", None) is not None
 
 
 def capture_content() -> bool:
@@ -118,7 +126,7 @@ def _global_provider() -> Any:
 
     provider = trace.get_tracer_provider()
     if type(provider).__name__ not in _DEFAULT_PROVIDERS or not _wanted_by_env():
-        return provider
+        return provider  # the app's own
     with _state.lock:
         if _state.installed is None:
             from opentelemetry.sdk.resources import Resource

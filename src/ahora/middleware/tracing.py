@@ -296,7 +296,7 @@ def _record_model(response: Any, start: float, attempts: list[_Attempt], sent: i
         if a.error
     ]
     timing = ModelTiming(start=start, end=time.time(), model=answered, failed=failed)
-    reply.response_metadata = {**reply.response_metadata, TIMING: timing}
+    reply.response_metadata[TIMING] = timing
     if tracing.enabled():
         _model_decisions(reply, attempts, sent)
     return response
@@ -333,7 +333,7 @@ def _record_tool(result: Any, start: float, span: Span | None) -> Any:
     text = content_text(result.content)
     outcome = _outcome(result)
     timing = ToolTiming(start=start, end=time.time(), outcome=outcome, bytes=len(text.encode()))
-    result.response_metadata = {**result.response_metadata, TIMING: timing}
+    result.response_metadata[TIMING] = timing
     if span is not None:
         _on_tool_result(span, result, outcome, timing["bytes"], text)
     return result
