@@ -397,3 +397,35 @@ def test_the_grpc_protocol_is_chosen_by_its_variable() -> None:
         assert "opentelemetry.exporter.otlp.proto.http" not in out[1]
         names = sorted(s.name for s in grpc_receiver.spans)
         assert names == ["chat scripted", "chat scripted", "execute_tool add", "invoke_agent ahora"]
+
+
+@pytest.mark.slow
+def test_the_cli_sends_its_run_through_the_openai_client(receiver: OTLPReceiver) -> None:
+    from ahora.testing.openai_server import OpenAIServer
+
+    receiver.clear()
+    with OpenAIServer(["Four."]) as model:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")} | {
+            "AHORA_MODEL": "openai:test-model",
+            "OPENAI_API_KEY": "test-key",
+            "OPENAI_BASE_URL": model.base_url,
+            "AHORA_MODEL_MAX_RETRIES": "0",
+            "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint,
+        }
+        done = subprocess.run(
+            [sys.executable, "-m", "ahora", "ask", "--tools", "calculator", "2+2?"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    assert done.returncode == 0, done.stderr
+    assert "Four." in done.stdout
+    (run,) = receiver.named("invoke_agent")  # sent at the CLI's exit
+    (chat,) = receiver.named("chat")
+    assert chat.parent_id == run.span_id
+    assert chat.name == "chat test-model"
+    assert chat.attributes["gen_ai.provider.name"] == "openai"
+    assert chat.attributes["gen_ai.response.finish_reasons"] == ["stop"]
+    assert chat.attributes["gen_ai.usage.input_tokens"] > 0
+    assert run.attributes["gen_ai.conversation.id"]
