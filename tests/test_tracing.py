@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -429,3 +430,42 @@ def test_the_cli_sends_its_run_through_the_openai_client(receiver: OTLPReceiver)
     assert chat.attributes["gen_ai.response.finish_reasons"] == ["stop"]
     assert chat.attributes["gen_ai.usage.input_tokens"] > 0
     assert run.attributes["gen_ai.conversation.id"]
+
+
+def test_a_deadline_is_an_event_and_the_cut_tool_an_error(spans: OTLPReceiver) -> None:
+    def slow(what: str) -> str:
+        """Take a long time.
+
+        Args:
+            what: Anything.
+        """
+        time.sleep(3)
+        return "late"
+
+    model = ScriptedChatModel(replies=[tool_call("slow", {"what": "x"}), "ran out of time"])
+    answer = Agent(model, [slow], timeout=0.5).ask("go")
+    assert answer.stopped_early
+    got = sent(spans)
+    (run,) = got.named("invoke_agent")
+    assert "time limit" in run.event("ahora.deadline")["ahora.stop_reason"]
+    (tool,) = got.named("execute_tool slow")
+    assert tool.status_code == ERROR and "stopped" in tool.status_message
+    assert (tool.end_ns - tool.start_ns) / 1e9 < 1.5  # cut at the deadline, not after 3 s
+
+
+def test_a_tools_sources_are_on_its_span(spans: OTLPReceiver) -> None:
+    from langchain_core.tools import tool
+
+    @tool(response_format="content_and_artifact")
+    def fetch(url: str) -> tuple[str, dict[str, Any]]:
+        """Fetch a page.
+
+        Args:
+            url: The page's address.
+        """
+        return "page text", {"sources": [{"url": url, "title": "A page"}]}
+
+    model = ScriptedChatModel(replies=[tool_call("fetch", {"url": "https://example.org/a"}), "ok"])
+    Agent(model, [fetch]).ask("read it")
+    (span,) = sent(spans).named("execute_tool fetch")
+    assert span.attributes["ahora.tool.source_urls"] == ["https://example.org/a"]
