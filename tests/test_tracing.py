@@ -111,6 +111,7 @@ def test_a_tool_using_run_is_one_tree_of_chat_and_tool_spans(spans: OTLPReceiver
     assert second.attributes["gen_ai.response.finish_reasons"] == ["stop"]
     assert first.attributes["gen_ai.usage.output_tokens"] > 0
     assert first.kind == 3  # CLIENT
+    assert "ahora.cost_usd" not in first.attributes  # no price known for gpt-test
     (tool,) = got.named("execute_tool")
     call_id = answer.messages[1].tool_calls[0]["id"]
     assert tool.attributes["gen_ai.tool.call.id"] == call_id
@@ -138,6 +139,23 @@ def test_contents_only_with_the_capture_switch(
     (tool,) = got.named("execute_tool")
     assert tool.attributes["gen_ai.tool.call.arguments"] == '{"a": 2, "b": 3}'
     assert "5" in tool.attributes["gen_ai.tool.call.result"]
+
+
+def test_a_calls_cost_is_on_its_span_when_the_price_is_known(spans: OTLPReceiver) -> None:
+    from ahora.pricing import call_cost
+    from ahora.settings import Settings
+
+    settings = Settings.load({}, prices={"house-model": (1.0, 2.0)})
+    model = ScriptedChatModel(replies=["hi"], model_name="house-model")
+    answer = Agent(model, [add], settings=settings).ask("hello")
+    (chat,) = sent(spans).named("chat")
+    usage = answer.usage
+    expected = call_cost(
+        "house-model", usage["input_tokens"], usage["output_tokens"], settings.prices
+    )
+    assert expected and chat.attributes["ahora.cost_usd"] == pytest.approx(expected)
+    (run,) = spans.named("invoke_agent")
+    assert run.attributes["ahora.cost_usd"] == pytest.approx(expected)
 
 
 def test_a_failing_tool_is_an_error_span_and_the_run_goes_on(spans: OTLPReceiver) -> None:

@@ -38,6 +38,7 @@ from ahora import tracing
 from ahora.messages import REPEATED_CALL, STOPPED_EARLY, content_text
 from ahora.middleware.context_window import CONTEXT_KEY
 from ahora.models import model_label
+from ahora.pricing import call_cost
 from ahora.timing import TIMING, FailedAttempt, ModelTiming, Outcome, ToolTiming
 
 if TYPE_CHECKING:
@@ -176,13 +177,23 @@ def _chat_attributes(request: ModelRequest[Any], model: str) -> dict[str, Any]:
     return attributes
 
 
-def _on_reply(span: Span, reply: AIMessage | None) -> None:
+def _prices(request: ModelRequest[Any]) -> Mapping[str, tuple[float, float]] | None:
+    """The run's price table (the config file's ``[prices]``), from its ``RunContext``."""
+    settings = getattr(getattr(request.runtime, "context", None), "settings", None)
+    return getattr(settings, "prices", None)
+
+
+def _on_reply(span: Span, reply: AIMessage | None, request: ModelRequest[Any], model: str) -> None:
     if reply is None:
         return
     usage: Mapping[str, Any] = reply.usage_metadata or {}
     meta = reply.response_metadata
-    span.set_attribute("gen_ai.usage.input_tokens", int(usage.get("input_tokens", 0)))
-    span.set_attribute("gen_ai.usage.output_tokens", int(usage.get("output_tokens", 0)))
+    tokens_in, tokens_out = int(usage.get("input_tokens", 0)), int(usage.get("output_tokens", 0))
+    span.set_attribute("gen_ai.usage.input_tokens", tokens_in)
+    span.set_attribute("gen_ai.usage.output_tokens", tokens_out)
+    cost = call_cost(model, tokens_in, tokens_out, _prices(request)) if usage else None
+    if cost is not None:
+        span.set_attribute("ahora.cost_usd", cost)
     reason = meta.get("finish_reason") or meta.get("stop_reason") or meta.get("done_reason")
     if not reason:
         reason = "tool_calls" if reply.tool_calls else "stop"
@@ -217,7 +228,7 @@ class ModelAttemptMiddleware(AgentMiddleware[Any, Any, Any]):
             attributes = _chat_attributes(request, attempt.model)
             with _span(f"chat {attempt.model}", attributes, "CLIENT") as span:
                 response = handler(request)
-                _on_reply(span, _reply(response))
+                _on_reply(span, _reply(response), request, attempt.model)
                 return response
         except BaseException as exc:
             attempt.error = type(exc).__name__
@@ -237,7 +248,7 @@ class ModelAttemptMiddleware(AgentMiddleware[Any, Any, Any]):
             attributes = _chat_attributes(request, attempt.model)
             with _span(f"chat {attempt.model}", attributes, "CLIENT") as span:
                 response = await handler(request)
-                _on_reply(span, _reply(response))
+                _on_reply(span, _reply(response), request, attempt.model)
                 return response
         except BaseException as exc:
             attempt.error = type(exc).__name__
