@@ -50,6 +50,12 @@ def explode(what: str) -> str:
     raise ValueError(f"no {what}")
 
 
+@pytest.fixture(autouse=True)
+def _no_endpoint_from_this_machine(monkeypatch: pytest.MonkeyPatch) -> None:
+    """In this process, tracing goes where each test says, whatever the shell exports."""
+    monkeypatch.setattr(tracing._state, "env", False)
+
+
 @pytest.fixture(scope="module")
 def receiver() -> Iterator[OTLPReceiver]:
     with OTLPReceiver() as r:
@@ -390,6 +396,27 @@ def test_an_apps_own_provider_turns_tracing_on(receiver: OTLPReceiver) -> None:
     assert _run({"RECEIVER": receiver.endpoint}, before=_APP_PROVIDER)[0] == "3"
     names = sorted(s.name for s in receiver.spans)
     assert names == ["chat scripted", "chat scripted", "execute_tool add", "invoke_agent ahora"]
+
+
+@pytest.mark.slow
+def test_an_endpoint_without_the_exporter_warns_and_the_run_goes_on(
+    receiver: OTLPReceiver,
+) -> None:
+    receiver.clear()
+    missing = "import sys\nsys.modules['opentelemetry.exporter.otlp.proto.grpc'] = None\n"
+    env = {"OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint, "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"}
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
+    done = subprocess.run(
+        [sys.executable, "-c", missing + _SCRIPT],
+        env=clean | env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[0] == "3"
+    assert "pip install 'ahora[otel]'" in done.stderr
+    assert receiver.spans == []
 
 
 @pytest.mark.slow

@@ -23,6 +23,7 @@ from __future__ import annotations
 import os
 import sys
 import threading
+import warnings
 from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -72,8 +73,27 @@ def _wanted_by_env() -> bool:
     if _state.env is None:
         env = os.environ
         disabled = env.get("OTEL_SDK_DISABLED", "").strip().lower() == "true"
-        _state.env = not disabled and any(env.get(name) for name in _ENDPOINTS)
+        wanted = not disabled and any(env.get(name) for name in _ENDPOINTS)
+        _state.env = wanted and _installed()
     return _state.env
+
+
+def _installed() -> bool:
+    """Whether the SDK and the chosen exporter can be imported; a warning if not, so a
+    machine-wide OTLP endpoint never breaks a run of an ahora without the extra."""
+    try:
+        import opentelemetry.sdk.trace  # noqa: F401
+
+        _exporter_class()
+    except ImportError as exc:
+        warnings.warn(
+            f"{_ENDPOINTS[1]} is set but OpenTelemetry's SDK or exporter is missing ({exc}): "
+            "runs are not traced. Install them with: pip install 'ahora[otel]'",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+        return False
+    return True
 
 
 def enabled() -> bool:
@@ -105,19 +125,24 @@ def use_provider(provider: TracerProvider | None) -> None:
         _state.tracers.clear()
 
 
-def _exporter() -> Any:
+def _exporter_class() -> Any:
+    """The OTLP exporter ``OTEL_EXPORTER_OTLP_(TRACES_)PROTOCOL`` names (HTTP by default)."""
     protocol = os.environ.get(
         "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", os.environ.get("OTEL_EXPORTER_OTLP_PROTOCOL", "")
     )
     if protocol.strip().lower() == "grpc":
         from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
 
-        return OTLPSpanExporter()
+        return OTLPSpanExporter
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import (
         OTLPSpanExporter as HTTPSpanExporter,
     )
 
-    return HTTPSpanExporter()  # reads the endpoint, headers and timeout from the environment
+    return HTTPSpanExporter
+
+
+def _exporter() -> Any:
+    return _exporter_class()()  # reads the endpoint, headers and timeout from the environment
 
 
 def _global_provider() -> Any:
