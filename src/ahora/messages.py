@@ -115,8 +115,12 @@ def run_stats(
     *,
     default_model: str | None = None,
     prices: Mapping[str, tuple[float, float]] | None = None,
+    costs: bool = True,
 ) -> RunStats:
     """Count steps and tokens, and spot loops, in the messages after the user's last.
+
+    ``costs=False`` skips pricing each call (``cost`` is then None): the budget asks
+    for it only when the run has a cost limit, since it is checked on every step.
 
     A step is stale when every tool result it got repeats an earlier one word for
     word. A new error counts as new information (the model learns what not to do);
@@ -136,11 +140,12 @@ def run_stats(
                 tokens += usage.get("total_tokens") or (
                     usage.get("input_tokens", 0) + usage.get("output_tokens", 0)
                 )
-                model = m.response_metadata.get("model_name") or default_model
-                spent = call_cost(
-                    model, usage.get("input_tokens", 0), usage.get("output_tokens", 0), prices
-                )
-                cost = None if cost is None or spent is None else cost + spent
+                if cost is not None and costs:
+                    model = m.response_metadata.get("model_name") or default_model
+                    spent = call_cost(
+                        model, usage.get("input_tokens", 0), usage.get("output_tokens", 0), prices
+                    )
+                    cost = None if spent is None else cost + spent
             else:
                 cost = None  # a call with no reported usage has an unknown cost
             if step_has_results:
@@ -155,7 +160,7 @@ def run_stats(
             seen.add(body)
     if step_has_results:
         stale = 0 if step_new else stale + 1
-    return RunStats(steps, tokens, cost, repeated, stale)
+    return RunStats(steps, tokens, cost if costs else None, repeated, stale)
 
 
 def shown_args(args: dict[str, Any]) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from ahora.messages import STOPPED_EARLY
 from ahora.safe_text import clean
 from ahora.timing import TIMING
 
@@ -221,7 +222,7 @@ def _bars(messages: Sequence[Any]) -> list[Bar]:
                 raw.append(("model", str(failure["model"]), start, end, "", True, failure["error"]))
             last_failed_end = max((float(f["end"]) for f in record.get("failed") or ()), default=0)
             start = max(float(record["start"]), last_failed_end)
-            stopped = m.response_metadata.get("ahora_stopped_early")
+            stopped = m.response_metadata.get(STOPPED_EARLY)
             note = "stopped early" if stopped else ""
             detail = _tokens(getattr(m, "usage_metadata", None))
             model = str(record.get("model", ""))

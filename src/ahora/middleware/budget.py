@@ -5,7 +5,7 @@ LangChain's ``create_agent`` stops a runaway loop with ``GraphRecursionError`` (
 is reached, the next model call is made *without tools* and told to answer from what
 was gathered and to say what is missing, so the caller always gets an answer built
 from the work done. Limits per run: model calls (``max_steps``), tokens, wall-clock
-time (a deadline in the run config), and a loop guard: a repeated identical tool
+time (the run context's deadline), and a loop guard: a repeated identical tool
 call (see ``loop_guard``), or steps that add nothing new.
 
 Counts are derived from the messages, not stored: this run is everything after the
@@ -21,11 +21,9 @@ from typing import Any
 from langchain.agents.middleware import AgentMiddleware, ModelRequest, ModelResponse
 from langchain_core.messages import AIMessage, SystemMessage
 
+from ahora.context import context_of
 from ahora.messages import STOPPED_EARLY, run_stats
 from ahora.models import model_label
-
-DEADLINE_KEY = "ahora_deadline"
-"""``config["configurable"][DEADLINE_KEY]``: a ``time.time()`` after which the run lands."""
 
 STALE_STEPS = 3
 """Consecutive tool steps that add no new information before the loop guard lands."""
@@ -54,18 +52,12 @@ def without_tool_calls(message: AIMessage, *, fallback: str, reason: str = "") -
     return answer
 
 
-def _deadline() -> float | None:
-    from langgraph.config import get_config
-
-    try:
-        value = get_config().get("configurable", {}).get(DEADLINE_KEY)
-    except RuntimeError:
-        return None
-    return float(value) if value is not None else None
-
-
 class BudgetMiddleware(AgentMiddleware[Any, Any, Any]):
-    """Makes the last call tool-less when a limit is reached; see the module docstring."""
+    """Makes the last call tool-less when a limit is reached; see the module docstring.
+
+    The limits are the run's (``RunContext.budget``, ``.deadline``, the settings'
+    prices); the ones given here are only defaults for a request without a context.
+    """
 
     def __init__(
         self,
@@ -85,19 +77,28 @@ class BudgetMiddleware(AgentMiddleware[Any, Any, Any]):
         """Why this call must be the last one, or None."""
         if not request.tools:
             return None
+        context = context_of(request)
+        prices: Mapping[str, tuple[float, float]] | None
+        deadline: float | None
+        if context is not None:
+            steps, tokens, cost = context.budget.steps, context.budget.tokens, context.budget.cost
+            prices, deadline = context.settings.prices, context.deadline
+        else:
+            steps, tokens, cost = self.max_steps, self.max_tokens, self.max_cost
+            prices, deadline = self.prices, None
         stats = run_stats(
             request.messages,
-            default_model=model_label(request.model) if self.max_cost is not None else None,
-            prices=self.prices,
+            default_model=model_label(request.model) if cost is not None else None,
+            prices=prices,
+            costs=cost is not None,
         )
-        if stats.steps >= self.max_steps - 1:
-            calls = "model call" if self.max_steps == 1 else "model calls"
-            return f"the step budget of {self.max_steps} {calls} is used up"
-        if self.max_tokens is not None and stats.tokens >= self.max_tokens:
-            return f"the token budget of {self.max_tokens:,} tokens is used up"
-        if self.max_cost is not None and stats.cost is not None and stats.cost >= self.max_cost:
-            return f"the cost budget of ${self.max_cost:g} is used up"
-        deadline = _deadline()
+        if stats.steps >= steps - 1:
+            calls = "model call" if steps == 1 else "model calls"
+            return f"the step budget of {steps} {calls} is used up"
+        if tokens is not None and stats.tokens >= tokens:
+            return f"the token budget of {tokens:,} tokens is used up"
+        if cost is not None and stats.cost is not None and stats.cost >= cost:
+            return f"the cost budget of ${cost:g} is used up"
         if deadline is not None and time.time() >= deadline:
             return "the time limit for this answer has passed"
         if stats.repeated_call:
