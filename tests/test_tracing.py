@@ -514,3 +514,25 @@ def test_a_tools_sources_are_on_its_span(spans: OTLPReceiver) -> None:
     Agent(model, [fetch]).ask("read it")
     (span,) = sent(spans).named("execute_tool fetch")
     assert span.attributes["ahora.tool.source_urls"] == ["https://example.org/a"]
+
+
+def test_an_agent_called_from_a_tool_nests_under_that_tool(spans: OTLPReceiver) -> None:
+    inner = Agent(ScriptedChatModel(replies=["inner answer"], model_name="inner-model"), [add])
+
+    def ask_expert(question: str) -> str:
+        """Ask another agent.
+
+        Args:
+            question: What to ask.
+        """
+        return inner.ask(question).text
+
+    outer = ScriptedChatModel(replies=[tool_call("ask_expert", {"question": "q"}), "done"])
+    Agent(outer, [ask_expert]).ask("delegate")
+    got = sent(spans)
+    first, second = got.named("invoke_agent")
+    (tool,) = got.named("execute_tool ask_expert")
+    assert tool.parent_id == first.span_id
+    assert second.parent_id == tool.span_id  # the inner run, inside the tool call
+    assert children(got, second) == ["chat inner-model"]
+    assert len({s.trace_id for s in got.spans}) == 1
