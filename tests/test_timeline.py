@@ -176,6 +176,8 @@ def test_threads_show_timeline_piped(saved_thread: str) -> None:
     assert sum(1 for line in lines if "█" in line or "▒" in line) == 4
     missing = piped("--timeline", "--turn", "9")
     assert missing.returncode != 0 and "turn 9 does not exist" in missing.stderr
+    alone = piped("--turn", "1")
+    assert alone.returncode != 0 and "--turn goes with --timeline" in alone.stderr
 
 
 # --- in a notebook -----------------------------------------------------------------

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from ahora.cli import export_cmd
-from ahora.cli.common import DebugOpt, NoColorOpt, handled_errors, make_console
+from ahora.cli.common import DebugOpt, NoColorOpt, fail, handled_errors, make_console
 from ahora.safe_text import clean, json_text
 from ahora.settings import get_settings
 from ahora.threads import ThreadIndex, ThreadInfo
@@ -160,6 +160,8 @@ def show(
 
     from ahora.cli.layout import answer_markdown, link_text, plural
 
+    if turn_number is not None and not timeline:
+        raise fail("--turn goes with --timeline")
     console = make_console(no_color=no_color)
     with handled_errors(debug=debug), ThreadIndex.for_settings(get_settings()) as index:
         info = index.resolve(thread_id)
@@ -207,7 +209,6 @@ def _print_timeline(console: Console, thread_id: str, turn: int | None) -> None:
     """
     from rich.text import Text
 
-    from ahora.cli.common import fail
     from ahora.threads import close_checkpointer, open_checkpointer
     from ahora.timeline import timeline as make_timeline
 
