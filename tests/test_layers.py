@@ -40,6 +40,8 @@ LAYERS: list[tuple[str, list[str]]] = [
             "ahora.pages",
             "ahora.worker",
             "ahora.trust",
+            "ahora.timing",
+            "ahora.tracing",
         ],
     ),
     (
@@ -57,7 +59,7 @@ LAYERS: list[tuple[str, list[str]]] = [
         ],
     ),
     ("recipe", ["ahora.profiles", "ahora.recipe"]),
-    ("views", ["ahora.answer", "ahora.events", "ahora.export"]),
+    ("views", ["ahora.answer", "ahora.events", "ahora.export", "ahora.timeline"]),
     ("agent", ["ahora.agent", "ahora.server"]),
     ("cli", ["ahora.cli", "ahora.__main__"]),
 ]

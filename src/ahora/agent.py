@@ -45,6 +45,7 @@ from ahora.events import (
 )
 from ahora.recipe import Choices, Recipe, resolve_recipe
 from ahora.settings import Settings, get_settings
+from ahora.tracing import AgentRun, agent_run
 
 if TYPE_CHECKING:
     from langchain.agents.middleware import AgentMiddleware
@@ -382,8 +383,9 @@ def build_graph(
     # One LangChain hook per side for all of the above (see middleware/combined.py):
     # LangChain traces each hook separately, which costs ~0.1 ms a hook a step.
     from ahora.middleware.combined import combine
+    from ahora.middleware.tracing import traced
 
-    stack = combine(stack)
+    stack = combine(traced(stack))  # timing in the messages, and OpenTelemetry spans
     stack.append(mw.OfferedToolsMiddleware())  # innermost: the tools as sent (export)
     # Gating nothing unless the run's context names tools (middleware/approvals.py). A
     # node after every model call, so only where approvals may happen: a recipe that
@@ -608,6 +610,10 @@ class Agent:
         state = self.graph.get_state(thread_config(thread))
         return len(_pending(state.interrupts))
 
+    def _traced(self, config: RunnableConfig, payload: Any) -> AgentRun:
+        """The run's ``invoke_agent`` span (``ahora.tracing``; a no-op when off)."""
+        return agent_run(config, payload, agent="ahora", model=self.model_name)
+
     def _turn(self, config: RunnableConfig) -> AbstractContextManager[Any]:
         """The store's per-thread turn lock (``ahora.threads``), when it has one."""
         hold = getattr(self.checkpointer, "hold_thread", None)
@@ -731,40 +737,44 @@ class Agent:
 
     def _run(self, payload: Any, config: RunnableConfig, run: _Run) -> Answer:
         started = time.monotonic()
-        with self._turn(config), _translated_errors():
+        with self._traced(config, payload) as trace, self._turn(config), _translated_errors():
             values = run.graph.invoke(
-                payload, config, context=run.context, durability=self._durability
+                payload, trace.config, context=run.context, durability=self._durability
             )
         # The run's output is the final state: no need to read the checkpoint back.
         interrupts = values.get("__interrupt__", ())
         return self._saved(
-            _make_answer(
-                values,
-                interrupts,
-                config,
-                self.model_name,
-                started,
-                self.settings.prices,
-                typed=run.typed,
+            trace.finish(
+                _make_answer(
+                    values,
+                    interrupts,
+                    config,
+                    self.model_name,
+                    started,
+                    self.settings.prices,
+                    typed=run.typed,
+                )
             )
         )
 
     async def _arun(self, payload: Any, config: RunnableConfig, run: _Run) -> Answer:
         started = time.monotonic()
-        with self._turn(config), _translated_errors():
+        with self._traced(config, payload) as trace, self._turn(config), _translated_errors():
             values = await run.graph.ainvoke(
-                payload, config, context=run.context, durability=self._durability
+                payload, trace.config, context=run.context, durability=self._durability
             )
         interrupts = values.get("__interrupt__", ())
         return await self._asaved(
-            _make_answer(
-                values,
-                interrupts,
-                config,
-                self.model_name,
-                started,
-                self.settings.prices,
-                typed=run.typed,
+            trace.finish(
+                _make_answer(
+                    values,
+                    interrupts,
+                    config,
+                    self.model_name,
+                    started,
+                    self.settings.prices,
+                    typed=run.typed,
+                )
             )
         )
 
@@ -774,10 +784,10 @@ class Agent:
         yield from builder.start()
         final = _Final()
         partials = run.partials()
-        with self._turn(config), _translated_errors():
+        with self._traced(config, payload) as trace, self._turn(config), _translated_errors():
             for mode, chunk in run.graph.stream(
                 payload,
-                config,
+                trace.config,
                 stream_mode=_STREAM_MODES,
                 context=run.context,
                 durability=self._durability,
@@ -786,7 +796,7 @@ class Agent:
                 yield from builder.feed(mode, chunk)
                 if partials is not None:
                     yield from partials.feed(mode, chunk)
-        yield Finished(self._saved(final.answer(self, config, started, run.typed)))
+        yield Finished(self._saved(trace.finish(final.answer(self, config, started, run.typed))))
 
     async def _astream(
         self, payload: Any, config: RunnableConfig, run: _Run
@@ -797,10 +807,10 @@ class Agent:
             yield event
         final = _Final()
         partials = run.partials()
-        with self._turn(config), _translated_errors():
+        with self._traced(config, payload) as trace, self._turn(config), _translated_errors():
             async for mode, chunk in run.graph.astream(
                 payload,
-                config,
+                trace.config,
                 stream_mode=_STREAM_MODES,
                 context=run.context,
                 durability=self._durability,
@@ -810,7 +820,9 @@ class Agent:
                     yield event
                 for event in partials.feed(mode, chunk) if partials is not None else ():
                     yield event
-        yield Finished(await self._asaved(final.answer(self, config, started, run.typed)))
+        yield Finished(
+            await self._asaved(trace.finish(final.answer(self, config, started, run.typed)))
+        )
 
 
 _GRAPHS_KEPT = 8

@@ -10,6 +10,7 @@ from ahora.safe_text import no_images
 
 if TYPE_CHECKING:
     from ahora.messages import Source
+    from ahora.timeline import Timeline
 
 __all__ = ["Answer", "ToolCallRecord", "Usage", "jsonable"]
 
@@ -104,6 +105,13 @@ class Answer:
             if self.output is not None or self.output_error is not None
             else {}
         )
+
+    def timeline(self, turn: int | None = None) -> Timeline:
+        """This turn's model and tool calls as a waterfall (``ahora.timeline``): a chart
+        in a notebook, text with ``print``; ``turn`` picks another turn of the thread."""
+        from ahora.timeline import timeline
+
+        return timeline(self.messages, turn)
 
     def _repr_markdown_(self) -> str:
         # Markdown stays Markdown; raw HTML (say, copied from a hostile page) does not run.

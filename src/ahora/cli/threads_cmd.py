@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from ahora.cli import export_cmd
-from ahora.cli.common import DebugOpt, NoColorOpt, handled_errors, make_console
+from ahora.cli.common import DebugOpt, NoColorOpt, fail, handled_errors, make_console
 from ahora.safe_text import clean, json_text
 from ahora.settings import get_settings
 from ahora.threads import ThreadIndex, ThreadInfo
@@ -142,6 +142,16 @@ def threads(
 @app.command("show")
 def show(
     thread_id: Annotated[str, typer.Argument(help="Thread id, unique prefix, or 'last'.")],
+    timeline: Annotated[
+        bool,
+        typer.Option(
+            "--timeline", help="Draw the last turn's model and tool calls on a time axis."
+        ),
+    ] = False,
+    turn_number: Annotated[
+        int | None,
+        typer.Option("--turn", min=1, help="With --timeline: this turn (1 is the first)."),
+    ] = None,
     no_color: NoColorOpt = False,
     debug: DebugOpt = False,
 ) -> None:
@@ -150,10 +160,15 @@ def show(
 
     from ahora.cli.layout import answer_markdown, link_text, plural
 
+    if turn_number is not None and not timeline:
+        raise fail("--turn goes with --timeline")
     console = make_console(no_color=no_color)
     with handled_errors(debug=debug), ThreadIndex.for_settings(get_settings()) as index:
         info = index.resolve(thread_id)
         turns = index.turns(info.id)
+        if timeline:
+            _print_timeline(console, info.id, turn_number)
+            return
     piped = not console.is_terminal
 
     def put(text: str, style: str | None = None) -> None:
@@ -185,6 +200,35 @@ def show(
                 console.print(link_text(url, indent=5), no_wrap=True, overflow="ellipsis")
     if not turns:
         console.print(Text("(no finished turns)", style="dim"))
+
+
+def _print_timeline(console: Console, thread_id: str, turn: int | None) -> None:
+    """The turn as a waterfall (``ahora.timeline``), from the thread's saved messages.
+
+    Reading them needs LangGraph's saver, so it is imported here, only for this option.
+    """
+    from rich.text import Text
+
+    from ahora.threads import close_checkpointer, open_checkpointer
+    from ahora.timeline import timeline as make_timeline
+
+    saver = open_checkpointer(get_settings())
+    try:
+        found = saver.get_tuple({"configurable": {"thread_id": thread_id}})
+    finally:
+        close_checkpointer(saver)
+    messages = list((found.checkpoint["channel_values"].get("messages") or []) if found else [])
+    try:
+        drawn = make_timeline(messages, turn)
+    except IndexError as exc:
+        raise fail(str(exc)) from None
+    width = console.width if console.is_terminal else 80
+    for i, line in enumerate(drawn.lines(width)):
+        style = "bold cyan" if i == 0 else "dim" if i in (1, 2) else ""
+        if "✗" in line[:3]:
+            style = "red"
+        # Already cleaned and cut to the width: printed as it is, never wrapped.
+        console.print(Text(line, style=style), no_wrap=True, overflow="crop", soft_wrap=False)
 
 
 @app.command("rm")
