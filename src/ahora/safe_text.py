@@ -15,13 +15,17 @@ rich call ``clean`` directly.
 ``json_text`` does the same for JSON lines (``--json``) without changing the data.
 ``no_images`` is the notebook's counterpart: a Markdown image is fetched by the
 browser that renders it, so it could carry data to a server the model chose.
+``inert_markdown`` and ``markdown_link`` finish the notebook's side: Jupyter renders
+the HTML in fresh outputs unsanitised, so outside text keeps its Markdown emphasis but
+no live tag, and links only ever point at ``http(s)`` addresses.
 """
 
 from __future__ import annotations
 
 import re
+from urllib.parse import quote
 
-__all__ = ["clean", "is_clean", "json_text", "no_images"]
+__all__ = ["clean", "inert_markdown", "is_clean", "json_text", "markdown_link", "no_images"]
 
 # C0 (except tab and newline), DEL, C1, and the invisible characters that reorder or
 # hide text: bidi embeddings, overrides and isolates, marks, and the BOM.
@@ -69,6 +73,52 @@ def no_images(markdown: str) -> str:
     (inline, reference, inside a link) while the text reads the same.
     """
     return _IMAGE.sub("!\u200b", markdown)
+
+
+# A Markdown link needs ``](``, ``][`` or ``]:`` (a reference definition, which a
+# shortcut ``[x]`` also needs); with that ``]`` written as an entity, and ``<`` too
+# (autolinks, raw HTML), no link or tag can form. Inline links to http(s) are kept.
+_HTTP_LINK = re.compile(
+    r"\[([^\[\]\n]*)\]\((https?://(?:[^\s()<>\\]|\([^\s()<>\\]*\))+)\)", re.IGNORECASE
+)
+_LINK_END = re.compile(r"\](?=[(\[:])")
+# Characters a link destination shows as they are; everything else is %-encoded.
+_URL_SAFE = "/:?#[]@!$&'*+,;=%~-._"
+
+
+def _inert(text: str) -> str:
+    return _LINK_END.sub("&#93;", text.replace("<", "&lt;"))
+
+
+def inert_markdown(text: str) -> str:
+    """Outside Markdown (an answer, a token) with no live HTML and no link but http(s).
+
+    Emphasis, lists and code stay; ``<`` becomes ``&lt;``; a ``[text](http...)`` link
+    stays a link (its address %-encoded); every other link form is broken, so
+    ``javascript:``, ``file:`` and ``data:`` addresses show as text. Images render as
+    links (``no_images``).
+    """
+    out: list[str] = []
+    last = 0
+    for match in _HTTP_LINK.finditer(text):
+        out.append(_inert(text[last : match.start()]))
+        out.append(markdown_link(_inert(match.group(1)), match.group(2)))
+        last = match.end()
+    out.append(_inert(text[last:]))
+    return no_images("".join(out))
+
+
+def markdown_link(label: str, url: str) -> str:
+    """``[label](url)`` when ``url`` is http(s), else the label and the address as text.
+
+    ``label`` must already be inert Markdown. The address is %-encoded beyond a
+    conservative set (spaces, ``<>``, parentheses, backslashes), so it can neither end
+    the link early nor carry a tag; any other scheme is shown, escaped, not linked.
+    """
+    if re.match(r"https?://", url, re.IGNORECASE):
+        return f"[{label}]({quote(url, safe=_URL_SAFE)})"
+    shown = _inert(url.replace("&", "&amp;")).replace("[", "&#91;").replace("]", "&#93;")
+    return label if shown == label else f"{label} ({shown})"
 
 
 def json_text(dumped: str) -> str:
