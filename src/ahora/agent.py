@@ -272,6 +272,7 @@ def build_graph(
         mw.EmptyReplyMiddleware(),
         mw.ToolOutputMiddleware(settings.tool_output_chars),
         mw.InvalidToolCallsMiddleware(),
+        mw.ToolCallCapMiddleware(),  # at most max_tool_calls_per_reply run from one reply
         mw.BudgetMiddleware(
             budget.steps, max_tokens=budget.tokens, max_cost=budget.cost, prices=settings.prices
         ),

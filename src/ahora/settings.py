@@ -93,6 +93,8 @@ class Settings:
     timeout: float | None = None
     tool_timeout: float = 60.0
     tool_output_chars: int = 12_000
+    max_tool_calls_per_reply: int = 16
+    """Tool calls run from one model reply; the rest are answered with an error."""
     timezone: str | None = None
     units: Units = "metric"
 

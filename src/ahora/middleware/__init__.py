@@ -17,6 +17,7 @@ from ahora.middleware.loop_guard import LoopGuardMiddleware
 from ahora.middleware.model_fallback import ModelFallbackMiddleware
 from ahora.middleware.offered_tools import OfferedToolsMiddleware
 from ahora.middleware.run_context import RunContextMiddleware
+from ahora.middleware.tool_call_cap import ToolCallCapMiddleware
 from ahora.middleware.tool_errors import ToolErrorsMiddleware
 from ahora.middleware.tool_output import ToolOutputMiddleware
 from ahora.middleware.tool_timeout import ToolTimeoutMiddleware
@@ -32,6 +33,7 @@ __all__ = [
     "ModelFallbackMiddleware",
     "OfferedToolsMiddleware",
     "RunContextMiddleware",
+    "ToolCallCapMiddleware",
     "ToolErrorsMiddleware",
     "ToolOutputMiddleware",
     "ToolTimeoutMiddleware",
