@@ -25,6 +25,7 @@ LAYERS: list[tuple[str, list[str]]] = [
             "ahora.__about__",
             "ahora.errors",
             "ahora.pricing",
+            "ahora.masking",
             "ahora.settings",
             "ahora.messages",
             "ahora.context",

@@ -476,7 +476,9 @@ def _send(
             raise ToolFailure(
                 f"could not connect to {_host(url)} (network down or host unreachable)"
             ) from exc
-        raise ToolFailure(f"the request to {_host(url)} failed: {exc}") from exc
+        from ahora.masking import mask_urls
+
+        raise ToolFailure(f"the request to {_host(url)} failed: {mask_urls(str(exc))}") from exc
 
 
 def get_json(url: str, **kwargs: Any) -> Any:
@@ -507,10 +509,15 @@ def _origin(url: str) -> tuple[str, str, int | None]:
 
 
 def _host(url: str) -> str:
-    return urlsplit(url).netloc or url
+    """``host:port`` for a message, never the ``user:password@`` before it."""
+    return urlsplit(url).netloc.rpartition("@")[2] or _shorten(url)
 
 
 def _shorten(url: str, limit: int = 200) -> str:
+    """A URL for a message: credentials masked (``ahora.masking``), at most ``limit``."""
+    from ahora.masking import mask_urls
+
+    url = mask_urls(url)
     return url if len(url) <= limit else url[: limit - 3] + "..."
 
 

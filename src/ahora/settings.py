@@ -123,6 +123,19 @@ class Settings:
     keep_history: bool = False
     """Keep every checkpoint of saved threads (LangGraph's time travel), not only the latest."""
 
+    def __repr__(self) -> str:
+        """Every shown field with its secrets masked (``ahora.masking``): a notebook cell
+        that shows the settings shows no MCP header, env token, key argument or URL
+        password. Keys and the PostgreSQL URL are not shown at all."""
+        from ahora.masking import mask
+
+        shown = (
+            f"{f.name}={mask(f.name, getattr(self, f.name))!r}"
+            for f in dataclasses.fields(self)
+            if f.repr
+        )
+        return f"Settings({', '.join(shown)})"
+
     @property
     def effective_search_backend(self) -> Literal["ddgs", "searxng"]:
         """searxng when its URL is set and no backend was chosen, else ddgs."""
