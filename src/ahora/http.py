@@ -121,7 +121,9 @@ def _build_session(s: Settings, retries: int) -> requests.Session:
     try:
         import requests_cache
 
-        s.cache_dir.mkdir(parents=True, exist_ok=True)
+        from ahora.settings import private_dir
+
+        private_dir(s.cache_dir)  # the pages the user read
         sess = requests_cache.CachedSession(
             str(s.cache_dir / "http"),
             backend="sqlite",

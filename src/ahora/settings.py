@@ -13,6 +13,7 @@ This module is deliberately a plain dataclass over ``os.environ`` and ``tomllib`
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import re
@@ -65,6 +66,39 @@ def data_dir(environ: Mapping[str, str] | None = None) -> Path:
     from platformdirs import user_data_dir
 
     return Path(user_data_dir("ahora", appauthor=False))
+
+
+def private_dir(path: Path) -> Path:
+    """``path`` as a folder only its owner can enter (0700), made with its missing parents.
+
+    Conversations, indexed documents and chat history live in the data folder; with
+    the usual umask they would be readable by every local user. Bits are only ever
+    taken away (a folder someone made read-only stays so), and a folder that is not
+    ours keeps its mode.
+    """
+    missing = [p for p in (path, *path.parents) if not p.exists()]
+    for folder in reversed(missing):
+        folder.mkdir(mode=0o700, exist_ok=True)
+    _restrict(path, 0o700)
+    return path
+
+
+def private_file(path: Path) -> Path:
+    """``path`` as a file only its owner can read (0600), created empty if missing, in a
+    private folder. SQLite gives its ``-wal`` and ``-shm`` files the database's mode."""
+    private_dir(path.parent)
+    # A folder or file we may not write: the reader opens it read-only or reports it.
+    with contextlib.suppress(OSError):
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY | os.O_APPEND, 0o600))
+    _restrict(path, 0o600)
+    return path
+
+
+def _restrict(path: Path, allowed: int) -> None:
+    with contextlib.suppress(OSError):  # not ours, or gone: nothing we may change
+        mode = path.stat().st_mode & 0o7777
+        if mode & ~allowed:
+            os.chmod(path, mode & allowed)
 
 
 @dataclass(frozen=True, kw_only=True)
