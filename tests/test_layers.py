@@ -57,7 +57,7 @@ LAYERS: list[tuple[str, list[str]]] = [
     ),
     ("recipe", ["ahora.profiles", "ahora.recipe"]),
     ("views", ["ahora.answer", "ahora.events", "ahora.export"]),
-    ("agent", ["ahora.agent", "ahora.server"]),
+    ("agent", ["ahora.agent", "ahora.server", "ahora.server_http"]),
     ("cli", ["ahora.cli", "ahora.__main__"]),
 ]
 
