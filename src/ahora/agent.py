@@ -269,6 +269,7 @@ def build_graph(
         mw.DatePromptMiddleware(instructions, user_timezone(timezone)),
         mw.RunContextMiddleware(RunContext(settings=settings)),
         mw.DanglingToolCallsMiddleware(),
+        mw.LoneSurrogatesMiddleware(),  # no \ud800 from a model or a tool enters the state
         mw.EmptyReplyMiddleware(),
         mw.ToolOutputMiddleware(settings.tool_output_chars),
         mw.InvalidToolCallsMiddleware(),

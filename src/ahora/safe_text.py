@@ -25,13 +25,37 @@ from __future__ import annotations
 import re
 from urllib.parse import quote
 
-__all__ = ["clean", "inert_markdown", "is_clean", "json_text", "markdown_link", "no_images"]
+__all__ = [
+    "clean",
+    "inert_markdown",
+    "is_clean",
+    "json_text",
+    "markdown_link",
+    "no_images",
+    "no_surrogates",
+]
 
 # C0 (except tab and newline), DEL, C1, and the invisible characters that reorder or
 # hide text: bidi embeddings, overrides and isolates, marks, and the BOM.
 _UNSAFE = re.compile(
     "[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff]"
 )
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def no_surrogates(text: str) -> str:
+    """``text`` with every lone surrogate (``\\ud800``) replaced by U+FFFD.
+
+    Outside text (a model's reply, a search result, a page, JSON with a bad ``\\u``
+    escape) may carry one; UTF-8 cannot encode it, so writing it to SQLite, a file or a
+    terminal would end in ``UnicodeEncodeError``. A pair split in two is joined first.
+    """
+    if _SURROGATE.search(text) is None:
+        return text
+    joined = text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+    return _SURROGATE.sub("\ufffd", joined)
 
 
 def _visible(match: re.Match[str]) -> str:
@@ -51,6 +75,7 @@ def clean(text: str, *, one_line: bool = False) -> str:
     not draw a line of its own); a CR before a newline is dropped (Windows line
     ends); ESC becomes ``␛``, a lone CR ``␍``, C1 and bidi controls ``<U+009B>``.
     """
+    text = no_surrogates(text)
     if one_line:
         return _UNSAFE.sub(_visible, text.replace("\n", "\u240a").replace("\t", "\u2409"))
     if is_clean(text):
@@ -60,7 +85,7 @@ def clean(text: str, *, one_line: bool = False) -> str:
 
 def is_clean(text: str) -> bool:
     """True when ``clean`` would leave ``text`` as it is."""
-    return _UNSAFE.search(text) is None
+    return _UNSAFE.search(text) is None and _SURROGATE.search(text) is None
 
 
 _IMAGE = re.compile(r"!(?=\s*\[)")
@@ -123,5 +148,7 @@ def markdown_link(label: str, url: str) -> str:
 
 def json_text(dumped: str) -> str:
     """JSON text (from ``json.dumps(..., ensure_ascii=False)``) with the controls that
-    JSON leaves raw (DEL, C1, bidi) written as ``\\u`` escapes: same data, inert text."""
+    JSON leaves raw (DEL, C1, bidi, lone surrogates) written as ``\\u`` escapes: same
+    data, inert text that any UTF-8 stream can carry."""
+    dumped = _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", dumped)
     return _UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", dumped)

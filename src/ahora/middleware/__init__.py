@@ -13,6 +13,7 @@ from ahora.middleware.dangling_calls import DanglingToolCallsMiddleware
 from ahora.middleware.date_prompt import DatePromptMiddleware
 from ahora.middleware.empty_reply import EmptyReplyMiddleware
 from ahora.middleware.invalid_tool_calls import InvalidToolCallsMiddleware
+from ahora.middleware.lone_surrogates import LoneSurrogatesMiddleware
 from ahora.middleware.loop_guard import LoopGuardMiddleware
 from ahora.middleware.model_fallback import ModelFallbackMiddleware
 from ahora.middleware.offered_tools import OfferedToolsMiddleware
@@ -29,6 +30,7 @@ __all__ = [
     "DatePromptMiddleware",
     "EmptyReplyMiddleware",
     "InvalidToolCallsMiddleware",
+    "LoneSurrogatesMiddleware",
     "LoopGuardMiddleware",
     "ModelFallbackMiddleware",
     "OfferedToolsMiddleware",
