@@ -162,3 +162,83 @@ def test_a_context_passed_with_the_run_sets_the_prompts_timezone_too() -> None:
     assert "in Europe/Madrid" in tool_texts(out["messages"])[0]
     system = model.requests[0][0]
     assert system.type == "system" and "(Europe/Madrid, UTC" in str(system.content)
+
+
+# -- a run is one value: build-time values are only defaults ---------------------------
+
+BIG_OUTPUT = "x" * 5_000
+
+
+@tool
+def big() -> str:
+    """Return a long text."""
+    return BIG_OUTPUT
+
+
+def _tool_output_length(built: int, run: int | None) -> int:
+    graph = create_agent(
+        ScriptedChatModel(replies=[tool_call("big", {}), "done"]),
+        [big],
+        settings=Settings(tool_output_chars=built),
+    )
+    context = None if run is None else RunContext(settings=Settings(tool_output_chars=run))
+    out = graph.invoke({"messages": [("user", "go")]}, context=context)
+    return len(tool_texts(out["messages"])[0])
+
+
+def test_the_output_cap_is_the_runs_in_both_directions() -> None:
+    assert _tool_output_length(200, None) < 600  # the graph's own cap
+    assert _tool_output_length(200, 50_000) > 5_000  # the run's looser one
+    assert _tool_output_length(50_000, 200) < 600  # the run's tighter one
+
+
+def test_a_build_agent_graph_keeps_its_time_limit_when_invoked_directly() -> None:
+    import time
+
+    def slowly(messages: Any, tools: Any) -> str:
+        time.sleep(1.0)
+        return "late answer"
+
+    def graph(timeout: float | None) -> Any:
+        return create_agent(ScriptedChatModel(replies=[slowly]), [], timeout=timeout)
+
+    out = graph(0.2).invoke({"messages": [("user", "hi")]})
+    assert out["messages"][-1].content != "late answer"
+    out = graph(None).invoke({"messages": [("user", "hi")]})
+    assert out["messages"][-1].content == "late answer"
+
+
+ZONES = ["UTC", "Asia/Tokyo", "Europe/Madrid", "America/Lima", "Africa/Cairo"]
+
+
+def clock_calls() -> list[Any]:
+    """Five clock calls that each ask something new (so no loop guard), then an answer."""
+    return [tool_call("clock", {"timezone": z}) for z in ZONES] + ["done"]
+
+
+def _model_calls(built: int, wished: int) -> int:
+    graph = create_agent(ScriptedChatModel(replies=clock_calls()), ["clock"], max_steps=built)
+    out = graph.invoke({"messages": [("user", "go")]}, {"configurable": {"max_steps": wished}})
+    return len([m for m in out["messages"] if m.type == "ai"])
+
+
+def test_a_caller_may_tighten_a_graphs_budget_in_its_config_never_loosen_it() -> None:
+    assert _model_calls(built=10, wished=2) == 2
+    assert _model_calls(built=2, wished=10) == 2
+    assert _model_calls(built=10, wished=10) == 6  # neither limit reached: all five and done
+
+
+def test_ask_takes_a_budget_for_one_call() -> None:
+    from ahora import Budget
+
+    agent = Agent(ScriptedChatModel(replies=clock_calls()), ["clock"], budget=Budget(steps=10))
+    one = agent.ask("go", budget=Budget(steps=2))
+    assert one.steps == 2 and one.stopped_early
+    assert agent.budget == Budget(steps=10)  # the agent's own is unchanged
+
+
+def test_repr_of_a_run_context_shows_its_limits() -> None:
+    from ahora import Budget
+
+    text = repr(RunContext(settings=Settings(), budget=Budget(steps=3), approvals=frozenset({"x"})))
+    assert "steps=3" in text and "['x']" in text

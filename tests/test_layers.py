@@ -27,6 +27,7 @@ LAYERS: list[tuple[str, list[str]]] = [
             "ahora.pricing",
             "ahora.masking",
             "ahora.settings",
+            "ahora.budget",
             "ahora.messages",
             "ahora.context",
             "ahora.netguard",
@@ -50,7 +51,6 @@ LAYERS: list[tuple[str, list[str]]] = [
             "ahora.middleware",
             "ahora.threads",
             "ahora.memory_saver",
-            "ahora.postgres",
             "ahora.testing",
             "ahora.memory_saver",
         ],
@@ -146,9 +146,7 @@ def test_no_module_imports_upward() -> None:
     assert not upward, "\n".join(upward)
 
 
-# threads.py imports postgres.py lazily and postgres.py imports a private name from
-# threads.py: being undone by the storage split (threads becomes a package).
-KNOWN_CIRCLES = [{"ahora.threads", "ahora.postgres"}]
+KNOWN_CIRCLES: list[set[str]] = []
 
 
 def test_no_import_circles() -> None:

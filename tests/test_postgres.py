@@ -17,7 +17,7 @@ from langchain_core.messages import BaseMessage, HumanMessage
 
 from ahora import Agent
 from ahora.errors import InvalidSettings
-from ahora.postgres import apostgres_checkpointer, postgres_checkpointer, redact
+from ahora.threads.postgres import apostgres_checkpointer, postgres_checkpointer, redact
 from ahora.testing import ScriptedChatModel, tool_call
 from ahora.threads import PostgresThreadIndex, ThreadNotFound
 
@@ -347,7 +347,7 @@ def test_a_role_that_may_only_use_the_tables_lists_threads() -> None:
 
 
 def test_postgres_password_never_appears_in_the_connection_error() -> None:
-    from ahora.postgres import _cannot_connect
+    from ahora.threads.pgconnect import cannot_connect as _cannot_connect
 
     url = "postgresql://u:sekret pw@127.0.0.1:9/db"
     message = _cannot_connect(url, ValueError('unexpected spaces found in "sekret pw"'))

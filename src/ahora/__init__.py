@@ -15,12 +15,14 @@ from ahora.__about__ import __version__
 if _TYPE_CHECKING:
     from ahora.agent import Agent, build_agent, create_agent
     from ahora.answer import Answer
+    from ahora.budget import Budget
     from ahora.context import RunContext
     from ahora.settings import Settings
 
 __all__ = [
     "Agent",
     "Answer",
+    "Budget",
     "RunContext",
     "Settings",
     "__version__",
@@ -33,6 +35,7 @@ _LAZY = {
     "build_agent": "ahora.agent",
     "create_agent": "ahora.agent",
     "Answer": "ahora.answer",
+    "Budget": "ahora.budget",
     "RunContext": "ahora.context",
     "Settings": "ahora.settings",
 }

@@ -12,8 +12,13 @@ the tool call.
 
 ``Agent`` is the embedding API on top: ``ask``/``aask`` return an ``Answer``,
 ``stream``/``astream`` yield typed events, ``messages``/``rollback`` read and undo a
-thread, ``.graph`` is the graph itself. Every run carries ``RunContext`` (the agent's
-settings) to the tools (``ahora.context``).
+thread, ``.graph`` is the graph itself.
+
+A run is one value: every run carries one ``RunContext`` (settings, ``Budget``,
+deadline, gated tools; ``ahora.context``) that every middleware and tool reads per
+call. ``Agent`` builds it when each run starts; a graph driven directly (or by the
+LangGraph server) gets the context it was built with, its deadline counted from the
+run's start (``middleware/run_context.py``). Build-time values are only defaults.
 """
 
 from __future__ import annotations
@@ -28,16 +33,17 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Literal
 
 from ahora.answer import Answer
+from ahora.budget import Budget
 from ahora.context import RunContext
 from ahora.errors import InvalidSettings, InvalidTool
 from ahora.events import (
     Event,
     EventBuilder,
     Finished,
+    PartialOutputs,
     answer_from_messages,
 )
-from ahora.middleware.budget import DEADLINE_KEY
-from ahora.recipe import Budget, Choices, Recipe, resolve_recipe
+from ahora.recipe import Choices, Recipe, resolve_recipe
 from ahora.settings import Settings, get_settings
 
 if TYPE_CHECKING:
@@ -49,6 +55,7 @@ if TYPE_CHECKING:
     from langgraph.graph.state import CompiledStateGraph
     from langgraph.types import Checkpointer
 
+    from ahora.middleware.typed_output import Strategy
     from ahora.threads import ThreadIndex
 
 __all__ = ["Agent", "build_agent", "create_agent", "graph_from_recipe", "thread_config"]
@@ -113,6 +120,8 @@ def build_agent(
     max_steps: int | None = None,
     max_tokens: int | None = None,
     max_cost: float | None = None,
+    timeout: float | None = None,
+    budget: Budget | None = None,
     fallbacks: Sequence[str | BaseChatModel] | None = None,
     approvals: Sequence[str] | None = None,
     checkpointer: Checkpointer | None = None,
@@ -121,6 +130,8 @@ def build_agent(
     settings: Settings | None = None,
     recipe: Recipe | None = None,
     name: str = "ahora",
+    output: Any = None,
+    output_strategy: Strategy = "auto",
 ) -> CompiledStateGraph[Any, Any, Any, Any]:
     """Build the agent graph. Drive it with ``{"messages": [...]}``.
 
@@ -142,6 +153,9 @@ def build_agent(
         max_tokens: Tokens per run; past it the next call answers without tools.
         max_cost: US dollars per run, where the model's prices are known
             (``ahora.pricing``; the config file's ``[prices]`` adds to them).
+        timeout: Seconds per run (a wall-clock deadline counted from each run's
+            start); the run lands with what it gathered.
+        budget: All four limits as one ``Budget`` (instead of the four above).
         fallbacks: Models to try, in order, when the model fails (not on bad keys).
         approvals: Names of tools that need a human's approval before they run
             (also any tool whose ``metadata`` has ``requires_approval``); needs a
@@ -153,13 +167,20 @@ def build_agent(
         settings: Settings to use instead of the environment's; tools see them too.
         recipe: An already resolved recipe; the arguments above must then be None.
         name: The graph's name.
+        output: The answer's type (a Pydantic model, dataclass, TypedDict, JSON schema
+            dict, or a union): the validated value lands in the state's
+            ``structured_response``.
+        output_strategy: ``"auto"`` (the provider's native structured output where the
+            model supports it, an output tool elsewhere), ``"tool"`` or ``"provider"``.
 
-    A wall-clock limit is a deadline in the run's config:
-    ``{"configurable": {"ahora_deadline": time.time() + seconds}}`` (``Agent`` sets it
-    from the recipe's ``budget.seconds``).
+    The graph carries these as its default ``RunContext``: driven with no context of
+    its own (``graph.invoke({"messages": ...})``) each run gets the budget, approvals
+    and settings above, the deadline counted from the run's start. A run may pass
+    ``context=RunContext(...)`` to use other values.
     """
     s = _settings(settings, timezone)
-    choices = Choices(
+    choices = _choices(
+        budget,
         profile=profile,
         model=model,
         tools=tools,
@@ -168,20 +189,38 @@ def build_agent(
         max_steps=max_steps,
         max_tokens=max_tokens,
         max_cost=max_cost,
+        timeout=timeout,
         fallbacks=fallbacks,
     )
-    return graph_from_recipe(
-        _recipe(recipe, choices, s),
-        s,
+    return _Parts(_recipe(recipe, choices, s), s).graph(
         checkpointer=checkpointer,
         middleware=middleware,
         timezone=timezone,
         name=name,
+        output=output,
+        output_strategy=output_strategy,
     )
 
 
 create_agent = build_agent
 """``build_agent`` under its first name (not LangChain's ``create_agent``)."""
+
+
+def _choices(budget: Budget | None, **parts: Any) -> Choices:
+    """The caller's choices; a ``Budget`` stands for the four limits at once."""
+    if budget is not None:
+        if not isinstance(budget, Budget):
+            raise InvalidSettings(f"budget must be an ahora.Budget, not {type(budget).__name__}")
+        limits = ("max_steps", "max_tokens", "max_cost", "timeout")
+        if any(parts[k] is not None for k in limits):
+            raise InvalidSettings("pass either budget= or max_steps/max_tokens/max_cost/timeout")
+        parts.update(
+            max_steps=budget.steps,
+            max_tokens=budget.tokens,
+            max_cost=budget.cost,
+            timeout=budget.seconds,
+        )
+    return Choices(**parts)
 
 
 def _settings(settings: Settings | None, timezone: str | None) -> Settings:
@@ -207,35 +246,75 @@ def graph_from_recipe(
     middleware: Sequence[AgentMiddleware[Any, Any, Any]] = (),
     timezone: str | None = None,
     name: str = "ahora",
+    approvals_step: bool | None = None,
+    output: Any = None,
+    output_strategy: Strategy = "auto",
 ) -> CompiledStateGraph[Any, Any, Any, Any]:
-    """The graph a recipe describes: resolves the models and tools, checks approvals."""
-    from ahora.models import resolve_model
+    """The graph a recipe describes: resolves the models and tools, checks approvals.
 
-    chat_model = resolve_model(recipe.model, settings=settings)
-    backups = [resolve_model(m, settings=settings) for m in recipe.fallbacks]
-    tool_list = _tools(recipe.tools, settings)
-    gated = list(recipe.approvals)
-    known = {t.name for t in tool_list}
-    for tool_name in gated:
-        if tool_name not in known:
-            raise InvalidTool(
-                f"approvals names {tool_name!r}, which is not one of the agent's tools: "
-                + ", ".join(sorted(known))
-            )
-    gated += [t.name for t in tool_list if (t.metadata or {}).get("requires_approval")]
-    return build_graph(
-        chat_model,
-        tool_list,
-        instructions=recipe.instructions,
-        budget=recipe.budget,
-        fallbacks=backups,
-        approvals=sorted(set(gated)),
+    ``approvals_step`` puts the approval step in the graph even when the recipe gates
+    nothing (the server does, so every profile's graph has one shape); by default it
+    is there when the recipe gates a tool."""
+    return _Parts(recipe, settings).graph(
         checkpointer=checkpointer,
         middleware=middleware,
-        timezone=timezone or settings.timezone,
-        settings=settings,
+        timezone=timezone,
         name=name,
+        approvals_step=approvals_step,
+        output=output,
+        output_strategy=output_strategy,
     )
+
+
+class _Parts:
+    """A recipe resolved: the models, the tools and the default run context."""
+
+    def __init__(self, recipe: Recipe, settings: Settings) -> None:
+        from ahora.models import resolve_model
+
+        self.recipe = recipe
+        self.settings = settings
+        self.model = resolve_model(recipe.model, settings=settings)
+        self.backups = [resolve_model(m, settings=settings) for m in recipe.fallbacks]
+        self.tools = _tools(recipe.tools, settings)
+        gated = list(recipe.approvals)
+        known = {t.name for t in self.tools}
+        for tool_name in gated:
+            if tool_name not in known:
+                raise InvalidTool(
+                    f"approvals names {tool_name!r}, which is not one of the agent's tools: "
+                    + ", ".join(sorted(known))
+                )
+        gated += [t.name for t in self.tools if (t.metadata or {}).get("requires_approval")]
+        self.context = RunContext(
+            settings=settings, budget=recipe.budget, approvals=frozenset(gated)
+        )
+
+    def graph(
+        self,
+        *,
+        checkpointer: Checkpointer | None,
+        middleware: Sequence[AgentMiddleware[Any, Any, Any]],
+        timezone: str | None,
+        name: str,
+        approvals_step: bool | None = None,
+        output: Any = None,
+        output_strategy: Strategy = "auto",
+    ) -> CompiledStateGraph[Any, Any, Any, Any]:
+        return build_graph(
+            self.model,
+            self.tools,
+            instructions=self.recipe.instructions,
+            context=self.context,
+            fallbacks=self.backups,
+            checkpointer=checkpointer,
+            middleware=middleware,
+            timezone=timezone or self.settings.timezone,
+            name=name,
+            approvals_step=approvals_step,
+            output=output,
+            output_strategy=output_strategy,
+        )
 
 
 def build_graph(
@@ -243,31 +322,39 @@ def build_graph(
     tool_list: list[BaseTool],
     *,
     instructions: str | None,
-    budget: Budget,
+    context: RunContext,
     fallbacks: Sequence[BaseChatModel] = (),
-    approvals: Sequence[str] = (),
     checkpointer: Checkpointer | None,
     middleware: Sequence[AgentMiddleware[Any, Any, Any]],
     timezone: str | None,
-    settings: Settings,
     name: str,
+    approvals_step: bool | None = None,
+    output: Any = None,
+    output_strategy: Strategy = "auto",
 ) -> CompiledStateGraph[Any, Any, Any, Any]:
-    """The graph from already-resolved parts (``graph_from_recipe`` validates first)."""
+    """The graph from already-resolved parts (``graph_from_recipe`` validates first).
+
+    ``context`` is the default run context: what a run gets when it brings none. The
+    values the middleware are built with are only defaults for a request without one.
+    """
     from langchain.agents import create_agent as lc_create_agent
 
     from ahora import middleware as mw
     from ahora.middleware.deadline import DeadlineMiddleware
     from ahora.prompt import user_timezone
 
+    settings, budget = context.settings, context.budget
     # First in the list is outermost.
-    # Model side: prompt -> unanswered calls of a killed run -> empty-reply retry ->
+    # Every call gets the run's context (RunContextMiddleware), which the others read.
+    # Model side: run context -> prompt -> unanswered calls of a killed run -> empty-reply retry ->
     #   malformed-call repair -> budgets -> deadline -> fallback models -> context window
     #   -> model.
     # Tool side: cap and fence -> malformed-call answer -> deadline -> loop guard ->
     #   timeout -> error capture -> tool.
+    gates = bool(context.approvals) if approvals_step is None else approvals_step
     stack: list[AgentMiddleware[Any, Any, Any]] = [
-        mw.DatePromptMiddleware(instructions, user_timezone(timezone)),
-        mw.RunContextMiddleware(RunContext(settings=settings)),
+        mw.RunContextMiddleware(context, gates=gates),
+        mw.DatePromptMiddleware(instructions, user_timezone(timezone), zone_name=settings.timezone),
         mw.DanglingToolCallsMiddleware(),
         mw.LoneSurrogatesMiddleware(),  # no \ud800 from a model or a tool enters the state
         mw.EmptyReplyMiddleware(),
@@ -282,6 +369,14 @@ def build_graph(
         mw.ToolTimeoutMiddleware(settings.tool_timeout),
         mw.ToolErrorsMiddleware(),
     ]
+    response_format = None
+    if output is not None:
+        # A typed answer: LangChain's strategy, validated and retried within the budget
+        # (inside the deadline, so the retries share the run's time).
+        from ahora.middleware.typed_output import TypedOutputMiddleware, response_format_for
+
+        response_format = response_format_for(output, output_strategy, chat_model, tool_list)
+        stack.append(TypedOutputMiddleware())
     if fallbacks:
         stack.append(mw.ModelFallbackMiddleware(fallbacks))
     # Innermost, so each model (a fallback too) is sent a view that fits its own window.
@@ -292,13 +387,17 @@ def build_graph(
 
     stack = combine(stack)
     stack.append(mw.OfferedToolsMiddleware())  # innermost: the tools as sent (export)
-    if approvals:
-        stack.append(mw.approval_middleware(approvals))
+    # Gating nothing unless the run's context names tools (middleware/approvals.py). A
+    # node after every model call, so only where approvals may happen: a recipe that
+    # gates a tool, and every graph of the server (one shape for every profile).
+    if gates:
+        stack.append(mw.ApprovalMiddleware())
     stack.extend(middleware)
     return lc_create_agent(
         chat_model,
         tool_list,
         middleware=stack,
+        response_format=response_format,
         checkpointer=checkpointer,
         # No ``context_schema=RunContext``: the LangGraph server passes a context of
         # its own with every run, which LangGraph would coerce into the schema and
@@ -332,6 +431,7 @@ class Agent:
         max_tokens: int | None = None,
         max_cost: float | None = None,
         timeout: float | None = None,
+        budget: Budget | None = None,
         fallbacks: Sequence[str | BaseChatModel] | None = None,
         approvals: Sequence[str] | None = None,
         checkpointer: Checkpointer | None = None,
@@ -340,17 +440,25 @@ class Agent:
         timezone: str | None = None,
         settings: Settings | None = None,
         recipe: Recipe | None = None,
+        output: Any = None,
+        output_strategy: Strategy = "auto",
     ) -> None:
         """``threads=True`` saves conversations in the terminal's store (``ahora threads``;
-        ``ahora.threads``) instead of memory: ``checkpointer`` is then that store."""
+        ``ahora.threads``) instead of memory: ``checkpointer`` is then that store.
+        ``budget`` gives the four limits as one ``Budget`` (instead of ``max_steps``,
+        ``max_tokens``, ``max_cost`` and ``timeout``); ``ask(..., budget=...)`` changes
+        them for one call. ``output`` is the answer's type for every call (a Pydantic
+        model, dataclass, TypedDict, JSON schema dict or a union; ``ask(...,
+        output=...)`` asks one call for another): ``answer.output`` holds the validated
+        value."""
         from langgraph.checkpoint.memory import InMemorySaver
 
         from ahora.memory_saver import BoundedMemorySaver
         from ahora.models import model_label, resolve_model
 
         self.settings = _settings(settings, timezone)
-        self.context = RunContext(settings=self.settings)
-        choices = Choices(
+        choices = _choices(
+            budget,
             profile=profile,
             model=model,
             tools=tools,
@@ -365,7 +473,6 @@ class Agent:
         self.recipe = _recipe(recipe, choices, self.settings)
         self.model = resolve_model(self.recipe.model, settings=self.settings)
         self.model_name = model_label(self.model)
-        self.timeout = self.recipe.budget.seconds
         self.threads: ThreadIndex | None = None
         if threads:
             if checkpointer is not None:
@@ -391,13 +498,56 @@ class Agent:
         self._durability: Literal["sync", "async", "exit"] = (
             "exit" if isinstance(self.checkpointer, InMemorySaver) else "sync"
         )
-        self.graph = graph_from_recipe(
-            replace(self.recipe, model=self.model),
-            self.settings,
-            checkpointer=self.checkpointer,
-            middleware=middleware,
-            timezone=timezone,
-        )
+        self._parts = _Parts(replace(self.recipe, model=self.model), self.settings)
+        self.context = self._parts.context
+        """The default run context; each run gets its own, with its deadline."""
+        self._middleware = middleware
+        self._timezone = timezone
+        self.output = output
+        self.output_strategy: Strategy = output_strategy
+        self._graphs: dict[Any, CompiledStateGraph[Any, Any, Any, Any]] = {}
+        self.graph = self._graph_for(output)
+        """The agent's graph (with its default ``output``)."""
+
+    def _graph_for(self, output: Any) -> CompiledStateGraph[Any, Any, Any, Any]:
+        """The graph asking for ``output`` (one per answer type, built once; all share
+        the checkpointer, so a thread goes on whatever each call asks for)."""
+        key = _output_key(output)
+        graph = self._graphs.get(key)
+        if graph is None:
+            if len(self._graphs) >= _GRAPHS_KEPT:
+                self._graphs.pop(next(k for k in self._graphs if k != _output_key(self.output)))
+            graph = self._parts.graph(
+                checkpointer=self.checkpointer,
+                middleware=self._middleware,
+                timezone=self._timezone,
+                name="ahora",
+                output=output,
+                output_strategy=self.output_strategy,
+            )
+            self._graphs[key] = graph
+        return graph
+
+    def _graph_of_call(self, output: Any) -> CompiledStateGraph[Any, Any, Any, Any]:
+        return self.graph if output is None else self._graph_for(output)
+
+    @property
+    def budget(self) -> Budget:
+        """The agent's limits per run (``ask(..., budget=...)`` changes them for one)."""
+        return self.context.budget
+
+    @property
+    def timeout(self) -> float | None:
+        """Seconds per run, or None: the budget's ``seconds``."""
+        return self.context.budget.seconds
+
+    def run_context(self, budget: Budget | None = None) -> RunContext:
+        """The context for a run starting now: the agent's (or ``budget``'s) limits,
+        the deadline counted from this moment."""
+        if budget is not None and not isinstance(budget, Budget):
+            raise InvalidSettings(f"budget must be an ahora.Budget, not {type(budget).__name__}")
+        context = self.context if budget is None else replace(self.context, budget=budget)
+        return context.started()
 
     @property
     def tools(self) -> list[BaseTool]:
@@ -405,13 +555,10 @@ class Agent:
         bound = getattr(node, "bound", None)
         return list(getattr(bound, "tools_by_name", {}).values())
 
-    def _config(self, thread: str | None) -> RunnableConfig:
-        """A run's config: the thread (a new one when None) and the deadline."""
-        if self.timeout is None:
-            return thread_config(thread or str(uuid.uuid4()))
-        return thread_config(
-            thread or str(uuid.uuid4()), **{DEADLINE_KEY: time.time() + self.timeout}
-        )
+    @staticmethod
+    def _config(thread: str | None) -> RunnableConfig:
+        """A run's config: the thread (a new one when None)."""
+        return thread_config(thread or str(uuid.uuid4()))
 
     @staticmethod
     def _input(question: str, question_id: str | None = None) -> dict[str, Any]:
@@ -489,101 +636,210 @@ class Agent:
             close_checkpointer(self.checkpointer)
             self.threads.close()
 
-    def ask(self, question: str, *, thread: str | None = None) -> Answer:
-        """Run one turn and return the answer (works inside Jupyter's running loop too)."""
-        return self._run(self._input(question), self._config(thread))
+    def ask(
+        self,
+        question: str,
+        *,
+        thread: str | None = None,
+        budget: Budget | None = None,
+        output: Any = None,
+    ) -> Answer:
+        """Run one turn and return the answer (works inside Jupyter's running loop too).
 
-    async def aask(self, question: str, *, thread: str | None = None) -> Answer:
+        ``budget`` replaces the agent's limits for this call; ``output`` asks this call
+        for a typed answer (``answer.output``) instead of the agent's ``output``."""
+        run = _Run(self, budget, output)
+        return self._run(self._input(question), self._config(thread), run)
+
+    async def aask(
+        self,
+        question: str,
+        *,
+        thread: str | None = None,
+        budget: Budget | None = None,
+        output: Any = None,
+    ) -> Answer:
         """``ask`` for async code (FastAPI, Jupyter's ``await``)."""
-        return await self._arun(self._input(question), self._config(thread))
+        run = _Run(self, budget, output)
+        return await self._arun(self._input(question), self._config(thread), run)
 
-    def resume(self, thread: str, *, approve: bool | Sequence[bool]) -> Answer:
-        """Continue a run paused for approval: one decision for all, or one per call."""
-        return self._run(self._resume_input(approve, self._pending(thread)), self._config(thread))
+    def resume(
+        self,
+        thread: str,
+        *,
+        approve: bool | Sequence[bool],
+        budget: Budget | None = None,
+        output: Any = None,
+    ) -> Answer:
+        """Continue a run paused for approval: one decision for all, or one per call.
+        The time limit counts from the resume; ``output`` as the paused call asked."""
+        command = self._resume_input(approve, self._pending(thread))
+        return self._run(command, self._config(thread), _Run(self, budget, output))
 
-    async def aresume(self, thread: str, *, approve: bool | Sequence[bool]) -> Answer:
+    async def aresume(
+        self,
+        thread: str,
+        *,
+        approve: bool | Sequence[bool],
+        budget: Budget | None = None,
+        output: Any = None,
+    ) -> Answer:
         """``resume`` for async code."""
         command = self._resume_input(approve, self._pending(thread))
-        return await self._arun(command, self._config(thread))
+        return await self._arun(command, self._config(thread), _Run(self, budget, output))
 
     def stream(
-        self, question: str, *, thread: str | None = None, question_id: str | None = None
+        self,
+        question: str,
+        *,
+        thread: str | None = None,
+        question_id: str | None = None,
+        budget: Budget | None = None,
+        output: Any = None,
     ) -> Iterator[Event]:
         """Yield events as the run goes; the last one is ``Finished(answer)``.
 
         ``question_id`` names the question's message, so that ``rollback`` can undo
-        the turn if the caller abandons it.
+        the turn if the caller abandons it. With a typed ``output``, ``PartialOutput``
+        events carry the value as it is written.
         """
-        return self._stream(self._input(question, question_id), self._config(thread))
+        payload = self._input(question, question_id)
+        return self._stream(payload, self._config(thread), _Run(self, budget, output))
 
-    async def astream(self, question: str, *, thread: str | None = None) -> AsyncIterator[Event]:
+    async def astream(
+        self,
+        question: str,
+        *,
+        thread: str | None = None,
+        budget: Budget | None = None,
+        output: Any = None,
+    ) -> AsyncIterator[Event]:
         """``stream`` for async code."""
-        async for event in self._astream(self._input(question), self._config(thread)):
+        run = _Run(self, budget, output)
+        async for event in self._astream(self._input(question), self._config(thread), run):
             yield event
 
-    def stream_resume(self, thread: str, *, approve: bool | Sequence[bool]) -> Iterator[Event]:
+    def stream_resume(
+        self,
+        thread: str,
+        *,
+        approve: bool | Sequence[bool],
+        budget: Budget | None = None,
+        output: Any = None,
+    ) -> Iterator[Event]:
         """``resume``, yielding events like ``stream``."""
         command = self._resume_input(approve, self._pending(thread))
-        return self._stream(command, self._config(thread))
+        return self._stream(command, self._config(thread), _Run(self, budget, output))
 
-    def _run(self, payload: Any, config: RunnableConfig) -> Answer:
+    def _run(self, payload: Any, config: RunnableConfig, run: _Run) -> Answer:
         started = time.monotonic()
         with self._turn(config), _translated_errors():
-            values = self.graph.invoke(
-                payload, config, context=self.context, durability=self._durability
+            values = run.graph.invoke(
+                payload, config, context=run.context, durability=self._durability
             )
         # The run's output is the final state: no need to read the checkpoint back.
         interrupts = values.get("__interrupt__", ())
         return self._saved(
-            _make_answer(values, interrupts, config, self.model_name, started, self.settings.prices)
+            _make_answer(
+                values,
+                interrupts,
+                config,
+                self.model_name,
+                started,
+                self.settings.prices,
+                typed=run.typed,
+            )
         )
 
-    async def _arun(self, payload: Any, config: RunnableConfig) -> Answer:
+    async def _arun(self, payload: Any, config: RunnableConfig, run: _Run) -> Answer:
         started = time.monotonic()
         with self._turn(config), _translated_errors():
-            values = await self.graph.ainvoke(
-                payload, config, context=self.context, durability=self._durability
+            values = await run.graph.ainvoke(
+                payload, config, context=run.context, durability=self._durability
             )
         interrupts = values.get("__interrupt__", ())
         return await self._asaved(
-            _make_answer(values, interrupts, config, self.model_name, started, self.settings.prices)
+            _make_answer(
+                values,
+                interrupts,
+                config,
+                self.model_name,
+                started,
+                self.settings.prices,
+                typed=run.typed,
+            )
         )
 
-    def _stream(self, payload: Any, config: RunnableConfig) -> Iterator[Event]:
+    def _stream(self, payload: Any, config: RunnableConfig, run: _Run) -> Iterator[Event]:
         started = time.monotonic()
         builder = EventBuilder()
         yield from builder.start()
         final = _Final()
+        partials = run.partials()
         with self._turn(config), _translated_errors():
-            for mode, chunk in self.graph.stream(
+            for mode, chunk in run.graph.stream(
                 payload,
                 config,
                 stream_mode=_STREAM_MODES,
-                context=self.context,
+                context=run.context,
                 durability=self._durability,
             ):
                 final.feed(mode, chunk)
                 yield from builder.feed(mode, chunk)
-        yield Finished(self._saved(final.answer(self, config, started)))
+                if partials is not None:
+                    yield from partials.feed(mode, chunk)
+        yield Finished(self._saved(final.answer(self, config, started, run.typed)))
 
-    async def _astream(self, payload: Any, config: RunnableConfig) -> AsyncIterator[Event]:
+    async def _astream(
+        self, payload: Any, config: RunnableConfig, run: _Run
+    ) -> AsyncIterator[Event]:
         started = time.monotonic()
         builder = EventBuilder()
         for event in builder.start():
             yield event
         final = _Final()
+        partials = run.partials()
         with self._turn(config), _translated_errors():
-            async for mode, chunk in self.graph.astream(
+            async for mode, chunk in run.graph.astream(
                 payload,
                 config,
                 stream_mode=_STREAM_MODES,
-                context=self.context,
+                context=run.context,
                 durability=self._durability,
             ):
                 final.feed(mode, chunk)
                 for event in builder.feed(mode, chunk):
                     yield event
-        yield Finished(await self._asaved(final.answer(self, config, started)))
+                for event in partials.feed(mode, chunk) if partials is not None else ():
+                    yield event
+        yield Finished(await self._asaved(final.answer(self, config, started, run.typed)))
+
+
+_GRAPHS_KEPT = 8
+"""Graphs an ``Agent`` keeps, one per answer type asked for (the default one stays)."""
+
+
+def _output_key(output: Any) -> Any:
+    """A hashable key for an answer type (a JSON schema dict by its text)."""
+    if isinstance(output, dict):
+        import json
+
+        return ("json", json.dumps(output, sort_keys=True, default=str))
+    return output
+
+
+class _Run:
+    """One call's run-scoped choices: its context (limits, deadline) and its graph."""
+
+    def __init__(self, agent: Agent, budget: Budget | None, output: Any) -> None:
+        self.context = agent.run_context(budget)
+        self.graph = agent._graph_of_call(output)
+        self.output = output if output is not None else agent.output
+        self.typed = self.output is not None
+
+    def partials(self) -> PartialOutputs | None:
+        """What makes ``PartialOutput`` events, for a run asked for a typed answer."""
+        return PartialOutputs(self.output) if self.typed else None
 
 
 class _Final:
@@ -599,9 +855,13 @@ class _Final:
         elif mode == "updates" and isinstance(chunk, dict) and "__interrupt__" in chunk:
             self.interrupts = chunk["__interrupt__"]
 
-    def answer(self, agent: Agent, config: RunnableConfig, started: float) -> Answer:
+    def answer(
+        self, agent: Agent, config: RunnableConfig, started: float, typed: bool = False
+    ) -> Answer:
         prices = agent.settings.prices
-        return _make_answer(self.values, self.interrupts, config, agent.model_name, started, prices)
+        return _make_answer(
+            self.values, self.interrupts, config, agent.model_name, started, prices, typed=typed
+        )
 
 
 def thread_config(thread: str, **configurable: Any) -> RunnableConfig:
@@ -627,6 +887,7 @@ def _make_answer(
     model: str,
     started: float,
     prices: Mapping[str, tuple[float, float]],
+    typed: bool = False,
 ) -> Answer:
     answer = answer_from_messages(
         list(values.get("messages", [])),
@@ -636,7 +897,23 @@ def _make_answer(
         prices=prices,
     )
     answer.pending = _pending(interrupts)
+    if typed:  # else a structured_response in the state is an earlier turn's
+        answer.output = values.get("structured_response")
+        answer.output_error = _output_error(answer.messages) if answer.output is None else None
     return answer
+
+
+def _output_error(messages: Sequence[Any]) -> str | None:
+    """Why the run's last reply is not the typed answer asked for, if it says."""
+    from langchain_core.messages import AIMessage
+
+    from ahora.messages import OUTPUT_ERROR
+
+    for message in reversed(messages):
+        if isinstance(message, AIMessage):
+            error = message.response_metadata.get(OUTPUT_ERROR)
+            return str(error) if error else None
+    return None
 
 
 def _thread_id(config: RunnableConfig) -> str:

@@ -11,7 +11,25 @@ from ahora.safe_text import inert_markdown, markdown_link, no_images
 if TYPE_CHECKING:
     from ahora.messages import Source
 
-__all__ = ["Answer", "ToolCallRecord", "Usage"]
+__all__ = ["Answer", "ToolCallRecord", "Usage", "jsonable"]
+
+
+def jsonable(value: Any) -> Any:
+    """A typed answer as plain JSON data (Pydantic models, dataclasses, dicts, lists)."""
+    dump = getattr(value, "model_dump", None)
+    if callable(dump):
+        return dump(mode="json")
+    from dataclasses import asdict, is_dataclass
+
+    if is_dataclass(value) and not isinstance(value, type):
+        return jsonable(asdict(value))
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value
+    return str(value)
 
 
 class ToolCallRecord(TypedDict):
@@ -43,6 +61,10 @@ class Answer:
     """Why the run stopped early (which budget, or the loop guard), when it did."""
     pending: list[dict[str, Any]] = field(default_factory=list)
     """Tool calls waiting for a human's approval (``Agent.resume`` continues)."""
+    output: Any = None
+    """The validated typed answer, when one was asked for (``ask(..., output=Type)``)."""
+    output_error: str | None = None
+    """Why no typed answer came (the last validation error), when one was asked for."""
     messages: list[Any] = field(default_factory=list, repr=False)
 
     def __str__(self) -> str:
@@ -72,7 +94,11 @@ class Answer:
             "stopped_early": self.stopped_early,
             "stop_reason": self.stop_reason,
             "pending_approvals": self.pending,
-        }
+        } | (
+            {"output": jsonable(self.output), "output_error": self.output_error}
+            if self.output is not None or self.output_error is not None
+            else {}
+        )
 
     def _repr_markdown_(self) -> str:
         # Markdown stays Markdown; raw HTML (say, copied from a hostile page) does not

@@ -9,13 +9,14 @@ HTTP server all read these same small objects.
 from __future__ import annotations
 
 import html
+import json
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ahora.answer import Answer, ToolCallRecord, Usage
-from ahora.messages import STOPPED_EARLY, content_text, run_stats, shown_args, unfence
+from ahora.messages import EXTRA_CALLS, STOPPED_EARLY, content_text, run_stats, shown_args, unfence
 from ahora.safe_text import inert_markdown, no_images
 
 if TYPE_CHECKING:
@@ -25,6 +26,8 @@ __all__ = [
     "ApprovalRequested",
     "Event",
     "Finished",
+    "PartialOutput",
+    "PartialOutputs",
     "StepStarted",
     "Token",
     "ToolCalled",
@@ -126,9 +129,113 @@ class Finished:
         return self.answer._repr_markdown_()
 
 
+@dataclass(frozen=True, slots=True)
+class PartialOutput:
+    """The typed answer as far as the model has written it: validated as far as it goes
+    (a model instance once the fields so far fit the type, else the parsed JSON)."""
+
+    value: Any
+
+    def _repr_markdown_(self) -> str:
+        from ahora.answer import jsonable
+
+        text = json.dumps(jsonable(self.value), ensure_ascii=False)
+        return f"… <code>{_md(text[:300])}</code>"
+
+
 Event = (
-    StepStarted | Token | ToolCalled | ToolFinished | UsageReported | ApprovalRequested | Finished
+    StepStarted
+    | Token
+    | ToolCalled
+    | ToolFinished
+    | UsageReported
+    | ApprovalRequested
+    | PartialOutput
+    | Finished
 )
+
+
+class PartialOutputs:
+    """``PartialOutput`` events from the token stream of a run asked for a typed answer.
+
+    The answer arrives as the arguments of an output tool (the tool strategy) or as the
+    reply's JSON text (the provider's structured output); either way the JSON so far is
+    completed (``parse_partial_json``) and validated with Pydantic's partial mode, and
+    an event is made each time the value grows.
+    """
+
+    def __init__(self, output: Any) -> None:
+        self.output = output
+        self.names = _output_names(output)
+        self._buffers: dict[tuple[str, int | None], str] = {}
+        self._calls: dict[tuple[str, int | None], str] = {}
+        self._last: Any = None
+        self._adapter: Any = None
+
+    def feed(self, mode: str, chunk: Any) -> list[Event]:
+        from langchain_core.messages import AIMessageChunk
+
+        if mode != "messages":
+            return []
+        message, meta = chunk
+        if not isinstance(message, AIMessageChunk) or meta.get("langgraph_node") != "model":
+            return []
+        mid = message.id or ""
+        changed: list[tuple[str, int | None]] = []
+        for part in message.tool_call_chunks:
+            key = (mid, part.get("index"))
+            if part.get("name"):
+                self._calls[key] = str(part["name"])
+            if self._calls.get(key) in self.names and part.get("args"):
+                self._buffers[key] = self._buffers.get(key, "") + str(part["args"])
+                changed.append(key)
+        if message.text and not message.tool_call_chunks:
+            key = (mid, None)
+            self._buffers[key] = self._buffers.get(key, "") + message.text
+            changed.append(key)
+        out: list[Event] = []
+        for key in changed:
+            value = self._value(self._buffers[key])
+            if value is not None and value != self._last:
+                self._last = value
+                out.append(PartialOutput(value))
+        return out
+
+    def _value(self, text: str) -> Any:
+        from langchain_core.utils.json import parse_partial_json
+
+        stripped = text.strip()
+        if not stripped.startswith(("{", "[")):
+            return None
+        try:
+            data = parse_partial_json(stripped)
+        except ValueError:
+            return None
+        if data is None or isinstance(self.output, dict):
+            return data
+        try:
+            if self._adapter is None:
+                from pydantic import TypeAdapter
+
+                self._adapter = TypeAdapter(self.output)
+            return self._adapter.validate_python(data, experimental_allow_partial=True)
+        except Exception:  # not valid yet as far as it goes: the raw data
+            return data
+
+
+def _output_names(output: Any) -> set[str]:
+    """The output tools' names LangChain gives an answer type (each union member's)."""
+    from types import UnionType
+    from typing import Union, get_args, get_origin
+
+    variants = get_args(output) if get_origin(output) in (Union, UnionType) else (output,)
+    names = set()
+    for v in variants:
+        if isinstance(v, dict):
+            names.add(str(v.get("title") or "answer"))
+        else:
+            names.add(str(getattr(v, "__name__", "")))
+    return names
 
 
 def _preview(text: str, limit: int = 160) -> str:
@@ -245,7 +352,8 @@ def answer_from_messages(
     stop_reason: str | None = None
     for message in run:
         if isinstance(message, AIMessage):
-            steps += 1
+            extra = message.response_metadata.get(EXTRA_CALLS)
+            steps += 1 + (extra if isinstance(extra, int) and not isinstance(extra, bool) else 0)
             if message.usage_metadata:
                 usage["input_tokens"] += message.usage_metadata.get("input_tokens", 0)
                 usage["output_tokens"] += message.usage_metadata.get("output_tokens", 0)

@@ -36,10 +36,12 @@ if TYPE_CHECKING:
 
 __all__ = [
     "EMPTY_FALLBACK",
+    "EXTRA_CALLS",
     "FENCE_CLOSE",
     "FENCE_OPEN",
     "INVALID_ARGUMENTS",
     "NOT_FINISHED",
+    "OUTPUT_ERROR",
     "REPEATED_CALL",
     "STOPPED_EARLY",
     "Artifact",
@@ -57,6 +59,11 @@ __all__ = [
 
 STOPPED_EARLY = "ahora_stopped_early"
 """``response_metadata`` key of a reply made at a limit; its value is the reason."""
+EXTRA_CALLS = "ahora_extra_calls"
+"""``response_metadata`` key: model calls made inside this reply's step (retries for a
+typed answer), counted as steps."""
+OUTPUT_ERROR = "ahora_output_error"
+"""``response_metadata`` key: why the reply is not the typed answer that was asked for."""
 REPEATED_CALL = "ahora_repeated_call"
 """Set in the artifact of the loop guard's answer to a repeated identical tool call."""
 INVALID_ARGUMENTS = "__ahora_invalid_arguments__"
@@ -115,8 +122,12 @@ def run_stats(
     *,
     default_model: str | None = None,
     prices: Mapping[str, tuple[float, float]] | None = None,
+    costs: bool = True,
 ) -> RunStats:
     """Count steps and tokens, and spot loops, in the messages after the user's last.
+
+    ``costs=False`` skips pricing each call (``cost`` is then None): the budget asks
+    for it only when the run has a cost limit, since it is checked on every step.
 
     A step is stale when every tool result it got repeats an earlier one word for
     word. A new error counts as new information (the model learns what not to do);
@@ -130,17 +141,19 @@ def run_stats(
     seen: set[str] = set()
     for m in this_run(messages):
         if isinstance(m, AIMessage):
-            steps += 1
+            extra = m.response_metadata.get(EXTRA_CALLS)
+            steps += 1 + (extra if isinstance(extra, int) and not isinstance(extra, bool) else 0)
             usage = m.usage_metadata
             if usage:
                 tokens += usage.get("total_tokens") or (
                     usage.get("input_tokens", 0) + usage.get("output_tokens", 0)
                 )
-                model = m.response_metadata.get("model_name") or default_model
-                spent = call_cost(
-                    model, usage.get("input_tokens", 0), usage.get("output_tokens", 0), prices
-                )
-                cost = None if cost is None or spent is None else cost + spent
+                if cost is not None and costs:
+                    model = m.response_metadata.get("model_name") or default_model
+                    spent = call_cost(
+                        model, usage.get("input_tokens", 0), usage.get("output_tokens", 0), prices
+                    )
+                    cost = None if spent is None else cost + spent
             else:
                 cost = None  # a call with no reported usage has an unknown cost
             if step_has_results:
@@ -155,7 +168,7 @@ def run_stats(
             seen.add(body)
     if step_has_results:
         stale = 0 if step_new else stale + 1
-    return RunStats(steps, tokens, cost, repeated, stale)
+    return RunStats(steps, tokens, cost if costs else None, repeated, stale)
 
 
 def shown_args(args: dict[str, Any]) -> dict[str, Any]:

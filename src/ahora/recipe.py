@@ -25,7 +25,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from ahora.errors import InvalidSettings
+from ahora.budget import Budget
 from ahora.settings import Settings
 
 if TYPE_CHECKING:
@@ -37,38 +37,6 @@ if TYPE_CHECKING:
 __all__ = ["Budget", "Choices", "Layer", "Recipe", "resolve_recipe"]
 
 Layer = Literal["argument", "profile", "settings"]
-
-
-@dataclass(frozen=True, kw_only=True)
-class Budget:
-    """What one run may spend: model calls, tokens, dollars and seconds (None: no limit).
-
-    Past ``steps`` (the last call answers without tools), ``tokens`` or ``cost`` the
-    run wraps up with what it has; ``seconds`` is a wall-clock deadline.
-    """
-
-    steps: int = 12
-    tokens: int | None = None
-    cost: float | None = None
-    seconds: float | None = None
-
-    def __post_init__(self) -> None:
-        _check_whole("max_steps", self.steps)
-        if self.tokens is not None:
-            _check_whole("max_tokens", self.tokens)
-        if self.cost is not None and (isinstance(self.cost, bool) or not self.cost > 0):
-            raise InvalidSettings(
-                f"max_cost must be a positive number of dollars, not {self.cost!r}"
-            )
-        if self.seconds is not None and (isinstance(self.seconds, bool) or not self.seconds > 0):
-            raise InvalidSettings(
-                f"timeout must be a positive number of seconds, not {self.seconds!r}"
-            )
-
-
-def _check_whole(name: str, value: object) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise InvalidSettings(f"{name} must be a whole number of at least 1, not {value!r}")
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -12,6 +12,20 @@ another in its config, ``{"configurable": {"model": "openai:gpt-4.1", "tools":
 ["weather", "clock"], "profile": "researcher"}}``. The graph is built without a
 checkpointer: the server brings its own persistence, and threads live there.
 
+The server is the operator's:
+
+* **Limits.** The operator's budget (``AHORA_MAX_STEPS``, ``AHORA_TIMEOUT`` ... or
+  the profile's) applies to every run, the deadline counted from the run's start; a
+  client may only tighten it, with ``max_steps``, ``max_tokens``, ``max_cost`` or
+  ``timeout`` in the run's ``context`` or ``configurable`` (the lower value wins).
+* **Tools.** A run gets the built-in and plugin tools (or its profile's); local tool
+  files, MCP tools and ``search_docs`` (the operator's own documents) only when the
+  operator names them in ``AHORA_SERVER_TOOLS``. A client choosing ``tools`` picks
+  among those.
+* **One graph shape.** Every profile's graph has the same nodes (approvals are
+  decided per run, ``middleware/approvals.py``), so a thread paused by a run that
+  chose its profile in its own config reads and resumes the same from any config.
+
 Building a graph costs tens of milliseconds (and choosing a model may ask a server
 which models it has), so graphs are built in a worker thread, off the server's event
 loop, and kept per choice of model, tools and profile. The default graph is built
@@ -26,17 +40,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import json
 import re
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from ahora.errors import InvalidProfile
+from ahora.errors import InvalidProfile, InvalidTool
 
 if TYPE_CHECKING:
     from langchain_core.runnables import RunnableConfig
     from langgraph.graph.state import CompiledStateGraph
 
-__all__ = ["make_graph"]
+    from ahora.settings import Settings
+
+__all__ = ["make_graph", "served_tools"]
 
 
 def _warm_up() -> None:
@@ -48,8 +66,21 @@ def _warm_up() -> None:
 
 
 async def make_graph(config: RunnableConfig) -> CompiledStateGraph[Any, Any, Any, Any]:
-    """The graph for this run: ``configurable`` may pick ``model``, ``tools``, ``profile``."""
-    return await asyncio.to_thread(_graph, *_choice(config.get("configurable") or {}))
+    """The graph for this run: ``configurable`` may pick ``model``, ``tools``, ``profile``
+    and ``output`` (a JSON schema: the run's output then has the validated value in
+    ``structured_response``)."""
+    configurable = config.get("configurable") or {}
+    return await asyncio.to_thread(_graph, *_choice(configurable), _output(configurable))
+
+
+def _output(configurable: Mapping[str, Any]) -> str | None:
+    """The run's answer schema, as canonical JSON text (graphs are kept per schema)."""
+    schema = configurable.get("output")
+    if schema is None:
+        return None
+    from ahora.schemas import check_json_schema
+
+    return json.dumps(check_json_schema(schema, "configurable.output"), sort_keys=True)
 
 
 def _choice(
@@ -70,20 +101,56 @@ def _choice(
 
 @functools.lru_cache(maxsize=16)
 def _graph(
-    model: str | None, tools: tuple[str, ...] | None, profile: str | None
+    model: str | None,
+    tools: tuple[str, ...] | None,
+    profile: str | None,
+    output: str | None = None,
 ) -> CompiledStateGraph[Any, Any, Any, Any]:
-    from ahora.agent import build_agent
+    from ahora.agent import graph_from_recipe
+    from ahora.recipe import Choices, resolve_recipe
     from ahora.settings import get_settings
 
-    # The server is an edge: settings are read here, once per graph, and reach the
-    # tools through the run (ahora.context).
-    return build_agent(
-        model,
-        list(tools) if tools is not None else None,
-        profile=profile,
+    # The server is an edge: settings are read here, once per graph, and reach every
+    # middleware and tool through the run (ahora.context).
+    settings = get_settings()
+    served = served_tools(settings)
+    if tools is not None:
+        refused = [t for t in tools if t not in served]
+        if refused:
+            raise InvalidTool(
+                f"this server does not offer {', '.join(map(repr, refused))}; "
+                f"it offers: {', '.join(served)}"
+            )
+    recipe = resolve_recipe(Choices(model=model, tools=tools, profile=profile), settings)
+    if recipe.tools is None:  # neither the client nor the profile chose: the served set
+        recipe = replace(recipe, tools=tuple(served))
+    return graph_from_recipe(
+        recipe,
+        settings,
         checkpointer=None,
-        settings=get_settings(),
+        approvals_step=True,
+        output=json.loads(output) if output is not None else None,
     )
+
+
+def served_tools(settings: Settings) -> list[str]:
+    """The tools a client of the server may use: built-ins and installed plugins, and
+    whatever the operator names in ``server_tools`` (local files, MCP, ``search_docs``)."""
+    from ahora.tools.registry import load_tools
+
+    found = load_tools(settings)
+    named = set(settings.server_tools)
+    unknown = sorted(named - set(found.tools))
+    if unknown:
+        raise InvalidTool(
+            f"AHORA_SERVER_TOOLS names {', '.join(map(repr, unknown))}, which no tool "
+            f"source provides; available: {', '.join(sorted(found.tools))}"
+        )
+    return [
+        info.name
+        for info in found.infos
+        if info.origin == "builtin" or info.origin.startswith("plugin:") or info.name in named
+    ]
 
 
 _warm_up()

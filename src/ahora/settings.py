@@ -148,6 +148,9 @@ class Settings:
     page_chars: int = 6_000
     tools_dir: str | None = None
     mcp_servers: Mapping[str, Any] = field(default_factory=dict)
+    server_tools: tuple[str, ...] = ()
+    """Tools the LangGraph server may offer beyond the built-ins and plugins (local
+    tools, MCP tools, ``search_docs``): the operator names them (``AHORA_SERVER_TOOLS``)."""
 
     # storage
     home: Path = field(default_factory=data_dir)
@@ -291,11 +294,12 @@ def _convert(f: dataclasses.Field[Any], value: Any) -> Any:
     kind = str(f.type).split(" |")[0].split("[")[0]
     if f.name == "home":
         return Path(value).expanduser()
-    if f.name == "fallback_models":
+    if f.name in ("fallback_models", "server_tools"):
         if isinstance(value, str):
             return tuple(v.strip() for v in value.split(",") if v.strip())
         if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
-            raise ValueError('expected a list of models, e.g. ["openai:gpt-4.1-mini"]')
+            example = '"openai:gpt-4.1-mini"' if f.name == "fallback_models" else '"search_docs"'
+            raise ValueError(f"expected a list of names, e.g. [{example}]")
         return tuple(value)
     if f.name == "prices":
         if not isinstance(value, Mapping) or not all(

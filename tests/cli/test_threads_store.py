@@ -198,7 +198,7 @@ def test_close_checkpointer_closes_a_sqlite_saver(tmp_path: Path) -> None:
 @pytest.mark.postgres
 @needs_postgres
 def test_close_checkpointer_closes_a_postgres_saver() -> None:
-    from ahora.postgres import postgres_checkpointer
+    from ahora.threads.postgres import postgres_checkpointer
 
     saver = postgres_checkpointer(PG_URL)
     assert not saver.conn.closed

@@ -80,7 +80,7 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
     else:
         if not PG_URL:
             pytest.skip("AHORA_TEST_POSTGRES_URL is not set")
-        from ahora.postgres import postgres_checkpointer
+        from ahora.threads.postgres import postgres_checkpointer
 
         saver = postgres_checkpointer(PG_URL, keep_history=keep_history)
     yield saver

@@ -42,7 +42,7 @@ def reply(messages, tools):
     return "answer to " + question
 
 if store.startswith("postgresql://"):
-    from ahora.postgres import postgres_checkpointer
+    from ahora.threads.postgres import postgres_checkpointer
     saver = postgres_checkpointer(store)
 else:
     from ahora.threads import open_sqlite_saver
@@ -115,7 +115,7 @@ def test_two_processes_on_one_sqlite_thread(tmp_path: Path) -> None:
 def test_two_processes_on_one_postgres_thread(tmp_path: Path) -> None:
     import uuid
 
-    from ahora.postgres import postgres_checkpointer
+    from ahora.threads.postgres import postgres_checkpointer
 
     thread = f"busy-{uuid.uuid4().hex[:8]}"
     saver = postgres_checkpointer(PG_URL)
@@ -143,7 +143,7 @@ def test_a_save_that_does_not_continue_the_latest_checkpoint_is_refused(
     if store == "postgres":
         if not PG_URL:
             pytest.skip("AHORA_TEST_POSTGRES_URL is not set")
-        from ahora.postgres import postgres_checkpointer
+        from ahora.threads.postgres import postgres_checkpointer
 
         first, second = postgres_checkpointer(PG_URL), postgres_checkpointer(PG_URL)
     else:
@@ -168,7 +168,7 @@ def test_a_pruned_checkpoint_id_fails_clearly(store: str, tmp_path: Path) -> Non
     if store == "postgres":
         if not PG_URL:
             pytest.skip("AHORA_TEST_POSTGRES_URL is not set")
-        from ahora.postgres import postgres_checkpointer
+        from ahora.threads.postgres import postgres_checkpointer
 
         saver: Any = postgres_checkpointer(PG_URL)
     else:

@@ -186,7 +186,7 @@ async def test_threads_true_uses_postgresql_when_configured(
 ) -> None:
     import uuid
 
-    from ahora.postgres import ThreadedPostgresSaver
+    from ahora.threads.postgres import ThreadedPostgresSaver
     from ahora.testing import ScriptedChatModel
 
     monkeypatch.setenv("AHORA_POSTGRES_URL", os.environ["AHORA_TEST_POSTGRES_URL"])

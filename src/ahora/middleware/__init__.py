@@ -3,10 +3,11 @@
 All are LangChain v1 ``AgentMiddleware`` subclasses that only use the ``wrap_*``
 hooks: those compose inside the existing model and tool nodes, so they add no graph
 nodes (and no supersteps or checkpoints) to the loop. The one exception is human
-approval, LangChain's own middleware, present only when a tool needs approval.
+approval (LangChain's own middleware): a node after each model call, in every graph
+the server builds (one shape for every profile) and in any graph that gates a tool.
 """
 
-from ahora.middleware.approvals import approval_middleware
+from ahora.middleware.approvals import ApprovalMiddleware, approval_middleware
 from ahora.middleware.budget import BudgetMiddleware
 from ahora.middleware.context_window import ContextWindowMiddleware
 from ahora.middleware.dangling_calls import DanglingToolCallsMiddleware
@@ -24,6 +25,7 @@ from ahora.middleware.tool_output import ToolOutputMiddleware
 from ahora.middleware.tool_timeout import ToolTimeoutMiddleware
 
 __all__ = [
+    "ApprovalMiddleware",
     "BudgetMiddleware",
     "ContextWindowMiddleware",
     "DanglingToolCallsMiddleware",

@@ -47,6 +47,7 @@ from langchain.agents.middleware import AgentMiddleware, ModelRequest, ModelResp
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
 from langchain_core.messages.utils import count_tokens_approximately
 
+from ahora.context import context_of
 from ahora.errors import ContextWindowExceeded, InvalidSettings
 from ahora.messages import content_text, fence
 from ahora.models import model_label
@@ -452,6 +453,19 @@ class _Plan:
     window: int | None = None  # the window a provider's error stated
 
 
+def _checked(models: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """The ``[models]`` table, each ``context_window`` a whole number of tokens."""
+    for key, table in models.items():
+        value = table.get("context_window")
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, int) or value < 1
+        ):
+            raise InvalidSettings(
+                f'models."{key}".context_window must be a whole number of tokens, not {value!r}'
+            )
+    return dict(models)
+
+
 class ContextWindowMiddleware(AgentMiddleware[Any, Any, Any]):
     """Shortens the request (never the thread) to fit the model's window; one
     shorten-and-retry on a provider's context-length error. See the module docstring."""
@@ -463,17 +477,21 @@ class ContextWindowMiddleware(AgentMiddleware[Any, Any, Any]):
         share: float = SAFE_SHARE,
     ) -> None:
         super().__init__()
-        self.models = dict(models or {})
-        for key, table in self.models.items():
-            value = table.get("context_window")
-            if value is not None and (
-                isinstance(value, bool) or not isinstance(value, int) or value < 1
-            ):
-                raise InvalidSettings(
-                    f'models."{key}".context_window must be a whole number of tokens, not {value!r}'
-                )
+        self.models = _checked(models or {})
+        self._run_models: tuple[Mapping[str, Mapping[str, Any]], dict[str, Any]] | None = None
         self.share = share
         self._memo = Memo()
+
+    def _models(self, request: ModelRequest[Any]) -> Mapping[str, Mapping[str, Any]]:
+        """The run's model table (``settings.models``), checked once per table."""
+        context = context_of(request)
+        if context is None or context.settings.models is self.models:
+            return self.models
+        seen = self._run_models
+        if seen is None or seen[0] is not context.settings.models:
+            seen = (context.settings.models, _checked(context.settings.models))
+            self._run_models = seen
+        return seen[1]
 
     # -- counting --------------------------------------------------------------------
 
@@ -510,7 +528,7 @@ class ContextWindowMiddleware(AgentMiddleware[Any, Any, Any]):
 
     def plan(self, request: ModelRequest[Any]) -> _Plan:
         """The request to send: as it is, or with a shortened view of the messages."""
-        known = context_window(request.model, self.models)
+        known = context_window(request.model, self._models(request))
         learned = None if known else _learned_window(request.messages)
         window = known or learned
         if window is None:
@@ -560,7 +578,7 @@ class ContextWindowMiddleware(AgentMiddleware[Any, Any, Any]):
         return response
 
     def _give_up(self, request: ModelRequest[Any], error: BaseException) -> ContextWindowExceeded:
-        window = context_window(request.model, self.models)
+        window = context_window(request.model, self._models(request))
         numbers = _provider_numbers(error)
         size = window or (numbers[0] if numbers else None)
         limit = f" ({size:,} tokens)" if size else ""

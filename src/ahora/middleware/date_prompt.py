@@ -14,7 +14,7 @@ from typing import Any
 from langchain.agents.middleware import AgentMiddleware, ModelRequest, ModelResponse
 from langchain_core.messages import SystemMessage
 
-from ahora.context import RunContext
+from ahora.context import context_of
 from ahora.prompt import build_system_prompt, user_timezone, zone_label
 
 Clock = Callable[[tzinfo], datetime]
@@ -27,13 +27,22 @@ def _now(tz: tzinfo) -> datetime:
 class DatePromptMiddleware(AgentMiddleware[Any, Any, Any]):
     """Builds the system prompt at call time, so "tomorrow" is always right."""
 
-    def __init__(self, instructions: str | None, tz: tzinfo, *, clock: Clock = _now) -> None:
+    def __init__(
+        self,
+        instructions: str | None,
+        tz: tzinfo,
+        *,
+        clock: Clock = _now,
+        zone_name: str | None = None,
+    ) -> None:
         super().__init__()
         self.instructions = instructions
         self.tz = tz
         self.clock = clock
         self._cached: tuple[str, SystemMessage] | None = None
-        self._zones: dict[str | None, tzinfo] = {}
+        # ``tz`` is the zone ``zone_name`` names: known now, so a run whose context
+        # names it never looks the system zone up on an event loop (a blocking read).
+        self._zones: dict[str | None, tzinfo] = {zone_name: tz}
 
     def _system_message(self, tz: tzinfo) -> SystemMessage:
         """The prompt shows the time to the minute, so it is rebuilt once a minute."""
@@ -46,8 +55,8 @@ class DatePromptMiddleware(AgentMiddleware[Any, Any, Any]):
         return cached[1]
 
     def _zone(self, request: ModelRequest[Any]) -> tzinfo:
-        context = getattr(getattr(request, "runtime", None), "context", None)
-        if not isinstance(context, RunContext):
+        context = context_of(request)
+        if context is None:
             return self.tz
         name = context.settings.timezone
         if name not in self._zones:

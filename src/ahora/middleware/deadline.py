@@ -1,6 +1,6 @@
 """A hard deadline: the model call or tool in flight is cut when the time is up.
 
-``BudgetMiddleware`` looks at the deadline (``config["configurable"][DEADLINE_KEY]``)
+``BudgetMiddleware`` looks at the run's deadline (``RunContext.deadline``)
 only before each model call, so a slow call overshoots it by its whole length. Here
 every call runs against the clock:
 
@@ -30,8 +30,9 @@ from langchain.agents.middleware.types import ToolCallRequest
 from langchain_core.messages import AIMessage, BaseMessage, SystemMessage, ToolMessage
 from langgraph.types import Command
 
+from ahora.context import context_of
 from ahora.messages import STOPPED_EARLY, content_text, this_run, unfence
-from ahora.middleware.budget import without_tool_calls
+from ahora.middleware.budget import landed
 from ahora.middleware.daemon_call import call_within
 from ahora.middleware.tool_errors import failure_message
 
@@ -50,10 +51,9 @@ _NOTE = (
 _T = TypeVar("_T")
 
 
-def _deadline() -> float | None:
-    from ahora.middleware.budget import _deadline as configured
-
-    return configured()
+def _deadline(request: object) -> float | None:
+    context = context_of(request)
+    return context.deadline if context is not None else None
 
 
 def _unfenced(text: str) -> str:
@@ -102,12 +102,7 @@ def _final_request(request: ModelRequest[Any]) -> ModelRequest[Any]:
 
 
 def _landed(response: ModelResponse[Any]) -> ModelResponse[Any]:
-    fallback = f"I stopped early ({REASON}) before reaching a complete answer."
-    response.result = [
-        without_tool_calls(m, fallback=fallback, reason=REASON) if isinstance(m, AIMessage) else m
-        for m in response.result
-    ]
-    return response
+    return landed(response, REASON)
 
 
 def _not_run(request: ToolCallRequest) -> ToolMessage:
@@ -126,7 +121,7 @@ class DeadlineMiddleware(AgentMiddleware[Any, Any, Any]):
         request: ModelRequest[Any],
         handler: Callable[[ModelRequest[Any]], ModelResponse[Any]],
     ) -> ModelResponse[Any]:
-        deadline = _deadline()
+        deadline = _deadline(request)
         if deadline is None:
             return handler(request)
         left = deadline - time.time()
@@ -150,7 +145,7 @@ class DeadlineMiddleware(AgentMiddleware[Any, Any, Any]):
         request: ModelRequest[Any],
         handler: Callable[[ModelRequest[Any]], Awaitable[ModelResponse[Any]]],
     ) -> ModelResponse[Any]:
-        deadline = _deadline()
+        deadline = _deadline(request)
         if deadline is None:
             return await handler(request)
         left = deadline - time.time()
@@ -176,7 +171,7 @@ class DeadlineMiddleware(AgentMiddleware[Any, Any, Any]):
         request: ToolCallRequest,
         handler: Callable[[ToolCallRequest], ToolMessage | Command[Any]],
     ) -> ToolMessage | Command[Any]:
-        deadline = _deadline()
+        deadline = _deadline(request)
         if deadline is None:
             return handler(request)
         left = deadline - time.time()
@@ -192,7 +187,7 @@ class DeadlineMiddleware(AgentMiddleware[Any, Any, Any]):
         request: ToolCallRequest,
         handler: Callable[[ToolCallRequest], Awaitable[ToolMessage | Command[Any]]],
     ) -> ToolMessage | Command[Any]:
-        deadline = _deadline()
+        deadline = _deadline(request)
         if deadline is None:
             return await handler(request)
         left = deadline - time.time()

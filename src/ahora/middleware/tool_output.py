@@ -16,6 +16,7 @@ from langchain.agents.middleware.types import ToolCallRequest
 from langchain_core.messages import ToolMessage
 from langgraph.types import Command
 
+from ahora.context import context_of
 from ahora.messages import content_text, fence
 
 
@@ -35,16 +36,21 @@ def cap(text: str, limit: int) -> str:
 
 
 class ToolOutputMiddleware(AgentMiddleware[Any, Any, Any]):
-    """Caps each tool message at ``limit`` characters and fences it as data."""
+    """Caps each tool message at the run's ``settings.tool_output_chars`` (``limit``
+    without a run context) and fences it as data."""
 
     def __init__(self, limit: int) -> None:
         super().__init__()
         self.limit = limit
 
-    def _shape(self, result: ToolMessage | Command[Any]) -> ToolMessage | Command[Any]:
+    def _limit(self, request: ToolCallRequest) -> int:
+        context = context_of(request.runtime)
+        return context.settings.tool_output_chars if context is not None else self.limit
+
+    def _shape(self, result: ToolMessage | Command[Any], limit: int) -> ToolMessage | Command[Any]:
         if not isinstance(result, ToolMessage):
             return result
-        text = cap(content_text(result.content), self.limit)
+        text = cap(content_text(result.content), limit)
         return result.model_copy(update={"content": fence(text, result.name or "tool")})
 
     def wrap_tool_call(
@@ -52,11 +58,11 @@ class ToolOutputMiddleware(AgentMiddleware[Any, Any, Any]):
         request: ToolCallRequest,
         handler: Callable[[ToolCallRequest], ToolMessage | Command[Any]],
     ) -> ToolMessage | Command[Any]:
-        return self._shape(handler(request))
+        return self._shape(handler(request), self._limit(request))
 
     async def awrap_tool_call(
         self,
         request: ToolCallRequest,
         handler: Callable[[ToolCallRequest], Awaitable[ToolMessage | Command[Any]]],
     ) -> ToolMessage | Command[Any]:
-        return self._shape(await handler(request))
+        return self._shape(await handler(request), self._limit(request))

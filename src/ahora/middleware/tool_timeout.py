@@ -18,6 +18,7 @@ from langchain.agents.middleware.types import ToolCallRequest
 from langchain_core.messages import ToolMessage
 from langgraph.types import Command
 
+from ahora.context import context_of
 from ahora.middleware.daemon_call import call_within
 from ahora.middleware.tool_errors import failure_message
 
@@ -28,29 +29,36 @@ def _timed_out(request: ToolCallRequest, seconds: float) -> ToolMessage:
 
 
 class ToolTimeoutMiddleware(AgentMiddleware[Any, Any, Any]):
-    """Gives every tool call at most ``seconds`` to finish."""
+    """Gives every tool call at most the run's ``settings.tool_timeout`` (``seconds``
+    without a run context) to finish."""
 
     def __init__(self, seconds: float) -> None:
         super().__init__()
         self.seconds = seconds
+
+    def _seconds(self, request: ToolCallRequest) -> float:
+        context = context_of(request.runtime)
+        return context.settings.tool_timeout if context is not None else self.seconds
 
     def wrap_tool_call(
         self,
         request: ToolCallRequest,
         handler: Callable[[ToolCallRequest], ToolMessage | Command[Any]],
     ) -> ToolMessage | Command[Any]:
+        seconds = self._seconds(request)
         try:
-            return call_within(self.seconds, lambda: handler(request), name="ahora-tool")
+            return call_within(seconds, lambda: handler(request), name="ahora-tool")
         except TimeoutError:
-            return _timed_out(request, self.seconds)
+            return _timed_out(request, seconds)
 
     async def awrap_tool_call(
         self,
         request: ToolCallRequest,
         handler: Callable[[ToolCallRequest], Awaitable[ToolMessage | Command[Any]]],
     ) -> ToolMessage | Command[Any]:
+        seconds = self._seconds(request)
         try:
-            async with asyncio.timeout(self.seconds):
+            async with asyncio.timeout(seconds):
                 return await handler(request)
         except TimeoutError:
-            return _timed_out(request, self.seconds)
+            return _timed_out(request, seconds)

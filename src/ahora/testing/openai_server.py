@@ -18,6 +18,12 @@ A reply is one of:
 * a string: the assistant's text;
 * ``{"content": "...", "tool_calls": [{"name": ..., "arguments": {...}}]}``; a string
   ``arguments`` is sent as is (so malformed JSON reaches the client); ``id`` optional;
+* ``{"json": value}``: the value as the reply's JSON text, the way a model answers a
+  request for native structured output (``response_format: {"type": "json_schema",
+  ...}``); when the request asks for a schema, the value is checked against it first
+  (a script that breaks the schema is a test's mistake: HTTP 500 says so), since a
+  provider that honours ``json_schema`` never returns data outside it. To test a
+  model that does (invalid JSON, a missing field), script the text as a string;
 * ``{"status": 500}``, ``{"status": 429, "retry_after": 1}``, ``{"status": 401}``:
   an error in OpenAI's shape (``message`` optional);
 * any of these may carry ``"delay": seconds`` (waited before answering) and
@@ -143,6 +149,20 @@ def _normalize(reply: Reply) -> dict[str, Any]:
     if not isinstance(reply, dict):
         raise TypeError(f"a reply must be a string or a dict, not {type(reply).__name__}")
     return reply
+
+
+def _schema_problem(body: dict[str, Any], value: Any) -> str | None:
+    """Why ``value`` breaks the JSON schema the request asked for (None: it fits)."""
+    fmt = body.get("response_format") or {}
+    if fmt.get("type") != "json_schema":
+        return None
+    schema = (fmt.get("json_schema") or {}).get("schema")
+    if not isinstance(schema, dict):
+        return None
+    from jsonschema import Draft202012Validator
+
+    errors = list(Draft202012Validator(schema).iter_errors(value))
+    return errors[0].message if errors else None
 
 
 def _tool_calls(reply: dict[str, Any]) -> list[dict[str, Any]]:
@@ -373,6 +393,12 @@ class _Handler(BaseHTTPRequestHandler):
         except Exception as exc:  # a rule that raised: say so to the client
             self._error(500, f"OpenAIServer rule failed: {type(exc).__name__}: {exc}")
             return
+        if "json" in reply:
+            problem = _schema_problem(body, reply["json"])
+            if problem is not None:
+                self._error(500, f"OpenAIServer: the scripted json breaks the schema: {problem}")
+                return
+            reply = {**reply, "content": json.dumps(reply["json"])}
         delay = float(reply.get("delay", owner.default_delay) or 0)
         if delay > 0:
             time.sleep(delay)

@@ -9,7 +9,7 @@ database sees the same threads. By concern:
 * ``sqlite``     the SQLite file's pragmas and compaction, and ``CompactSqliteSaver``
                  (each message stored once; the whole checkpointer API, sync and async).
 * ``postgres``   the PostgreSQL checkpointers (needs ``ahora[postgres]``; not imported
-                 here, import ``ahora.postgres``).
+                 here, import ``ahora.threads.postgres``).
 * ``pgconnect``  connecting to PostgreSQL with the password hidden.
 * ``store``      ``open_checkpointer`` / ``close_checkpointer``: the one store for settings;
                  ``record_turn`` lists an ``Agent(threads=True)`` turn.

@@ -6,7 +6,7 @@ in the config file) to a libpq URL such as ``postgresql://user:pass@db:5432/ahor
 your own code::
 
     from ahora import Agent
-    from ahora.postgres import postgres_checkpointer
+    from ahora.threads.postgres import postgres_checkpointer
 
     saver = postgres_checkpointer("postgresql://postgres@127.0.0.1:5432/postgres")
     agent = Agent(checkpointer=saver)

@@ -37,7 +37,7 @@ def open_checkpointer(settings: Settings) -> BaseCheckpointSaver[Any]:
 
 def close_checkpointer(saver: Any) -> None:
     """Close the saver's connection, if it has one: SQLite (compacted first) or a
-    PostgreSQL one (``ahora.postgres``; a psycopg connection or pool).
+    PostgreSQL one (``ahora.threads.postgres``; a psycopg connection or pool).
 
     An async connection (``apostgres_checkpointer``) is left alone: close it with
     ``await saver.conn.close()``.

@@ -9,7 +9,7 @@ it calls the model), instead of both saving and one silently replacing the other
   held ids guards the turns of one process against each other, and the file stays
   open for the life of the process (closing any descriptor of it would drop every
   lock the process holds on it).
-* PostgreSQL: a session-level advisory lock keyed on the thread (``ahora.postgres``),
+* PostgreSQL: a session-level advisory lock keyed on the thread (``ahora.threads.postgres``),
   dropped by the server when the connection goes.
 
 Both stores also check, as each checkpoint is written, that it continues the thread's
