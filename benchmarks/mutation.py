@@ -100,7 +100,14 @@ TARGETS: dict[str, list[str]] = {
         "tests/tools/test_calculator.py",
         "tests/tools/test_calculator_hostile.py",
     ],
-    "export.py": ["tests/test_export.py", "tests/test_secrets.py"],
+    "export.py": [
+        "tests/test_export.py",
+        "tests/test_secrets.py",
+        "tests/test_export_turns.py",
+        "tests/test_export_offered.py",
+    ],
+    "offered.py": ["tests/test_export_offered.py"],
+    "middleware/offered_tools.py": ["tests/test_export_offered.py"],
     "events.py": ["tests/test_events.py", "tests/test_agent_loop.py", "tests/cli/test_render.py"],
     # The conversation format (run_stats, this_run, markers) once it leaves budget.py.
     "messages.py": [
@@ -108,6 +115,7 @@ TARGETS: dict[str, list[str]] = {
         "tests/middleware/test_loop_guard.py",
         "tests/test_events.py",
         "tests/test_export.py",
+        "tests/test_export_turns.py",  # answered_calls
     ],
     "threads.py": [
         "tests/threads/test_thread_index.py",
@@ -149,8 +157,6 @@ EQUIVALENT: dict[str, str] = {
     "| or: operand 2 dropped": _IDS_SET,
     'middleware/dangling_calls.py | tool_call_id=call["id"] or "", '
     "| or: operand 2 dropped": _IDS_SET,
-    "middleware/dangling_calls.py | if missing and not isinstance(message, ToolMessage): "
-    "| and: operand 1 dropped": "extending by an empty list and resetting it is a no-op",
     "middleware/empty_reply.py | return bool(ai) and all(not m.tool_calls and not m.text.strip() "
     "for m in ai) | and: operand 1 dropped #2": "a model response always holds one AIMessage",
     'middleware/invalid_tool_calls.py | tool_call_id=call["id"] or "", '

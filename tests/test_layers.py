@@ -35,6 +35,8 @@ LAYERS: list[tuple[str, list[str]]] = [
             "ahora.models",
             "ahora.prompt",
             "ahora.safe_text",
+            "ahora.schemas",
+            "ahora.sourced",
             "ahora.offered",
             "ahora.pages",
             "ahora.worker",

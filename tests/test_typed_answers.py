@@ -360,3 +360,37 @@ async def test_async_streaming_gives_partials_too() -> None:
         events = [e async for e in agent.astream("?", output=Forecast)]
     assert any(isinstance(e, PartialOutput) for e in events)
     assert events[-1].answer.output == Forecast(**GOOD)  # type: ignore[union-attr]
+
+
+# -- provenance per field ---------------------------------------------------------------------
+
+
+def test_sourced_fields_must_cite_a_page_the_run_fetched() -> None:
+    from langchain_core.tools import tool
+
+    from ahora import Sourced
+    from ahora.messages import source
+
+    page = "https://rates.example/today"
+
+    @tool(response_format="content_and_artifact")
+    def rates() -> tuple[str, dict[str, Any]]:
+        """Today's exchange rates."""
+        return "USD/EUR 0.92", {"sources": [source(page, "Rates today")]}
+
+    class Rates(BaseModel):
+        usd_eur: Sourced[float]
+
+    invented = {"usd_eur": {"value": 0.92, "source": "https://made.up/rates"}}
+    model = answered(
+        tool_call("rates", {}),
+        tool_call("Rates", invented),
+        tool_call("Rates", {"usd_eur": {"value": 0.92, "source": page}}),
+    )
+    answer = Agent(model, [rates]).ask("Dollar in euros?", output=Rates)
+    assert answer.output is not None and answer.output.usd_eur.value == 0.92
+    cited = answer.source(answer.output.usd_eur.source)
+    assert cited is not None and cited["fetched_at"] and cited["title"] == "Rates today"
+    # The invented URL went back to the model as an error naming the real one.
+    retry = str(model.requests[2][-1].content)
+    assert "made.up" in retry and page in retry

@@ -18,6 +18,7 @@ if _TYPE_CHECKING:
     from ahora.budget import Budget
     from ahora.context import RunContext
     from ahora.settings import Settings
+    from ahora.sourced import Sourced
 
 __all__ = [
     "Agent",
@@ -25,6 +26,7 @@ __all__ = [
     "Budget",
     "RunContext",
     "Settings",
+    "Sourced",
     "__version__",
     "build_agent",
     "create_agent",
@@ -38,6 +40,7 @@ _LAZY = {
     "Budget": "ahora.budget",
     "RunContext": "ahora.context",
     "Settings": "ahora.settings",
+    "Sourced": "ahora.sourced",
 }
 
 

@@ -76,6 +76,11 @@ class Answer:
         cited = [s for s in self.sources if s["url"] and s["url"].rstrip("/") in self.text]
         return cited or list(self.sources)
 
+    def source(self, url: str) -> Source | None:
+        """The source with this URL (its title and ``fetched_at``), if the run fetched it:
+        how a ``Sourced`` field of a typed answer (``ahora.Sourced``) is traced."""
+        return next((s for s in self.sources if s["url"] == url), None)
+
     def to_dict(self) -> dict[str, Any]:
         """The shape of ``ahora ask --json``."""
         return {

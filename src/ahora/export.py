@@ -23,8 +23,16 @@ Choices, and why:
 * Malformed tool calls (``ahora.middleware.invalid_tool_calls``) and their error
   replies are dropped, and so are calls never answered (a run cut short): a trainer
   must not learn to produce them. Text-only parts of multimodal messages are kept.
-* The "empty reply" fallback text stays (the conversation needs it) with
-  ``"weight": 0`` so trainers do not learn it.
+* Text ahora wrote in the model's place stays (the conversation needs it) with
+  ``"weight": 0`` so trainers do not learn it: the "empty reply" fallback, and every
+  reply made at a limit (``STOPPED_EARLY``: the budget's or the deadline's fallback
+  text and summary, or an answer written under a last-turn note the export lacks).
+* A tool result answers a call only right after the reply that made it: providers
+  and local servers that number calls per reply reuse ids (``call_0_0``) across
+  turns, so an id answered in one turn never makes another turn's call count as
+  answered.
+* Lines are one record each for any reader: U+2028 and U+2029 (line breaks to
+  ``str.splitlines`` and JavaScript) are written as ``\\u`` escapes.
 * Secrets never leave: every string is scrubbed of known secret values (provider API
   keys, passwords, anything in an env var named like ``*_API_KEY``/``*_TOKEN``), in
   case a user pasted one or a tool echoed one.
@@ -39,7 +47,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TextIO
 
-from ahora.offered import OFFERED
+from ahora.offered import OFFERED, schema_hash
 from ahora.safe_text import json_text
 
 if TYPE_CHECKING:
@@ -61,6 +69,9 @@ __all__ = [
 
 REDACTED = "[REDACTED]"
 _MIN_SECRET = 8  # shorter values would scrub ordinary words
+# Line breaks to str.splitlines() and JavaScript that JSON leaves raw (only ever inside
+# strings, where the escape means the same character).
+_LINE_BREAKS = str.maketrans({"\u2028": "\\u2028", "\u2029": "\\u2029"})
 
 
 def tool_schemas(tools: Sequence[BaseTool] | Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -71,12 +82,16 @@ def tool_schemas(tools: Sequence[BaseTool] | Sequence[Mapping[str, Any]]) -> lis
 
 
 def offered_tools(
-    messages: Sequence[BaseMessage], recorded: Mapping[str, Any]
+    messages: Sequence[BaseMessage],
+    recorded: Mapping[str, Any],
+    spare: Mapping[str, Any] | None = None,
 ) -> list[dict[str, Any]] | None:
     """The schemas the model was offered in a conversation, in the order first offered
     (``recorded``: the thread's ``ahora_tools`` channel); None when its replies carry
     no record (saved before ahora kept one). ``KeyError``: a recorded hash whose schema
-    is missing."""
+    is missing from both ``recorded`` and ``spare`` (schemas by hash, e.g. the agent's
+    tools today: the same hash is the same schema, so a thread saved while the channel
+    kept only its last value is recovered exactly when its tools did not change)."""
     hashes: dict[str, None] = {}
     found = False
     for m in messages:
@@ -84,7 +99,9 @@ def offered_tools(
         if m.type == "ai" and OFFERED in meta:
             found = True
             hashes.update(dict.fromkeys(meta[OFFERED]))
-    return [recorded[h] for h in hashes] if found else None
+    if not found:
+        return None
+    return [recorded[h] if h in recorded else (spare or {})[h] for h in hashes]
 
 
 def conversation_to_openai(
@@ -95,26 +112,27 @@ def conversation_to_openai(
     """One conversation as an OpenAI chat fine-tuning example (see the module docstring)."""
     from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, ToolMessage
 
-    from ahora.messages import EMPTY_FALLBACK
+    from ahora.messages import EMPTY_FALLBACK, STOPPED_EARLY, answered_calls
     from ahora.messages import INVALID_ARGUMENTS as MARKER
 
-    answered = {m.tool_call_id for m in messages if isinstance(m, ToolMessage)}
+    answered = answered_calls(messages)  # within each turn: ids repeat across turns
     out: list[dict[str, Any]] = []
     if system_prompt:
         out.append({"role": "system", "content": system_prompt})
     open_calls: set[str] = set()
-    for m in messages:
+    for i, m in enumerate(messages):
         if isinstance(m, SystemMessage):
             out.append({"role": "system", "content": m.text})
         elif isinstance(m, HumanMessage):
             out.append({"role": "user", "content": m.text})
         elif isinstance(m, AIMessage):
-            calls = [
-                c
-                for c in m.tool_calls
-                if c.get("id") in answered and MARKER not in (c.get("args") or {})
-            ]
-            open_calls = {str(c["id"]) for c in calls}
+            calls = []
+            for c in m.tool_calls:
+                call_id = c.get("id") or ""  # no id: no result can be paired with it
+                fresh = call_id and call_id in answered[i] - open_calls
+                if fresh and MARKER not in (c.get("args") or {}):
+                    open_calls.add(call_id)  # an id twice in one reply: the first only
+                    calls.append(c)
             text = m.text
             if not calls and not text.strip():
                 continue
@@ -131,7 +149,7 @@ def conversation_to_openai(
                     }
                     for c in calls
                 ]
-            if text == EMPTY_FALLBACK and not calls:
+            if not calls and (text == EMPTY_FALLBACK or STOPPED_EARLY in m.response_metadata):
                 item["weight"] = 0
             out.append(item)
         elif isinstance(m, ToolMessage) and m.tool_call_id in open_calls:
@@ -265,11 +283,12 @@ def export_threads(
     threads = list(_latest(checkpointer, ids))  # every id checked before writing
     scrub = known_secrets() if secrets is None else list(secrets)
     fallback = tool_schemas(tools) if tools is not None else None
+    spare = {schema_hash(s): s for s in fallback or []}
     written = 0
     for thread_id, messages, recorded, when in threads:
         reason = None
         try:
-            schemas = offered_tools(messages, recorded)
+            schemas = offered_tools(messages, recorded, spare)
         except KeyError as exc:
             schemas, reason = None, f"the schema of an offered tool is missing ({exc})"
         if schemas is None:
@@ -287,7 +306,9 @@ def export_threads(
             if on_skip is not None:
                 on_skip(thread_id, reason)
             continue
-        # json_text: C1 and bidi controls as \u escapes, inert on a terminal, same data.
-        out.write(json_text(json.dumps(redact(example, scrub), ensure_ascii=False)) + "\n")
+        # json_text: C1 and bidi controls as \u escapes, inert on a terminal, same data;
+        # U+2028/U+2029 too, or str.splitlines() would cut the record in two.
+        text = json_text(json.dumps(redact(example, scrub), ensure_ascii=False))
+        out.write(text.translate(_LINE_BREAKS) + "\n")
         written += 1
     return written

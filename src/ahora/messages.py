@@ -47,6 +47,7 @@ __all__ = [
     "Artifact",
     "RunStats",
     "Source",
+    "answered_calls",
     "content_text",
     "fence",
     "now_iso",
@@ -104,6 +105,28 @@ def this_run(messages: Sequence[BaseMessage]) -> Sequence[BaseMessage]:
         if isinstance(messages[i], HumanMessage):
             return messages[i + 1 :]
     return messages
+
+
+def answered_calls(messages: Sequence[BaseMessage]) -> dict[int, set[str]]:
+    """For each assistant message (by index), the ids of its tool calls answered by the
+    tool messages right after it. An answer counts only in its own turn: providers and
+    local servers that number calls per reply reuse ids (``call_0_0``), so an id
+    answered elsewhere in the thread says nothing about this call."""
+    from langchain_core.messages import AIMessage, ToolMessage
+
+    out: dict[int, set[str]] = {}
+    current: set[str] | None = None
+    for i, m in enumerate(messages):
+        if isinstance(m, ToolMessage):
+            if current is not None:
+                current.add(m.tool_call_id)
+        elif isinstance(m, AIMessage):
+            current = out[i] = set()
+        else:
+            current = None
+    for i, ids in out.items():
+        ids &= {c.get("id") or "" for c in getattr(messages[i], "tool_calls", [])}
+    return out
 
 
 @dataclass(frozen=True, slots=True)

@@ -71,3 +71,50 @@ async def test_a_thread_that_died_mid_tool_continues_on_the_async_path() -> None
     assert shape(sent)[-3:] == ["AIMessage", "note x", "HumanMessage"]
     saved = agent.graph.get_state(config).values["messages"]
     assert not any(isinstance(m, ToolMessage) for m in saved)  # the thread keeps the truth
+
+
+def test_an_id_answered_in_another_turn_does_not_answer_this_call() -> None:
+    """Models that number calls per reply reuse ``call_0_0`` every turn: a result in
+    one turn never counts for a call in another, before it or after it."""
+    later_answered = [HumanMessage("q"), calls("call_0_0"), HumanMessage("again")]
+    later_answered += [calls("call_0_0"), result("call_0_0")]
+    assert shape(answer_dangling(later_answered)) == [
+        "HumanMessage",
+        "AIMessage",
+        "note call_0_0",
+        "HumanMessage",
+        "AIMessage",
+        "result call_0_0",
+    ]
+    earlier_answered = [HumanMessage("q"), calls("call_0_0"), result("call_0_0")]
+    earlier_answered += [HumanMessage("again"), calls("call_0_0"), HumanMessage("more")]
+    assert shape(answer_dangling(earlier_answered))[-3:] == [
+        "AIMessage",
+        "note call_0_0",
+        "HumanMessage",
+    ]
+
+
+def test_a_result_that_answers_no_call_of_its_turn_is_left_out() -> None:
+    """A result after a user message (or for an id its reply never made) would be
+    refused by the API: the request goes without it, the call before gets its note."""
+    messages = [HumanMessage("q"), calls("x"), HumanMessage("again"), result("x")]
+    messages += [calls("y"), result("z"), result("y")]
+    assert shape(answer_dangling(messages)) == [
+        "HumanMessage",
+        "AIMessage",
+        "note x",
+        "HumanMessage",
+        "AIMessage",
+        "result y",
+    ]
+
+
+def test_a_second_result_for_one_call_is_left_out() -> None:
+    messages = [HumanMessage("q"), calls("x"), result("x"), result("x"), AIMessage("done")]
+    assert shape(answer_dangling(messages)) == [
+        "HumanMessage",
+        "AIMessage",
+        "result x",
+        "AIMessage",
+    ]

@@ -24,7 +24,10 @@ __all__ = ["OfferedToolsMiddleware"]
 
 class OfferedToolsState(AgentState[Any]):
     # Private: kept in the checkpoint for the export, not in the graph's input or output.
-    ahora_tools: NotRequired[Annotated[dict[str, Any], merge_schemas, PrivateStateAttr]]
+    # The reducer comes last: LangGraph reads only the last ``Annotated`` item as one
+    # (``langgraph.graph.state._is_field_binop``); LangChain finds ``PrivateStateAttr``
+    # anywhere in the list.
+    ahora_tools: NotRequired[Annotated[dict[str, Any], PrivateStateAttr, merge_schemas]]
 
 
 class OfferedToolsMiddleware(AgentMiddleware[OfferedToolsState, Any, Any]):

@@ -34,7 +34,14 @@ from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 
 from ahora.context import context_of
 from ahora.errors import InvalidSettings
-from ahora.messages import EXTRA_CALLS, OUTPUT_ERROR, STOPPED_EARLY, content_text, run_stats
+from ahora.messages import (
+    EXTRA_CALLS,
+    OUTPUT_ERROR,
+    STOPPED_EARLY,
+    content_text,
+    run_stats,
+    this_run,
+)
 from ahora.schemas import check_json_schema
 
 __all__ = ["RETRIES", "Strategy", "TypedOutputMiddleware", "response_format_for"]
@@ -66,6 +73,29 @@ def _validation_error(schema: dict[str, Any], value: Any) -> str | None:
     return f"{where}: {first.message}"
 
 
+def _uncited(request: ModelRequest[Any], value: Any) -> str | None:
+    """A ``Sourced`` field citing a URL this run never fetched (ahora.sourced)."""
+    from ahora.sourced import cited_urls
+
+    cited = list(cited_urls(value))
+    if not cited:
+        return None
+    fetched = {
+        str(src.get("url"))
+        for m in this_run(request.messages)
+        if isinstance(m, ToolMessage) and isinstance(m.artifact, dict)
+        for src in m.artifact.get("sources") or []
+    }
+    for path, url in cited:
+        if url not in fetched:
+            known = ", ".join(sorted(fetched)) or "none: fetch the data with a tool first"
+            return (
+                f"{path} cites {url!r}, which no tool result of this run came from; "
+                f"cite one of: {known}"
+            )
+    return None
+
+
 def _usage_sum(messages: list[AIMessage]) -> dict[str, int] | None:
     totals = {"input_tokens": 0, "output_tokens": 0, "total_tokens": 0}
     seen = False
@@ -86,9 +116,9 @@ class TypedOutputMiddleware(AgentMiddleware[Any, Any, Any]):
         fmt = request.response_format
         if response.structured_response is not None:
             schema = _schema_dict(fmt)
-            if schema is None:
-                return None
-            return _validation_error(schema, response.structured_response)
+            if schema is not None:
+                return _validation_error(schema, response.structured_response)
+            return _uncited(request, response.structured_response)
         ai = next((m for m in response.result if isinstance(m, AIMessage)), None)
         if ai is None:
             return None
