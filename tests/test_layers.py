@@ -25,6 +25,7 @@ LAYERS: list[tuple[str, list[str]]] = [
             "ahora.__about__",
             "ahora.errors",
             "ahora.pricing",
+            "ahora.masking",
             "ahora.settings",
             "ahora.budget",
             "ahora.messages",
@@ -60,7 +61,7 @@ LAYERS: list[tuple[str, list[str]]] = [
     ),
     ("recipe", ["ahora.profiles", "ahora.recipe"]),
     ("views", ["ahora.answer", "ahora.events", "ahora.export", "ahora.timeline"]),
-    ("agent", ["ahora.agent", "ahora.server"]),
+    ("agent", ["ahora.agent", "ahora.server", "ahora.server_http"]),
     ("cli", ["ahora.cli", "ahora.__main__"]),
 ]
 

@@ -357,9 +357,11 @@ def build_graph(
         mw.RunContextMiddleware(context, gates=gates),
         mw.DatePromptMiddleware(instructions, user_timezone(timezone), zone_name=settings.timezone),
         mw.DanglingToolCallsMiddleware(),
+        mw.LoneSurrogatesMiddleware(),  # no \ud800 from a model or a tool enters the state
         mw.EmptyReplyMiddleware(),
         mw.ToolOutputMiddleware(settings.tool_output_chars),
         mw.InvalidToolCallsMiddleware(),
+        mw.ToolCallCapMiddleware(),  # at most max_tool_calls_per_reply run from one reply
         mw.BudgetMiddleware(
             budget.steps, max_tokens=budget.tokens, max_cost=budget.cost, prices=settings.prices
         ),

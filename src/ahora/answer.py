@@ -6,7 +6,7 @@ import html
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypedDict
 
-from ahora.safe_text import no_images
+from ahora.safe_text import inert_markdown, markdown_link, no_images
 
 if TYPE_CHECKING:
     from ahora.messages import Source
@@ -114,14 +114,17 @@ class Answer:
         return timeline(self.messages, turn)
 
     def _repr_markdown_(self) -> str:
-        # Markdown stays Markdown; raw HTML (say, copied from a hostile page) does not run.
-        lines = [self.text.replace("<", "&lt;")]
+        # Markdown stays Markdown; raw HTML (say, copied from a hostile page) does not
+        # run, and only http(s) addresses become links (in the text and the sources).
+        lines = [inert_markdown(self.text)]
         if self.sources:
             lines.append("\n**Sources**\n")
             for i, s in enumerate(self.cited_sources, 1):
-                title = html.escape(s.get("title") or s["url"]).replace("]", "&#93;")
+                title = html.escape(s.get("title") or s["url"])
+                title = title.replace("[", "&#91;").replace("]", "&#93;")
                 fetched = f" — fetched {s['fetched_at']}" if s.get("fetched_at") else ""
-                lines.append(f"{i}. [{title}]({s['url']}){fetched}")
+                link = markdown_link(title, s["url"])
+                lines.append(f"{i}. {link}{html.escape(fetched)}")
         footer = (
             f"{self.steps} step{'' if self.steps == 1 else 's'} · "
             f"{self.usage['input_tokens']}+{self.usage['output_tokens']} tokens"

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from ahora.answer import Answer, ToolCallRecord, Usage
 from ahora.messages import EXTRA_CALLS, STOPPED_EARLY, content_text, run_stats, shown_args, unfence
-from ahora.safe_text import no_images
+from ahora.safe_text import inert_markdown, no_images
 
 if TYPE_CHECKING:
     from ahora.messages import Source
@@ -42,7 +42,8 @@ def _args(args: dict[str, Any]) -> str:
 
 def _md(text: str) -> str:
     """Outside text (tool output, model arguments) made inert for Markdown/HTML."""
-    return no_images(html.escape(text).replace("`", "&#96;").replace("\n", " "))
+    escaped = html.escape(text).replace("`", "&#96;").replace("]", "&#93;")  # no links
+    return no_images(escaped.replace("\n", " "))
 
 
 # Each event has ``_repr_markdown_`` so that ``for e in agent.stream(...): display(e)``
@@ -67,7 +68,7 @@ class Token:
     text: str
 
     def _repr_markdown_(self) -> str:
-        return no_images(self.text.replace("<", "&lt;"))
+        return inert_markdown(self.text)
 
 
 @dataclass(frozen=True, slots=True)

@@ -55,7 +55,7 @@ from urllib3.util.retry import Retry
 
 from ahora import netguard
 from ahora.__about__ import __version__
-from ahora.errors import RedirectRefused, ToolFailure
+from ahora.errors import BlockedURL, RedirectRefused, ToolFailure
 
 if TYPE_CHECKING:
     from ahora.netguard import Resolver
@@ -121,7 +121,9 @@ def _build_session(s: Settings, retries: int) -> requests.Session:
     try:
         import requests_cache
 
-        s.cache_dir.mkdir(parents=True, exist_ok=True)
+        from ahora.settings import private_dir
+
+        private_dir(s.cache_dir)  # the pages the user read
         sess = requests_cache.CachedSession(
             str(s.cache_dir / "http"),
             backend="sqlite",
@@ -424,11 +426,18 @@ def get(
     (default :func:`call_budget`); bodies past ``settings.page_max_bytes`` are
     refused and never cached. Redirects are followed up to ``MAX_REDIRECTS`` times,
     but never to another origin while a credential header is sent.
+
+    The configured origin is the developer's choice (it may well be a private
+    address); where it redirects to is the service's. Every redirect hop therefore
+    passes the private-address guard (the configured origin exempt) and connects to
+    the address that was checked, so a service cannot send ahora to a metadata or
+    intranet address.
     """
     budget = timeout or call_budget(settings)
     sess = session(settings, retries=retries)
     carries_credential = any(k.lower() in CREDENTIAL_HEADERS for k in headers or {})
     current = requests.Request("GET", url, params=params).prepare().url or url
+    configured = _origin(current)
     with _Call(budget) as call:
         token = _current.set(call)
         try:
@@ -443,7 +452,7 @@ def get(
                         f"{_shorten(current)} redirected to {_shorten(following)}, another "
                         "origin; not following it, so the credentials are not sent there"
                     )
-                current = following
+                current = _guard_redirect(url, following, configured, settings, call)
         finally:
             _current.reset(token)
     raise ToolFailure(f"{_host(url)} redirected more than {MAX_REDIRECTS} times; giving up")
@@ -476,7 +485,47 @@ def _send(
             raise ToolFailure(
                 f"could not connect to {_host(url)} (network down or host unreachable)"
             ) from exc
-        raise ToolFailure(f"the request to {_host(url)} failed: {exc}") from exc
+        from ahora.masking import mask_urls
+
+        raise ToolFailure(f"the request to {_host(url)} failed: {mask_urls(str(exc))}") from exc
+
+
+def _guard_redirect(
+    url: str,
+    following: str,
+    configured: tuple[str, str, int | None],
+    settings: Settings,
+    call: _Call,
+) -> str:
+    """Check a redirect target of a configured service and pin the call to it; from
+    the first redirect on, the call connects only to checked addresses."""
+    host = configured[1]
+    try:
+        target = netguard.check_url(
+            following,
+            allow_private=settings.allow_private_urls,
+            resolver=_bounded(netguard.system_resolver, call.remaining()),
+            trusted_hosts=(host,) if _origin(following) == configured else (),
+        )
+    except _SlowResolve as exc:
+        raise ToolFailure(f"{exc}; gave up") from exc
+    except BlockedURL as exc:
+        reason = str(exc).partition(": ")[2] or str(exc)
+        raise BlockedURL(
+            f"{_host(url)} redirected to {_shorten(following)}, which is not followed: {reason}"
+        ) from exc
+    if call.pinned is None:
+        call.pinned = {}
+        if configured[2] is not None:  # the service itself, as it was reached so far
+            bracketed = f"[{host}]" if ":" in host else host
+            origin = netguard.check_url(
+                f"{configured[0]}://{bracketed}:{configured[2]}/",
+                resolver=_bounded(netguard.system_resolver, call.remaining()),
+                trusted_hosts=(host,),
+            )
+            call.pinned[(origin.host.rstrip("."), origin.port)] = origin.addresses
+    call.pinned[(target.host.rstrip("."), target.port)] = target.addresses
+    return target.url
 
 
 def get_json(url: str, **kwargs: Any) -> Any:
@@ -507,10 +556,15 @@ def _origin(url: str) -> tuple[str, str, int | None]:
 
 
 def _host(url: str) -> str:
-    return urlsplit(url).netloc or url
+    """``host:port`` for a message, never the ``user:password@`` before it."""
+    return urlsplit(url).netloc.rpartition("@")[2] or _shorten(url)
 
 
 def _shorten(url: str, limit: int = 200) -> str:
+    """A URL for a message: credentials masked (``ahora.masking``), at most ``limit``."""
+    from ahora.masking import mask_urls
+
+    url = mask_urls(url)
     return url if len(url) <= limit else url[: limit - 3] + "..."
 
 

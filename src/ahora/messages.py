@@ -242,7 +242,13 @@ _LOOKALIKES = str.maketrans(
         "\u0131": "i",  # dotless i
     }
 )
-_TOKEN = re.compile(r"&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});?|.", re.S)
+# One token: an HTML entity, a backslash escape (``\u003c`` from JSON, with any
+# number of backslashes for JSON inside JSON; ``\x3c``), or one character.
+_TOKEN = re.compile(
+    r"&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});?"
+    r"|\\+(?:u[0-9a-fA-F]{4}|x[0-9a-fA-F]{2})|.",
+    re.S,
+)
 _TAG = re.compile(r"</?tooloutput")
 
 
@@ -250,7 +256,14 @@ _TAG = re.compile(r"</?tooloutput")
 def _shadow(token: str) -> str:
     """How a reader sees one character (or one entity) when looking for a tag: entities
     decoded, NFKC, case folded, lookalikes mapped, accents dropped, and format
-    characters (zero-width, soft hyphen, bidi), spaces, dashes and underscores gone."""
+    characters (zero-width, soft hyphen, bidi), spaces, dashes and underscores gone.
+
+    Backslashes are gone too and ``\\u003c`` reads as ``<``: Markdown escapes a page's
+    literal tag as ``\\</tool\\_output>`` and JSON writes ``<\\/tool_output>``, and a
+    model reads both as the tag."""
+    if token.startswith("\\"):
+        escape = token.lstrip("\\")
+        token = chr(int(escape[1:], 16)) if escape else ""
     text = html.unescape(token) if token.startswith("&") else token
     text = unicodedata.normalize("NFKC", text).casefold().translate(_LOOKALIKES)
     return "".join(
@@ -263,7 +276,7 @@ def _shadow(token: str) -> str:
 def _defuse(text: str) -> str:
     """Rename every fence-like tag in ``text``, however it is spelled, to
     ``<tool_output_`` (or ``</tool_output_``), so nothing inside can open or close it."""
-    if text.isascii() and "<" not in text and "&" not in text:
+    if text.isascii() and "<" not in text and "&" not in text and "\\" not in text:
         return text  # nothing here could read as a tag
     starts: list[int] = []  # where each token of the shadow text begins in ``text``
     ends: list[int] = []

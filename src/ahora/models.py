@@ -20,6 +20,7 @@ from ahora.errors import (
     NoModelConfigured,
     ProviderNotInstalled,
 )
+from ahora.masking import mask_url
 from ahora.settings import Settings, get_settings
 
 if TYPE_CHECKING:
@@ -71,12 +72,17 @@ class Probe:
 
     url: str  # the URL asked
     models: tuple[str, ...] = ()
-    error: str | None = None  # why it did not answer usefully (names the URL)
+    error: str | None = None  # why it did not answer usefully (names the URL, masked)
     redirect_refused: bool = False  # it redirected the API key to another origin
 
     @property
     def answered(self) -> bool:
         return self.error is None
+
+    @property
+    def shown_url(self) -> str:
+        """The URL as it may be printed: password and secret query values masked."""
+        return mask_url(self.url)
 
 
 @dataclass(frozen=True)
@@ -87,6 +93,11 @@ class ModelChoice:
     reason: str
     base_url: str | None = None
     probe: Probe | None = None  # the server asked during auto-detection, if any
+
+    @property
+    def shown_base_url(self) -> str | None:
+        """``base_url`` as it may be printed: password and secret query values masked."""
+        return mask_url(self.base_url) if self.base_url else None
 
 
 def installed_providers() -> dict[str, bool]:
@@ -155,18 +166,19 @@ def _probe(
     from ahora.errors import ToolFailure
 
     headers = {**headers, "Cache-Control": "no-store", "Accept": "application/json"}
+    shown = mask_url(url)
     try:
         resp = http.get(url, headers=headers, settings=settings, timeout=timeout, retries=0)
     except http.RedirectRefused as exc:
         return Probe(url, error=str(exc), redirect_refused=True)
     except ToolFailure as exc:
-        return Probe(url, error=f"{url}: {exc}")
+        return Probe(url, error=f"{shown}: {exc}")
     if resp.status_code >= 400:
-        return Probe(url, error=f"{url} answered HTTP {resp.status_code}")
+        return Probe(url, error=f"{shown} answered HTTP {resp.status_code}")
     try:
         found = tuple(str(n) for n in names(resp.json()))
     except (ValueError, KeyError, TypeError):
-        return Probe(url, error=f"{url} did not answer with a list of models")
+        return Probe(url, error=f"{shown} did not answer with a list of models")
     return Probe(url, models=found)
 
 
@@ -326,4 +338,4 @@ def _at(exc: BaseException) -> str:
     from urllib.parse import urlsplit
 
     parts = urlsplit(str(url))
-    return f" at {parts.scheme}://{parts.netloc}{parts.path}" if parts.netloc else ""
+    return f" at {mask_url(f'{parts.scheme}://{parts.netloc}{parts.path}')}" if parts.netloc else ""

@@ -13,6 +13,7 @@ This module is deliberately a plain dataclass over ``os.environ`` and ``tomllib`
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import re
@@ -67,6 +68,39 @@ def data_dir(environ: Mapping[str, str] | None = None) -> Path:
     return Path(user_data_dir("ahora", appauthor=False))
 
 
+def private_dir(path: Path) -> Path:
+    """``path`` as a folder only its owner can enter (0700), made with its missing parents.
+
+    Conversations, indexed documents and chat history live in the data folder; with
+    the usual umask they would be readable by every local user. Bits are only ever
+    taken away (a folder someone made read-only stays so), and a folder that is not
+    ours keeps its mode.
+    """
+    missing = [p for p in (path, *path.parents) if not p.exists()]
+    for folder in reversed(missing):
+        folder.mkdir(mode=0o700, exist_ok=True)
+    _restrict(path, 0o700)
+    return path
+
+
+def private_file(path: Path) -> Path:
+    """``path`` as a file only its owner can read (0600), created empty if missing, in a
+    private folder. SQLite gives its ``-wal`` and ``-shm`` files the database's mode."""
+    private_dir(path.parent)
+    # A folder or file we may not write: the reader opens it read-only or reports it.
+    with contextlib.suppress(OSError):
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY | os.O_APPEND, 0o600))
+    _restrict(path, 0o600)
+    return path
+
+
+def _restrict(path: Path, allowed: int) -> None:
+    with contextlib.suppress(OSError):  # not ours, or gone: nothing we may change
+        mode = path.stat().st_mode & 0o7777
+        if mode & ~allowed:
+            os.chmod(path, mode & allowed)
+
+
 @dataclass(frozen=True, kw_only=True)
 class Settings:
     """All of ahora's settings. Field name ``x`` reads env var ``AHORA_X``."""
@@ -93,6 +127,8 @@ class Settings:
     timeout: float | None = None
     tool_timeout: float = 60.0
     tool_output_chars: int = 12_000
+    max_tool_calls_per_reply: int = 16
+    """Tool calls run from one model reply; the rest are answered with an error."""
     timezone: str | None = None
     units: Units = "metric"
 
@@ -123,6 +159,19 @@ class Settings:
     """Conversations ``Agent()`` keeps in memory without a checkpointer (least recent go)."""
     keep_history: bool = False
     """Keep every checkpoint of saved threads (LangGraph's time travel), not only the latest."""
+
+    def __repr__(self) -> str:
+        """Every shown field with its secrets masked (``ahora.masking``): a notebook cell
+        that shows the settings shows no MCP header, env token, key argument or URL
+        password. Keys and the PostgreSQL URL are not shown at all."""
+        from ahora.masking import mask
+
+        shown = (
+            f"{f.name}={mask(f.name, getattr(self, f.name))!r}"
+            for f in dataclasses.fields(self)
+            if f.repr
+        )
+        return f"Settings({', '.join(shown)})"
 
     @property
     def effective_search_backend(self) -> Literal["ddgs", "searxng"]:

@@ -257,8 +257,9 @@ def _prompt_loop(chat: Chat) -> None:
     from prompt_toolkit.history import FileHistory
     from prompt_toolkit.key_binding import KeyBindings
 
-    history = chat.session.settings.home / "chat_history"
-    history.parent.mkdir(parents=True, exist_ok=True)
+    from ahora.settings import private_file
+
+    history = private_file(chat.session.settings.home / "chat_history")  # 0600
     keys = KeyBindings()
 
     @keys.add("escape", "enter")

@@ -149,7 +149,7 @@ def _probe_line(probe: Probe) -> Text:
     names = ", ".join(probe.models[:5]) + (", ..." if len(probe.models) > 5 else "")
     count = f"{len(probe.models)} model" + ("" if len(probe.models) == 1 else "s")
     return Text("  ✓ ", style="green") + Text(
-        f"{probe.url} answered: {count}" + (f" ({names})" if names else "")
+        f"{probe.shown_url} answered: {count}" + (f" ({names})" if names else "")
     )
 
 
@@ -172,8 +172,8 @@ def models(model: ModelOpt = None, no_color: NoColorOpt = False) -> None:
         console.print(
             Text.assemble(("Why:       ", "bold"), _model_reason(settings, model, choice))
         )
-        if choice.base_url:
-            console.print(Text.assemble(("Server:    ", "bold"), choice.base_url))
+        if choice.shown_base_url:
+            console.print(Text.assemble(("Server:    ", "bold"), choice.shown_base_url))
     console.print(Text("Servers:", style="bold"))
     for probe in _probes(settings, choice):
         console.print(_probe_line(probe))

@@ -22,6 +22,8 @@ import re
 import sqlite3
 from pathlib import Path
 
+from ahora.settings import private_file
+
 __all__ = [
     "SCHEMA_VERSION",
     "connect",
@@ -86,7 +88,7 @@ def connect(path: Path) -> sqlite3.Connection:
     The connection may be used from other threads (LangChain runs sync tools in a
     thread pool); ``DocIndex`` serialises access with a lock.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_file(path)  # 0600 in a 0700 folder: the indexed documents' text is in it
     conn = sqlite3.connect(path, timeout=30.0, check_same_thread=False, isolation_level=None)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")

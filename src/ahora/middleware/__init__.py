@@ -14,10 +14,12 @@ from ahora.middleware.dangling_calls import DanglingToolCallsMiddleware
 from ahora.middleware.date_prompt import DatePromptMiddleware
 from ahora.middleware.empty_reply import EmptyReplyMiddleware
 from ahora.middleware.invalid_tool_calls import InvalidToolCallsMiddleware
+from ahora.middleware.lone_surrogates import LoneSurrogatesMiddleware
 from ahora.middleware.loop_guard import LoopGuardMiddleware
 from ahora.middleware.model_fallback import ModelFallbackMiddleware
 from ahora.middleware.offered_tools import OfferedToolsMiddleware
 from ahora.middleware.run_context import RunContextMiddleware
+from ahora.middleware.tool_call_cap import ToolCallCapMiddleware
 from ahora.middleware.tool_errors import ToolErrorsMiddleware
 from ahora.middleware.tool_output import ToolOutputMiddleware
 from ahora.middleware.tool_timeout import ToolTimeoutMiddleware
@@ -30,10 +32,12 @@ __all__ = [
     "DatePromptMiddleware",
     "EmptyReplyMiddleware",
     "InvalidToolCallsMiddleware",
+    "LoneSurrogatesMiddleware",
     "LoopGuardMiddleware",
     "ModelFallbackMiddleware",
     "OfferedToolsMiddleware",
     "RunContextMiddleware",
+    "ToolCallCapMiddleware",
     "ToolErrorsMiddleware",
     "ToolOutputMiddleware",
     "ToolTimeoutMiddleware",

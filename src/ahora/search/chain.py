@@ -31,6 +31,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 from ahora.errors import BackendError, RateLimited, SearchUnavailable
+from ahora.safe_text import no_surrogates
 from ahora.search.base import SearchBackend, SearchResult
 from ahora.search.limiter import MAX_BACKOFF_SECONDS, limiter_for, reset_limiters
 from ahora.search.store import Backoff, StoredResults, reset_stores, store_at
@@ -139,6 +140,21 @@ def backends_from_settings(settings: Settings) -> list[SearchBackend]:
     return [ddgs, searxng]
 
 
+def _scrubbed(result: SearchResult) -> SearchResult:
+    """A result without lone surrogates (they fail the store's SQLite write, and later
+    every reader of the conversation)."""
+    fields = (result.title, result.url, result.snippet, result.date or "")
+    if all(no_surrogates(f) is f for f in fields):
+        return result
+    return replace(
+        result,
+        title=no_surrogates(result.title),
+        url=no_surrogates(result.url),
+        snippet=no_surrogates(result.snippet),
+        date=no_surrogates(result.date) if result.date else result.date,
+    )
+
+
 def search(
     query: str,
     max_results: int,
@@ -153,6 +169,7 @@ def search(
     Raises ``SearchUnavailable`` when no backend could answer at all.
     """
     s = settings or get_settings()
+    query = no_surrogates(query)  # it keys the store: SQLite cannot encode a lone one
     chain = list(backends) if backends is not None else backends_from_settings(s)
     # The same words put to other services are another question: agents with their
     # own SearXNG (their own settings) must not get each other's cached answers.
@@ -196,7 +213,7 @@ def search(
         if wait > 0:
             time.sleep(wait)
         try:
-            results = backend.search(query, max_results)
+            results = [_scrubbed(r) for r in backend.search(query, max_results)]
         except RateLimited as exc:
             window = limiter.back_off(exc.retry_after)
             now = clock()

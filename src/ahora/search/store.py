@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from ahora.search.base import SearchResult
+from ahora.settings import private_file
 
 __all__ = ["Backoff", "SearchStore", "StoredResults", "reset_stores", "store_at"]
 
@@ -172,7 +173,7 @@ class SearchStore:
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
         if not self._ready:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            private_file(self.path)  # the user's queries
         conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT)
         try:
             conn.execute("PRAGMA synchronous=NORMAL")  # WAL: no fsync per commit; a cache

@@ -47,6 +47,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import quote
 
+from ahora.settings import private_file
 from ahora.threads.guard import check_not_stale, check_parent
 from ahora.threads.threaded import SyncBackedAsync
 from ahora.threads.turnlock import hold_sqlite_thread
@@ -81,7 +82,7 @@ def connect(path: Path) -> sqlite3.Connection:
     shared-memory file: it is opened read-only, and as ``immutable`` (read as it is on
     disk) when even that fails.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_file(path)  # 0600 in a 0700 folder: every conversation is in it
     tries = [str(path), f"file:{quote(str(path))}?mode=ro", f"file:{quote(str(path))}?immutable=1"]
     for i, target in enumerate(tries):
         conn = sqlite3.connect(
