@@ -37,6 +37,7 @@ LAYERS: list[tuple[str, list[str]]] = [
             "ahora.pages",
             "ahora.worker",
             "ahora.trust",
+            "ahora.subprocesses",
         ],
     ),
     (

@@ -183,4 +183,4 @@ def test_stdio_servers_are_started_under_the_relay(monkeypatch: pytest.MonkeyPat
     load_server_tools("demo", {"command": "my-server", "args": ["--x"]})
     assert seen["demo"]["command"] == sys.executable
     assert seen["demo"]["args"][-3:] == ["demo", "my-server", "--x"]
-    assert "relay_stderr" in seen["demo"]["args"][1]
+    assert seen["demo"]["args"][0] == "-I" and "ahora.mcp:_relay" in seen["demo"]["args"]

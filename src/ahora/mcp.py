@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import functools
+import os
 import signal
 import subprocess
 import sys
@@ -119,33 +120,37 @@ def load_server_tools(
     return [_with_sync(t) for t in tools]
 
 
-# Run in a fresh interpreter: put the parent's ahora first on the path, then relay.
-_RELAY = (
-    "import sys; sys.path.insert(0, sys.argv.pop(1)); "
-    "from ahora.mcp import relay_stderr; sys.exit(relay_stderr(sys.argv[1], sys.argv[2:]))"
-)
-
-
 def _relayed(name: str, conn: dict[str, Any]) -> dict[str, Any]:
     """A stdio connection that starts the server under ``relay_stderr``.
 
     The MCP SDK hands a stdio server the terminal's own stderr, so whatever the server
     logs (a tool's error text, a page it fetched) would reach the terminal raw,
-    escape sequences and all. The relay is the same Python and the same ahora.
+    escape sequences and all. The relay is the same Python and the same ahora, an
+    isolated helper (:mod:`ahora.subprocesses`) in a neutral folder: a ``signal.py``
+    in the working folder never runs in it. The server itself still starts in the
+    folder the user configured (``cwd``, else the current one), with the environment
+    the SDK gives it (a few plain variables plus the table's ``env``).
     """
-    package_root = str(Path(__file__).resolve().parent.parent)
-    args = ["-c", _RELAY, package_root, name, str(conn["command"]), *conn["args"]]
-    return {**conn, "command": sys.executable, "args": args}
+    from ahora.subprocesses import helper
+
+    server_cwd = str(Path(conn.get("cwd") or os.getcwd()).resolve())
+    h = helper("ahora.mcp:_relay", server_cwd, name, str(conn["command"]), *conn["args"])
+    return {**conn, "command": h.argv[0], "args": h.argv[1:], "cwd": h.cwd}
 
 
-def relay_stderr(name: str, argv: list[str]) -> int:
-    """Run ``argv`` (an MCP server) with stdin and stdout passed through, and its
-    stderr copied to ours a line at a time, cleaned (``ahora.safe_text``) and marked
+def _relay(cwd: str, name: str, *argv: str) -> int:
+    """The relay helper's entry: ``relay_stderr`` with the server in ``cwd``."""
+    return relay_stderr(name, list(argv), cwd=cwd)
+
+
+def relay_stderr(name: str, argv: list[str], *, cwd: str | None = None) -> int:
+    """Run ``argv`` (an MCP server, in ``cwd``) with stdin and stdout passed through, and
+    its stderr copied to ours a line at a time, cleaned (``ahora.safe_text``) and marked
     with the server's name. Returns the server's exit code."""
     from ahora.safe_text import clean
 
     try:
-        proc = subprocess.Popen(argv, stderr=subprocess.PIPE)
+        proc = subprocess.Popen(argv, stderr=subprocess.PIPE, cwd=cwd)
     except OSError as exc:
         sys.stderr.write(clean(f"[mcp:{name}] cannot start {argv[0]}: {exc}", one_line=True))
         sys.stderr.write("\n")
