@@ -19,7 +19,6 @@ from pathlib import Path
 import pytest
 
 from ahora import worker
-from ahora.subprocesses import NEUTRAL_DIR, helper, start
 
 SERVER = Path(__file__).parent / "fixtures" / "mcp_server.py"
 # Names the helpers (or what they import) would look up on sys.path.
@@ -64,7 +63,7 @@ def test_the_parsing_worker_imports_nothing_from_the_folder_and_gets_no_keys(
     assert "lagoon" in found["text"]
     seen = worker.run("tests.fixtures.probe:surroundings", b"", seconds=60)
     assert "OPENAI_API_KEY" not in seen["env"]
-    assert seen["cwd"] == NEUTRAL_DIR
+    assert seen["cwd"] == "/"
     assert str(Path.cwd()) not in seen["path"] and "" not in seen["path"]
     assert ran(planted) == []
 
@@ -105,8 +104,10 @@ def test_the_mcp_relay_runs_nothing_from_the_folder(planted: Path) -> None:
 
 
 def test_a_helper_is_started_isolated() -> None:
+    from ahora.subprocesses import helper, start
+
     h = helper("tests.fixtures.probe:surroundings", env={"ONLY": "this"})
-    assert h.argv[1] == "-I" and h.cwd == NEUTRAL_DIR
+    assert h.argv[1] == "-I" and h.cwd == "/"
     assert "ONLY" in h.env and not any(k.endswith("_API_KEY") for k in h.env)
     code = (
         "import json, os, sys; "
@@ -115,4 +116,4 @@ def test_a_helper_is_started_isolated() -> None:
     proc = start(helper("builtins:exec", code, env={"ONLY": "this"}), stdout=subprocess.PIPE)
     out, _ = proc.communicate(timeout=60)
     seen = json.loads(out)
-    assert seen["cwd"] == NEUTRAL_DIR and "ONLY" in seen["env"] and "" not in seen["path"]
+    assert seen["cwd"] == "/" and "ONLY" in seen["env"] and "" not in seen["path"]
