@@ -153,7 +153,7 @@ def load_server_tools(
         raise _innermost(group) from group
     out = []
     for t in tools:
-        t = _with_sync(t)
+        t = _with_sync(t, chosen)
         t.metadata = {**(t.metadata or {}), "ahora_mcp_pool": chosen}
         out.append(t)
     return out
@@ -408,8 +408,13 @@ def _innermost(group: BaseExceptionGroup[Any]) -> Exception:
     return exc if isinstance(exc, Exception) else RuntimeError(str(exc))
 
 
-def _with_sync(tool: BaseTool) -> BaseTool:
-    """The adapters' async-only tool, plus a sync function that runs its coroutine."""
+async def _awaited(awaitable: Awaitable[_T]) -> _T:
+    return await awaitable
+
+
+def _with_sync(tool: BaseTool, pool: SessionPool | None = None) -> BaseTool:
+    """The adapters' async-only tool, plus a sync function that runs its coroutine
+    (on the pool's loop when given: no event loop built per call)."""
     from langchain_core.tools import StructuredTool
 
     if not isinstance(tool, StructuredTool) or tool.func is not None or tool.coroutine is None:
@@ -421,6 +426,8 @@ def _with_sync(tool: BaseTool) -> BaseTool:
     # things into both.
     @functools.wraps(coroutine)
     def call(*args: Any, **kwargs: Any) -> Any:
+        if pool is not None:
+            return pool.submit(_awaited(coroutine(*args, **kwargs))).result()
         return run_sync(coroutine(*args, **kwargs))
 
     return tool.model_copy(update={"func": call})
