@@ -92,9 +92,9 @@ def test_a_killed_server_is_reopened_on_the_next_call(tmp_path: Path) -> None:
     tools = load_server_tools("demo", config(counter), pool=pool)
     assert add(tools, 1, 2) == "3"
     [first] = starts(counter)
+    relay = int(Path(f"/proc/{first}/stat").read_text().rsplit(")", 1)[1].split()[1])
     os.kill(first, signal.SIGKILL)
-    assert wait_dead(first)
-    time.sleep(0.3)  # the relay notices and exits
+    assert wait_dead(first) and wait_dead(relay)  # the relay noticed and exited
     assert add(tools, 2, 3) == "5"
     assert len(starts(counter)) == 2 and alive(starts(counter)[1])
     pool.close()
@@ -170,3 +170,12 @@ def test_the_cli_starts_each_server_once_per_question(tmp_path: Path, isolated_e
     pids = starts(counter)
     assert len(pids) == 1, pids
     assert wait_dead(pids[0])  # and it ended with the program
+
+
+def test_a_reconfigured_server_ends_the_old_session(tmp_path: Path) -> None:
+    pool = SessionPool()
+    old, new = tmp_path / "old", tmp_path / "new"
+    assert add(load_server_tools("demo", config(old), pool=pool), 1, 1) == "2"
+    assert add(load_server_tools("demo", config(new), pool=pool), 2, 2) == "4"
+    assert wait_dead(starts(old)[0]) and len(starts(new)) == 1
+    pool.close()

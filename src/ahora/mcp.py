@@ -243,11 +243,15 @@ class SessionPool:
             return self._loop
 
     def _server(self, name: str, conn: dict[str, Any]) -> _Server:
+        stale = None
         with self._lock:
             server = self._servers.get(name)
             if server is None or server.conn != conn:
+                stale = server  # reconfigured: the old session ends
                 server = self._servers[name] = _Server(name, conn)
-            return server
+        if stale is not None:
+            self.submit(stale.shut())
+        return server
 
     def starts(self, name: str) -> int:
         """How many times this pool started (opened) server ``name``."""

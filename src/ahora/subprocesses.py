@@ -54,7 +54,10 @@ class Helper:
 def helper_path(cwd: str | None = None) -> list[str]:
     """The parent's ``sys.path`` without the entries that mean "the working folder"."""
     here = os.path.realpath(cwd if cwd is not None else os.getcwd())
-    return [p for p in sys.path if p and os.path.realpath(p) != here]
+    # Relative entries are made absolute (the helper runs elsewhere); those that are
+    # the working folder itself ('', '.', or its absolute name) are left out.
+    kept = [os.path.abspath(p) for p in sys.path if p]
+    return [p for p in kept if os.path.realpath(p) != here]
 
 
 def helper(entry: str, *args: str, env: Mapping[str, str] | None = None) -> Helper:
