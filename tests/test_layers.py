@@ -43,6 +43,7 @@ LAYERS: list[tuple[str, list[str]]] = [
             "ahora.trust",
             "ahora.timing",
             "ahora.tracing",
+            "ahora.subprocesses",
         ],
     ),
     (

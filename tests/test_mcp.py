@@ -10,13 +10,12 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from ahora import Agent
 from ahora.errors import InvalidSettings
-from ahora.mcp import _relayed, connection, load_server_tools
+from ahora.mcp import _relayed, close_sessions, connection, load_server_tools
 from ahora.testing import ScriptedChatModel, tool_call
 from ahora.tools.registry import ToolLoadWarning, available_tools, describe_tools, tool_problems
 
@@ -30,6 +29,13 @@ def write_config(home: Path, servers: dict[str, dict[str, object]]) -> None:
         lines += [f"{k} = {json.dumps(v)}" for k, v in table.items()]
     home.mkdir(parents=True, exist_ok=True)
     (home / "config.toml").write_text("\n".join(lines) + "\n")
+
+
+@pytest.fixture(autouse=True)
+def _sessions_closed() -> Iterator[None]:
+    """Sessions stay open for the process: end them with the test (and its servers)."""
+    yield
+    close_sessions()
 
 
 @pytest.fixture
@@ -167,20 +173,8 @@ def test_a_stdio_servers_stderr_reaches_the_terminal_cleaned(tmp_path: Path) -> 
     assert not any(c in done.stderr for c in "\x1b\x07\u202e")
 
 
-def test_stdio_servers_are_started_under_the_relay(monkeypatch: pytest.MonkeyPatch) -> None:
-    import langchain_mcp_adapters.client
-
-    seen: dict[str, Any] = {}
-
-    class Client:
-        def __init__(self, connections: dict[str, Any]) -> None:
-            seen.update(connections)
-
-        async def get_tools(self, *, server_name: str) -> list[Any]:
-            return []
-
-    monkeypatch.setattr(langchain_mcp_adapters.client, "MultiServerMCPClient", Client)
-    load_server_tools("demo", {"command": "my-server", "args": ["--x"]})
-    assert seen["demo"]["command"] == sys.executable
-    assert seen["demo"]["args"][-3:] == ["demo", "my-server", "--x"]
-    assert "relay_stderr" in seen["demo"]["args"][1]
+def test_stdio_servers_are_started_under_the_relay() -> None:
+    conn = _relayed("demo", connection("demo", {"command": "my-server", "args": ["--x"]}))
+    assert conn["command"] == sys.executable
+    assert conn["args"][0] == "-I" and "ahora.mcp:_relay" in conn["args"]
+    assert conn["args"][-3:] == ["demo", "my-server", "--x"]

@@ -36,7 +36,7 @@ from pathlib import Path
 
 from langchain_core.tools import tool
 
-Path(__file__).with_name("RAN").write_text("the file ran")
+Path(__file__).parent.parent.joinpath("RAN").write_text("the file ran")
 
 
 @tool
@@ -60,7 +60,7 @@ def stranger(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def ran(folder: Path) -> bool:
-    return (folder / "tools" / "RAN").exists()
+    return (folder / "RAN").exists()
 
 
 def test_an_untrusted_folder_runs_nothing_and_replaces_nothing(stranger: Path) -> None:

@@ -635,12 +635,16 @@ class Agent:
         return answer
 
     def close(self) -> None:
-        """Close the saved-threads store (``threads=True``); a no-op otherwise."""
+        """Close the saved-threads store (``threads=True``) and the MCP sessions of this
+        agent's tools (reopened if a tool is called again)."""
         if self.threads is not None:
             from ahora.threads import close_checkpointer
 
             close_checkpointer(self.checkpointer)
             self.threads.close()
+        from ahora.mcp import close_sessions  # MCP servers this agent's tools opened
+
+        close_sessions(self.tools)
 
     def ask(
         self,

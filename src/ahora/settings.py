@@ -271,6 +271,10 @@ def _read_config(path: Path) -> dict[str, Any]:
     # Allow both flat keys and an [ahora] table; [mcp_servers] is a table of tables.
     flat = dict(data.pop("ahora", {}))
     flat.update(data)
+    # A relative tools_dir names a folder beside the config file, never one in every
+    # working folder (naming a folder is trust; a relative name would name them all).
+    if isinstance(flat.get("tools_dir"), str) and flat["tools_dir"]:
+        flat["tools_dir"] = str(path.parent / Path(flat["tools_dir"]).expanduser())
     return flat
 
 

@@ -12,7 +12,9 @@ Workers are kept warm and reused: starting one costs a Python start plus the
 parser's import (about 0.6 s for trafilatura on a quiet 2-core machine), paid once;
 a call on a warm worker costs about a millisecond of pipe traffic plus the copy of
 the input. Only a killed or crashed worker is replaced. Workers read requests on
-stdin and exit when it closes, so they never outlive the program.
+stdin and exit when it closes, so they never outlive the program. A worker is an
+isolated helper (:mod:`ahora.subprocesses`): nothing from the working folder is
+imported and it gets no API keys, since it parses what an attacker wrote.
 
 The protocol is deliberately not pickle: a JSON header line (function and keyword
 arguments) then the raw input bytes go in; a JSON line comes back. A compromised
@@ -109,12 +111,14 @@ class _Worker:
     def __init__(self, memory: int, preload: str) -> None:
         self.memory = memory
         self.preload = preload
-        self.proc = subprocess.Popen(
-            [sys.executable, "-c", "from ahora.worker import _serve; _serve()"],
+        from ahora.subprocesses import helper, start
+
+        env = {"AHORA_WORKER_MEMORY": str(memory), "AHORA_WORKER_PRELOAD": preload}
+        self.proc = start(
+            helper("ahora.worker:_serve", env=env),  # isolated: no folder code, no keys
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
-            env=_environment(memory, preload),
         )
 
     def call(
@@ -148,18 +152,6 @@ class _Worker:
             with contextlib.suppress(OSError):
                 if stream is not None:
                     stream.close()
-
-
-def _environment(memory: int, preload: str) -> dict[str, str]:
-    """The parent's environment, with this ahora importable and the worker's limits."""
-    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    path = os.pathsep.join(p for p in (here, os.environ.get("PYTHONPATH", "")) if p)
-    return {
-        **os.environ,
-        "PYTHONPATH": path,
-        "AHORA_WORKER_MEMORY": str(memory),
-        "AHORA_WORKER_PRELOAD": preload,
-    }
 
 
 def _read_line(stream: IO[bytes], deadline: float) -> bytes:

@@ -134,7 +134,10 @@ def test_a_timed_out_extraction_is_stopped(
     assert killed and all(w.proc.poll() is not None for w in killed)
 
 
-def test_worker_runs_out_of_memory_cleanly() -> None:
+def test_worker_runs_out_of_memory_cleanly(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    # Workers never import from the working folder, so run from elsewhere than the
+    # repository (whose tests package is on this process's path as the folder itself).
+    monkeypatch.chdir(tmp_path)
     with pytest.raises(MemoryError):
         worker.run("tests.tools.test_read_page_hostile:_hog", b"", seconds=20, memory=64 << 20)
     # the next call gets a fresh worker and works

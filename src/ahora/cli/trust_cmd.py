@@ -14,7 +14,7 @@ import typer
 from ahora.cli.common import fail
 from ahora.safe_text import clean
 from ahora.settings import data_dir
-from ahora.trust import local_files, revoke, trust, trusted
+from ahora.trust import UntrustableFolder, local_files, revoke, trust, trusted
 
 __all__ = ["app"]
 
@@ -36,10 +36,12 @@ def trust_folder(
     list_: Annotated[bool, typer.Option("--list", help="List the trusted folders.")] = False,
     revoke_: Annotated[bool, typer.Option("--revoke", help="Stop trusting FOLDER.")] = False,
 ) -> None:
-    """Trust FOLDER's tools/*.py (they run as you) and agents/*.toml; re-asked when they change.
+    """Trust FOLDER's tools/ tree (its *.py run as you) and agents/*.toml; re-asked when
+    any of those files changes.
 
-    Until a folder is trusted, ahora skips them and says so. --tools-dir DIR and
-    --agent PATH need no trust: naming them is trust.
+    Until a folder is trusted, ahora skips them and says so. What runs is the source
+    that was hashed, never bytecode from the folder. --tools-dir DIR and --agent PATH
+    need no trust: naming them is trust.
     """
     home = data_dir()
     if list_:
@@ -58,7 +60,10 @@ def trust_folder(
         return
     if not folder.is_dir():
         raise fail(f"{_shown(folder)} is not a folder")
-    record = trust(folder, home)
+    try:
+        record = trust(folder, home)
+    except UntrustableFolder as exc:
+        raise fail(str(exc)) from exc
     files = [p.relative_to(record.folder) for p in local_files(record.folder)]
     typer.echo(f"Trusted {_shown(record.folder)}.")
     if files:
@@ -66,4 +71,4 @@ def trust_folder(
         for rel in files:
             typer.echo(f"  {_shown(rel)}")
     else:
-        typer.echo("It has no tools/*.py nor agents/*.toml yet; add them, then trust it again.")
+        typer.echo("It has no tools/ files nor agents/*.toml yet; add them, then trust it again.")

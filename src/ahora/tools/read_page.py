@@ -25,12 +25,13 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any
 
 from langchain_core.tools import tool
 
-from ahora import worker
+from ahora import netguard, worker
 from ahora.errors import ToolFailure
 from ahora.http import call_budget, fetch_guarded
 from ahora.pages import Extracted, extract_main_text, text_codec, tidy
@@ -106,6 +107,26 @@ def read_page(url: str, start: int = 0, runtime: Runtime = None) -> tuple[str, A
     return text, {"sources": [source(final_url, page.title)]}
 
 
+def _warming(settings: Any) -> Callable[[str, int], list[str]]:
+    """The OS resolver, warming the parser's worker once a host's addresses pass the
+    address guard's test: a refused URL starts no process."""
+
+    def resolve(host: str, port: int) -> list[str]:
+        addresses = netguard.system_resolver(host, port)
+        if settings.allow_private_urls or all(_public(a) for a in addresses):
+            worker.warm(preload="ahora.pages")
+        return addresses
+
+    return resolve
+
+
+def _public(address: str) -> bool:
+    try:
+        return netguard.address_problem(address) is None
+    except ValueError:
+        return False
+
+
 def _load(url: str, settings: Any) -> tuple[str, Extracted]:
     """Fetch and extract, or reuse a recent extraction of the same URL."""
     key = (url, settings.allow_private_urls, settings.page_max_bytes)
@@ -118,8 +139,8 @@ def _load(url: str, settings: Any) -> tuple[str, Extracted]:
     # The tool's work never outlives the tool: fetch and extraction share one budget.
     budget = call_budget(settings)
     deadline = time.monotonic() + budget
-    worker.warm(preload="ahora.pages")  # the worker starts while the page downloads
-    fetched = fetch_guarded(url, settings=settings, timeout=budget)
+    resolver = _warming(settings)  # the worker starts while the page downloads
+    fetched = fetch_guarded(url, settings=settings, timeout=budget, resolver=resolver)
     host = _host(fetched.final_url)
     if fetched.status >= 400:
         raise ToolFailure(f"{fetched.final_url} answered HTTP {_status(fetched.status)}")

@@ -17,9 +17,14 @@ Four sources, loaded in this order (the first tool to claim a name keeps it):
 3. **Local tool files**: every ``*.py`` (not starting with ``_``) in
    ``settings.tools_dir`` (``AHORA_TOOLS_DIR``, the config file, ``--tools-dir``) or,
    when that is unset, in ``./tools`` if it exists and the working folder is trusted
-   (``ahora trust``, see :mod:`ahora.trust`). Each file is imported and every
-   ``BaseTool`` in its namespace (or its ``__all__``) is a tool. These files run with
-   your permissions, like any Python you import: only point ahora at folders you trust.
+   (``ahora trust``, see :mod:`ahora.trust`). Each file is run and every ``BaseTool``
+   in its namespace (or its ``__all__``) is a tool. These files run with your
+   permissions: only point ahora at folders you trust. What runs is exactly what was
+   read and hashed: the files are read once (``ahora.trust.Snapshot``) and compiled
+   from those bytes, never from a ``__pycache__`` in the folder. The files form one
+   package per folder, so a tool imports its helpers relatively
+   (``from .helpers import greet`` for ``tools/helpers/__init__.py``), and those
+   come from the same read.
 4. **MCP servers** from ``settings.mcp_servers`` (``[mcp_servers.NAME]`` tables; see
    :mod:`ahora.mcp`).
 5. **Your documents**: ``search_docs`` over the document index (``ahora docs add``),
@@ -44,6 +49,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import importlib.abc
 import importlib.util
 import json
 import os
@@ -58,7 +64,7 @@ from typing import TYPE_CHECKING, Any
 
 from ahora.__about__ import __version__
 from ahora.settings import Settings, get_settings
-from ahora.trust import use_local
+from ahora.trust import Snapshot, read_tree, trusted_snapshot
 
 if TYPE_CHECKING:
     from importlib.metadata import EntryPoint
@@ -227,33 +233,86 @@ def load_builtin_tools() -> list[BaseTool]:
 def local_tools_dir(settings: Settings | None = None) -> Path | None:
     """``settings.tools_dir`` when set, else ``./tools`` when it exists and the working
     folder is trusted (``ahora.trust``), else None."""
-    s = settings or get_settings()
+    found = _local_sources(settings or get_settings())
+    return found[0] if found is not None else None
+
+
+def _local_sources(s: Settings) -> tuple[Path, dict[str, bytes], tuple[str, ...]] | None:
+    """The local tools folder and its files' bytes (read once: these are what run), or
+    None; plus the problems of the read (links out of a named folder)."""
     if s.tools_dir:
-        return Path(s.tools_dir).expanduser()
+        folder = Path(s.tools_dir).expanduser()
+        snap = read_tree(folder) if folder.is_dir() else Snapshot(folder, {})
+        return folder, snap.files, snap.problems
     default = Path("tools")
-    return default if default.is_dir() and use_local(Path.cwd(), s.home) else None
+    if not default.is_dir():
+        return None
+    trusted = trusted_snapshot(Path.cwd(), s.home)
+    return (default, trusted.under("tools"), ()) if trusted is not None else None
 
 
-def _local_files(folder: Path | None) -> list[Path]:
-    if folder is None or not folder.is_dir():
-        return []
-    return sorted(p for p in folder.glob("*.py") if not p.name.startswith(("_", ".")))
+def _tool_files(files: dict[str, bytes]) -> list[str]:
+    """The top-level ``*.py`` files that are tool modules (not ``_private`` ones)."""
+    return sorted(
+        rel
+        for rel in files
+        if "/" not in rel and rel.endswith(".py") and not rel.startswith(("_", "."))
+    )
 
 
-def _import_file(path: Path) -> Any:
-    digest = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:10]
-    name = f"ahora_local_tools.{path.stem}_{digest}"
-    spec = importlib.util.spec_from_file_location(name, path)
-    if spec is None or spec.loader is None:
-        raise ImportError(f"cannot import {path}")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # pydantic resolves postponed annotations through it
-    try:
-        spec.loader.exec_module(module)
-    except BaseException:
-        sys.modules.pop(name, None)
-        raise
-    return module
+class _SnapshotImporter(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """Imports the modules of one tools folder from the bytes that were read (and
+    hashed), as the package ``package``: never from disk again, never a ``.pyc``."""
+
+    def __init__(self, package: str, folder: Path, files: dict[str, bytes]) -> None:
+        self.package = package
+        self.folder = folder
+        self.files = files
+
+    def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> Any:
+        if fullname == self.package:
+            return importlib.util.spec_from_loader(fullname, self, is_package=True)
+        if not fullname.startswith(self.package + "."):
+            return None
+        rel = fullname[len(self.package) + 1 :].replace(".", "/")
+        for name, package in ((f"{rel}.py", False), (f"{rel}/__init__.py", True)):
+            if name in self.files:
+                spec = importlib.util.spec_from_loader(fullname, self, is_package=package)
+                if spec is not None:
+                    spec.origin = str(self.folder / name)
+                    spec.has_location = True
+                    spec.submodule_search_locations = [] if package else None
+                return spec
+        return None
+
+    def create_module(self, spec: Any) -> None:
+        return None
+
+    def exec_module(self, module: Any) -> None:
+        if module.__name__ == self.package:
+            module.__path__ = []  # submodules come from this importer only
+            return
+        origin = str(module.__spec__.origin)
+        source = self.files[Path(origin).relative_to(self.folder).as_posix()]
+        exec(compile(source, origin, "exec", dont_inherit=True), module.__dict__)
+
+
+def _install(folder: Path, files: dict[str, bytes]) -> str:
+    """Register ``folder``'s snapshot as a package (replacing an earlier read of it)."""
+    digest = hashlib.sha256(str(folder.resolve()).encode()).hexdigest()[:10]
+    package = f"ahora_local_tools_{digest}"
+    for name in [n for n in sys.modules if n == package or n.startswith(package + ".")]:
+        del sys.modules[name]
+    sys.meta_path[:] = [
+        f for f in sys.meta_path if not (isinstance(f, _SnapshotImporter) and f.package == package)
+    ]
+    sys.meta_path.insert(0, _SnapshotImporter(package, folder, files))
+    return package
+
+
+def _import_file(package: str, rel: str) -> Any:
+    """Run one tool module (``greet.py``) of the installed package."""
+    return importlib.import_module(f"{package}.{rel.removesuffix('.py')}")
 
 
 def _tools_in_module(module: Any) -> list[BaseTool]:
@@ -269,13 +328,23 @@ def _tools_in_module(module: Any) -> list[BaseTool]:
 
 
 def _load_local(found: ToolSet, settings: Settings) -> None:
-    folder = local_tools_dir(settings)
-    if settings.tools_dir and folder is not None and not folder.is_dir():
+    sources = _local_sources(settings)
+    if sources is None:
+        return
+    folder, files, problems = sources
+    if settings.tools_dir and not folder.is_dir():
         found.problems.append(f"tools_dir {str(folder)!r} is not a folder; no local tools loaded")
         return
-    for path in _local_files(folder):
+    if problems:
+        found.problems.append(
+            f"tools_dir {str(folder)!r} skipped: {'; '.join(problems)}; no local tools loaded"
+        )
+        return
+    package = _install(folder, files)
+    for rel in _tool_files(files):
+        path = folder / rel
         try:
-            tools = _tools_in_module(_import_file(path))
+            tools = _tools_in_module(_import_file(package, rel))
         except Exception as exc:
             found.problems.append(_problem(f"local tool file {str(path)!r}", exc))
             continue
@@ -406,7 +475,8 @@ def _mtime(path: Path) -> int:
 def _cache_key(s: Settings) -> str:
     """A digest of everything that can change the tool list (stats only; no imports)."""
     here = Path(__file__).parent
-    folder = local_tools_dir(s)
+    sources = _local_sources(s)
+    folder, files = (sources[0], sources[1]) if sources is not None else (None, {})
     parts = {
         "format": _CACHE_FORMAT,
         "version": __version__,
@@ -414,7 +484,7 @@ def _cache_key(s: Settings) -> str:
         "builtin_modules": [(p.name, _mtime(p)) for p in sorted(here.glob("*.py"))],
         # As given (origins show it) and resolved (a relative one depends on the cwd).
         "local_dir": [str(folder), str(folder.resolve())] if folder is not None else None,
-        "local": [(str(p.resolve()), _mtime(p)) for p in _local_files(folder)],
+        "local": [(rel, _mtime(folder / rel)) for rel in sorted(files)] if folder else None,
         "mcp": json.dumps(dict(s.mcp_servers), sort_keys=True, default=str),
         "docs": _mtime(_docs_db(s)),
     }
