@@ -15,6 +15,52 @@ if TYPE_CHECKING:
 __all__ = ["Answer", "ToolCallRecord", "Usage", "jsonable"]
 
 
+def _is_json(text: str) -> bool:
+    import json
+
+    try:
+        json.loads(text)
+    except ValueError:
+        return not text.strip()
+    return True
+
+
+def _is_rows(value: Any) -> bool:
+    return isinstance(value, list) and bool(value) and all(isinstance(v, dict) for v in value)
+
+
+def _sourced(value: Any) -> bool:
+    return isinstance(value, dict) and set(value) == {"value", "source"}
+
+
+def _cell(value: Any, numbers: dict[str, int]) -> str:
+    """One table cell, inert: no live tag, no pipe, no newline."""
+    import json
+
+    if _sourced(value):
+        n = numbers.get(str(value["source"]))
+        shown = _cell(value["value"], numbers)
+        return f"{shown} [{n}]" if n else f"{shown} (unlisted source)"
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    text = inert_markdown(" ".join(str(text).split()))
+    return text.replace("|", "\\|")
+
+
+def _rows_table(rows: list[Any], numbers: dict[str, int]) -> str:
+    """One row per item; the columns are every key the items have, in order."""
+    if not _is_rows(rows):
+        return _cell(rows, numbers)
+    columns: list[str] = []
+    for row in rows:
+        columns += [k for k in row if k not in columns]
+    head = "| " + " | ".join(_cell(c, numbers) for c in columns) + " |"
+    rule = "|" + "---|" * len(columns)
+    body = [
+        "| " + " | ".join(_cell(row.get(c, ""), numbers) for c in columns) + " |" for row in rows
+    ]
+    return "\n".join([head, rule, *body])
+
+
 def jsonable(value: Any) -> Any:
     """A typed answer as plain JSON data (Pydantic models, dataclasses, dicts, lists)."""
     dump = getattr(value, "model_dump", None)
@@ -113,10 +159,31 @@ class Answer:
 
         return timeline(self.messages, turn)
 
+    def _output_markdown(self) -> str:
+        """The typed answer as tables: fields and values, one row per item of a list
+        (a ``Sourced`` value shows the number of its source in the list below)."""
+        numbers = {s["url"]: i for i, s in enumerate(self.cited_sources, 1)}
+        value = jsonable(self.output)
+        if isinstance(value, list):
+            return _rows_table(value, numbers)
+        if not isinstance(value, dict):
+            return _cell(value, numbers)
+        scalars = {k: v for k, v in value.items() if not _is_rows(v)}
+        parts = []
+        if scalars:
+            body = [f"| {_cell(k, numbers)} | {_cell(v, numbers)} |" for k, v in scalars.items()]
+            parts.append("\n".join(["| field | value |", "|---|---|", *body]))
+        for key, rows in value.items():
+            if _is_rows(rows):
+                parts.append(f"**{_cell(key, numbers)}**\n\n{_rows_table(rows, numbers)}")
+        return "\n\n".join(parts)
+
     def _repr_markdown_(self) -> str:
         # Markdown stays Markdown; raw HTML (say, copied from a hostile page) does not
         # run, and only http(s) addresses become links (in the text and the sources).
-        lines = [inert_markdown(self.text)]
+        lines = [self._output_markdown()] if self.output is not None else []
+        if self.output is None or not _is_json(self.text):
+            lines.append(inert_markdown(self.text))
         if self.sources:
             lines.append("\n**Sources**\n")
             for i, s in enumerate(self.cited_sources, 1):
