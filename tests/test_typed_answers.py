@@ -394,3 +394,62 @@ def test_sourced_fields_must_cite_a_page_the_run_fetched() -> None:
     # The invented URL went back to the model as an error naming the real one.
     retry = str(model.requests[2][-1].content)
     assert "made.up" in retry and page in retry
+
+
+# -- a profile as a reusable extractor ----------------------------------------------------------
+
+EXTRACTOR = """
+name = "extractor"
+description = "Pulls a person out of text."
+instructions = "Extract the person."
+tools = []
+output = {output}
+"""
+
+
+def test_a_profile_names_its_answer_shape(tmp_path: Any) -> None:
+    path = tmp_path / "extractor.toml"
+    path.write_text(EXTRACTOR.format(output='"name, age int: in years"'))
+    model = answered(tool_call("answer", {"name": "Ada", "age": 36}))
+    answer = Agent(model, profile=str(path)).ask("Ada Lovelace was 36.")
+    assert answer.output == {"name": "Ada", "age": 36}
+
+
+def test_a_profile_schema_can_be_a_json_file_beside_it_or_a_table(tmp_path: Any) -> None:
+    from ahora.profiles import load_profile
+
+    (tmp_path / "person.json").write_text(json.dumps(parse_concise("name")))
+    path = tmp_path / "extractor.toml"
+    path.write_text(EXTRACTOR.format(output='"person.json"'))
+    assert load_profile(str(path)).output == parse_concise("name")
+    path.write_text(
+        EXTRACTOR.format(output='{ type = "object", properties = { x = { type = "integer" } } }')
+    )
+    assert load_profile(str(path)).output == {
+        "type": "object",
+        "properties": {"x": {"type": "integer"}},
+    }
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ('"os:system"', "cannot name a Python class"),
+        ('"missing.json"', "cannot read the schema file"),
+        ('"age list"', "type 'list'"),
+        ("3", "must be a schema"),
+        ("{ type = 3 }", "not a valid JSON schema"),
+    ],
+)
+def test_a_bad_profile_schema_names_the_file_and_the_key(
+    tmp_path: Any, value: str, message: str
+) -> None:
+    from ahora.errors import InvalidProfile
+    from ahora.profiles import load_profile
+
+    path = tmp_path / "extractor.toml"
+    path.write_text(EXTRACTOR.format(output=value))
+    with pytest.raises(InvalidProfile) as caught:
+        load_profile(str(path))
+    assert "output" in str(caught.value) and message in str(caught.value)
+    assert str(path) in str(caught.value)

@@ -193,12 +193,13 @@ def build_agent(
         timeout=timeout,
         fallbacks=fallbacks,
     )
-    return _Parts(_recipe(recipe, choices, s), s).graph(
+    resolved = _recipe(recipe, choices, s)
+    return _Parts(resolved, s).graph(
         checkpointer=checkpointer,
         middleware=middleware,
         timezone=timezone,
         name=name,
-        output=output,
+        output=output if output is not None else resolved.output,
         output_strategy=output_strategy,
     )
 
@@ -505,10 +506,10 @@ class Agent:
         """The default run context; each run gets its own, with its deadline."""
         self._middleware = middleware
         self._timezone = timezone
-        self.output = output
+        self.output = output if output is not None else self.recipe.output
         self.output_strategy: Strategy = output_strategy
         self._graphs: dict[Any, CompiledStateGraph[Any, Any, Any, Any]] = {}
-        self.graph = self._graph_for(output)
+        self.graph = self._graph_for(self.output)
         """The agent's graph (with its default ``output``)."""
 
     def _graph_for(self, output: Any) -> CompiledStateGraph[Any, Any, Any, Any]:

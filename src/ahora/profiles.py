@@ -13,6 +13,9 @@ A profile names an agent and says what it is for::
     timeout = 120
     topics = ["cooking", "recipes"]       # optional domain; anything else is refused
     approval = ["read_page"]              # optional tools that need a human's yes first
+    output = "name, price float: in euros" # optional answer shape: a typed answer (the
+                                          #   concise syntax, a .json file beside this
+                                          #   one, or an inline JSON schema table)
 
 Where profiles come from, later entries adding to or overriding earlier ones with the
 same name:
@@ -63,7 +66,7 @@ Origin = Literal["built-in", "user", "project", "file"]
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 _REQUIRED = ("name", "description", "instructions")
 _BUDGET = ("max_steps", "max_tokens", "max_cost", "timeout")
-_KNOWN = (*_REQUIRED, "tools", "model", *_BUDGET, "topics", "approval")
+_KNOWN = (*_REQUIRED, "tools", "model", *_BUDGET, "topics", "approval", "output")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -81,6 +84,8 @@ class Profile:
     timeout: float | None = None
     topics: list[str] = field(default_factory=list)
     approval: list[str] = field(default_factory=list)
+    output: dict[str, Any] | None = None
+    """The answer's JSON schema, when the profile is a reusable extractor."""
     path: Path | None = None
     origin: Origin = "file"
 
@@ -261,9 +266,29 @@ def _read(path: Path, origin: Origin, *, expected_name: str | None) -> Profile:
         timeout=float(data["timeout"]) if "timeout" in data else None,
         topics=_names(path, data, "topics") if "topics" in data else [],
         approval=approval,
+        output=_output(path, data["output"]) if "output" in data else None,
         path=path,
         origin=origin,
     )
+
+
+def _output(path: Path, value: Any) -> dict[str, Any]:
+    """The profile's answer schema: the concise syntax or a ``.json`` file beside the
+    profile (never ``module:Class``: a profile names no code to import), or a table."""
+    from ahora.errors import InvalidSettings
+    from ahora.schemas import check_json_schema, load_schema
+
+    try:
+        if isinstance(value, dict):
+            return check_json_schema(value, "the output table")
+        if not isinstance(value, str) or not value.strip():
+            raise InvalidSettings("must be a schema: 'name, age int', a .json file or a table")
+        if re.fullmatch(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*", value.strip()):
+            raise InvalidSettings("a profile cannot name a Python class; use a .json schema")
+        schema = load_schema(value, base=path.parent)
+    except InvalidSettings as exc:
+        raise _fail(path, "output", str(exc)) from exc
+    return dict(schema)
 
 
 def _string(path: Path, data: dict[str, Any], key: str) -> str:

@@ -70,6 +70,8 @@ class Recipe:
     budget: Budget = field(default_factory=Budget)
     fallbacks: tuple[str | BaseChatModel, ...] = ()
     profile: Profile | None = None
+    output: Any = None
+    """The answer's type when the profile names one (``Agent(output=...)`` overrides)."""
     origins: Mapping[str, Layer] = field(default_factory=dict)
     """Where each value came from: keys ``model``, ``tools``, ``instructions``,
     ``approvals``, ``budget.steps``, ``budget.tokens``, ``budget.cost``,
@@ -131,6 +133,7 @@ def resolve_recipe(choices: Choices, settings: Settings) -> Recipe:
         budget=budget,
         fallbacks=fallbacks,
         profile=profile,
+        output=profile.output if profile is not None else None,
         origins=origins,
     )
 

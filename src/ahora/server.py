@@ -129,7 +129,7 @@ def _graph(
         settings,
         checkpointer=None,
         approvals_step=True,
-        output=json.loads(output) if output is not None else None,
+        output=json.loads(output) if output is not None else recipe.output,
     )
 
 
