@@ -453,3 +453,26 @@ def test_a_bad_profile_schema_names_the_file_and_the_key(
         load_profile(str(path))
     assert "output" in str(caught.value) and message in str(caught.value)
     assert str(path) in str(caught.value)
+
+
+def test_a_typed_answer_exports_with_its_output_tool_declared(tmp_path: Any) -> None:
+    import io
+
+    from langgraph.checkpoint.memory import InMemorySaver
+
+    from ahora.export import export_threads
+
+    saver = InMemorySaver()
+    model = answered(tool_call("clock", {"timezone": "UTC"}), tool_call("Forecast", GOOD))
+    Agent(model, ["clock"], checkpointer=saver).ask("Weather?", thread="t", output=Forecast)
+    out = io.StringIO()
+    skipped: list[str] = []
+    assert (
+        export_threads(saver, ["t"], out, secrets=[], on_skip=lambda t, r: skipped.append(r)) == 1
+    ), skipped
+    line = json.loads(out.getvalue())
+    names = {t["function"]["name"] for t in line["tools"]}
+    assert names == {"clock", "Forecast"}
+    last_call = [m for m in line["messages"] if m.get("tool_calls")][-1]["tool_calls"][0]
+    assert last_call["function"]["name"] == "Forecast"
+    assert json.loads(last_call["function"]["arguments"]) == GOOD  # as the model produced it

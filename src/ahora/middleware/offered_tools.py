@@ -38,6 +38,7 @@ class OfferedToolsMiddleware(AgentMiddleware[OfferedToolsState, Any, Any]):
     def __init__(self) -> None:
         super().__init__()
         self._cache: dict[int, tuple[Any, str, dict[str, Any]]] = {}  # id -> (tool, hash, schema)
+        self._outputs: dict[tuple[str, str, int], tuple[str, dict[str, Any]]] = {}
 
     def _schemas(self, request: ModelRequest[Any]) -> dict[str, dict[str, Any]]:
         out: dict[str, dict[str, Any]] = {}
@@ -47,6 +48,18 @@ class OfferedToolsMiddleware(AgentMiddleware[OfferedToolsState, Any, Any]):
                 schema = openai_schema(tool)
                 cached = self._cache[id(tool)] = (tool, schema_hash(schema), schema)
             out[cached[1]] = cached[2]
+        # A typed answer's output tools are offered too (LangChain adds them after the
+        # middleware): an exported example must declare the tool its answer calls.
+        fmt = request.response_format
+        for spec in getattr(fmt, "schema_specs", None) or ():
+            key = ("output", spec.name, id(fmt))
+            found = self._outputs.get(key)
+            if found is None:
+                from langchain.agents.structured_output import OutputToolBinding
+
+                schema = openai_schema(OutputToolBinding.from_schema_spec(spec).tool)
+                found = self._outputs[key] = (schema_hash(schema), schema)
+            out[found[0]] = found[1]
         return out
 
     def _tagged(
