@@ -90,8 +90,8 @@ TARGETS: dict[str, list[str]] = {
     ],
     "middleware/approvals.py": ["tests/middleware/test_approvals.py"],
     "middleware/deadline.py": ["tests/middleware/test_deadline.py"],
-    "middleware/daemon_call.py": [
-        "tests/middleware/test_daemon_call.py",
+    "daemon_call.py": [
+        "tests/test_daemon_call.py",
         "tests/middleware/test_tool_timeout.py",
         "tests/middleware/test_deadline.py",
     ],

@@ -30,6 +30,7 @@ LAYERS: list[tuple[str, list[str]]] = [
             "ahora.budget",
             "ahora.messages",
             "ahora.context",
+            "ahora.daemon_call",
             "ahora.netguard",
             "ahora.http",
             "ahora.models",

@@ -15,8 +15,12 @@
     │   ├── BlockedURL            read_page refused an address (SSRF guard)
     │   ├── RedirectRefused       a credentialed request was redirected to another origin
     │   ├── SearchUnavailable     every search backend failed or is backing off
-    │   └── BackendError          one search backend could not answer
-    │       └── RateLimited       ... because it asked us to slow down
+    │   ├── BackendError          one search backend could not answer
+    │   │   └── RateLimited       ... because it asked us to slow down
+    │   └── WorkerFailure         the page-parsing worker process failed (worker.py)
+    │       ├── WorkerTimeout     ... did not answer in time and was killed
+    │       ├── WorkerCrashed     ... died or answered nonsense (C crash, out of memory)
+    │       └── WorkerError       ... the parser raised (``kind``: its exception type)
     └── RunError                  a run could not finish
         ├── ModelAuthenticationError  the provider refused the credentials
         ├── ModelUnavailable          the provider kept failing (5xx, 429, network)
@@ -54,6 +58,10 @@ __all__ = [
     "ThreadBusy",
     "ThreadNotFound",
     "ToolFailure",
+    "WorkerCrashed",
+    "WorkerError",
+    "WorkerFailure",
+    "WorkerTimeout",
 ]
 
 
@@ -154,3 +162,24 @@ class ContextWindowExceeded(RunError):
 
 class RedirectRefused(ToolFailure):
     """A request carrying a credential was redirected to another origin."""
+
+
+class WorkerFailure(ToolFailure):
+    """The page-parsing worker process (``ahora.worker``) failed."""
+
+
+class WorkerTimeout(WorkerFailure):
+    """The worker did not answer in time and was killed."""
+
+
+class WorkerCrashed(WorkerFailure):
+    """The worker died or answered nonsense (a crash in C code, or out of memory)."""
+
+
+class WorkerError(WorkerFailure, RuntimeError):
+    """The function raised in the worker: ``kind`` is the exception's type name."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(f"{kind}: {message}" if kind else message)
+        self.kind = kind
+        self.message = message

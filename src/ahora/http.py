@@ -55,6 +55,7 @@ from urllib3.util.retry import Retry
 
 from ahora import netguard
 from ahora.__about__ import __version__
+from ahora.daemon_call import call_within
 from ahora.errors import BlockedURL, RedirectRefused, ToolFailure
 
 if TYPE_CHECKING:
@@ -233,23 +234,10 @@ def _bounded(resolver: Resolver, seconds: float) -> Resolver:
     def resolve(host: str, port: int) -> Sequence[str]:
         with contextlib.suppress(ValueError):
             return [str(ipaddress.ip_address(host))]  # a literal: nothing to ask
-        answer: list[Sequence[str]] = []
-        failure: list[BaseException] = []
-
-        def work() -> None:
-            try:
-                answer.append(resolver(host, port))
-            except BaseException as exc:  # handed to the caller
-                failure.append(exc)
-
-        worker = threading.Thread(target=work, name="ahora-resolve", daemon=True)
-        worker.start()
-        worker.join(max(seconds, 0.0))
-        if failure:
-            raise failure[0]
-        if not answer:
-            raise _SlowResolve(f"resolving {host} took longer than {seconds:g} seconds")
-        return answer[0]
+        try:
+            return call_within(seconds, lambda: resolver(host, port), name="ahora-resolve")
+        except TimeoutError:
+            raise _SlowResolve(f"resolving {host} took longer than {seconds:g} seconds") from None
 
     return resolve
 

@@ -35,28 +35,13 @@ import threading
 import time
 from typing import IO, Any
 
+from ahora.errors import WorkerCrashed, WorkerError, WorkerTimeout
+
 __all__ = ["WorkerCrashed", "WorkerError", "WorkerTimeout", "run", "warm"]
 
 #: Address space a worker may use on top of what it has after importing its parser.
 DEFAULT_MEMORY = 300 * 1024 * 1024
 _IDLE_MAX = 2
-
-
-class WorkerTimeout(Exception):
-    """The worker did not answer in time and was killed."""
-
-
-class WorkerCrashed(Exception):
-    """The worker died or answered nonsense (a crash in C code, or out of memory)."""
-
-
-class WorkerError(RuntimeError):
-    """The function raised in the worker: ``kind`` is the exception's type name."""
-
-    def __init__(self, kind: str, message: str) -> None:
-        super().__init__(f"{kind}: {message}" if kind else message)
-        self.kind = kind
-        self.message = message
 
 
 def run(

@@ -31,9 +31,9 @@ from langchain_core.messages import AIMessage, BaseMessage, SystemMessage, ToolM
 from langgraph.types import Command
 
 from ahora.context import context_of
+from ahora.daemon_call import call_within
 from ahora.messages import STOPPED_EARLY, content_text, this_run, unfence
 from ahora.middleware.budget import landed
-from ahora.middleware.daemon_call import call_within
 from ahora.middleware.tool_errors import failure_message
 
 __all__ = ["GRACE", "REASON", "DeadlineMiddleware", "summary_of_results"]

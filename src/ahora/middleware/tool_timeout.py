@@ -19,7 +19,7 @@ from langchain_core.messages import ToolMessage
 from langgraph.types import Command
 
 from ahora.context import context_of
-from ahora.middleware.daemon_call import call_within
+from ahora.daemon_call import call_within
 from ahora.middleware.tool_errors import failure_message
 
 

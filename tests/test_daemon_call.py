@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from ahora.middleware.daemon_call import call_within
+from ahora.daemon_call import call_within
 
 
 def test_the_result_comes_back() -> None:
@@ -45,7 +45,7 @@ def test_a_slow_call_times_out_on_time_in_a_daemon_thread() -> None:
 
 
 def test_workers_are_reused_and_the_idle_ones_are_bounded() -> None:
-    from ahora.middleware import daemon_call
+    from ahora import daemon_call
 
     seen = {call_within(5, threading.current_thread) for _ in range(50)}
     # Waiting workers take call after call: not a thread per call.
