@@ -20,10 +20,14 @@ database sees the same threads. By concern:
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from ahora.threads.index import PostgresThreadIndex, ThreadIndex, ThreadInfo, ThreadNotFound, Turn
 from ahora.threads.pgconnect import connect_postgres, redact
-from ahora.threads.sqlite import compact_saver_class, open_sqlite_saver
 from ahora.threads.store import close_checkpointer, open_checkpointer, record_turn
+
+if TYPE_CHECKING:
+    from ahora.threads.compact_saver import compact_saver_class, open_sqlite_saver
 
 __all__ = [
     "PostgresThreadIndex",
@@ -39,3 +43,12 @@ __all__ = [
     "record_turn",
     "redact",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # The SQLite saver imports LangGraph: loaded when a saver is opened, not on import.
+    if name in ("compact_saver_class", "open_sqlite_saver"):
+        from ahora.threads import compact_saver
+
+        return getattr(compact_saver, name)
+    raise AttributeError(f"module 'ahora.threads' has no attribute {name!r}")

@@ -9,7 +9,6 @@ from contextlib import closing
 from typing import TYPE_CHECKING, Any
 
 from ahora.settings import Settings
-from ahora.threads.sqlite import open_sqlite_saver
 
 if TYPE_CHECKING:
     from langgraph.checkpoint.base import BaseCheckpointSaver
@@ -32,6 +31,8 @@ def open_checkpointer(settings: Settings) -> BaseCheckpointSaver[Any]:
             settings.postgres_url, keep_history=keep
         )
         return saver
+    from ahora.threads.compact_saver import open_sqlite_saver
+
     return open_sqlite_saver(settings.threads_db, keep_history=keep)
 
 
