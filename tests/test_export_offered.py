@@ -87,7 +87,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
         yield InMemorySaver()
         return
     if request.param == "bounded-memory":  # Agent()'s own when given no store
-        from ahora.memory_saver import BoundedMemorySaver
+        from ahora.threads.memory_saver import BoundedMemorySaver
 
         yield BoundedMemorySaver()
         return

@@ -456,7 +456,7 @@ class Agent:
         value."""
         from langgraph.checkpoint.memory import InMemorySaver
 
-        from ahora.memory_saver import BoundedMemorySaver
+        from ahora.threads.memory_saver import BoundedMemorySaver
         from ahora.models import model_label, resolve_model
 
         self.settings = _settings(settings, timezone)

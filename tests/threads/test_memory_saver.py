@@ -6,7 +6,7 @@ import pytest
 
 from ahora import Agent
 from ahora.errors import InvalidSettings
-from ahora.memory_saver import DEFAULT_MAX_THREADS, BoundedMemorySaver
+from ahora.threads.memory_saver import DEFAULT_MAX_THREADS, BoundedMemorySaver
 from ahora.settings import Settings
 from ahora.testing import ScriptedChatModel
 
