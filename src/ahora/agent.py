@@ -456,8 +456,8 @@ class Agent:
         value."""
         from langgraph.checkpoint.memory import InMemorySaver
 
-        from ahora.threads.memory_saver import BoundedMemorySaver
         from ahora.models import model_label, resolve_model
+        from ahora.threads.memory_saver import BoundedMemorySaver
 
         self.settings = _settings(settings, timezone)
         choices = _choices(

@@ -6,9 +6,9 @@ import pytest
 
 from ahora import Agent
 from ahora.errors import InvalidSettings
-from ahora.threads.memory_saver import DEFAULT_MAX_THREADS, BoundedMemorySaver
 from ahora.settings import Settings
 from ahora.testing import ScriptedChatModel
+from ahora.threads.memory_saver import DEFAULT_MAX_THREADS, BoundedMemorySaver
 
 
 def echo(text: str) -> str:
