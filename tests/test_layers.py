@@ -61,7 +61,7 @@ LAYERS: list[tuple[str, list[str]]] = [
     ),
     ("recipe", ["ahora.profiles", "ahora.recipe"]),
     ("views", ["ahora.answer", "ahora.events", "ahora.export", "ahora.timeline"]),
-    ("agent", ["ahora.agent", "ahora.server", "ahora.server_http"]),
+    ("agent", ["ahora.agent", "ahora.server", "ahora.server_http", "ahora.subagents"]),
     ("cli", ["ahora.cli", "ahora.__main__"]),
 ]
 

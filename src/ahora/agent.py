@@ -65,13 +65,21 @@ __all__ = ["Agent", "build_agent", "create_agent", "graph_from_recipe", "thread_
 _STREAM_MODES: list[Literal["messages", "updates", "values"]] = ["messages", "updates", "values"]
 
 
-def _tools(tools: Sequence[Any] | None, settings: Settings | None = None) -> list[BaseTool]:
+def _tools(
+    tools: Sequence[Any] | None,
+    settings: Settings | None = None,
+    model: BaseChatModel | None = None,
+) -> list[BaseTool]:
     """Tools as LangChain tools: instances pass, callables are wrapped, names are looked up.
 
     None means every available tool: the built-ins, installed plugins, local tool files
-    (``./tools`` or ``tools_dir``) and MCP servers from the config file.
+    (``./tools`` or ``tools_dir``) and MCP servers from the config file. An ``Agent``, or
+    a name ``agent:PROFILE``, is another agent called as a tool (``ahora.subagents``);
+    a profile without a model of its own runs on ``model``.
     """
     from langchain_core.tools import BaseTool, tool
+
+    from ahora.profiles import AGENT_PREFIX
 
     if tools is None:
         from ahora.tools.registry import available_tools
@@ -85,6 +93,13 @@ def _tools(tools: Sequence[Any] | None, settings: Settings | None = None) -> lis
     for item in tools:
         if isinstance(item, BaseTool):
             made = item
+        elif isinstance(item, Agent):
+            made = item.as_tool()
+        elif isinstance(item, str) and item.startswith(AGENT_PREFIX):
+            profile = item.removeprefix(AGENT_PREFIX)
+            made = Agent(
+                _model_for(profile, settings, model), profile=profile, settings=settings
+            ).as_tool()
         elif isinstance(item, str):
             if by_name is None:
                 from ahora.tools.registry import available_tools
@@ -110,6 +125,16 @@ def _tools(tools: Sequence[Any] | None, settings: Settings | None = None) -> lis
         names.add(made.name)
         out.append(made)
     return out
+
+
+def _model_for(
+    profile: str, settings: Settings | None, model: BaseChatModel | None
+) -> BaseChatModel | str | None:
+    """A sub-agent's model: its profile's, else the caller's."""
+    from ahora.profiles import load_profile
+
+    own = load_profile(profile, settings=settings).model
+    return own if own is not None else model
 
 
 def build_agent(
@@ -278,7 +303,7 @@ class _Parts:
         self.settings = settings
         self.model = resolve_model(recipe.model, settings=settings)
         self.backups = [resolve_model(m, settings=settings) for m in recipe.fallbacks]
-        self.tools = _tools(recipe.tools, settings)
+        self.tools = _tools(recipe.tools, settings, self.model)
         gated = list(recipe.approvals)
         known = {t.name for t in self.tools}
         for tool_name in gated:
@@ -544,13 +569,26 @@ class Agent:
         """Seconds per run, or None: the budget's ``seconds``."""
         return self.context.budget.seconds
 
-    def run_context(self, budget: Budget | None = None) -> RunContext:
+    def run_context(
+        self, budget: Budget | None = None, deadline: float | None = None
+    ) -> RunContext:
         """The context for a run starting now: the agent's (or ``budget``'s) limits,
-        the deadline counted from this moment."""
+        the deadline counted from this moment (or ``deadline``, if that is sooner)."""
         if budget is not None and not isinstance(budget, Budget):
             raise InvalidSettings(f"budget must be an ahora.Budget, not {type(budget).__name__}")
         context = self.context if budget is None else replace(self.context, budget=budget)
-        return context.started()
+        started = context.started()
+        if deadline is not None and (started.deadline is None or deadline < started.deadline):
+            started = replace(started, deadline=deadline)
+        return started
+
+    def as_tool(self, name: str | None = None, description: str | None = None) -> BaseTool:
+        """This agent as a tool another agent can call with a ``task``: one budget shared
+        with the caller, its sources in the caller's answer (``ahora.subagents``). The
+        name and description default to the profile's."""
+        from ahora.subagents import agent_tool
+
+        return agent_tool(self, name=name, description=description)
 
     @property
     def tools(self) -> list[BaseTool]:
@@ -654,12 +692,14 @@ class Agent:
         thread: str | None = None,
         budget: Budget | None = None,
         output: Any = None,
+        deadline: float | None = None,
     ) -> Answer:
         """Run one turn and return the answer (works inside Jupyter's running loop too).
 
         ``budget`` replaces the agent's limits for this call; ``output`` asks this call
-        for a typed answer (``answer.output``) instead of the agent's ``output``."""
-        run = _Run(self, budget, output)
+        for a typed answer (``answer.output``) instead of the agent's ``output``;
+        ``deadline`` (a ``time.time()``) makes the run land by then at the latest."""
+        run = _Run(self, budget, output, deadline)
         return self._run(self._input(question), self._config(thread), run)
 
     async def aask(
@@ -669,9 +709,10 @@ class Agent:
         thread: str | None = None,
         budget: Budget | None = None,
         output: Any = None,
+        deadline: float | None = None,
     ) -> Answer:
         """``ask`` for async code (FastAPI, Jupyter's ``await``)."""
-        run = _Run(self, budget, output)
+        run = _Run(self, budget, output, deadline)
         return await self._arun(self._input(question), self._config(thread), run)
 
     def resume(
@@ -848,8 +889,10 @@ def _output_key(output: Any) -> Any:
 class _Run:
     """One call's run-scoped choices: its context (limits, deadline) and its graph."""
 
-    def __init__(self, agent: Agent, budget: Budget | None, output: Any) -> None:
-        self.context = agent.run_context(budget)
+    def __init__(
+        self, agent: Agent, budget: Budget | None, output: Any, deadline: float | None = None
+    ) -> None:
+        self.context = agent.run_context(budget, deadline)
         self.graph = agent._graph_of_call(output)
         self.output = output if output is not None else agent.output
         self.typed = self.output is not None

@@ -16,7 +16,15 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ahora.answer import Answer, ToolCallRecord, Usage
-from ahora.messages import EXTRA_CALLS, STOPPED_EARLY, content_text, run_stats, shown_args, unfence
+from ahora.messages import (
+    EXTRA_CALLS,
+    STOPPED_EARLY,
+    SUBRUN,
+    content_text,
+    run_stats,
+    shown_args,
+    unfence,
+)
 from ahora.safe_text import inert_markdown, no_images
 
 if TYPE_CHECKING:
@@ -368,6 +376,11 @@ def answer_from_messages(
                 stopped = True
                 stop_reason = flag if isinstance(flag, str) else stop_reason
         elif isinstance(message, ToolMessage) and isinstance(message.artifact, dict):
+            spent = message.artifact.get(SUBRUN)
+            if isinstance(spent, dict):  # another agent's run, counted in this one
+                steps += int(spent.get("steps") or 0)
+                usage["input_tokens"] += int(spent.get("input_tokens") or 0)
+                usage["output_tokens"] += int(spent.get("output_tokens") or 0)
             for src in message.artifact.get("sources") or []:
                 if src.get("url") and src["url"] not in seen:
                     seen.add(src["url"])

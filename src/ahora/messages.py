@@ -44,6 +44,7 @@ __all__ = [
     "OUTPUT_ERROR",
     "REPEATED_CALL",
     "STOPPED_EARLY",
+    "SUBRUN",
     "Artifact",
     "RunStats",
     "Source",
@@ -63,6 +64,9 @@ STOPPED_EARLY = "ahora_stopped_early"
 EXTRA_CALLS = "ahora_extra_calls"
 """``response_metadata`` key: model calls made inside this reply's step (retries for a
 typed answer), counted as steps."""
+SUBRUN = "ahora_subrun"
+"""Artifact key of a sub-agent's answer (``ahora.subagents``): what its run spent,
+``{"agent", "steps", "tokens", "cost"}``, counted in the caller's budget."""
 OUTPUT_ERROR = "ahora_output_error"
 """``response_metadata`` key: why the reply is not the typed answer that was asked for."""
 REPEATED_CALL = "ahora_repeated_call"
@@ -186,6 +190,12 @@ def run_stats(
             step_has_results = True
             if isinstance(m.artifact, dict) and m.artifact.get(REPEATED_CALL):
                 repeated = True
+            spent = m.artifact.get(SUBRUN) if isinstance(m.artifact, dict) else None
+            if isinstance(spent, dict):  # a sub-agent's run counts against this one
+                steps += int(spent.get("steps") or 0)
+                tokens += int(spent.get("tokens") or 0)
+                if cost is not None and costs:
+                    cost = None if spent.get("cost") is None else cost + float(spent["cost"])
             body = unfence(str(m.content)).strip()
             step_new = step_new or body not in seen
             seen.add(body)

@@ -5,7 +5,8 @@ A profile names an agent and says what it is for::
     name = "chef"                       # must match the file name (chef.toml)
     description = "One line for `ahora agents`."
     instructions = '''Who the agent is and how it works.'''
-    tools = ["web_search", "calculator"]  # optional; absent = the default tools, [] = none
+    tools = ["web_search", "calculator"]  # optional; absent = the default tools, [] = none;
+                                          #   "agent:NAME" hands work to another profile
     model = "openai:gpt-4o-mini"          # optional "provider:name"
     max_steps = 8                         # optional budget: model calls per run,
     max_tokens = 50000                    #   tokens, dollars and seconds per run
@@ -317,7 +318,10 @@ def _check_tool_names(profile: Profile, settings: Settings | None) -> None:
     """
     from ahora.tools import BUILTIN_TOOL_NAMES
 
-    wanted = [*(profile.tools or []), *profile.approval]
+    _check_delegation(profile)
+    wanted = [
+        t for t in [*(profile.tools or []), *profile.approval] if not t.startswith(AGENT_PREFIX)
+    ]
     if all(t in BUILTIN_TOOL_NAMES for t in wanted):
         return
     from ahora.tools.registry import describe_tools
@@ -325,9 +329,48 @@ def _check_tool_names(profile: Profile, settings: Settings | None) -> None:
     known = {t.name for t in describe_tools(settings)}
     for key, names in (("tools", profile.tools or []), ("approval", profile.approval)):
         for tool in names:
-            if tool not in known:
+            if tool not in known and not tool.startswith(AGENT_PREFIX):
                 raise _fail(
                     profile.path or Path(profile.name),
                     key,
                     f"unknown tool {tool!r} (available: {', '.join(sorted(known))})",
                 )
+
+
+AGENT_PREFIX = "agent:"
+"""A tool name ``agent:NAME`` is another profile, called as a tool (``ahora.subagents``)."""
+
+MAX_DEPTH = 3
+"""How deep agents may call agents: the caller, and up to two levels under it."""
+
+
+def delegates(profile: Profile) -> list[str]:
+    """The profiles ``profile`` hands work to (its ``agent:NAME`` tools)."""
+    return [t.removeprefix(AGENT_PREFIX) for t in profile.tools or [] if t.startswith(AGENT_PREFIX)]
+
+
+def _check_delegation(profile: Profile) -> None:
+    """Refuse, before any model call, a profile whose agents call each other in a cycle
+    (``a`` calls ``b`` calls ``a``) or nest deeper than ``MAX_DEPTH``; one message
+    naming the chain."""
+    where = profile.path or Path(profile.name)
+    files = _files()
+
+    def walk(current: Profile, chain: list[str]) -> None:
+        for name in delegates(current):
+            path = f"{' -> '.join([*chain, name])}"
+            if name in chain:
+                raise _fail(where, "tools", f"agents call each other in a cycle: {path}")
+            if len(chain) >= MAX_DEPTH:
+                raise _fail(where, "tools", f"agents nest deeper than {MAX_DEPTH}: {path}")
+            if name not in files:
+                available = ", ".join(sorted(files)) or "none"
+                raise _fail(
+                    where,
+                    "tools",
+                    f"no profile named {name!r} (agent:{name}); available: {available}",
+                )
+            origin, file = files[name]
+            walk(_read(file, origin, expected_name=name), [*chain, name])
+
+    walk(profile, [profile.name])

@@ -36,7 +36,11 @@ class ToolTimeoutMiddleware(AgentMiddleware[Any, Any, Any]):
         super().__init__()
         self.seconds = seconds
 
-    def _seconds(self, request: ToolCallRequest) -> float:
+    def _seconds(self, request: ToolCallRequest) -> float | None:
+        """The limit for this call; None for another agent called as a tool, which its
+        share of the run's budget and deadline bound instead (``ahora.subagents``)."""
+        if request.tool is not None and (request.tool.metadata or {}).get("ahora_subagent"):
+            return None
         context = context_of(request.runtime)
         return context.settings.tool_timeout if context is not None else self.seconds
 
@@ -46,6 +50,8 @@ class ToolTimeoutMiddleware(AgentMiddleware[Any, Any, Any]):
         handler: Callable[[ToolCallRequest], ToolMessage | Command[Any]],
     ) -> ToolMessage | Command[Any]:
         seconds = self._seconds(request)
+        if seconds is None:
+            return handler(request)
         try:
             return call_within(seconds, lambda: handler(request), name="ahora-tool")
         except TimeoutError:
@@ -57,6 +63,8 @@ class ToolTimeoutMiddleware(AgentMiddleware[Any, Any, Any]):
         handler: Callable[[ToolCallRequest], Awaitable[ToolMessage | Command[Any]]],
     ) -> ToolMessage | Command[Any]:
         seconds = self._seconds(request)
+        if seconds is None:
+            return await handler(request)
         try:
             async with asyncio.timeout(seconds):
                 return await handler(request)

@@ -1,0 +1,132 @@
+"""Agents that call agents: a profile (or an ``Agent``) becomes a tool with one budget.
+
+A profile lists another among its tools as ``agent:NAME`` (``tools = ["web_search",
+"agent:researcher"]``; also ``--tools agent:researcher``), and Python passes an
+``Agent`` in ``tools=`` or calls ``agent.as_tool(name, description)``. The model sees
+one tool, with the sub-agent's description and one ``task`` argument.
+
+* **One budget.** The sub-agent runs with the caller's budget left (steps less one,
+  kept for the caller's answer; tokens; dollars; the caller's deadline), never a
+  looser one than its own. What it spent rides back in its answer's artifact
+  (``SUBRUN``) and counts in the caller's budget from then on (``run_stats``). When
+  the caller's budget runs out inside a sub-agent, the sub-agent lands with what it
+  gathered, and so does the caller.
+* **Sources flow up.** The sources the sub-agent gathered come back in the artifact,
+  so the caller's answer lists them (deduplicated, numbered once) with ``fetched_at``.
+* **Safe by construction.** Profiles that call each other in a cycle, or nest deeper
+  than ``MAX_DEPTH``, are refused when they load (``ahora.profiles``), before any model
+  call; a sub-agent gets only its own profile's tools; its answer is tool output,
+  capped and fenced as data like any other.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from ahora.budget import Budget
+from ahora.context import context_of
+from ahora.errors import InvalidTool
+from ahora.messages import SUBRUN, run_stats
+from ahora.tools._common import Runtime  # resolved by name when the tool's schema is made
+
+if TYPE_CHECKING:
+    from langchain_core.tools import BaseTool
+
+    from ahora.agent import Agent
+    from ahora.answer import Answer
+
+__all__ = ["SUBAGENT", "agent_tool"]
+
+SUBAGENT = "ahora_subagent"
+"""``tool.metadata`` key of a sub-agent tool (its value: the sub-agent's name)."""
+
+_TASK = (
+    "What to do, in full: the agent sees nothing else of this conversation, so include "
+    "every detail it needs (places, dates, names, the question itself)."
+)
+
+
+def share(agent: Agent, runtime: Any) -> tuple[Budget, float | None] | str:
+    """The sub-agent's budget and deadline from the caller's run (or why there is none
+    left). Called outside any run, the sub-agent has its own."""
+    caller = context_of(runtime)
+    own = agent.context.budget
+    if caller is None:
+        return own, None
+    state = getattr(runtime, "state", None) or {}
+    messages = state.get("messages", []) if isinstance(state, dict) else []
+    limits = caller.budget
+    used = run_stats(messages, prices=caller.settings.prices, costs=limits.cost is not None)
+    steps = limits.steps - used.steps - 1  # one call kept for the caller's own answer
+    if steps < 1:
+        return "no steps are left in this run's budget for another agent: answer now"
+    wish: dict[str, Any] = {"steps": steps}
+    if limits.tokens is not None:
+        if used.tokens >= limits.tokens:
+            return "no tokens are left in this run's budget for another agent: answer now"
+        wish["tokens"] = limits.tokens - used.tokens
+    if limits.cost is not None and used.cost is not None:
+        if used.cost >= limits.cost:
+            return "no money is left in this run's budget for another agent: answer now"
+        wish["cost"] = limits.cost - used.cost
+    return own.tightened(wish), caller.deadline
+
+
+def _result(name: str, answer: Answer) -> tuple[str, dict[str, Any]]:
+    from ahora.answer import jsonable
+
+    if answer.output is not None:
+        text = json.dumps(jsonable(answer.output), ensure_ascii=False)
+    else:
+        text = answer.text
+    if answer.stopped_early:
+        text = f"(The {name} agent stopped early: {answer.stop_reason}.)\n{text}"
+    spent = {
+        "agent": name,
+        "steps": answer.steps,
+        "tokens": answer.usage["input_tokens"] + answer.usage["output_tokens"],
+        "input_tokens": answer.usage["input_tokens"],
+        "output_tokens": answer.usage["output_tokens"],
+        "cost": answer.cost_usd,
+    }
+    return text, {"sources": list(answer.sources), SUBRUN: spent}
+
+
+def agent_tool(
+    agent: Agent, *, name: str | None = None, description: str | None = None
+) -> BaseTool:
+    """``agent`` as a tool taking one ``task``; see the module docstring."""
+    from langchain_core.tools import tool
+
+    profile = agent.recipe.profile
+    name = name or (profile.name if profile is not None else None)
+    if not name:
+        raise InvalidTool("an agent used as a tool needs a name: agent.as_tool(name, description)")
+    description = description or (profile.description if profile is not None else None)
+    if not description:
+        raise InvalidTool(
+            f"the agent {name!r} needs a description: the model reads it to decide when "
+            "to hand it work"
+        )
+
+    def call(task: str, runtime: Runtime = None) -> tuple[str, dict[str, Any]]:
+        shared = share(agent, runtime)
+        if isinstance(shared, str):
+            return f"Error: {shared}.", {}
+        budget, deadline = shared
+        return _result(name, agent.ask(task, budget=budget, deadline=deadline))
+
+    async def acall(task: str, runtime: Runtime = None) -> tuple[str, dict[str, Any]]:
+        shared = share(agent, runtime)
+        if isinstance(shared, str):
+            return f"Error: {shared}.", {}
+        budget, deadline = shared
+        return _result(name, await agent.aask(task, budget=budget, deadline=deadline))
+
+    call.__doc__ = acall.__doc__ = f"{description}\n\nArgs:\n    task: {_TASK}"
+    made = tool(name, response_format="content_and_artifact", parse_docstring=True)(call)
+    made.coroutine = acall
+    made.description = description
+    made.metadata = {**(made.metadata or {}), SUBAGENT: name}
+    return made

@@ -1,0 +1,212 @@
+"""Agents that call agents: one budget, sources that flow up, no cycles."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
+from langchain_core.tools import tool
+
+from ahora import Agent
+from ahora.errors import InvalidProfile, InvalidTool
+from ahora.messages import source
+from ahora.testing import ScriptedChatModel, tool_call
+
+PAGE = "https://news.example/today"
+ZONES = ["UTC", "Asia/Tokyo", "Europe/Madrid", "America/Lima", "Africa/Cairo", "Asia/Dubai"]
+
+
+@tool(response_format="content_and_artifact")
+def headlines() -> tuple[str, dict[str, Any]]:
+    """Today's headlines."""
+    return "Rain in Lima.", {"sources": [source(PAGE, "News today")]}
+
+
+def question_of(messages: list[Any]) -> str:
+    return str(next(m for m in reversed(messages) if isinstance(m, HumanMessage)).content)
+
+
+def researcher_and_boss(boss_steps: int = 12, sub_steps: int = 12) -> tuple[Agent, Any]:
+    """A boss that hands the question to a researcher, which reads the headlines."""
+
+    def sub(messages: list[Any], tools: list[Any]) -> Any:
+        if any(isinstance(m, ToolMessage) for m in messages) or not tools:
+            return "Lima: rain today (News today)."
+        return tool_call("headlines", {})
+
+    def boss(messages: list[Any], tools: list[Any]) -> Any:
+        if any(isinstance(m, ToolMessage) for m in messages) or not tools:
+            return "The researcher says: rain in Lima."
+        return tool_call("researcher", {"task": "What is the weather news for Lima today?"})
+
+    sub_model = ScriptedChatModel(replies=[sub] * 20)
+    researcher = Agent(sub_model, [headlines], max_steps=sub_steps).as_tool(
+        "researcher", "Finds and reads sources for one question."
+    )
+    boss_model = ScriptedChatModel(replies=[boss] * 20)
+    return Agent(boss_model, [researcher], max_steps=boss_steps), (boss_model, sub_model)
+
+
+def test_a_sub_agents_answer_and_sources_reach_the_caller() -> None:
+    agent, (boss_model, sub_model) = researcher_and_boss()
+    answer = agent.ask("Weather news for Lima?")
+    assert answer.text == "The researcher says: rain in Lima."
+    assert [s["url"] for s in answer.sources] == [PAGE]  # flowed up, with fetched_at
+    assert answer.sources[0]["fetched_at"]
+    # The sub-agent got the task alone, and its answer came back fenced as data.
+    assert question_of(sub_model.requests[0]) == "What is the weather news for Lima today?"
+    result = [m for m in boss_model.requests[-1] if isinstance(m, ToolMessage)][-1]
+    assert str(result.content).startswith("<tool_output") and "rain today" in str(result.content)
+    # One budget: the sub-agent's two calls count in the caller's steps.
+    assert answer.steps == 2 + 2
+
+
+def test_the_callers_budget_stops_a_sub_agent_that_wants_more() -> None:
+    def greedy(messages: list[Any], tools: list[Any]) -> Any:
+        done = sum(isinstance(m, ToolMessage) for m in messages)
+        if not tools:
+            return f"Stopped after {done} clocks."
+        return tool_call("clock", {"timezone": ZONES[done % len(ZONES)]})
+
+    def boss(messages: list[Any], tools: list[Any]) -> Any:
+        if any(isinstance(m, ToolMessage) for m in messages) or not tools:
+            return "Done with what the clock agent found."
+        return tool_call("clocks", {"task": "Tell the time in many places."})
+
+    sub_model = ScriptedChatModel(replies=[greedy] * 30)
+    clocks = Agent(sub_model, ["clock"], max_steps=10).as_tool("clocks", "Tells times.")
+    boss_model = ScriptedChatModel(replies=[boss] * 10)
+    answer = Agent(boss_model, [clocks], max_steps=4).ask("Times?")
+    # 4 steps in all: the boss's call, the sub-agent's 2 (4 less the boss's call and the
+    # boss's answer), the boss's answer; the sub-agent landed, and so did the boss.
+    assert sub_model.calls == 2
+    assert boss_model.calls == 2
+    assert answer.steps == 4
+    note = [m for m in boss_model.requests[-1] if isinstance(m, ToolMessage)][-1]
+    assert "stopped early" in str(note.content)
+
+
+def test_a_sub_agent_never_gets_a_looser_budget_than_its_own() -> None:
+    agent, (_boss, sub_model) = researcher_and_boss(boss_steps=50, sub_steps=1)
+    agent.ask("Weather news for Lima?")
+    assert sub_model.calls == 1  # its own max_steps=1, though the caller had 50
+
+
+def test_an_agent_in_tools_is_called_as_a_tool() -> None:
+    sub = Agent(ScriptedChatModel(replies=["It is noon."]), [], profile=None)
+    with pytest.raises(InvalidTool, match="needs a name"):
+        Agent(ScriptedChatModel(replies=["x"]), [sub])
+    named = sub.as_tool("timekeeper", "Knows the time.")
+    boss = ScriptedChatModel(replies=[tool_call("timekeeper", {"task": "time?"}), "Noon."])
+    answer = Agent(boss, [named]).ask("What time is it?")
+    assert answer.text == "Noon."
+    assert [c["name"] for c in answer.tool_calls] == ["timekeeper"]
+
+
+async def test_async_callers_await_their_sub_agents() -> None:
+    agent, _models = researcher_and_boss()
+    answer = await agent.aask("Weather news for Lima?")
+    assert [s["url"] for s in answer.sources] == [PAGE]
+
+
+# -- profiles that call profiles ---------------------------------------------------------------
+
+PROFILE = """
+name = "{name}"
+description = "{name} does its part."
+instructions = "Do your part."
+tools = {tools}
+"""
+
+
+def write_profiles(home: Path, **tools: list[str]) -> None:
+    folder = home / "agents"
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, listed in tools.items():
+        quoted = "[" + ", ".join(f'"{t}"' for t in listed) + "]"
+        (folder / f"{name}.toml").write_text(PROFILE.format(name=name, tools=quoted))
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("AHORA_HOME", str(tmp_path))
+    return tmp_path
+
+
+def test_a_profile_hands_work_to_another_as_agent_name(home: Path) -> None:
+    write_profiles(home, boss=["agent:helper"], helper=["clock"])
+
+    def rule(messages: list[Any], tools: list[Any]) -> Any:
+        names = {t["function"]["name"] if "function" in t else t.get("name") for t in tools}
+        last = messages[-1]
+        if isinstance(last, ToolMessage):
+            return f"Done: {str(last.content)[:60]}"
+        if "helper" in names:
+            return tool_call("helper", {"task": "What time is it in UTC?"})
+        return tool_call("clock", {"timezone": "UTC"})
+
+    model = ScriptedChatModel(replies=[rule] * 10)
+    answer = Agent(model, profile="boss").ask("Time?")
+    assert [c["name"] for c in answer.tool_calls] == ["helper"]
+    assert answer.steps == 1 + 2 + 1  # the helper's clock call and answer count too
+
+
+@pytest.mark.parametrize(
+    ("profiles", "message"),
+    [
+        ({"a": ["agent:b"], "b": ["agent:a"]}, "cycle: a -> b -> a"),
+        ({"a": ["agent:a"]}, "cycle: a -> a"),
+        (
+            {"a": ["agent:b"], "b": ["agent:c"], "c": ["agent:d"], "d": ["clock"]},
+            "deeper than 3: a -> b -> c -> d",
+        ),
+        ({"a": ["agent:nobody"]}, "no profile named 'nobody'"),
+    ],
+)
+def test_cycles_depth_and_unknown_agents_are_refused_when_profiles_load(
+    home: Path, profiles: dict[str, list[str]], message: str
+) -> None:
+    from ahora.profiles import load_profile
+
+    write_profiles(home, **profiles)
+    with pytest.raises(InvalidProfile, match=message.replace("(", r"\(")):
+        load_profile("a")
+
+
+def test_the_cli_refuses_a_cycle_before_any_model_call(home: Path) -> None:
+    write_profiles(home, a=["agent:b"], b=["agent:a"])
+    env = {
+        **os.environ,
+        "AHORA_HOME": str(home),
+        "AHORA_MODEL": "openai:m",
+        "OPENAI_API_KEY": "x",
+        "OPENAI_BASE_URL": "http://127.0.0.1:9/v1",
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "ahora", "ask", "--agent", "a", "hi"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "a -> b -> a" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_a_sub_agents_spent_steps_are_counted_from_the_messages() -> None:
+    from ahora.messages import SUBRUN, run_stats
+
+    messages = [
+        HumanMessage("q"),
+        AIMessage("", tool_calls=[{"name": "r", "args": {}, "id": "1"}]),
+        ToolMessage("a", tool_call_id="1", artifact={SUBRUN: {"steps": 5, "tokens": 70}}),
+    ]
+    stats = run_stats(messages)
+    assert (stats.steps, stats.tokens) == (6, 70)
