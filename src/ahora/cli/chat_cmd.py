@@ -95,10 +95,15 @@ class Chat:
         )
 
     def say(self, text: str, style: str | None = "dim") -> None:
+        """A message of the chat's own, wrapped like every message (``cli.message``)."""
         if self.terminal:
-            self.console.print(text, style=style, highlight=False, markup=False, emoji=False)
+            from ahora.cli.console import print_message
+
+            print_message(self.console, text, style=style)
         else:
-            sys.stderr.write(clean(text) + "\n")
+            from ahora.cli.message import echo
+
+            echo(text)
 
     def turn(self, question: str) -> None:
         """One question; Ctrl-C cancels it, errors are reported and the chat goes on."""

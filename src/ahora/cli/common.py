@@ -225,10 +225,15 @@ class RunOptions:
 
 
 def plain_warnings() -> None:
-    """Show warnings (a local tool file that fails to load ...) as one line each."""
+    """Show warnings (a local tool file that fails to load ...) as one message each,
+    wrapped like every other message (``ahora.cli.message``)."""
+
+    from ahora.cli.message import logical_lines, terminal_width, wrap
 
     def one_line(message: Warning | str, category: type[Warning], *args: Any, **kw: Any) -> str:
-        return clean(f"Warning: {message}") + "\n"
+        text = clean(f"Warning: {message}")
+        width = terminal_width(sys.stderr)
+        return (wrap(text, width) if width else "\n".join(logical_lines(text))) + "\n"
 
     warnings.formatwarning = one_line
 
@@ -243,7 +248,9 @@ def make_console(*, stderr: bool = False, no_color: bool = False) -> Console:
 
 def fail(message: str, code: int = USAGE) -> typer.Exit:
     """Print ``Error: message`` on stderr; raise the returned ``typer.Exit``."""
-    typer.echo(clean(f"Error: {message}"), err=True)
+    from ahora.cli.message import echo
+
+    echo(f"Error: {message}")
     return typer.Exit(code)
 
 
@@ -287,7 +294,9 @@ def handled_errors(
         message, code = describe_error(exc)
         if code == FAILED and not isinstance(exc, RunError):
             message += "  (--debug shows the traceback)"
-        typer.echo(clean(f"Error: {message}"), err=True)
+        from ahora.cli.message import echo
+
+        echo(f"Error: {message}")
         raise typer.Exit(code) from None
 
 

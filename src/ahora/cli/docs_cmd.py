@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from ahora.cli.common import DebugOpt, fail, handled_errors
+from ahora.cli.message import echo
 from ahora.safe_text import clean
 
 if TYPE_CHECKING:
@@ -67,15 +68,14 @@ def add(folder: _Folder, embeddings: _Embeddings = False, debug: DebugOpt = Fals
 
     with handled_errors(debug=debug), _open(embeddings) as index:
         s = index.add(folder)  # NotAFolder is a ConfigurationError: one line, exit 2
-    typer.echo(
-        clean(
-            f"Indexed {_name(s.folder)}: {s.added} added, {s.updated} updated, "
-            f"{s.unchanged} unchanged, {s.removed} removed, {s.skipped} skipped; "
-            f"{plural(s.chunks, 'chunk')} in {s.seconds:.2f} s"
-        )
+    echo(
+        f"Indexed {_name(s.folder)}: {s.added} added, {s.updated} updated, "
+        f"{s.unchanged} unchanged, {s.removed} removed, {s.skipped} skipped; "
+        f"{plural(s.chunks, 'chunk')} in {s.seconds:.2f} s",
+        err=False,
     )
     for rel, reason in s.skipped_files[:20]:
-        typer.echo(clean(f"  skipped {_name(rel)}: {reason}"))
+        echo(f"  skipped {_name(rel)}: {reason}", err=False)
     if len(s.skipped_files) > 20:
         typer.echo(f"  ... and {len(s.skipped_files) - 20} more skipped")
 

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TextIO
 import typer
 
 from ahora.cli.common import DebugOpt, fail, handled_errors
-from ahora.safe_text import clean
+from ahora.cli.message import echo
 
 if TYPE_CHECKING:
     from langchain_core.tools import BaseTool
@@ -89,7 +89,7 @@ def export(
 
         def skip(thread: str, why: str) -> None:
             skipped.append(thread)
-            typer.echo(clean(f"Skipped {thread}: {why}"), err=True)
+            echo(f"Skipped {thread}: {why}")
 
         saver = open_checkpointer(settings)
         try:
@@ -108,7 +108,7 @@ def export(
             close_checkpointer(saver)
     where = f" to {output}" if output is not None else ""
     left = f"; skipped {len(skipped)} (reasons above)" if skipped else ""
-    typer.echo(f"Exported {count} conversation(s){where} ({format.value}){left}.", err=True)
+    echo(f"Exported {count} conversation(s){where} ({format.value}){left}.")
 
 
 @contextmanager
