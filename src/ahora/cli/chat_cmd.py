@@ -21,26 +21,12 @@ import typer
 
 from ahora.cli.common import (
     EXIT_CODES_HELP,
-    AgentOpt,
-    DebugOpt,
-    DocsOpt,
-    FallbackOpt,
-    MaxCostOpt,
-    MaxStepsOpt,
-    MaxTokensOpt,
-    ModelOpt,
-    NoColorOpt,
-    QuietOpt,
     RunOptions,
-    TimeoutOpt,
-    ToolsDirOpt,
-    ToolsOpt,
-    VerboseOpt,
-    YesOpt,
     describe_error,
     handled_errors,
     make_console,
     plain_warnings,
+    run_options,
 )
 from ahora.safe_text import clean
 
@@ -285,49 +271,20 @@ def _prompt_loop(chat: Chat) -> None:
 
 
 @app.command("chat", epilog=EXIT_CODES_HELP)
+@run_options
 def chat(
     resume: Annotated[
         str | None,
         typer.Option("--resume", "-r", help="Continue a saved thread: id, prefix or 'last'."),
     ] = None,
-    agent: AgentOpt = None,
-    model: ModelOpt = None,
-    docs: DocsOpt = None,
-    max_steps: MaxStepsOpt = None,
-    max_tokens: MaxTokensOpt = None,
-    max_cost: MaxCostOpt = None,
-    timeout: TimeoutOpt = None,
-    fallback: FallbackOpt = None,
-    tools: ToolsOpt = None,
-    tools_dir: ToolsDirOpt = None,
-    yes: YesOpt = False,
-    verbose: VerboseOpt = False,
-    quiet: QuietOpt = False,
-    no_color: NoColorOpt = False,
-    debug: DebugOpt = False,
+    *,
+    opts: RunOptions,
 ) -> None:
     """Chat with the agent; the conversation is saved (see `ahora threads`)."""
-    opts = RunOptions(
-        model=model,
-        agent=agent,
-        max_steps=max_steps,
-        max_tokens=max_tokens,
-        max_cost=max_cost,
-        timeout=timeout,
-        fallbacks=list(fallback or []),
-        tools=tools,
-        tools_dir=tools_dir,
-        docs=list(docs or []),
-        yes=yes,
-        verbose=verbose,
-        quiet=quiet,
-        no_color=no_color,
-        debug=debug,
-    )
-    console = make_console(no_color=no_color)
+    console = make_console(no_color=opts.no_color)
     interactive = sys.stdin.isatty() and console.is_terminal
     session: Session | None = None
-    with handled_errors(debug=debug):
+    with handled_errors(debug=opts.debug):
         try:
             plain_warnings()
             settings = opts.settings()
@@ -341,7 +298,7 @@ def chat(
             else:
                 session.open()
             state = Chat(session, console, opts, console.is_terminal, sys.stdout)
-            if console.is_terminal and not quiet:
+            if console.is_terminal and not opts.quiet:
                 what = f"Resumed thread {session.thread_id[:8]}" if resume else "New thread"
                 model_name = session.agent.model_name
                 state.say(

@@ -8,6 +8,8 @@ than one command takes, so it is spelled (and documented) once.
 
 from __future__ import annotations
 
+import functools
+import inspect
 import sys
 import warnings
 from collections.abc import Callable, Iterator
@@ -29,7 +31,7 @@ if TYPE_CHECKING:
     from ahora.cli.session import Session
 
 __all__ = [
-    "DEFAULT_AGENT",
+    "DEFAULT_PROFILE",
     "EXIT_CODES_HELP",
     "FAILED",
     "INTERRUPTED",
@@ -39,10 +41,12 @@ __all__ = [
     "handled_errors",
     "make_console",
     "plain_warnings",
+    "run_options",
 ]
 
-DEFAULT_AGENT = "assistant"
-"""The profile ``ask`` and ``chat`` run without ``--agent`` (agents/assistant.toml)."""
+DEFAULT_PROFILE = "assistant"
+"""The profile the CLI runs without ``--agent`` (agents/assistant.toml); the one
+definition (``ask``, ``chat``, ``export --profile`` and ``Session`` read it)."""
 
 OK, FAILED, USAGE, INTERRUPTED = 0, 1, 2, 130
 
@@ -79,7 +83,7 @@ AgentOpt = Annotated[
         "--agent",
         "-a",
         metavar="NAME|PATH",
-        help=f"Agent profile (see `ahora agents`) or a .toml file; default {DEFAULT_AGENT}.",
+        help=f"Agent profile (see `ahora agents`) or a .toml file; default {DEFAULT_PROFILE}.",
     ),
 ]
 DocsOpt = Annotated[
@@ -176,7 +180,7 @@ class RunOptions:
 
     @property
     def profile(self) -> str:
-        return self.agent or DEFAULT_AGENT
+        return self.agent or DEFAULT_PROFILE
 
     def settings(self) -> Settings:
         """Environment over config file over defaults, and the ``--tools-dir`` flag.
@@ -222,6 +226,72 @@ class RunOptions:
                     f"{s.removed} removed, {s.skipped} skipped) in {s.seconds:.2f} s"
                 )
         return Session(settings, self.choices(), extra_tools=extra, thread_id=thread_id)
+
+
+def _run_options(
+    *,
+    agent: AgentOpt = None,
+    model: ModelOpt = None,
+    docs: DocsOpt = None,
+    max_steps: MaxStepsOpt = None,
+    max_tokens: MaxTokensOpt = None,
+    max_cost: MaxCostOpt = None,
+    timeout: TimeoutOpt = None,
+    fallback: FallbackOpt = None,
+    tools: ToolsOpt = None,
+    tools_dir: ToolsDirOpt = None,
+    yes: YesOpt = False,
+    verbose: VerboseOpt = False,
+    quiet: QuietOpt = False,
+    no_color: NoColorOpt = False,
+    debug: DebugOpt = False,
+) -> RunOptions:
+    """The options ``ask`` and ``chat`` share, declared once: this signature is what
+    ``run_options`` adds to a command, and its body the one place they become a value."""
+    return RunOptions(
+        model=model,
+        agent=agent,
+        max_steps=max_steps,
+        max_tokens=max_tokens,
+        max_cost=max_cost,
+        timeout=timeout,
+        fallbacks=list(fallback or []),
+        tools=tools,
+        tools_dir=tools_dir,
+        docs=list(docs or []),
+        yes=yes,
+        verbose=verbose,
+        quiet=quiet,
+        no_color=no_color,
+        debug=debug,
+    )
+
+
+def run_options(command: Callable[..., None]) -> Callable[..., None]:
+    """A command that takes ``opts: RunOptions`` gets the shared run options as flags.
+
+    Like llm's shared-options decorator: typer reads the returned function's
+    signature (the command's own parameters, then ``_run_options``'), and the
+    shared flags reach the command as one ``RunOptions``. Adding a run option is one
+    parameter of ``_run_options`` and one field of ``RunOptions``.
+    """
+    own = inspect.signature(command, eval_str=True)
+    shared = inspect.signature(_run_options, eval_str=True)
+    shared_names = set(shared.parameters)
+    params = [p for p in own.parameters.values() if p.name != "opts"]
+    params += [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in shared.parameters.values()]
+
+    @functools.wraps(command)
+    def with_options(**kwargs: Any) -> None:
+        chosen = {name: kwargs.pop(name) for name in shared_names if name in kwargs}
+        command(opts=_run_options(**chosen), **kwargs)
+
+    del with_options.__wrapped__  # typer must see the signature below, not the command's
+    with_options.__signature__ = own.replace(  # type: ignore[attr-defined]
+        parameters=[p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in params]
+    )
+    with_options.__annotations__ = {p.name: p.annotation for p in params} | {"return": None}
+    return with_options
 
 
 def plain_warnings() -> None:

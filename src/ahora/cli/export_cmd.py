@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TextIO
 
 import typer
 
-from ahora.cli.common import DebugOpt, fail, handled_errors
+from ahora.cli.common import DEFAULT_PROFILE, DebugOpt, fail, handled_errors
 from ahora.cli.message import echo
 
 if TYPE_CHECKING:
@@ -55,7 +55,7 @@ def export(
     ] = None,
     profile: Annotated[
         str, typer.Option("--profile", "-p", help="Profile whose instructions and tools to use.")
-    ] = "assistant",
+    ] = DEFAULT_PROFILE,
     system_prompt: Annotated[
         bool,
         typer.Option("--system-prompt/--no-system-prompt", help="Include the system message."),

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ahora.answer import Usage
+from ahora.cli.common import DEFAULT_PROFILE
 from ahora.events import Event, Finished
 from ahora.recipe import Choices, Recipe, resolve_recipe
 from ahora.settings import Settings
@@ -59,7 +60,6 @@ __all__ = [
 
 _DONE = object()
 log = logging.getLogger(__name__)
-DEFAULT_PROFILE = "assistant"
 _DEFAULT: dict[str, Any] = {"profile": DEFAULT_PROFILE}
 
 Approver = Callable[[list[dict[str, Any]]], list[bool]]

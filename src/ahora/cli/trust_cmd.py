@@ -36,7 +36,7 @@ def trust_folder(
     list_: Annotated[bool, typer.Option("--list", help="List the trusted folders.")] = False,
     revoke_: Annotated[bool, typer.Option("--revoke", help="Stop trusting FOLDER.")] = False,
 ) -> None:
-    """Trust FOLDER's tools/*.py (they run as you) and agents/*.toml; re-asked when they change.
+    """Trust FOLDER's tools/*.py (they run as you) and agents/*.toml; asked again when they change.
 
     Until a folder is trusted, ahora skips them and says so. --tools-dir DIR and
     --agent PATH need no trust: naming them is trust.
