@@ -109,6 +109,20 @@ def test_docs_adds_search_docs_and_cites_file_and_line(
     assert _tool_names(srv2.requests[0]) >= BUILTINS | {"search_docs"}
 
 
+def test_docs_is_one_off_and_leaves_the_saved_index_as_it_was(
+    runner: CliRunner, model_server: StartServer, tmp_path: Path
+) -> None:
+    """README: ``--docs`` "indexes a one-off folder on the fly and searches only it"."""
+    srv = model_server(["ok", "ok again"])
+    folder = _docs(tmp_path)
+    assert runner.invoke(app, ["ask", "--docs", str(folder), "q"]).exit_code == 0
+    listed = runner.invoke(app, ["docs", "list"])
+    assert str(folder) not in listed.stdout and "No folders indexed" in listed.stdout
+    later = runner.invoke(app, ["ask", "a later question"])
+    assert later.exit_code == 0, later.output
+    assert "search_docs" not in _tool_names(srv.requests[1])
+
+
 def test_docs_missing_folder_exits_2_with_one_line(
     runner: CliRunner, model_server: StartServer, tmp_path: Path
 ) -> None:

@@ -91,7 +91,7 @@ DocsOpt = Annotated[
     typer.Option(
         "--docs",
         metavar="DIR",
-        help="Index DIR now and let the agent search it (search_docs); repeatable.",
+        help="Index DIR for this run only and let the agent search it; repeatable.",
     ),
 ]
 MaxTokensOpt = Annotated[

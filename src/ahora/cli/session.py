@@ -73,16 +73,32 @@ def new_thread_id() -> str:
 def docs_tool(
     folders: Sequence[Path], *, index: DocIndex | None = None
 ) -> tuple[BaseTool, list[IndexSummary]]:
-    """Index ``folders`` now (incrementally) and return one ``search_docs`` scoped to them.
+    """Index ``folders`` now and return one ``search_docs`` scoped to them.
 
+    ``--docs DIR`` is one-off (README: "indexes a one-off folder on the fly and
+    searches only it"): without ``index`` the folders go into a scratch index in a
+    temporary folder, removed when the process ends, so the saved index
+    (``ahora docs``), the default tools and later questions are as they were.
     Raises ``NotAFolder`` (a ``ConfigurationError``) for a folder that does not exist.
     """
     from ahora.docs.index import DocIndex
     from ahora.docs.tool import make_search_docs_tool
 
-    docs = index if index is not None else DocIndex()
+    docs = index if index is not None else DocIndex(_scratch_dir() / "docs.sqlite")
     summaries = [docs.add(folder) for folder in folders]
     return make_search_docs_tool([s.folder for s in summaries], docs), summaries
+
+
+def _scratch_dir() -> Path:
+    """A private temporary folder, removed at exit (``os._exit`` after a Ctrl-C skips
+    that; the system's temp cleaner then removes it)."""
+    import atexit
+    import shutil
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(prefix="ahora-docs-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return folder
 
 
 class Session:
