@@ -197,6 +197,33 @@ def test_tools_dir_adds_local_tools(
     assert missing.exit_code == 2
 
 
+def test_ask_says_why_a_local_tool_the_agent_needs_failed_to_load(
+    runner: CliRunner, model_server: StartServer, tmp_path: Path
+) -> None:
+    """The cause was printed only by ``ahora tools``; ``ask`` said "unknown tool"."""
+    folder = tmp_path / "mytools"
+    folder.mkdir()
+    (folder / "shout.py").write_text(
+        "from langchain_core.tools import tool\n\nundefined_helper()\n\n"
+        "@tool\ndef shout(text: str) -> str:\n"
+        '    """Shout."""\n    return text.upper()\n'
+    )
+    toml = tmp_path / "pirate.toml"
+    toml.write_text(
+        'name = "pirate"\ndescription = "Arr."\ninstructions = "Arr."\n'
+        'tools = ["shout", "clock"]\n'
+    )
+    srv = model_server(["never"])
+    for command in (["ask", "hi"], ["chat"]):
+        result = runner.invoke(
+            app, [*command, "--tools-dir", str(folder), "--agent", str(toml)], input="hi\n"
+        )
+        assert result.exit_code == 2, result.output
+        assert "unknown tool 'shout'" in result.stderr
+        assert "shout.py" in result.stderr and "NameError" in result.stderr, result.stderr
+    assert srv.calls == 0
+
+
 def test_chat_agent_switch_and_continue_after_a_stop(
     runner: CliRunner, model_server: StartServer
 ) -> None:

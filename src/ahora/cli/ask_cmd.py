@@ -75,7 +75,7 @@ def ask(
     from ahora.events import Finished
 
     session: Session | None = None
-    with handled_errors(debug=opts.debug, cleanup=renderer.stop):
+    with handled_errors(debug=opts.debug, cleanup=renderer.stop, explain=opts.explain):
         try:
             plain_warnings()
             settings = opts.settings()

@@ -284,7 +284,7 @@ def chat(
     console = make_console(no_color=opts.no_color)
     interactive = sys.stdin.isatty() and console.is_terminal
     session: Session | None = None
-    with handled_errors(debug=opts.debug):
+    with handled_errors(debug=opts.debug, explain=opts.explain):
         try:
             plain_warnings()
             settings = opts.settings()

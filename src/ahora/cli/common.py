@@ -204,6 +204,19 @@ class RunOptions:
             fallbacks=tuple(self.fallbacks) or None,
         )
 
+    def explain(self, exc: BaseException) -> str:
+        """More about an error that ended a run: for an unknown tool, why the tool
+        sources failed to load (``ahora tools`` said it; ``ask`` said only "unknown")."""
+        if not isinstance(exc, ConfigurationError) or "unknown tool" not in str(exc):
+            return ""
+        try:
+            from ahora.tools.registry import tool_problems
+
+            problems = tool_problems(self.settings())
+        except Exception:  # explaining must never hide the error itself
+            return ""
+        return "".join(f"\n  {p}" for p in problems)
+
     def session(
         self,
         settings: Settings,
@@ -344,9 +357,13 @@ def describe_error(exc: BaseException) -> tuple[str, int]:
 
 @contextmanager
 def handled_errors(
-    *, debug: bool = False, cleanup: Callable[[], Any] | None = None
+    *,
+    debug: bool = False,
+    cleanup: Callable[[], Any] | None = None,
+    explain: Callable[[BaseException], str] | None = None,
 ) -> Iterator[None]:
-    """Turn any error into one message on stderr and an exit code (traceback with --debug)."""
+    """Turn any error into one message on stderr and an exit code (traceback with --debug);
+    ``explain`` may add lines to it (``RunOptions.explain``)."""
     try:
         yield
     except (typer.Exit, typer.Abort):
@@ -364,6 +381,8 @@ def handled_errors(
         message, code = describe_error(exc)
         if code == FAILED and not isinstance(exc, RunError):
             message += "  (--debug shows the traceback)"
+        if explain is not None:
+            message += explain(exc)
         from ahora.cli.message import echo
 
         echo(f"Error: {message}")
