@@ -210,8 +210,7 @@ def test_ask_says_why_a_local_tool_the_agent_needs_failed_to_load(
     )
     toml = tmp_path / "pirate.toml"
     toml.write_text(
-        'name = "pirate"\ndescription = "Arr."\ninstructions = "Arr."\n'
-        'tools = ["shout", "clock"]\n'
+        'name = "pirate"\ndescription = "Arr."\ninstructions = "Arr."\ntools = ["shout", "clock"]\n'
     )
     srv = model_server(["never"])
     for command in (["ask", "hi"], ["chat"]):
