@@ -63,7 +63,7 @@ def export(
     debug: DebugOpt = False,
 ) -> None:
     """Export conversations, tool calls included, as fine-tuning JSONL (one per line)."""
-    from ahora.export import export_threads
+    from ahora.export import export_threads, list_thread_ids
     from ahora.profiles import load_profile
     from ahora.prompt import build_system_prompt, user_timezone
     from ahora.settings import get_settings
@@ -75,8 +75,11 @@ def export(
         refs = list(ids or [])
         with ThreadIndex.for_settings(settings) as index:
             wanted = [_resolve(index, ref) for ref in refs]
-        if not settings.postgres_url and not settings.threads_db.exists():
-            typer.echo("No saved threads yet.", err=True)
+            # All: the threads the other commands list, never a leftover checkpoint
+            # of a turn that was undone (which would be named, then "skipped").
+            listed = {t.id for t in index.list()} if not refs else set()
+        if not wanted and not listed:
+            echo("No saved threads yet.")
             return
         tools = _profile_tools(p.tools)
         instructions = p.system_instructions()
@@ -93,14 +96,21 @@ def export(
 
         saver = open_checkpointer(settings)
         try:
+            if not refs:
+                wanted = [t for t in list_thread_ids(saver) if t in listed]
             with _open_output(output) as out:
-                count = export_threads(
-                    saver,
-                    wanted,
-                    out,
-                    tools=tools,
-                    system_prompt=prompt if system_prompt else None,
-                    on_skip=skip,
+                # An empty list means "all" to export_threads: here it means none.
+                count = (
+                    0
+                    if not wanted
+                    else export_threads(
+                        saver,
+                        wanted,
+                        out,
+                        tools=tools,
+                        system_prompt=prompt if system_prompt else None,
+                        on_skip=skip,
+                    )
                 )
         except LookupError as exc:
             raise fail(str(exc).strip("'\"")) from None

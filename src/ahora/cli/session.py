@@ -315,12 +315,12 @@ class Session:
                     close()
             if not finished:
                 turn.undo()
-                self.index.drop_unfinished(turn.thread_id)
+                self._forget_if_unfinished(turn.thread_id)
         except BaseException as exc:
             events.put(exc)
             with contextlib.suppress(Exception):  # else the next turn seals what is left
                 turn.undo()
-                self.index.drop_unfinished(turn.thread_id)
+                self._forget_if_unfinished(turn.thread_id)
         else:
             # Best effort, and never a reason to undo a turn that finished: a locked or
             # full disk only means the file shrinks at the next turn instead.
@@ -332,6 +332,15 @@ class Session:
         finally:
             done.set()
             events.put(_DONE)
+
+    def _forget_if_unfinished(self, thread_id: str) -> None:
+        """A thread whose only turn was undone leaves neither a listed thread nor a
+        checkpoint (which ``threads export`` would find and report as skipped)."""
+        if self.index.drop_unfinished(thread_id) and hasattr(self._saver, "delete_thread"):
+            try:
+                self._saver.delete_thread(thread_id)
+            except Exception as exc:  # the export lists only indexed threads anyway
+                log.debug("checkpoint of %s kept: %s", thread_id, exc)
 
     def _finished(self, question: str, answer: Answer) -> None:
         self.turns += 1
