@@ -19,6 +19,7 @@ import typer
 
 from ahora.cli.common import (
     EXIT_CODES_HELP,
+    FAILED,
     INTERRUPTED,
     RunOptions,
     handled_errors,
@@ -110,3 +111,7 @@ def ask(
                 session.close()
     if as_json and answer is not None:
         sys.stdout.write(json_text(json.dumps(answer.to_dict(), ensure_ascii=False)) + "\n")
+    from ahora.messages import NOTHING_GATHERED
+
+    if answer is not None and answer.stopped_early and NOTHING_GATHERED in answer.text:
+        raise typer.Exit(FAILED)  # the time ran out before anything was found: no answer
