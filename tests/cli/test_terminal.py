@@ -17,6 +17,7 @@ import pytest
 
 from ahora.testing.openai_server import OpenAIServer, tool_then_answer
 from tests.cli.conftest import ANSWER, WEATHER_CALL, user_messages
+from tests.cli.screen import ctrl_c_as_on_a_terminal
 from tests.fixtures.open_meteo import OpenMeteoServer
 
 pytestmark = pytest.mark.slow
@@ -32,7 +33,13 @@ def _spawn(*args: str) -> pexpect.spawn:
     env.pop("NO_COLOR", None)
     env["PROMPT_TOOLKIT_NO_CPR"] = "1"  # nothing here answers cursor-position requests
     return pexpect.spawn(
-        AHORA[0], [*AHORA[1:], *args], env=env, encoding="utf-8", timeout=30, dimensions=(30, 100)
+        AHORA[0],
+        [*AHORA[1:], *args],
+        env=env,
+        encoding="utf-8",
+        timeout=30,
+        dimensions=(30, 100),
+        preexec_fn=ctrl_c_as_on_a_terminal,
     )
 
 
