@@ -473,10 +473,25 @@ def _send(
         if isinstance(exc, requests.Timeout):
             raise ToolFailure(f"the request to {_host(url)} timed out") from exc
         if isinstance(exc, requests.ConnectionError):
-            raise ToolFailure(
-                f"could not connect to {_host(url)} (network down or host unreachable)"
-            ) from exc
+            why = "nothing is listening there" if _refused(exc) else "network down or unreachable"
+            raise ToolFailure(f"could not connect to {_host(url)} ({why})") from exc
         raise ToolFailure(f"the request to {_host(url)} failed: {exc}") from exc
+
+
+def _refused(exc: BaseException) -> bool:
+    """The host answered that no program listens on the port (connection refused)."""
+    seen: BaseException | None = exc
+    for _ in range(8):  # requests wraps urllib3, which wraps the socket's error
+        if seen is None:
+            return False
+        if isinstance(seen, ConnectionRefusedError) or "refused" in str(seen).lower():
+            return True
+        seen = (
+            seen.__cause__
+            or seen.__context__
+            or (seen.args[0] if seen.args and isinstance(seen.args[0], BaseException) else None)
+        )
+    return False
 
 
 def get_json(url: str, **kwargs: Any) -> Any:

@@ -100,6 +100,8 @@ def test_models_command_at_80_columns() -> None:
     lines = screen_of("models", cols=80)
     server = [line for line in lines if line.startswith("  ✗ http://")]
     assert server, lines
+    # Nothing listens on port 9: said so, not "network down or host unreachable".
+    assert "nothing is listening there" in " ".join(" ".join(lines).split())
     following = lines[lines.index(server[0]) + 1]
     assert not following.strip() or following.startswith("    "), lines
 

@@ -176,3 +176,28 @@ def test_ctrl_c_during_ask_exits_130(model_server: StartServer) -> None:
     child.close()
     assert child.exitstatus == 130
     assert "Traceback" not in child.before
+
+
+def test_leaving_chat_says_how_to_resume(model_server: StartServer) -> None:
+    model_server(["Paris."])
+    child = _spawn("chat")
+    child.expect(PROMPT)
+    child.sendline("Capital of France?")
+    child.expect("Paris.")
+    child.expect(PROMPT)
+    child.sendeof()  # Ctrl-D
+    child.expect(pexpect.EOF)
+    child.close()
+    assert re.search(r"Resume with: ahora chat --resume [0-9a-f]{8}", child.before or "")
+
+
+def test_ask_dash_on_a_terminal_says_what_it_waits_for(model_server: StartServer) -> None:
+    srv = model_server(["Four."])
+    child = _spawn("ask", "-")
+    child.expect("then Ctrl-D")  # it used to wait in silence
+    child.sendline("What is 2+2?")
+    child.sendeof()
+    child.expect("Four.")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert user_messages(srv.requests[0]) == ["What is 2+2?"]

@@ -181,7 +181,7 @@ class Chat:
             self.say(f"Model: {self.session.agent.model_name}", None)
             return True
         name = self.session.set_model(arg)
-        self.say(f"Model: {name}.")
+        self.say(f"Model: {name}")
         return True
 
     def _agent(self, arg: str) -> bool:
@@ -270,6 +270,13 @@ def _prompt_loop(chat: Chat) -> None:
             return
 
 
+def _resume_hint(chat: Chat) -> None:
+    """On leaving, how to come back to this conversation (it is saved)."""
+    if chat.opts.quiet or chat.session.index.get(chat.session.thread_id) is None:
+        return
+    chat.say(f"Saved. Resume with: ahora chat --resume {chat.session.thread_id[:8]}")
+
+
 @app.command("chat", epilog=EXIT_CODES_HELP)
 @run_options
 def chat(
@@ -307,6 +314,7 @@ def chat(
                 )
             if interactive:
                 _prompt_loop(state)
+                _resume_hint(state)
             else:
                 for line in sys.stdin:
                     if not state.line(line):

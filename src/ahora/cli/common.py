@@ -392,6 +392,10 @@ def handled_errors(
 def read_question(question: str | None) -> str:
     """The question from the argument, or from stdin for ``-`` or no argument when piped."""
     if question == "-" or (question is None and not sys.stdin.isatty()):
+        if sys.stdin.isatty():  # `ahora ask -` typed at a terminal: say what it waits for
+            from ahora.cli.message import echo
+
+            echo("Type the question, then Ctrl-D on an empty line:")
         question = sys.stdin.read()
     question = (question or "").strip()
     if not question:

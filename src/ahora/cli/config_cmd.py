@@ -237,9 +237,23 @@ def _recipe_rows(recipe: Recipe, origin: Callable[[str], str]) -> list[tuple[str
             told = "default"
         if name == "tools" and value is None:
             rows.append(("# tools =", f"# every available tool ({told})"))
+        elif name == "model" and value is None:
+            rows.append(_detected_model())
         else:
             rows.append(_row(name, value, told))
     return rows
+
+
+def _detected_model() -> tuple[str, str]:
+    """The model a run would detect when nothing names one (no server is asked: the
+    choice ``ahora models`` confirms by asking)."""
+    from ahora.models import choose_model
+
+    try:
+        choice = choose_model(Settings.load(), probe=False)
+    except ConfigurationError:
+        return "# model =", "# not set, and none detected (see `ahora models`)"
+    return f"# model = {_toml_value(choice.spec)}", f"# detected: {choice.reason}"
 
 
 def _name(item: Any) -> str:

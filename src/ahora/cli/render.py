@@ -98,7 +98,8 @@ def describe_call(name: str, args: Mapping[str, Any]) -> str:
     if name == "read_page":
         return f"Reading {_host(arg('url'))}"
     if name == "weather":
-        return f"Weather for {_short(arg('location'))}"
+        place = _short(arg("location"))
+        return f"Weather for {place}" if place else "Weather"
     if name == "calculator":
         return f"Calculating {_short(arg('expression'), 40)}".rstrip()
     if name == "clock":

@@ -169,9 +169,21 @@ class Session:
         return self._agent
 
     def set_model(self, spec: str) -> str:
-        """Switch model, keeping the thread; returns the new model's name."""
+        """Switch model, keeping the thread; returns the new model's name. A bare name
+        (``gpt-4o``) keeps the current model's provider."""
+        if ":" not in spec and spec.strip():
+            spec = f"{self._provider()}:{spec.strip()}"
         self._reopen(replace(self.choices, model=spec))
         return self.agent.model_name
+
+    def _provider(self) -> str:
+        """The provider of the model in use (as chosen, or as auto-detected)."""
+        current = self.recipe.model if self.recipe is not None else self.choices.model
+        if isinstance(current, str) and ":" in current:
+            return current.partition(":")[0]
+        from ahora.models import choose_model
+
+        return choose_model(self.settings, probe=False).spec.partition(":")[0]
 
     def use_profile(self, name: str) -> Profile:
         """Switch to another profile (name or .toml path), keeping the thread."""

@@ -117,6 +117,10 @@ def print_threads(
         print_unpadded(console, table)
 
 
+_RECENT = 20
+"""Threads ``ahora threads`` lists without ``--all``."""
+
+
 @app.callback(invoke_without_command=True)
 def threads(
     ctx: typer.Context,
@@ -131,12 +135,18 @@ def threads(
     if ctx.invoked_subcommand is not None:
         return
     with handled_errors(debug=debug), ThreadIndex.for_settings(get_settings()) as index:
-        found = index.list(limit=None if show_all else 20)
+        found = index.list(limit=None if show_all else _RECENT + 1)
+        total = len(index.list()) if len(found) > _RECENT else len(found)
+    found = found if show_all else found[:_RECENT]
     if as_json:
         for t in found:
             typer.echo(json_text(json.dumps(t.__dict__, ensure_ascii=False)))
-        return
-    print_threads(make_console(no_color=no_color), found)
+    else:
+        print_threads(make_console(no_color=no_color), found)
+    if total > len(found):  # on stderr: piped output stays one thread per line
+        from ahora.cli.message import echo
+
+        echo(f"Showing the {len(found)} most recent of {total}; `ahora threads --all` lists all.")
 
 
 @app.command("show")
