@@ -29,6 +29,8 @@ StartServer = Callable[..., OpenAIServer]
         (["-m", "openai:test-model", "hi", "there"], "hi there"),
         (["--max-steps=3", "-q", "what is 1+1"], "what is 1+1"),
         (["-vq", "what is 1+1"], "what is 1+1"),
+        (["-q", "hi"], "hi"),  # a lone word after options is a question
+        (["--model", "openai:test-model", "hi"], "hi"),
     ],
 )
 def test_options_before_the_question(

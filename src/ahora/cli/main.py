@@ -129,7 +129,7 @@ class _AskByDefault(TyperGroup):
         if rest and rest[0] in self.commands:  # ahora -v chat: the command, then its options
             return [rest[0], *lead, *rest[1:]]
         if rest and rest[0] != "--":
-            self._refuse_typo(rest)
+            self._refuse_typo(rest, after_options=bool(lead))
         return ["ask", *lead, *rest]
 
     @staticmethod
@@ -165,14 +165,16 @@ class _AskByDefault(TyperGroup):
             return None
         return min(i, len(args))
 
-    def _refuse_typo(self, rest: list[str]) -> None:
-        """Exit 2 with a "did you mean" when ``rest`` starts like a command, not a question."""
+    def _refuse_typo(self, rest: list[str], *, after_options: bool) -> None:
+        """Exit 2 with a "did you mean" when ``rest`` starts like a command, not a
+        question. After ``ask``'s options (``ahora -v "hi"``) a lone word is a
+        question: only a near miss of a command is refused."""
         first = rest[0]
         if not _WORD.fullmatch(first):
             return
         visible = [name for name, cmd in self.commands.items() if not cmd.hidden]
         guess = close_command(first, visible)
-        if guess is None and len(rest) > 1:
+        if guess is None and (len(rest) > 1 or after_options):
             return
         from ahora.cli.common import USAGE
         from ahora.cli.message import echo
