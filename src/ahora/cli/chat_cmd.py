@@ -47,7 +47,7 @@ HELP = """\
 /resume ID      continue a thread (id, prefix or 'last')
 /agent [NAME]   show the agent, or switch profile (name or .toml), keeping the thread
 /tools          the tools the agent can use
-/model NAME     switch model (provider:name), keeping the thread
+/model NAME     switch model (provider:name, or a name of the same provider)
 /continue       go on after an answer that stopped at a budget
 /usage          tokens used in this session
 /exit           leave (Ctrl-D does the same)
