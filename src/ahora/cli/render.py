@@ -343,7 +343,8 @@ class PlainRenderer:
             if self.verbose:
                 self._err(footer_text(event.answer))
             a = event.answer
-            line = stopped_text(self.stopped_hint, a.stop_reason, answer=a.text)
+            shown = a.text if self.out is not None else ""  # --json: the text is not shown
+            line = stopped_text(self.stopped_hint, a.stop_reason, answer=shown)
             if a.stopped_early and line and not self.quiet:
                 self._err(line)
             if self.out is not None:
