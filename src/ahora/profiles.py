@@ -50,6 +50,7 @@ from ahora.settings import Settings, config_path, data_dir
 from ahora.trust import use_local
 
 __all__ = [
+    "DEFAULT_PROFILE",
     "Profile",
     "ProfileInfo",
     "builtin_dir",
@@ -57,6 +58,9 @@ __all__ = [
     "load_profile",
     "profile_dirs",
 ]
+
+DEFAULT_PROFILE = "assistant"
+"""The profile the CLI runs without ``--agent`` (agents/assistant.toml): named once."""
 
 Origin = Literal["built-in", "user", "project", "file"]
 

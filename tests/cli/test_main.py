@@ -135,11 +135,11 @@ def test_ask_and_chat_share_one_declaration_of_their_options(runner: CliRunner) 
 
 
 def test_the_default_profile_is_named_once() -> None:
-    cli = Path(ahora.cli.__file__).parent
+    src = Path(ahora.cli.__file__).parent.parent  # all of src/ahora
     spelled = [
         f"{path.name}:{n}"
-        for path in sorted(cli.glob("*.py"))
+        for path in sorted(src.rglob("*.py"))
         for n, line in enumerate(path.read_text().splitlines(), 1)
-        if re.search(r"""=\s*["']assistant["']""", line)
+        if re.search(r"""(?<![=!<>])=\s*["']assistant["']""", line)  # not a role test ==
     ]
     assert len(spelled) == 1, spelled

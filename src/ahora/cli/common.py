@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from ahora.errors import ConfigurationError, RunError
+from ahora.profiles import DEFAULT_PROFILE
 from ahora.recipe import Choices
 from ahora.safe_text import clean
 from ahora.settings import Settings
@@ -44,9 +45,6 @@ __all__ = [
     "run_options",
 ]
 
-DEFAULT_PROFILE = "assistant"
-"""The profile the CLI runs without ``--agent`` (agents/assistant.toml); the one
-definition (``ask``, ``chat``, ``export --profile`` and ``Session`` read it)."""
 
 OK, FAILED, USAGE, INTERRUPTED = 0, 1, 2, 130
 

@@ -36,8 +36,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ahora.answer import Usage
-from ahora.cli.common import DEFAULT_PROFILE
 from ahora.events import Event, Finished
+from ahora.profiles import DEFAULT_PROFILE
 from ahora.recipe import Choices, Recipe, resolve_recipe
 from ahora.settings import Settings
 from ahora.threads import ThreadIndex, close_checkpointer, open_checkpointer
