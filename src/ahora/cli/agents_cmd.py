@@ -13,12 +13,14 @@ from typing import Annotated
 
 import typer
 
+from ahora.cli.common import WholeCommandList
 from ahora.errors import InvalidProfile
 from ahora.safe_text import clean
 
 __all__ = ["app"]
 
 app = typer.Typer(
+    cls=WholeCommandList,
     name="agents",
     help="Agent profiles (agents/*.toml): list them, or show one with `ahora agents show NAME`.",
     invoke_without_command=True,

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from typer.core import TyperGroup
 
 from ahora.errors import ConfigurationError, RunError
 from ahora.profiles import DEFAULT_PROFILE
@@ -39,6 +40,7 @@ __all__ = [
     "OK",
     "USAGE",
     "RunOptions",
+    "WholeCommandList",
     "handled_errors",
     "make_console",
     "plain_warnings",
@@ -147,6 +149,21 @@ NoColorOpt = Annotated[
     bool, typer.Option("--no-color", help="No colours (the NO_COLOR variable does the same).")
 ]
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show Python tracebacks on errors.")]
+
+
+class WholeCommandList(TyperGroup):
+    """A command group whose help lists each command's summary whole, wrapped under
+    its column (click cuts it with "..." to fit one line)."""
+
+    def format_commands(self, ctx: Any, formatter: Any) -> None:
+        rows = [
+            (name, cmd.get_short_help_str(limit=10_000))
+            for name in self.list_commands(ctx)
+            if (cmd := self.get_command(ctx, name)) is not None and not cmd.hidden
+        ]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -25,7 +25,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import typer
 
-from ahora.cli.common import fail
+from ahora.cli.common import WholeCommandList, fail
 from ahora.errors import ConfigurationError
 from ahora.recipe import Choices, Recipe, resolve_recipe
 from ahora.settings import Settings, _read_config, _read_env, config_path
@@ -33,7 +33,10 @@ from ahora.settings import Settings, _read_config, _read_env, config_path
 __all__ = ["app", "mask"]
 
 app = typer.Typer(
-    name="config", help="The config file: where it is, what is in effect.", no_args_is_help=True
+    cls=WholeCommandList,
+    name="config",
+    help="The config file: where it is, what is in effect.",
+    no_args_is_help=True,
 )
 
 _SECRET = re.compile(

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ahora.cli.common import DebugOpt, fail, handled_errors
+from ahora.cli.common import DebugOpt, WholeCommandList, fail, handled_errors
 from ahora.cli.message import echo
 from ahora.safe_text import clean
 
@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 __all__ = ["app"]
 
 app = typer.Typer(
+    cls=WholeCommandList,
     name="docs",
     help="Index folders of your documents so agents can search them (search_docs).",
     no_args_is_help=True,

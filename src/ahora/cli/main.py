@@ -19,10 +19,9 @@ import re
 from typing import Annotated, Any
 
 import typer
-from typer.core import TyperGroup
 
 from ahora.__about__ import __version__
-from ahora.cli.common import EXIT_CODES_HELP
+from ahora.cli.common import EXIT_CODES_HELP, WholeCommandList
 
 __all__ = ["COMMAND_MODULES", "app", "main"]
 
@@ -93,7 +92,7 @@ def close_command(word: str, commands: list[str]) -> str | None:
     return best[1] if best else None
 
 
-class _AskByDefault(TyperGroup):
+class _AskByDefault(WholeCommandList):
     """``ahora "QUESTION"`` means ``ahora ask "QUESTION"``, with ``ask``'s options
     before the question too (``ahora --json "..."``, ``ahora -m openai:x "hi"``).
 
@@ -105,18 +104,6 @@ class _AskByDefault(TyperGroup):
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
         result: list[str] = super().parse_args(ctx, self._route(list(args)))
         return result
-
-    def format_commands(self, ctx: Any, formatter: Any) -> None:
-        """The command list with each summary whole, wrapped under its column (click
-        cuts it with "..." to fit one line)."""
-        rows = [
-            (name, cmd.get_short_help_str(limit=10_000))
-            for name in self.list_commands(ctx)
-            if (cmd := self.get_command(ctx, name)) is not None and not cmd.hidden
-        ]
-        if rows:
-            with formatter.section("Commands"):
-                formatter.write_dl(rows)
 
     def _route(self, args: list[str]) -> list[str]:
         ask = self.commands.get("ask")

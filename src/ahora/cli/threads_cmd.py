@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from ahora.cli import export_cmd
-from ahora.cli.common import DebugOpt, NoColorOpt, handled_errors, make_console
+from ahora.cli.common import DebugOpt, NoColorOpt, WholeCommandList, handled_errors, make_console
 from ahora.safe_text import clean, json_text
 from ahora.settings import get_settings
 from ahora.threads import ThreadIndex, ThreadInfo
@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 __all__ = ["app", "print_threads"]
 
 app = typer.Typer(
+    cls=WholeCommandList,
     name="threads",
     help="Saved conversations: list them, show, delete or export them.",
     invoke_without_command=True,
