@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from ahora.cli.common import WholeCommandList
+from ahora.cli.common import WholeCommandList, fail
 from ahora.errors import InvalidProfile
 from ahora.safe_text import clean
 
@@ -84,8 +84,7 @@ def show(
     try:
         p = load_profile(name)
     except InvalidProfile as exc:
-        typer.echo(clean(f"Error: {exc}"), err=True)
-        raise typer.Exit(2) from None
+        raise fail(str(exc)) from None
     tools = "default tools" if p.tools is None else (", ".join(p.tools) or "none")
     rows = [
         ("name", p.name),

@@ -105,7 +105,7 @@ def rm(folder: _Folder, debug: DebugOpt = False) -> None:
         removed = index.remove(folder)
     if not removed:
         raise fail(f"{folder} is not indexed (see: ahora docs list)")
-    typer.echo(clean(f"Removed {Path(folder).expanduser().resolve()} from the index."))
+    echo(f"Removed {Path(folder).expanduser().resolve()} from the index.", err=False)
 
 
 @app.command("search")

@@ -18,6 +18,7 @@ import typer
 
 from ahora.cli import export_cmd
 from ahora.cli.common import DebugOpt, NoColorOpt, WholeCommandList, handled_errors, make_console
+from ahora.cli.message import echo
 from ahora.safe_text import clean, json_text
 from ahora.settings import get_settings
 from ahora.threads import ThreadIndex, ThreadInfo
@@ -145,8 +146,6 @@ def threads(
     else:
         print_threads(make_console(no_color=no_color), found)
     if total > len(found):  # on stderr: piped output stays one thread per line
-        from ahora.cli.message import echo
-
         echo(f"Showing the {len(found)} most recent of {total}; `ahora threads --all` lists all.")
 
 
@@ -208,7 +207,7 @@ def rm(
         infos = [index.resolve(ref) for ref in thread_ids]
         for info in infos:
             index.delete(info.id)  # its turns and checkpoints too, in one transaction
-            typer.echo(clean(f"Deleted {info.id[:8]} ({info.title})"))
+            echo(f"Deleted {info.id[:8]} ({info.title})", err=False)
 
 
 app.command("export")(export_cmd.export)
