@@ -59,7 +59,7 @@ FAMILIES = {
 def _words_whole(text: str, lines: list[str]) -> None:
     screen_words = {w for line in lines for w in line.split()}
     for word in text.split():
-        if len(word) > 70:  # a URL longer than a line is cut with an ellipsis
+        if len(word) > 70 and "://" in word:  # a URL longer than a line: cut with "…"
             assert any(w.endswith("…") and word.startswith(w[:-1]) for w in screen_words)
             continue
         assert word in screen_words, f"{word!r} broken on the screen:\n" + "\n".join(lines)
@@ -119,3 +119,28 @@ def test_piped_messages_are_whole_lines(tmp_path: Path) -> None:
     assert re.search(r"^  2\. OPENAI_API_KEY=.*LM Studio.*OPENAI_BASE_URL=", proc.stderr, re.M), (
         proc.stderr
     )
+
+
+def test_untrusted_folder_warning_at_80_columns(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A real warning (``./tools`` in an untrusted folder) as drawn by the terminal."""
+    project = tmp_path / "proj"
+    (project / "tools").mkdir(parents=True)
+    (project / "tools" / "shout.py").write_text("x = 1\n")
+    monkeypatch.chdir(project)
+    lines = screen_of("tools", cols=80)
+    warning = [i for i, line in enumerate(lines) if line.startswith("Warning: skipped ./tools")]
+    assert warning, lines
+    text = " ".join(lines[warning[0] : warning[0] + 4])
+    assert "Read them, then run: ahora trust" in " ".join(text.split())
+    assert all(len(line) <= 80 for line in lines)
+    _words_whole(f"Read them, then run: ahora trust {project}", lines)
+
+
+def test_a_long_path_is_kept_whole_a_long_url_is_cut() -> None:
+    path = "/home/someone/" + "deep/" * 20 + "project"
+    wrapped = wrap(f"Read them, then run: ahora trust {path}", 80)
+    assert path in wrapped.replace("\n", "")  # the user may have to type it
+    url = "https://example.org/" + "segment/" * 20
+    assert "…" in wrap(f"could not read {url}", 80)

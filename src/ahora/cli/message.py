@@ -65,9 +65,10 @@ def logical_lines(text: str) -> list[str]:
 
 
 def _fit_word(word: str, room: int) -> str:
-    """A word longer than the line: a URL (or path) is cut with an ellipsis, like
-    ``ask``'s sources; anything else is left for the terminal to break."""
-    if len(word) > room and (_URL.match(word) or "/" in word) and room > 1:
+    """A word longer than the line: a URL is cut with an ellipsis, like ``ask``'s
+    sources; anything else (a path the user may have to type) is left whole, for
+    the terminal to break."""
+    if len(word) > room and _URL.match(word) and room > 1:
         return word[: room - 1] + "…"
     return word
 
