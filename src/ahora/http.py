@@ -479,19 +479,9 @@ def _send(
 
 
 def _refused(exc: BaseException) -> bool:
-    """The host answered that no program listens on the port (connection refused)."""
-    seen: BaseException | None = exc
-    for _ in range(8):  # requests wraps urllib3, which wraps the socket's error
-        if seen is None:
-            return False
-        if isinstance(seen, ConnectionRefusedError) or "refused" in str(seen).lower():
-            return True
-        seen = (
-            seen.__cause__
-            or seen.__context__
-            or (seen.args[0] if seen.args and isinstance(seen.args[0], BaseException) else None)
-        )
-    return False
+    """The host answered that no program listens on the port: requests' message
+    carries the socket's "[Errno 111] Connection refused" through urllib3's wrappers."""
+    return "connection refused" in str(exc).lower()
 
 
 def get_json(url: str, **kwargs: Any) -> Any:

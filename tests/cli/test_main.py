@@ -145,3 +145,9 @@ def test_the_default_profile_is_named_once() -> None:
         if re.search(r"""(?<![=!<>])=\s*["']assistant["']""", line)  # not a role test ==
     ]
     assert len(spelled) == 1, spelled
+
+
+def test_an_unknown_provider_says_what_was_meant(runner: CliRunner) -> None:
+    result = runner.invoke(app, ["--model", "opnai:gpt-4o", "hi there"])
+    assert result.exit_code == 2
+    assert "did you mean openai:gpt-4o?" in result.stderr
