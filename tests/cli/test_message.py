@@ -144,3 +144,23 @@ def test_a_long_path_is_kept_whole_a_long_url_is_cut() -> None:
     assert path in wrapped.replace("\n", "")  # the user may have to type it
     url = "https://example.org/" + "segment/" * 20
     assert "…" in wrap(f"could not read {url}", 80)
+
+
+def test_wrap_keeps_every_word_in_order_and_within_the_width() -> None:
+    """Invariants over many generated messages (markers, columns, long words, widths)."""
+    import random
+
+    rng = random.Random(22)
+    vocab = ["a", "to", "the", "model", "OPENAI_BASE_URL=http://h:1/v1", "x" * 30, "é", "/v1"]
+    for _ in range(400):
+        width = rng.randint(20, 120)
+        lines = []
+        for _ in range(rng.randint(1, 4)):
+            lead = rng.choice(["", "  ", "  1. ", "- ", "/help   ", "  ✗ "])
+            words = [rng.choice(vocab) for _ in range(rng.randint(1, 40))]
+            lines.append(lead + " ".join(words))
+        text = "\n".join(lines)
+        out = wrap(text, width)
+        assert out.split() == text.split()  # nothing lost, split or reordered
+        for line in out.splitlines():
+            assert len(line) <= width or len(line.split()) == 1 or len(line.split()[-1]) > 20
