@@ -44,6 +44,26 @@ def _weather_rule(body: dict[str, Any]) -> Any:
     return f"Tomorrow in **Santiago, Chile**: {sky.lower()}.\nMax: {high}\nMin: {low}"
 
 
+def _slow_weather_rule(body: dict[str, Any]) -> Any:
+    """The weather rule on a model that takes 3 s per reply: ``--timeout 5`` cuts it."""
+    return {**_as_reply(_weather_rule(body)), "delay": 3}
+
+
+def _as_reply(reply: Any) -> dict[str, Any]:
+    return reply if isinstance(reply, dict) else {"content": reply}
+
+
+def _no_model() -> list[str]:
+    """README command 1 on a machine where no model is configured yet."""
+    saved = {k: os.environ.pop(k) for k in ("OPENAI_API_KEY", "AHORA_MODEL") if k in os.environ}
+    os.environ["OLLAMA_HOST"] = "http://127.0.0.1:9"  # nothing listens there
+    try:
+        return run("What's the weather tomorrow in Santiago?")
+    finally:
+        os.environ.update(saved)
+        del os.environ["OLLAMA_HOST"]
+
+
 def _chat_rule(body: dict[str, Any]) -> Any:
     if not last_message_is_tool_result(body):
         call = {"name": "calculator", "arguments": {"expression": "1234 * 0.21"}}
@@ -101,6 +121,7 @@ def main() -> None:
     os.chdir(ROOT)
     run("trust", str(ROOT))  # the repository's ./tools and ./agents, as a user would
     shots: list[tuple[str, list[str]]] = []
+    first = _no_model()
     with OpenMeteoServer() as weather:
         os.environ.update(AHORA_GEOCODING_URL=weather.url, AHORA_OPEN_METEO_URL=weather.url)
         with OpenAIServer(rule=_chat_rule, models=("gpt-4.1-mini",)) as srv:
@@ -109,7 +130,11 @@ def main() -> None:
         with OpenAIServer(rule=_weather_rule, models=("gpt-4.1-mini",)) as srv:
             os.environ["OPENAI_BASE_URL"] = srv.base_url
             question = "What's the weather tomorrow in Santiago?"
+            shots.append((f'ahora "{question}"  # no model configured yet', first))
             shots.append((f'ahora "{question}"', run(question)))
+            shots.append(("ahora chta", run("chta")))
+            shots.append(('ahora --model opnai:gpt-4o "hi"', run("--model", "opnai:gpt-4o", "hi")))
+
     shots.append(("ahora chat", chatted))
     shots.append(("ahora threads", run("threads")))
     shots.append(("ahora threads show last", run("threads", "show", "last")))
@@ -117,6 +142,12 @@ def main() -> None:
     shots.append(("ahora agents", run("agents")))
     run("docs", "add", str(docs))
     shots.append(('ahora docs search "refund"', run("docs", "search", "refund")))
+    with OpenMeteoServer() as weather:
+        os.environ.update(AHORA_GEOCODING_URL=weather.url, AHORA_OPEN_METEO_URL=weather.url)
+        with OpenAIServer(rule=_slow_weather_rule, models=("gpt-4.1-mini",)) as srv:
+            os.environ["OPENAI_BASE_URL"] = srv.base_url
+            wrap_up = run("--timeout", "5", question)
+    shots.append((f'ahora --timeout 5 "{question}"  # a model taking 3 s a reply', wrap_up))
     replacements = {str(ROOT): "~/ahora", str(home / "data"): "~/.local/share/ahora"}
     replacements[str(docs)] = "~/handbook"
     out = [

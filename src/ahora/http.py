@@ -470,9 +470,8 @@ def _send(
         if isinstance(exc, requests.Timeout):
             raise ToolFailure(f"the request to {_host(url)} timed out") from exc
         if isinstance(exc, requests.ConnectionError):
-            raise ToolFailure(
-                f"could not connect to {_host(url)} (network down or host unreachable)"
-            ) from exc
+            why = "nothing is listening there" if _refused(exc) else "network down or unreachable"
+            raise ToolFailure(f"could not connect to {_host(url)} ({why})") from exc
         from ahora.masking import mask_urls
 
         raise ToolFailure(f"the request to {_host(url)} failed: {mask_urls(str(exc))}") from exc
@@ -514,6 +513,12 @@ def _guard_redirect(
             call.pinned[(origin.host.rstrip("."), origin.port)] = origin.addresses
     call.pinned[(target.host.rstrip("."), target.port)] = target.addresses
     return target.url
+
+
+def _refused(exc: BaseException) -> bool:
+    """The host answered that no program listens on the port: requests' message
+    carries the socket's "[Errno 111] Connection refused" through urllib3's wrappers."""
+    return "connection refused" in str(exc).lower()
 
 
 def get_json(url: str, **kwargs: Any) -> Any:

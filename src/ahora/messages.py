@@ -40,6 +40,7 @@ __all__ = [
     "FENCE_CLOSE",
     "FENCE_OPEN",
     "INVALID_ARGUMENTS",
+    "NOTHING_GATHERED",
     "NOT_FINISHED",
     "OUTPUT_ERROR",
     "REPEATED_CALL",
@@ -74,6 +75,8 @@ REPEATED_CALL = "ahora_repeated_call"
 INVALID_ARGUMENTS = "__ahora_invalid_arguments__"
 """``args`` key of a tool call whose arguments were not valid JSON (the raw text)."""
 EMPTY_FALLBACK = "The model returned an empty reply twice, so there is no answer to show."
+NOTHING_GATHERED = "Nothing was gathered before the time ran out."
+"""The last line of a time-limit summary with no tool result: the run has no answer."""
 NOT_FINISHED = (
     "Error: this tool call never finished (the earlier run was interrupted). Call it "
     "again if you still need its result."

@@ -52,14 +52,14 @@ _PROVIDER_PACKAGES: dict[str, tuple[str, str | None]] = {
 
 NO_MODEL_HELP = """\
 No model is configured. ahora needs one chat model; choose one of:
-  1. AHORA_MODEL=provider:name      e.g. export AHORA_MODEL=openai:gpt-4.1-mini
-  2. OPENAI_API_KEY=sk-...          OpenAI; add OPENAI_BASE_URL=http://host:port/v1 for any
-                                    OpenAI-compatible server (vLLM, llama.cpp, LM Studio,
-                                    Ollama's /v1)
-  3. ANTHROPIC_API_KEY=sk-ant-...   Anthropic (pip install 'ahora[anthropic]')
-  4. A local Ollama server at OLLAMA_HOST (default http://localhost:11434) with a pulled
-     model (ollama pull llama3.2; pip install 'ahora[ollama]')
-Or pass model=... to create_agent / --model to the CLI."""
+  1. AHORA_MODEL=provider:name     e.g. AHORA_MODEL=openai:gpt-4.1-mini
+  2. OPENAI_API_KEY=sk-...         OpenAI, or any OpenAI-compatible server
+                                   (vLLM, llama.cpp, LM Studio, Ollama's /v1)
+                                   with OPENAI_BASE_URL=http://host:port/v1
+  3. ANTHROPIC_API_KEY=sk-ant-...  Anthropic (pip install 'ahora[anthropic]')
+  4. A local Ollama server at OLLAMA_HOST (default http://localhost:11434)
+     with a pulled model (ollama pull llama3.2; pip install 'ahora[ollama]')
+Or pass --model to the CLI, or Agent(model=...) in Python."""
 
 
 #: How long start-up waits for a model server to list its models, in seconds.
@@ -204,8 +204,12 @@ def check_spec(spec: str) -> tuple[str, str]:
     provider, name = split_spec(spec)
     known = _known_providers()
     if provider not in known:
+        import difflib
+
+        close = difflib.get_close_matches(provider, sorted(known), n=1, cutoff=0.6)
+        hint = f"did you mean {close[0]}:{name}? " if close else ""
         raise InvalidModel(
-            f"unknown model provider {provider!r} in {spec!r}; known providers: "
+            f"unknown model provider {provider!r} in {spec!r}; {hint}known providers: "
             + ", ".join(sorted(known))
         )
     from langchain.chat_models import base

@@ -54,6 +54,7 @@ from ahora.settings import Settings, config_path, data_dir
 from ahora.trust import use_local
 
 __all__ = [
+    "DEFAULT_PROFILE",
     "Profile",
     "ProfileInfo",
     "builtin_dir",
@@ -61,6 +62,9 @@ __all__ = [
     "load_profile",
     "profile_dirs",
 ]
+
+DEFAULT_PROFILE = "assistant"
+"""The profile the CLI runs without ``--agent`` (agents/assistant.toml): named once."""
 
 Origin = Literal["built-in", "user", "project", "file"]
 

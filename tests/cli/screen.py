@@ -8,12 +8,23 @@ sees (wrapping, cut columns, hyperlinks stripped), not on escape sequences.
 from __future__ import annotations
 
 import os
+import signal
 import sys
 
 import pexpect
 import pyte
 
 AHORA = [sys.executable, "-m", "ahora"]
+
+
+def ctrl_c_as_on_a_terminal() -> None:
+    """In the child, before exec: Ctrl-C interrupts, as in a shell a person types in.
+
+    A test run started in the background (``&`` in a script, ``nohup``, some CI
+    runners) ignores SIGINT and its children inherit that, so Python would never
+    raise ``KeyboardInterrupt`` and every Ctrl-C test would fail for that reason alone.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def spawn(*args: str, cols: int = 80, rows: int = 200) -> pexpect.spawn:
@@ -31,6 +42,7 @@ def spawn(*args: str, cols: int = 80, rows: int = 200) -> pexpect.spawn:
         encoding="utf-8",
         timeout=60,
         dimensions=(rows, cols),
+        preexec_fn=ctrl_c_as_on_a_terminal,
     )
 
 

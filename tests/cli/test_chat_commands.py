@@ -92,3 +92,15 @@ def test_unknown_commands_and_paths_that_look_like_commands(
     assert "Unknown command /frobnicate; /help lists them." in result.stderr
     assert user_messages(srv.requests[0]) == ["/etc/hosts what is it?"]
     assert result.stdout == "About hosts.\n"
+
+
+def test_model_with_a_bare_name_keeps_the_provider(
+    runner: CliRunner, model_server: StartServer
+) -> None:
+    """``/model gpt-4o`` was refused ("has no provider"); the provider in use is meant."""
+    srv = model_server(["One."])
+    result = runner.invoke(app, ["chat"], input="/model other-model\nFirst?\n")
+    assert result.exit_code == 0, result.output
+    assert "Error" not in result.stderr, result.stderr
+    assert [r["model"] for r in srv.requests] == ["other-model"]
+    assert "Model: other-model\n" in result.stderr  # said the same way as /model alone

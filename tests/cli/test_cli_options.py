@@ -109,6 +109,20 @@ def test_docs_adds_search_docs_and_cites_file_and_line(
     assert _tool_names(srv2.requests[0]) >= BUILTINS | {"search_docs"}
 
 
+def test_docs_is_one_off_and_leaves_the_saved_index_as_it_was(
+    runner: CliRunner, model_server: StartServer, tmp_path: Path
+) -> None:
+    """README: ``--docs`` "indexes a one-off folder on the fly and searches only it"."""
+    srv = model_server(["ok", "ok again"])
+    folder = _docs(tmp_path)
+    assert runner.invoke(app, ["ask", "--docs", str(folder), "q"]).exit_code == 0
+    listed = runner.invoke(app, ["docs", "list"])
+    assert str(folder) not in listed.stdout and "No folders indexed" in listed.stdout
+    later = runner.invoke(app, ["ask", "a later question"])
+    assert later.exit_code == 0, later.output
+    assert "search_docs" not in _tool_names(srv.requests[1])
+
+
 def test_docs_missing_folder_exits_2_with_one_line(
     runner: CliRunner, model_server: StartServer, tmp_path: Path
 ) -> None:
@@ -181,6 +195,32 @@ def test_tools_dir_adds_local_tools(
     assert "Hello, Ada!" in srv.requests[1]["messages"][-1]["content"]
     missing = runner.invoke(app, ["ask", "--tools-dir", str(tmp_path / "nope"), "hi"])
     assert missing.exit_code == 2
+
+
+def test_ask_says_why_a_local_tool_the_agent_needs_failed_to_load(
+    runner: CliRunner, model_server: StartServer, tmp_path: Path
+) -> None:
+    """The cause was printed only by ``ahora tools``; ``ask`` said "unknown tool"."""
+    folder = tmp_path / "mytools"
+    folder.mkdir()
+    (folder / "shout.py").write_text(
+        "from langchain_core.tools import tool\n\nundefined_helper()\n\n"
+        "@tool\ndef shout(text: str) -> str:\n"
+        '    """Shout."""\n    return text.upper()\n'
+    )
+    toml = tmp_path / "pirate.toml"
+    toml.write_text(
+        'name = "pirate"\ndescription = "Arr."\ninstructions = "Arr."\ntools = ["shout", "clock"]\n'
+    )
+    srv = model_server(["never"])
+    for command in (["ask", "hi"], ["chat"]):
+        result = runner.invoke(
+            app, [*command, "--tools-dir", str(folder), "--agent", str(toml)], input="hi\n"
+        )
+        assert result.exit_code == 2, result.output
+        assert "unknown tool 'shout'" in result.stderr
+        assert "shout.py" in result.stderr and "NameError" in result.stderr, result.stderr
+    assert srv.calls == 0
 
 
 def test_chat_agent_switch_and_continue_after_a_stop(

@@ -77,3 +77,14 @@ def test_config_show_keeps_the_origin_apart_from_a_long_value(isolated_env: Path
     assert result.exit_code == 0, result.output
     line = next(x for x in result.stdout.splitlines() if x.startswith("mcp_servers ="))
     assert line.endswith("}  # config file"), line
+
+
+def test_config_show_agent_names_the_detected_model(
+    runner: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """It said ``model = not set`` while a run would use an auto-detected model."""
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    shown = runner.invoke(app, ["config", "show", "--agent", "assistant"]).stdout
+    agent = shown.split("# agent assistant")[1]
+    model = next(line for line in agent.splitlines() if "model =" in line)
+    assert "openai:" in model and "detected" in model and "not set" not in model

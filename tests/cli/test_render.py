@@ -105,6 +105,8 @@ def test_live_status_line_shows_the_tool_in_words() -> None:
         ("web_search", {"query": "euro rate"}, 'Searching the web for "euro rate"'),
         ("read_page", {"url": "https://example.org/"}, "Reading example.org"),
         ("weather", {"location": "Santiago, Chile"}, "Weather for Santiago, Chile"),
+        ("weather", {"location": " "}, "Weather"),  # not "Weather for  failed"
+        ("weather", {}, "Weather"),
         ("calculator", {"expression": "2^10"}, "Calculating 2^10"),
         ("clock", {}, "Checking the clock"),
         ("clock", {"timezone": "Asia/Tokyo"}, "Checking the clock in Asia/Tokyo"),

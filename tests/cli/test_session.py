@@ -110,9 +110,15 @@ def test_ctrl_c_while_waiting_for_a_cancelled_turn_leaves_it_busy() -> None:
     ctrl_c = threading.Timer(
         0.2, signal.pthread_kill, (threading.main_thread().ident, signal.SIGINT)
     )
+    # Whatever SIGINT disposition the test run inherited (ignored when started with
+    # `&` or nohup), Ctrl-C raises KeyboardInterrupt here, as it does in a terminal.
+    inherited = signal.signal(signal.SIGINT, signal.default_int_handler)
     ctrl_c.start()
-    with pytest.raises(KeyboardInterrupt):
-        session.wait()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            session.wait()
+    finally:
+        signal.signal(signal.SIGINT, inherited)
     assert session.busy
     release.set()
     assert session.wait(5) and not session.busy

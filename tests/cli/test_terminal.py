@@ -17,6 +17,7 @@ import pytest
 
 from ahora.testing.openai_server import OpenAIServer, tool_then_answer
 from tests.cli.conftest import ANSWER, WEATHER_CALL, user_messages
+from tests.cli.screen import ctrl_c_as_on_a_terminal
 from tests.fixtures.open_meteo import OpenMeteoServer
 
 pytestmark = pytest.mark.slow
@@ -32,7 +33,13 @@ def _spawn(*args: str) -> pexpect.spawn:
     env.pop("NO_COLOR", None)
     env["PROMPT_TOOLKIT_NO_CPR"] = "1"  # nothing here answers cursor-position requests
     return pexpect.spawn(
-        AHORA[0], [*AHORA[1:], *args], env=env, encoding="utf-8", timeout=30, dimensions=(30, 100)
+        AHORA[0],
+        [*AHORA[1:], *args],
+        env=env,
+        encoding="utf-8",
+        timeout=30,
+        dimensions=(30, 100),
+        preexec_fn=ctrl_c_as_on_a_terminal,
     )
 
 
@@ -169,3 +176,28 @@ def test_ctrl_c_during_ask_exits_130(model_server: StartServer) -> None:
     child.close()
     assert child.exitstatus == 130
     assert "Traceback" not in child.before
+
+
+def test_leaving_chat_says_how_to_resume(model_server: StartServer) -> None:
+    model_server(["Paris."])
+    child = _spawn("chat")
+    child.expect(PROMPT)
+    child.sendline("Capital of France?")
+    child.expect("Paris.")
+    child.expect(PROMPT)
+    child.sendeof()  # Ctrl-D
+    child.expect(pexpect.EOF)
+    child.close()
+    assert re.search(r"Resume with: ahora chat --resume [0-9a-f]{8}", child.before or "")
+
+
+def test_ask_dash_on_a_terminal_says_what_it_waits_for(model_server: StartServer) -> None:
+    srv = model_server(["Four."])
+    child = _spawn("ask", "-")
+    child.expect("then Ctrl-D")  # it used to wait in silence
+    child.sendline("What is 2+2?")
+    child.sendeof()
+    child.expect("Four.")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert user_messages(srv.requests[0]) == ["What is 2+2?"]

@@ -180,3 +180,13 @@ def test_threads_show_measures_hostile_titles_as_shown() -> None:
     lines = out.getvalue().splitlines()
     assert "␛]0;PWNED␇" in out.getvalue() and "\x1b" not in out.getvalue()
     assert all(cell_len(line) <= 50 for line in lines), lines
+
+
+def test_threads_says_when_it_shows_only_the_recent_ones(runner: CliRunner) -> None:
+    for i in range(23):
+        _save_thread(f"t{i:02}", question=f"question {i}")
+    listed = runner.invoke(app, ["threads", "--json"])
+    assert len(listed.stdout.splitlines()) == 20
+    assert "20 most recent of 23" in listed.stderr and "--all" in listed.stderr
+    every = runner.invoke(app, ["threads", "--all", "--json"])
+    assert len(every.stdout.splitlines()) == 23 and every.stderr == ""

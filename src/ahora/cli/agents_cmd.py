@@ -13,12 +13,14 @@ from typing import Annotated
 
 import typer
 
+from ahora.cli.common import WholeCommandList, fail
 from ahora.errors import InvalidProfile
 from ahora.safe_text import clean
 
 __all__ = ["app"]
 
 app = typer.Typer(
+    cls=WholeCommandList,
     name="agents",
     help="Agent profiles (agents/*.toml): list them, or show one with `ahora agents show NAME`.",
     invoke_without_command=True,
@@ -82,8 +84,7 @@ def show(
     try:
         p = load_profile(name)
     except InvalidProfile as exc:
-        typer.echo(clean(f"Error: {exc}"), err=True)
-        raise typer.Exit(2) from None
+        raise fail(str(exc)) from None
     tools = "default tools" if p.tools is None else (", ".join(p.tools) or "none")
     rows = [
         ("name", p.name),

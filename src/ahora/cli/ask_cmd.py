@@ -19,27 +19,14 @@ import typer
 
 from ahora.cli.common import (
     EXIT_CODES_HELP,
+    FAILED,
     INTERRUPTED,
-    AgentOpt,
-    DebugOpt,
-    DocsOpt,
-    FallbackOpt,
-    MaxCostOpt,
-    MaxStepsOpt,
-    MaxTokensOpt,
-    ModelOpt,
-    NoColorOpt,
-    QuietOpt,
     RunOptions,
-    TimeoutOpt,
-    ToolsDirOpt,
-    ToolsOpt,
-    VerboseOpt,
-    YesOpt,
     handled_errors,
     make_console,
     plain_warnings,
     read_question,
+    run_options,
 )
 from ahora.safe_text import json_text
 
@@ -55,6 +42,7 @@ app = typer.Typer()
     "ask",
     epilog=EXIT_CODES_HELP,
 )
+@run_options
 def ask(
     question: Annotated[list[str] | None, typer.Argument(show_default=False, hidden=True)] = None,
     thread: Annotated[
@@ -64,51 +52,21 @@ def ask(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print one JSON object (the answer and its sources).")
     ] = False,
-    agent: AgentOpt = None,
-    model: ModelOpt = None,
-    docs: DocsOpt = None,
-    max_steps: MaxStepsOpt = None,
-    max_tokens: MaxTokensOpt = None,
-    max_cost: MaxCostOpt = None,
-    timeout: TimeoutOpt = None,
-    fallback: FallbackOpt = None,
-    tools: ToolsOpt = None,
-    tools_dir: ToolsDirOpt = None,
-    yes: YesOpt = False,
-    verbose: VerboseOpt = False,
-    quiet: QuietOpt = False,
-    no_color: NoColorOpt = False,
-    debug: DebugOpt = False,
+    *,
+    opts: RunOptions,
 ) -> None:
     """Ask the agent one QUESTION (quotes optional; '-' or none: read it from stdin)."""
-    opts = RunOptions(
-        model=model,
-        agent=agent,
-        max_steps=max_steps,
-        max_tokens=max_tokens,
-        max_cost=max_cost,
-        timeout=timeout,
-        fallbacks=list(fallback or []),
-        tools=tools,
-        tools_dir=tools_dir,
-        docs=list(docs or []),
-        yes=yes,
-        verbose=verbose,
-        quiet=quiet,
-        no_color=no_color,
-        debug=debug,
-    )
     text = read_question(" ".join(question) if question else None)
     from ahora.cli.render import PlainRenderer, TerminalRenderer
 
-    out = make_console(no_color=no_color)
+    out = make_console(no_color=opts.no_color)
     renderer: Renderer
     if as_json:
-        renderer = PlainRenderer(None, sys.stderr, verbose=verbose, quiet=quiet)
+        renderer = PlainRenderer(None, sys.stderr, verbose=opts.verbose, quiet=opts.quiet)
     elif out.is_terminal:
-        renderer = TerminalRenderer(out, verbose=verbose, quiet=quiet)
+        renderer = TerminalRenderer(out, verbose=opts.verbose, quiet=opts.quiet)
     else:
-        renderer = PlainRenderer(sys.stdout, sys.stderr, verbose=verbose, quiet=quiet)
+        renderer = PlainRenderer(sys.stdout, sys.stderr, verbose=opts.verbose, quiet=opts.quiet)
     # The early status line: typer has parsed the options (~30 ms with typer < 0.27),
     # and LangChain (~1.5 s) is not imported yet, so the user sees something at once.
     renderer.start()
@@ -118,7 +76,7 @@ def ask(
     from ahora.events import Finished
 
     session: Session | None = None
-    with handled_errors(debug=debug, cleanup=renderer.stop):
+    with handled_errors(debug=opts.debug, cleanup=renderer.stop, explain=opts.explain):
         try:
             plain_warnings()
             settings = opts.settings()
@@ -131,7 +89,7 @@ def ask(
             session = opts.session(settings, thread_id=thread_id, note=renderer.note)
             session.open()
             approve = make_approver(
-                renderer, yes=yes, ask_on=question_console(out), note=renderer.note
+                renderer, yes=opts.yes, ask_on=question_console(out), note=renderer.note
             )
             answer = None
             for event in session.ask(text, approve=approve):
@@ -146,6 +104,9 @@ def ask(
             typer.echo("Interrupted.", err=True)
             sys.stdout.flush()
             sys.stderr.flush()
+            from ahora import tracing
+
+            tracing.flush(1000)  # os._exit skips the exporter's own exit handler
             os._exit(INTERRUPTED)
         finally:
             renderer.stop()
@@ -153,3 +114,7 @@ def ask(
                 session.close()
     if as_json and answer is not None:
         sys.stdout.write(json_text(json.dumps(answer.to_dict(), ensure_ascii=False)) + "\n")
+    from ahora.messages import NOTHING_GATHERED
+
+    if answer is not None and answer.stopped_early and NOTHING_GATHERED in answer.text:
+        raise typer.Exit(FAILED)  # the time ran out before anything was found: no answer

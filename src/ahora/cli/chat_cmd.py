@@ -21,26 +21,12 @@ import typer
 
 from ahora.cli.common import (
     EXIT_CODES_HELP,
-    AgentOpt,
-    DebugOpt,
-    DocsOpt,
-    FallbackOpt,
-    MaxCostOpt,
-    MaxStepsOpt,
-    MaxTokensOpt,
-    ModelOpt,
-    NoColorOpt,
-    QuietOpt,
     RunOptions,
-    TimeoutOpt,
-    ToolsDirOpt,
-    ToolsOpt,
-    VerboseOpt,
-    YesOpt,
     describe_error,
     handled_errors,
     make_console,
     plain_warnings,
+    run_options,
 )
 from ahora.safe_text import clean
 
@@ -61,7 +47,7 @@ HELP = """\
 /resume ID      continue a thread (id, prefix or 'last')
 /agent [NAME]   show the agent, or switch profile (name or .toml), keeping the thread
 /tools          the tools the agent can use
-/model NAME     switch model (provider:name), keeping the thread
+/model NAME     switch model (provider:name, or a name of the same provider)
 /continue       go on after an answer that stopped at a budget
 /usage          tokens used in this session
 /exit           leave (Ctrl-D does the same)
@@ -95,10 +81,15 @@ class Chat:
         )
 
     def say(self, text: str, style: str | None = "dim") -> None:
+        """A message of the chat's own, wrapped like every message (``cli.message``)."""
         if self.terminal:
-            self.console.print(text, style=style, highlight=False, markup=False, emoji=False)
+            from ahora.cli.console import print_message
+
+            print_message(self.console, text, style=style)
         else:
-            sys.stderr.write(clean(text) + "\n")
+            from ahora.cli.message import echo
+
+            echo(text)
 
     def turn(self, question: str) -> None:
         """One question; Ctrl-C cancels it, errors are reported and the chat goes on."""
@@ -190,7 +181,7 @@ class Chat:
             self.say(f"Model: {self.session.agent.model_name}", None)
             return True
         name = self.session.set_model(arg)
-        self.say(f"Model: {name}.")
+        self.say(f"Model: {name}")
         return True
 
     def _agent(self, arg: str) -> bool:
@@ -280,50 +271,28 @@ def _prompt_loop(chat: Chat) -> None:
             return
 
 
+def _resume_hint(chat: Chat) -> None:
+    """On leaving, how to come back to this conversation (it is saved)."""
+    if chat.opts.quiet or chat.session.index.get(chat.session.thread_id) is None:
+        return
+    chat.say(f"Saved. Resume with: ahora chat --resume {chat.session.thread_id[:8]}")
+
+
 @app.command("chat", epilog=EXIT_CODES_HELP)
+@run_options
 def chat(
     resume: Annotated[
         str | None,
         typer.Option("--resume", "-r", help="Continue a saved thread: id, prefix or 'last'."),
     ] = None,
-    agent: AgentOpt = None,
-    model: ModelOpt = None,
-    docs: DocsOpt = None,
-    max_steps: MaxStepsOpt = None,
-    max_tokens: MaxTokensOpt = None,
-    max_cost: MaxCostOpt = None,
-    timeout: TimeoutOpt = None,
-    fallback: FallbackOpt = None,
-    tools: ToolsOpt = None,
-    tools_dir: ToolsDirOpt = None,
-    yes: YesOpt = False,
-    verbose: VerboseOpt = False,
-    quiet: QuietOpt = False,
-    no_color: NoColorOpt = False,
-    debug: DebugOpt = False,
+    *,
+    opts: RunOptions,
 ) -> None:
     """Chat with the agent; the conversation is saved (see `ahora threads`)."""
-    opts = RunOptions(
-        model=model,
-        agent=agent,
-        max_steps=max_steps,
-        max_tokens=max_tokens,
-        max_cost=max_cost,
-        timeout=timeout,
-        fallbacks=list(fallback or []),
-        tools=tools,
-        tools_dir=tools_dir,
-        docs=list(docs or []),
-        yes=yes,
-        verbose=verbose,
-        quiet=quiet,
-        no_color=no_color,
-        debug=debug,
-    )
-    console = make_console(no_color=no_color)
+    console = make_console(no_color=opts.no_color)
     interactive = sys.stdin.isatty() and console.is_terminal
     session: Session | None = None
-    with handled_errors(debug=debug):
+    with handled_errors(debug=opts.debug, explain=opts.explain):
         try:
             plain_warnings()
             settings = opts.settings()
@@ -337,7 +306,7 @@ def chat(
             else:
                 session.open()
             state = Chat(session, console, opts, console.is_terminal, sys.stdout)
-            if console.is_terminal and not quiet:
+            if console.is_terminal and not opts.quiet:
                 what = f"Resumed thread {session.thread_id[:8]}" if resume else "New thread"
                 model_name = session.agent.model_name
                 state.say(
@@ -346,6 +315,7 @@ def chat(
                 )
             if interactive:
                 _prompt_loop(state)
+                _resume_hint(state)
             else:
                 for line in sys.stdin:
                     if not state.line(line):
@@ -353,6 +323,9 @@ def chat(
             if session.busy:
                 # Leaving: do not wait for the reply to a cancelled question.
                 sys.stdout.flush()
+                from ahora import tracing
+
+                tracing.flush(1000)  # os._exit skips the exporter's own exit handler
                 os._exit(0)
         finally:
             if session is not None:

@@ -8,6 +8,8 @@ than one command takes, so it is spelled (and documented) once.
 
 from __future__ import annotations
 
+import functools
+import inspect
 import sys
 import warnings
 from collections.abc import Callable, Iterator
@@ -17,8 +19,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from typer.core import TyperGroup
 
 from ahora.errors import ConfigurationError, RunError
+from ahora.profiles import DEFAULT_PROFILE
 from ahora.recipe import Choices
 from ahora.safe_text import clean
 from ahora.settings import Settings
@@ -29,20 +33,20 @@ if TYPE_CHECKING:
     from ahora.cli.session import Session
 
 __all__ = [
-    "DEFAULT_AGENT",
+    "DEFAULT_PROFILE",
     "EXIT_CODES_HELP",
     "FAILED",
     "INTERRUPTED",
     "OK",
     "USAGE",
     "RunOptions",
+    "WholeCommandList",
     "handled_errors",
     "make_console",
     "plain_warnings",
+    "run_options",
 ]
 
-DEFAULT_AGENT = "assistant"
-"""The profile ``ask`` and ``chat`` run without ``--agent`` (agents/assistant.toml)."""
 
 OK, FAILED, USAGE, INTERRUPTED = 0, 1, 2, 130
 
@@ -79,7 +83,7 @@ AgentOpt = Annotated[
         "--agent",
         "-a",
         metavar="NAME|PATH",
-        help=f"Agent profile (see `ahora agents`) or a .toml file; default {DEFAULT_AGENT}.",
+        help=f"Agent profile (see `ahora agents`) or a .toml file; default {DEFAULT_PROFILE}.",
     ),
 ]
 DocsOpt = Annotated[
@@ -87,7 +91,7 @@ DocsOpt = Annotated[
     typer.Option(
         "--docs",
         metavar="DIR",
-        help="Index DIR now and let the agent search it (search_docs); repeatable.",
+        help="Index DIR for this run only and let the agent search it; repeatable.",
     ),
 ]
 MaxTokensOpt = Annotated[
@@ -147,6 +151,21 @@ NoColorOpt = Annotated[
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show Python tracebacks on errors.")]
 
 
+class WholeCommandList(TyperGroup):
+    """A command group whose help lists each command's summary whole, wrapped under
+    its column (click cuts it with "..." to fit one line)."""
+
+    def format_commands(self, ctx: Any, formatter: Any) -> None:
+        rows = [
+            (name, cmd.get_short_help_str(limit=10_000))
+            for name in self.list_commands(ctx)
+            if (cmd := self.get_command(ctx, name)) is not None and not cmd.hidden
+        ]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
 @dataclass(frozen=True, kw_only=True)
 class RunOptions:
     """The common options of commands that run a model (ask, chat)."""
@@ -176,7 +195,7 @@ class RunOptions:
 
     @property
     def profile(self) -> str:
-        return self.agent or DEFAULT_AGENT
+        return self.agent or DEFAULT_PROFILE
 
     def settings(self) -> Settings:
         """Environment over config file over defaults, and the ``--tools-dir`` flag.
@@ -199,6 +218,19 @@ class RunOptions:
             timeout=self.timeout,
             fallbacks=tuple(self.fallbacks) or None,
         )
+
+    def explain(self, exc: BaseException) -> str:
+        """More about an error that ended a run: for an unknown tool, why the tool
+        sources failed to load (``ahora tools`` said it; ``ask`` said only "unknown")."""
+        if not isinstance(exc, ConfigurationError) or "unknown tool" not in str(exc):
+            return ""
+        try:
+            from ahora.tools.registry import tool_problems
+
+            problems = tool_problems(self.settings())
+        except Exception:  # explaining must never hide the error itself
+            return ""
+        return "".join(f"\n  {p}" for p in problems)
 
     def session(
         self,
@@ -224,11 +256,82 @@ class RunOptions:
         return Session(settings, self.choices(), extra_tools=extra, thread_id=thread_id)
 
 
+def _run_options(
+    *,
+    agent: AgentOpt = None,
+    model: ModelOpt = None,
+    docs: DocsOpt = None,
+    max_steps: MaxStepsOpt = None,
+    max_tokens: MaxTokensOpt = None,
+    max_cost: MaxCostOpt = None,
+    timeout: TimeoutOpt = None,
+    fallback: FallbackOpt = None,
+    tools: ToolsOpt = None,
+    tools_dir: ToolsDirOpt = None,
+    yes: YesOpt = False,
+    verbose: VerboseOpt = False,
+    quiet: QuietOpt = False,
+    no_color: NoColorOpt = False,
+    debug: DebugOpt = False,
+) -> RunOptions:
+    """The options ``ask`` and ``chat`` share, declared once: this signature is what
+    ``run_options`` adds to a command, and its body the one place they become a value."""
+    return RunOptions(
+        model=model,
+        agent=agent,
+        max_steps=max_steps,
+        max_tokens=max_tokens,
+        max_cost=max_cost,
+        timeout=timeout,
+        fallbacks=list(fallback or []),
+        tools=tools,
+        tools_dir=tools_dir,
+        docs=list(docs or []),
+        yes=yes,
+        verbose=verbose,
+        quiet=quiet,
+        no_color=no_color,
+        debug=debug,
+    )
+
+
+def run_options(command: Callable[..., None]) -> Callable[..., None]:
+    """A command that takes ``opts: RunOptions`` gets the shared run options as flags.
+
+    Like llm's shared-options decorator: typer reads the returned function's
+    signature (the command's own parameters, then ``_run_options``'), and the
+    shared flags reach the command as one ``RunOptions``. Adding a run option is one
+    parameter of ``_run_options`` and one field of ``RunOptions``.
+    """
+    own = inspect.signature(command, eval_str=True)
+    shared = inspect.signature(_run_options, eval_str=True)
+    shared_names = set(shared.parameters)
+    params = [p for p in own.parameters.values() if p.name != "opts"]
+    params += [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in shared.parameters.values()]
+
+    @functools.wraps(command)
+    def with_options(**kwargs: Any) -> None:
+        chosen = {name: kwargs.pop(name) for name in shared_names if name in kwargs}
+        command(opts=_run_options(**chosen), **kwargs)
+
+    del with_options.__wrapped__  # typer must see the signature below, not the command's
+    with_options.__signature__ = own.replace(  # type: ignore[attr-defined]
+        parameters=[p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in params]
+    )
+    with_options.__annotations__ = {p.name: p.annotation for p in params} | {"return": None}
+    return with_options
+
+
 def plain_warnings() -> None:
-    """Show warnings (a local tool file that fails to load ...) as one line each."""
+    """Show warnings (a local tool file that fails to load ...) as one message each,
+    wrapped like every other message (``ahora.cli.message``)."""
+
+    from ahora.cli.message import logical_lines, terminal_width, wrap
 
     def one_line(message: Warning | str, category: type[Warning], *args: Any, **kw: Any) -> str:
-        return clean(f"Warning: {message}") + "\n"
+        text = clean(f"Warning: {message}")
+        width = terminal_width(sys.stderr)
+        return (wrap(text, width) if width else "\n".join(logical_lines(text))) + "\n"
 
     warnings.formatwarning = one_line
 
@@ -243,7 +346,9 @@ def make_console(*, stderr: bool = False, no_color: bool = False) -> Console:
 
 def fail(message: str, code: int = USAGE) -> typer.Exit:
     """Print ``Error: message`` on stderr; raise the returned ``typer.Exit``."""
-    typer.echo(clean(f"Error: {message}"), err=True)
+    from ahora.cli.message import echo
+
+    echo(f"Error: {message}")
     return typer.Exit(code)
 
 
@@ -267,9 +372,13 @@ def describe_error(exc: BaseException) -> tuple[str, int]:
 
 @contextmanager
 def handled_errors(
-    *, debug: bool = False, cleanup: Callable[[], Any] | None = None
+    *,
+    debug: bool = False,
+    cleanup: Callable[[], Any] | None = None,
+    explain: Callable[[BaseException], str] | None = None,
 ) -> Iterator[None]:
-    """Turn any error into one message on stderr and an exit code (traceback with --debug)."""
+    """Turn any error into one message on stderr and an exit code (traceback with --debug);
+    ``explain`` may add lines to it (``RunOptions.explain``)."""
     try:
         yield
     except (typer.Exit, typer.Abort):
@@ -287,13 +396,21 @@ def handled_errors(
         message, code = describe_error(exc)
         if code == FAILED and not isinstance(exc, RunError):
             message += "  (--debug shows the traceback)"
-        typer.echo(clean(f"Error: {message}"), err=True)
+        if explain is not None:
+            message += explain(exc)
+        from ahora.cli.message import echo
+
+        echo(f"Error: {message}")
         raise typer.Exit(code) from None
 
 
 def read_question(question: str | None) -> str:
     """The question from the argument, or from stdin for ``-`` or no argument when piped."""
     if question == "-" or (question is None and not sys.stdin.isatty()):
+        if sys.stdin.isatty():  # `ahora ask -` typed at a terminal: say what it waits for
+            from ahora.cli.message import echo
+
+            echo("Type the question, then Ctrl-D on an empty line:")
         question = sys.stdin.read()
     question = (question or "").strip()
     if not question:

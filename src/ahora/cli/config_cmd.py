@@ -23,7 +23,7 @@ from typing import Annotated, Any
 
 import typer
 
-from ahora.cli.common import fail
+from ahora.cli.common import WholeCommandList, fail
 from ahora.errors import ConfigurationError
 from ahora.masking import mask
 from ahora.recipe import Choices, Recipe, resolve_recipe
@@ -32,7 +32,10 @@ from ahora.settings import Settings, _read_config, _read_env, config_path
 __all__ = ["app", "mask"]
 
 app = typer.Typer(
-    name="config", help="The config file: where it is, what is in effect.", no_args_is_help=True
+    cls=WholeCommandList,
+    name="config",
+    help="The config file: where it is, what is in effect.",
+    no_args_is_help=True,
 )
 
 
@@ -148,9 +151,23 @@ def _recipe_rows(recipe: Recipe, origin: Callable[[str], str]) -> list[tuple[str
             told = "default"
         if name == "tools" and value is None:
             rows.append(("# tools =", f"# every available tool ({told})"))
+        elif name == "model" and value is None:
+            rows.append(_detected_model())
         else:
             rows.append(_row(name, value, told))
     return rows
+
+
+def _detected_model() -> tuple[str, str]:
+    """The model a run would detect when nothing names one (no server is asked: the
+    choice ``ahora models`` confirms by asking)."""
+    from ahora.models import choose_model
+
+    try:
+        choice = choose_model(Settings.load(), probe=False)
+    except ConfigurationError:
+        return "# model =", "# not set, and none detected (see `ahora models`)"
+    return f"# model = {_toml_value(choice.spec)}", f"# detected: {choice.reason}"
 
 
 def _name(item: Any) -> str:

@@ -13,10 +13,12 @@ from collections.abc import Iterable
 from rich.console import Console
 from rich.segment import Segment
 from rich.style import Style
+from rich.text import Text
 
+from ahora.cli.message import logical_lines, wrap
 from ahora.safe_text import clean, is_clean
 
-__all__ = ["SafeConsole", "clean_segments"]
+__all__ = ["SafeConsole", "clean_segments", "print_message"]
 
 
 def clean_segments(segments: Iterable[Segment]) -> Iterable[Segment]:
@@ -37,3 +39,22 @@ class SafeConsole(Console):
 
     def _render_buffer(self, buffer: Iterable[Segment]) -> str:
         return super()._render_buffer(clean_segments(buffer))
+
+
+def print_message(console: Console, text: str | Text, *, style: str | None = None) -> None:
+    """One of ahora's messages on a rich console, laid out like ``message.echo``:
+    wrapped with hanging indents on a terminal (rich alone would start continuation
+    lines at column 0 and break a long URL anywhere), whole lines on a pipe.
+
+    A ``Text``'s styles are kept on its first characters (a coloured "✓ " mark);
+    wrapping moves only the spaces after them.
+    """
+    head = text if isinstance(text, Text) else Text(text)
+    plain = clean(head.plain)
+    laid = wrap(plain, console.width) if console.is_terminal else "\n".join(logical_lines(plain))
+    out = Text(laid, style=style or "")
+    if isinstance(text, Text) and laid.startswith(plain[:1]):
+        for span in text.spans:
+            if laid[: span.end] == plain[: span.end]:
+                out.stylize(span.style, span.start, span.end)
+    console.print(out, highlight=False, no_wrap=True, overflow="ignore", crop=False)

@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ahora.cli.common import DebugOpt, fail, handled_errors
+from ahora.cli.common import DebugOpt, WholeCommandList, fail, handled_errors
+from ahora.cli.message import echo
 from ahora.safe_text import clean
 
 if TYPE_CHECKING:
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
 __all__ = ["app"]
 
 app = typer.Typer(
+    cls=WholeCommandList,
     name="docs",
     help="Index folders of your documents so agents can search them (search_docs).",
     no_args_is_help=True,
@@ -67,15 +69,14 @@ def add(folder: _Folder, embeddings: _Embeddings = False, debug: DebugOpt = Fals
 
     with handled_errors(debug=debug), _open(embeddings) as index:
         s = index.add(folder)  # NotAFolder is a ConfigurationError: one line, exit 2
-    typer.echo(
-        clean(
-            f"Indexed {_name(s.folder)}: {s.added} added, {s.updated} updated, "
-            f"{s.unchanged} unchanged, {s.removed} removed, {s.skipped} skipped; "
-            f"{plural(s.chunks, 'chunk')} in {s.seconds:.2f} s"
-        )
+    echo(
+        f"Indexed {_name(s.folder)}: {s.added} added, {s.updated} updated, "
+        f"{s.unchanged} unchanged, {s.removed} removed, {s.skipped} skipped; "
+        f"{plural(s.chunks, 'chunk')} in {s.seconds:.2f} s",
+        err=False,
     )
     for rel, reason in s.skipped_files[:20]:
-        typer.echo(clean(f"  skipped {_name(rel)}: {reason}"))
+        echo(f"  skipped {_name(rel)}: {reason}", err=False)
     if len(s.skipped_files) > 20:
         typer.echo(f"  ... and {len(s.skipped_files) - 20} more skipped")
 
@@ -104,7 +105,7 @@ def rm(folder: _Folder, debug: DebugOpt = False) -> None:
         removed = index.remove(folder)
     if not removed:
         raise fail(f"{folder} is not indexed (see: ahora docs list)")
-    typer.echo(clean(f"Removed {Path(folder).expanduser().resolve()} from the index."))
+    echo(f"Removed {Path(folder).expanduser().resolve()} from the index.", err=False)
 
 
 @app.command("search")

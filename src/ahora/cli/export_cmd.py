@@ -29,8 +29,8 @@ from typing import TYPE_CHECKING, Annotated, Any, TextIO
 
 import typer
 
-from ahora.cli.common import DebugOpt, fail, handled_errors
-from ahora.safe_text import clean
+from ahora.cli.common import DEFAULT_PROFILE, DebugOpt, fail, handled_errors
+from ahora.cli.message import echo
 
 if TYPE_CHECKING:
     from langchain_core.tools import BaseTool
@@ -55,7 +55,7 @@ def export(
     ] = None,
     profile: Annotated[
         str, typer.Option("--profile", "-p", help="Profile whose instructions and tools to use.")
-    ] = "assistant",
+    ] = DEFAULT_PROFILE,
     system_prompt: Annotated[
         bool,
         typer.Option("--system-prompt/--no-system-prompt", help="Include the system message."),
@@ -63,7 +63,7 @@ def export(
     debug: DebugOpt = False,
 ) -> None:
     """Export conversations, tool calls included, as fine-tuning JSONL (one per line)."""
-    from ahora.export import export_threads
+    from ahora.export import export_threads, list_thread_ids
     from ahora.profiles import load_profile
     from ahora.prompt import build_system_prompt, user_timezone
     from ahora.settings import get_settings
@@ -75,8 +75,11 @@ def export(
         refs = list(ids or [])
         with ThreadIndex.for_settings(settings) as index:
             wanted = [_resolve(index, ref) for ref in refs]
-        if not settings.postgres_url and not settings.threads_db.exists():
-            typer.echo("No saved threads yet.", err=True)
+            # All: the threads the other commands list, never a leftover checkpoint
+            # of a turn that was undone (which would be named, then "skipped").
+            listed = {t.id for t in index.list()} if not refs else set()
+        if not wanted and not listed:
+            echo("No saved threads yet.")
             return
         tools = _profile_tools(p.tools)
         instructions = p.system_instructions()
@@ -89,18 +92,25 @@ def export(
 
         def skip(thread: str, why: str) -> None:
             skipped.append(thread)
-            typer.echo(clean(f"Skipped {thread}: {why}"), err=True)
+            echo(f"Skipped {thread}: {why}")
 
         saver = open_checkpointer(settings)
         try:
+            if not refs:
+                wanted = [t for t in list_thread_ids(saver) if t in listed]
             with _open_output(output) as out:
-                count = export_threads(
-                    saver,
-                    wanted,
-                    out,
-                    tools=tools,
-                    system_prompt=prompt if system_prompt else None,
-                    on_skip=skip,
+                # An empty list means "all" to export_threads: here it means none.
+                count = (
+                    0
+                    if not wanted
+                    else export_threads(
+                        saver,
+                        wanted,
+                        out,
+                        tools=tools,
+                        system_prompt=prompt if system_prompt else None,
+                        on_skip=skip,
+                    )
                 )
         except LookupError as exc:
             raise fail(str(exc).strip("'\"")) from None
@@ -108,7 +118,7 @@ def export(
             close_checkpointer(saver)
     where = f" to {output}" if output is not None else ""
     left = f"; skipped {len(skipped)} (reasons above)" if skipped else ""
-    typer.echo(f"Exported {count} conversation(s){where} ({format.value}){left}.", err=True)
+    echo(f"Exported {count} conversation(s){where} ({format.value}){left}.")
 
 
 @contextmanager

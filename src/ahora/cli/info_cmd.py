@@ -20,8 +20,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from ahora.cli.common import ModelOpt, NoColorOpt, ToolsDirOpt, fail, make_console
+from ahora.cli.message import echo
 from ahora.errors import ConfigurationError
-from ahora.safe_text import clean, json_text
+from ahora.safe_text import json_text
 from ahora.settings import Settings, config_path
 
 if TYPE_CHECKING:
@@ -112,7 +113,7 @@ def tools(
         return
     print_tools(make_console(no_color=no_color), infos)
     for problem in _problems(settings):
-        typer.echo(clean(f"warning: {problem}"), err=True)
+        echo(f"warning: {problem}")
 
 
 def _model_reason(settings: Settings, flag: str | None, choice: ModelChoice) -> str:
@@ -175,8 +176,10 @@ def models(model: ModelOpt = None, no_color: NoColorOpt = False) -> None:
         if choice.shown_base_url:
             console.print(Text.assemble(("Server:    ", "bold"), choice.shown_base_url))
     console.print(Text("Servers:", style="bold"))
+    from ahora.cli.console import print_message
+
     for probe in _probes(settings, choice):
-        console.print(_probe_line(probe))
+        print_message(console, _probe_line(probe))
     console.print(Text("Providers:", style="bold"))
     for name, ok in providers.items():
         extra = _PROVIDER_PACKAGES[name][1]
@@ -184,6 +187,6 @@ def models(model: ModelOpt = None, no_color: NoColorOpt = False) -> None:
         mark = Text("  ✓ " if ok else "  ✗ ", style="green" if ok else "red")
         console.print(mark + Text(f"{name}{'' if ok else ' not installed'}{hint}"))
     if choice is None:
-        typer.echo("", err=True)
-        typer.echo(NO_MODEL_HELP, err=True)
+        echo("")
+        echo(NO_MODEL_HELP)
         raise typer.Exit(2)

@@ -98,7 +98,8 @@ def describe_call(name: str, args: Mapping[str, Any]) -> str:
     if name == "read_page":
         return f"Reading {_host(arg('url'))}"
     if name == "weather":
-        return f"Weather for {_short(arg('location'))}"
+        place = _short(arg("location"))
+        return f"Weather for {place}" if place else "Weather"
     if name == "calculator":
         return f"Calculating {_short(arg('expression'), 40)}".rstrip()
     if name == "clock":
@@ -129,8 +130,11 @@ def _declined(error: str) -> bool:
     return "rejected the tool call" in error
 
 
-def stopped_text(hint: str = "", reason: str | None = None) -> str:
-    """The line under an answer that stopped at a budget (steps, tokens, time, loop)."""
+def stopped_text(hint: str = "", reason: str | None = None, *, answer: str = "") -> str:
+    """The line under an answer that stopped at a budget (steps, tokens, time, loop);
+    only the hint when the ``answer`` says so itself (the wrap-up at a limit does)."""
+    if "stopped early" in answer.lower():
+        return hint
     return f"Stopped early: {reason or 'budget reached'}." + (f" {hint}" if hint else "")
 
 
@@ -264,8 +268,9 @@ class TerminalRenderer:
             self._print(answer_markdown(answer.text))
         else:
             self._print(Text("(the model gave no answer)", style="dim"))
-        if answer.stopped_early and not self.quiet:
-            self._print(Text(stopped_text(self.stopped_hint, answer.stop_reason), style="dim"))
+        line = stopped_text(self.stopped_hint, answer.stop_reason, answer=answer.text)
+        if answer.stopped_early and line and not self.quiet:
+            self._print(Text(line, style="dim"))
         sources = answer.cited_sources
         if sources:
             self._print(Text("\nSources", style="bold"))
@@ -337,8 +342,11 @@ class PlainRenderer:
             self.answer = event.answer
             if self.verbose:
                 self._err(footer_text(event.answer))
-            if event.answer.stopped_early and not self.quiet:
-                self._err(stopped_text(self.stopped_hint, event.answer.stop_reason))
+            a = event.answer
+            shown = a.text if self.out is not None else ""  # --json: the text is not shown
+            line = stopped_text(self.stopped_hint, a.stop_reason, answer=shown)
+            if a.stopped_early and line and not self.quiet:
+                self._err(line)
             if self.out is not None:
                 self.out.write(clean(event.answer.text.rstrip("\n")) + "\n")
                 self.out.flush()

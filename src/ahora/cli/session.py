@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 from ahora.answer import Usage
 from ahora.events import Event, Finished
+from ahora.profiles import DEFAULT_PROFILE
 from ahora.recipe import Choices, Recipe, resolve_recipe
 from ahora.settings import Settings
 from ahora.threads import ThreadIndex, close_checkpointer, open_checkpointer
@@ -59,7 +60,6 @@ __all__ = [
 
 _DONE = object()
 log = logging.getLogger(__name__)
-DEFAULT_PROFILE = "assistant"
 _DEFAULT: dict[str, Any] = {"profile": DEFAULT_PROFILE}
 
 Approver = Callable[[list[dict[str, Any]]], list[bool]]
@@ -73,16 +73,32 @@ def new_thread_id() -> str:
 def docs_tool(
     folders: Sequence[Path], *, index: DocIndex | None = None
 ) -> tuple[BaseTool, list[IndexSummary]]:
-    """Index ``folders`` now (incrementally) and return one ``search_docs`` scoped to them.
+    """Index ``folders`` now and return one ``search_docs`` scoped to them.
 
+    ``--docs DIR`` is one-off (README: "indexes a one-off folder on the fly and
+    searches only it"): without ``index`` the folders go into a scratch index in a
+    temporary folder, removed when the process ends, so the saved index
+    (``ahora docs``), the default tools and later questions are as they were.
     Raises ``NotAFolder`` (a ``ConfigurationError``) for a folder that does not exist.
     """
     from ahora.docs.index import DocIndex
     from ahora.docs.tool import make_search_docs_tool
 
-    docs = index if index is not None else DocIndex()
+    docs = index if index is not None else DocIndex(_scratch_dir() / "docs.sqlite")
     summaries = [docs.add(folder) for folder in folders]
     return make_search_docs_tool([s.folder for s in summaries], docs), summaries
+
+
+def _scratch_dir() -> Path:
+    """A private temporary folder, removed at exit (``os._exit`` after a Ctrl-C skips
+    that; the system's temp cleaner then removes it)."""
+    import atexit
+    import shutil
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(prefix="ahora-docs-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return folder
 
 
 class Session:
@@ -153,9 +169,21 @@ class Session:
         return self._agent
 
     def set_model(self, spec: str) -> str:
-        """Switch model, keeping the thread; returns the new model's name."""
+        """Switch model, keeping the thread; returns the new model's name. A bare name
+        (``gpt-4o``) keeps the current model's provider."""
+        if ":" not in spec and spec.strip():
+            spec = f"{self._provider()}:{spec.strip()}"
         self._reopen(replace(self.choices, model=spec))
         return self.agent.model_name
+
+    def _provider(self) -> str:
+        """The provider of the model in use (as chosen, or as auto-detected)."""
+        current = self.recipe.model if self.recipe is not None else self.choices.model
+        if isinstance(current, str) and ":" in current:
+            return current.partition(":")[0]
+        from ahora.models import choose_model
+
+        return choose_model(self.settings, probe=False).spec.partition(":")[0]
 
     def use_profile(self, name: str) -> Profile:
         """Switch to another profile (name or .toml path), keeping the thread."""
@@ -299,12 +327,12 @@ class Session:
                     close()
             if not finished:
                 turn.undo()
-                self.index.drop_unfinished(turn.thread_id)
+                self._forget_if_unfinished(turn.thread_id)
         except BaseException as exc:
             events.put(exc)
             with contextlib.suppress(Exception):  # else the next turn seals what is left
                 turn.undo()
-                self.index.drop_unfinished(turn.thread_id)
+                self._forget_if_unfinished(turn.thread_id)
         else:
             # Best effort, and never a reason to undo a turn that finished: a locked or
             # full disk only means the file shrinks at the next turn instead.
@@ -316,6 +344,15 @@ class Session:
         finally:
             done.set()
             events.put(_DONE)
+
+    def _forget_if_unfinished(self, thread_id: str) -> None:
+        """A thread whose only turn was undone leaves neither a listed thread nor a
+        checkpoint (which ``threads export`` would find and report as skipped)."""
+        if self.index.drop_unfinished(thread_id) and hasattr(self._saver, "delete_thread"):
+            try:
+                self._saver.delete_thread(thread_id)
+            except Exception as exc:  # the export lists only indexed threads anyway
+                log.debug("checkpoint of %s kept: %s", thread_id, exc)
 
     def _finished(self, question: str, answer: Answer) -> None:
         self.turns += 1

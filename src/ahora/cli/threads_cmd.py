@@ -17,7 +17,15 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from ahora.cli import export_cmd
-from ahora.cli.common import DebugOpt, NoColorOpt, fail, handled_errors, make_console
+from ahora.cli.common import (
+    DebugOpt,
+    NoColorOpt,
+    WholeCommandList,
+    fail,
+    handled_errors,
+    make_console,
+)
+from ahora.cli.message import echo
 from ahora.safe_text import clean, json_text
 from ahora.settings import get_settings
 from ahora.threads import ThreadIndex, ThreadInfo
@@ -28,6 +36,7 @@ if TYPE_CHECKING:
 __all__ = ["app", "print_threads"]
 
 app = typer.Typer(
+    cls=WholeCommandList,
     name="threads",
     help="Saved conversations: list them, show, delete or export them.",
     invoke_without_command=True,
@@ -117,6 +126,10 @@ def print_threads(
         print_unpadded(console, table)
 
 
+_RECENT = 20
+"""Threads ``ahora threads`` lists without ``--all``."""
+
+
 @app.callback(invoke_without_command=True)
 def threads(
     ctx: typer.Context,
@@ -131,12 +144,16 @@ def threads(
     if ctx.invoked_subcommand is not None:
         return
     with handled_errors(debug=debug), ThreadIndex.for_settings(get_settings()) as index:
-        found = index.list(limit=None if show_all else 20)
+        found = index.list(limit=None if show_all else _RECENT + 1)
+        total = len(index.list()) if len(found) > _RECENT else len(found)
+    found = found if show_all else found[:_RECENT]
     if as_json:
         for t in found:
             typer.echo(json_text(json.dumps(t.__dict__, ensure_ascii=False)))
-        return
-    print_threads(make_console(no_color=no_color), found)
+    else:
+        print_threads(make_console(no_color=no_color), found)
+    if total > len(found):  # on stderr: piped output stays one thread per line
+        echo(f"Showing the {len(found)} most recent of {total}; `ahora threads --all` lists all.")
 
 
 @app.command("show")
@@ -241,7 +258,7 @@ def rm(
         infos = [index.resolve(ref) for ref in thread_ids]
         for info in infos:
             index.delete(info.id)  # its turns and checkpoints too, in one transaction
-            typer.echo(clean(f"Deleted {info.id[:8]} ({info.title})"))
+            echo(f"Deleted {info.id[:8]} ({info.title})", err=False)
 
 
 app.command("export")(export_cmd.export)

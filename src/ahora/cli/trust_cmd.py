@@ -36,8 +36,8 @@ def trust_folder(
     list_: Annotated[bool, typer.Option("--list", help="List the trusted folders.")] = False,
     revoke_: Annotated[bool, typer.Option("--revoke", help="Stop trusting FOLDER.")] = False,
 ) -> None:
-    """Trust FOLDER's tools/ tree (its *.py run as you) and agents/*.toml; re-asked when
-    any of those files changes.
+    """Trust FOLDER's tools/ tree (its *.py run as you) and agents/*.toml; asked again
+    when any of those files changes.
 
     Until a folder is trusted, ahora skips them and says so. What runs is the source
     that was hashed, never bytecode from the folder. --tools-dir DIR and --agent PATH

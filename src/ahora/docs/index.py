@@ -408,8 +408,9 @@ class DocIndex:
         Ranking costs time in proportion to the passages that match, so the narrower
         AND query goes first (passages with every word nearly always rank first under
         OR too), and terms in more than half the passages are left out of the ranking
-        (see ``_useful_terms``); when too few passages match, the rest are filled in
-        unranked from passages with any word, as BM25 would score them about zero.
+        (see ``_useful_terms``). Passages that share only such a common word are
+        not returned: BM25 scores them about zero, and "score 0" hits padding a short
+        list read as matches they are not (fewer hits beat unrelated ones).
         """
         if not terms:
             return []
@@ -419,10 +420,6 @@ class DocIndex:
             hits = self._bm25(" AND ".join(useful), k, scope)
         if len(hits) < k:
             hits = self._bm25(" OR ".join(useful), k, scope)
-        if len(hits) < k and len(useful) < len(terms):
-            seen = {h.chunk_id for h in hits}
-            more = self._bm25(" OR ".join(terms), k + len(hits), scope, ranked=False)
-            hits += [h for h in more if h.chunk_id not in seen][: k - len(hits)]
         return hits
 
     def _useful_terms(self, terms: list[str]) -> list[str]:
@@ -451,11 +448,8 @@ class DocIndex:
     _HIT_COLUMNS = "c.id, fo.path, f.relpath, c.line, c.page, c.starts, c.text"
     _HIT_JOINS = " JOIN files f ON f.id = c.file_id JOIN folders fo ON fo.id = f.folder_id"
 
-    def _bm25(
-        self, match: str, k: int, scope: list[str] | None, *, ranked: bool = True
-    ) -> list[Hit]:
-        """Passages matching the FTS5 expression, best BM25 first (or in index order
-        with score 0 when not ``ranked``, which is fast)."""
+    def _bm25(self, match: str, k: int, scope: list[str] | None) -> list[Hit]:
+        """Passages matching the FTS5 expression, best BM25 first."""
         sql = (
             f"SELECT {self._HIT_COLUMNS}, chunks_fts.rank,"
             " highlight(chunks_fts, 0, char(1), '')"
@@ -466,9 +460,7 @@ class DocIndex:
         if scope is not None:
             sql += f" AND fo.path IN ({', '.join('?' * len(scope))})"
             params.extend(scope)
-        sql += (
-            " ORDER BY chunks_fts.rank LIMIT ?" if ranked else " ORDER BY chunks_fts.rowid LIMIT ?"
-        )
+        sql += " ORDER BY chunks_fts.rank LIMIT ?"
         params.append(k)
         with self._lock:
             rows = self._db.execute(sql, params).fetchall()
@@ -478,8 +470,7 @@ class DocIndex:
             first = marked.find("\x01")
             if first >= 0 and line is not None:
                 line = line_at(text, line, store.decode_starts(starts), first)
-            score = -float(rank) if ranked else 0.0
-            hits.append(Hit(Path(fo), rel, line, page, text, score, cid))
+            hits.append(Hit(Path(fo), rel, line, page, text, -float(rank), cid))
         return hits
 
     def _semantic(self, query: str, k: int, scope: list[str] | None) -> list[Hit]:

@@ -32,7 +32,7 @@ from langgraph.types import Command
 
 from ahora.context import context_of
 from ahora.daemon_call import call_within
-from ahora.messages import STOPPED_EARLY, content_text, this_run, unfence
+from ahora.messages import NOTHING_GATHERED, STOPPED_EARLY, content_text, this_run, unfence
 from ahora.middleware.budget import landed
 from ahora.middleware.tool_errors import failure_message
 
@@ -67,21 +67,18 @@ def _clip(text: str, limit: int) -> str:
 
 
 def summary_of_results(messages: Sequence[BaseMessage], reason: str = REASON) -> str:
-    """A plain answer made of this run's tool results and their sources (no model)."""
+    """A plain answer made of this run's tool results (no model). Each result is long
+    enough to reach past its first figures (a forecast's tomorrow); the sources are
+    not repeated here: they travel in ``Answer.sources``, which every view shows."""
     lines = [f"I stopped early ({reason}) before I could write a full answer."]
     results = [m for m in this_run(messages) if isinstance(m, ToolMessage)]
     if not results:
-        lines.append("Nothing was gathered before the time ran out.")
+        lines.append(NOTHING_GATHERED)
         return "\n".join(lines)
     lines.append("What I gathered so far:")
     lines.append("")
     for m in results:
-        lines.append(f"- {m.name or 'tool'}: {_clip(_unfenced(content_text(m.content)), 300)}")
-        artifact = m.artifact if isinstance(m.artifact, dict) else {}
-        for src in artifact.get("sources") or []:
-            if isinstance(src, dict) and src.get("url"):
-                title = f"{src['title']}: " if src.get("title") else ""
-                lines.append(f"  - {title}{src['url']}")
+        lines.append(f"- {m.name or 'tool'}: {_clip(_unfenced(content_text(m.content)), 1200)}")
     return "\n".join(lines)
 
 

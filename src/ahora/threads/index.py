@@ -228,10 +228,15 @@ class ThreadIndex:
         with self._transaction():
             self._touch(thread_id, question, model, time.time())
 
-    def drop_unfinished(self, thread_id: str) -> None:
+    def drop_unfinished(self, thread_id: str) -> bool:
         """Forget a thread that has no finished turn (its first ask failed or was
-        interrupted, and undone): no 0-turn threads in the list."""
-        self._run("DELETE FROM ahora_threads WHERE id = ? AND turns = 0", (thread_id,))
+        interrupted, and undone): no 0-turn threads in the list. True when it was
+        dropped: the caller then drops its checkpoint too, so no command (``threads
+        export``) names a thread the others deny."""
+        with self._transaction():
+            rows = self._run("SELECT 1 FROM ahora_threads WHERE id = ? AND turns = 0", (thread_id,))
+            self._run("DELETE FROM ahora_threads WHERE id = ? AND turns = 0", (thread_id,))
+        return bool(rows)
 
     def finish_turn(
         self,
