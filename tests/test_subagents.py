@@ -210,3 +210,49 @@ def test_a_sub_agents_spent_steps_are_counted_from_the_messages() -> None:
     ]
     stats = run_stats(messages)
     assert (stats.steps, stats.tokens) == (6, 70)
+
+
+# -- approvals inside a sub-agent ---------------------------------------------------------------
+
+
+def gated_pair() -> tuple[Agent, ScriptedChatModel]:
+    def sub(messages: list[Any], tools: list[Any]) -> Any:
+        results = [m for m in messages if isinstance(m, ToolMessage)]
+        if results:
+            return f"Clock said: {str(results[-1].content)[:80]}"
+        return tool_call("clock", {"timezone": "UTC"})
+
+    def boss(messages: list[Any], tools: list[Any]) -> Any:
+        results = [m for m in messages if isinstance(m, ToolMessage)]
+        if results:
+            return f"Boss: {str(results[-1].content)[:200]}"
+        return tool_call("timer", {"task": "What time is it in UTC?"})
+
+    sub_model = ScriptedChatModel(replies=[sub] * 10)
+    timer = Agent(sub_model, ["clock"], approvals=["clock"]).as_tool("timer", "Tells the time.")
+    return Agent(ScriptedChatModel(replies=[boss] * 10), [timer]), sub_model
+
+
+@pytest.mark.parametrize("approve", [True, False])
+def test_a_gated_tool_inside_a_sub_agent_asks_the_callers_human(approve: bool) -> None:
+    agent, sub_model = gated_pair()
+    paused = agent.ask("Time?")
+    assert [p["name"] for p in paused.pending] == ["clock"]  # the sub-agent's call, asked here
+    assert paused.pending[0]["args"] == {"timezone": "UTC"}
+    done = agent.resume(paused.thread_id or "", approve=approve)
+    assert not done.pending
+    assert done.text.startswith("Boss:")
+    ran = any(
+        isinstance(m, ToolMessage) and "UTC" in str(m.content) and m.name == "clock"
+        for m in sub_model.requests[-1]
+    )
+    assert ran is approve
+    assert sub_model.calls == 2  # the sub-agent was resumed, not asked again from the start
+
+
+async def test_async_callers_answer_a_sub_agents_approval_too() -> None:
+    agent, _sub = gated_pair()
+    paused = await agent.aask("Time?")
+    assert [p["name"] for p in paused.pending] == ["clock"]
+    done = await agent.aresume(paused.thread_id or "", approve=True)
+    assert done.text.startswith("Boss:") and not done.pending

@@ -13,6 +13,10 @@ one tool, with the sub-agent's description and one ``task`` argument.
   gathered, and so does the caller.
 * **Sources flow up.** The sources the sub-agent gathered come back in the artifact,
   so the caller's answer lists them (deduplicated, numbered once) with ``fetched_at``.
+* **Approvals bubble up.** A gated tool inside the sub-agent pauses the caller's run
+  with the same question the caller's own tools would ask (``Agent.resume``, the
+  terminal's prompt and the server answer it alike); the decision resumes the
+  sub-agent's run, which is kept under the caller's thread and the call's id.
 * **Safe by construction.** Profiles that call each other in a cycle, or nest deeper
   than ``MAX_DEPTH``, are refused when they load (``ahora.profiles``), before any model
   call; a sub-agent gets only its own profile's tools; its answer is tool output,
@@ -73,6 +77,38 @@ def share(agent: Agent, runtime: Any) -> tuple[Budget, float | None] | str:
     return own.tightened(wish), caller.deadline
 
 
+def _sub_thread(runtime: Any) -> str | None:
+    """The sub-agent's thread for this call: the caller's thread and the call's id, so
+    a paused sub-run is found again when the caller's run resumes."""
+    config = getattr(runtime, "config", None) or {}
+    caller = (config.get("configurable") or {}).get("thread_id")
+    call_id = getattr(runtime, "tool_call_id", None)
+    return f"{caller}/{call_id}" if caller and call_id else None
+
+
+def _decided(agent: Agent, thread: str) -> list[bool]:
+    """Ask the caller's human about the sub-agent's paused calls, the way the caller's
+    own approvals ask (the same interrupt, so ``Agent.resume`` and the terminal answer
+    it), and return the decisions: the caller's run pauses here until they come."""
+    from langgraph.types import interrupt
+
+    state = agent.graph.get_state({"configurable": {"thread_id": thread}})
+    requests: list[dict[str, Any]] = []
+    for intr in state.interrupts:
+        value = getattr(intr, "value", None)
+        if isinstance(value, dict):
+            requests += list(value.get("action_requests") or [])
+    review = [
+        {"action_name": r.get("name", ""), "allowed_decisions": ["approve", "reject"]}
+        for r in requests
+    ]
+    answer = interrupt({"action_requests": requests, "review_configs": review})
+    decisions = (answer or {}).get("decisions") if isinstance(answer, dict) else None
+    if not isinstance(decisions, list) or len(decisions) != len(requests):
+        return [False] * len(requests)  # no usable decision: nothing gated runs
+    return [isinstance(d, dict) and d.get("type") == "approve" for d in decisions]
+
+
 def _result(name: str, answer: Answer) -> tuple[str, dict[str, Any]]:
     from ahora.answer import jsonable
 
@@ -115,14 +151,28 @@ def agent_tool(
         if isinstance(shared, str):
             return f"Error: {shared}.", {}
         budget, deadline = shared
-        return _result(name, agent.ask(task, budget=budget, deadline=deadline))
+        thread = _sub_thread(runtime)
+        if thread is not None and agent._pending(thread):  # resumed: the caller decided
+            answer = agent.resume(thread, approve=_decided(agent, thread), budget=budget)
+        else:
+            answer = agent.ask(task, thread=thread, budget=budget, deadline=deadline)
+        while answer.pending and thread is not None:
+            answer = agent.resume(thread, approve=_decided(agent, thread), budget=budget)
+        return _result(name, answer)
 
     async def acall(task: str, runtime: Runtime = None) -> tuple[str, dict[str, Any]]:
         shared = share(agent, runtime)
         if isinstance(shared, str):
             return f"Error: {shared}.", {}
         budget, deadline = shared
-        return _result(name, await agent.aask(task, budget=budget, deadline=deadline))
+        thread = _sub_thread(runtime)
+        if thread is not None and agent._pending(thread):
+            answer = await agent.aresume(thread, approve=_decided(agent, thread), budget=budget)
+        else:
+            answer = await agent.aask(task, thread=thread, budget=budget, deadline=deadline)
+        while answer.pending and thread is not None:
+            answer = await agent.aresume(thread, approve=_decided(agent, thread), budget=budget)
+        return _result(name, answer)
 
     call.__doc__ = acall.__doc__ = f"{description}\n\nArgs:\n    task: {_TASK}"
     made = tool(name, response_format="content_and_artifact", parse_docstring=True)(call)
