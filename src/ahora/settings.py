@@ -188,6 +188,11 @@ class Settings:
     def threads_db(self) -> Path:
         return self.home / "threads.sqlite"
 
+    @property
+    def docs_db(self) -> Path:
+        """The index of the user's documents (``ahora docs``, ``search_docs``)."""
+        return self.home / "docs.sqlite"
+
     @classmethod
     def load(
         cls,

@@ -266,8 +266,10 @@ def test_index_persists_across_instances(tmp_path: Path, docs: Path) -> None:
         assert second.search("paid leave")[0].citation == "handbook/refunds.md:12"
 
 
-def test_default_database_lives_in_ahora_home(isolated_env: Path, docs: Path) -> None:
-    with DocIndex() as index:
+def test_the_settings_database_lives_in_ahora_home(isolated_env: Path, docs: Path) -> None:
+    from ahora.settings import get_settings
+
+    with DocIndex(get_settings().docs_db) as index:
         index.add(docs)
     assert (isolated_env / "docs.sqlite").is_file()
 

@@ -21,6 +21,7 @@ import typer
 from ahora.cli.common import DebugOpt, WholeCommandList, fail, handled_errors
 from ahora.cli.message import echo
 from ahora.safe_text import clean
+from ahora.settings import get_settings
 
 if TYPE_CHECKING:
     from ahora.docs.index import DocIndex
@@ -52,12 +53,13 @@ def _name(path: object) -> str:
 def _open(embeddings: bool = False) -> DocIndex:
     from ahora.docs.index import DocIndex
 
+    path = get_settings().docs_db  # the CLI is an edge: settings are read here
     if not embeddings:
-        return DocIndex()
+        return DocIndex(path)
     from ahora.docs.embeddings import EmbeddingsUnavailable, default_embedder
 
     try:
-        return DocIndex(embedder=default_embedder())
+        return DocIndex(path, embedder=default_embedder())
     except EmbeddingsUnavailable as exc:
         raise fail(str(exc)) from None
 

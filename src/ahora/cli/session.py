@@ -82,11 +82,11 @@ def docs_tool(
     Raises ``NotAFolder`` (a ``ConfigurationError``) for a folder that does not exist.
     """
     from ahora.docs.index import DocIndex
-    from ahora.docs.tool import make_search_docs_tool
+    from ahora.tools.search_docs import make_search_docs_tool
 
     docs = index if index is not None else DocIndex(_scratch_dir() / "docs.sqlite")
     summaries = [docs.add(folder) for folder in folders]
-    return make_search_docs_tool([s.folder for s in summaries], docs), summaries
+    return make_search_docs_tool([s.folder for s in summaries], index=docs), summaries
 
 
 def _scratch_dir() -> Path:

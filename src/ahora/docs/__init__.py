@@ -6,7 +6,7 @@
   and hash.
 - ``embeddings``: optional semantic ranking fused with BM25 (``ahora[embeddings]``).
 - ``tool``: the ``search_docs`` LangChain tool (imports LangChain; import it from
-  ``ahora.docs.tool`` so the CLI's ``ahora docs`` commands stay light).
+  ``ahora.tools.search_docs`` so the CLI's ``ahora docs`` commands stay light).
 """
 
 from __future__ import annotations

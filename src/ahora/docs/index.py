@@ -35,7 +35,7 @@ from ahora.errors import NotAFolder
 if TYPE_CHECKING:
     from ahora.docs.embeddings import Embedder
 
-__all__ = ["DocIndex", "FolderInfo", "Hit", "IndexSummary", "NotAFolder", "default_db_path"]
+__all__ = ["DocIndex", "FolderInfo", "Hit", "IndexSummary", "NotAFolder"]
 
 MAX_FILE_BYTES = 20_000_000
 """Larger files are skipped without being read."""
@@ -109,13 +109,6 @@ class Hit:
         return base
 
 
-def default_db_path() -> Path:
-    """``docs.sqlite`` in ahora's data directory (``AHORA_HOME``)."""
-    from ahora.settings import get_settings
-
-    return get_settings().home / "docs.sqlite"
-
-
 def resolve_folder(folder: Path | str) -> Path:
     """The absolute, resolved form under which a folder is stored."""
     return Path(folder).expanduser().resolve()
@@ -152,8 +145,11 @@ class DocIndex:
     first use. Instances are safe to share between threads.
     """
 
-    def __init__(self, path: Path | None = None, *, embedder: Embedder | None = None) -> None:
-        self.path = path if path is not None else default_db_path()
+    def __init__(self, path: Path, *, embedder: Embedder | None = None) -> None:
+        """The index in the SQLite file ``path`` (the data directory's: ``settings.docs_db``;
+        the path is always given, so an agent's index is its own settings', never the
+        environment's)."""
+        self.path = path
         self.embedder = embedder
         self._conn: sqlite3.Connection | None = None
         self._lock = threading.RLock()

@@ -28,7 +28,7 @@ Four sources, loaded in this order (the first tool to claim a name keeps it):
 4. **MCP servers** from ``settings.mcp_servers`` (``[mcp_servers.NAME]`` tables; see
    :mod:`ahora.mcp`).
 5. **Your documents**: ``search_docs`` over the document index (``ahora docs add``),
-   once it holds a folder (:func:`ahora.docs.tool.indexed_docs_tools`).
+   once it holds a folder (:func:`ahora.tools.search_docs.indexed_docs_tools`).
 
 A broken source (an import error, something that is not a tool, a name already
 taken, an MCP server that does not start) never stops the others: it becomes a
@@ -382,7 +382,7 @@ def _load_docs(found: ToolSet, settings: Settings) -> None:
     if not _docs_db(settings).is_file():  # never indexed: skip the imports too
         return
     try:
-        from ahora.docs.tool import indexed_docs_tools
+        from ahora.tools.search_docs import indexed_docs_tools
 
         tools = indexed_docs_tools(_docs_db(settings))
     except Exception as exc:
@@ -392,7 +392,7 @@ def _load_docs(found: ToolSet, settings: Settings) -> None:
 
 
 def _docs_db(settings: Settings) -> Path:
-    return settings.home / "docs.sqlite"
+    return settings.docs_db
 
 
 # --- loading, memo and the describe cache --------------------------------------------

@@ -8,7 +8,7 @@ import pytest
 from langchain_core.messages import ToolMessage
 
 from ahora.docs import DocIndex, NotAFolder
-from ahora.docs.tool import index_for_ask, make_search_docs_tool
+from ahora.tools.search_docs import index_for_ask, make_search_docs_tool
 
 
 def _call(tool: object, **args: object) -> ToolMessage:
@@ -90,13 +90,15 @@ def test_index_for_ask_indexes_on_the_fly(isolated_env: Path, docs: Path, tmp_pa
     other = tmp_path / "other"
     other.mkdir()
     (other / "refund.txt").write_text("Other refund rules.\n")
-    with DocIndex() as index:
-        index.add(other)
-    tool = index_for_ask(docs)
+    from ahora.settings import get_settings
+
+    index = DocIndex(get_settings().docs_db)
+    index.add(other)
+    tool = index_for_ask(docs, index=index)
     assert (isolated_env / "docs.sqlite").is_file()
     message = _call(tool, query="refund")
     assert {s["title"].split(":")[0] for s in message.artifact["sources"]} == {
         "handbook/refunds.md"
     }
     with pytest.raises(NotAFolder):
-        index_for_ask(tmp_path / "missing")
+        index_for_ask(tmp_path / "missing", index=DocIndex(tmp_path / "d.sqlite"))

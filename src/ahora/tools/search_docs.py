@@ -1,10 +1,11 @@
 """``search_docs``: the LangChain tool that lets an agent search the user's documents.
 
-``make_search_docs_tool`` builds it over a ``DocIndex`` (by default the one in the data
-directory), optionally scoped to some folders; ``index_for_ask`` indexes a folder on
-the fly (incrementally, in the same database) and returns the tool scoped to it, for
-``ahora ask --docs DIR``; ``indexed_docs_tools`` is the tool registry's source: the
-tool over the whole index once ``ahora docs add`` has put a folder in it. The text
+``make_search_docs_tool`` builds it over a ``DocIndex`` (the data directory's is
+``DocIndex(settings.docs_db)``), optionally scoped to some folders; ``index_for_ask``
+indexes a folder on the fly (incrementally, in the same database) and returns the tool
+scoped to it, for ``ahora ask --docs DIR``; ``indexed_docs_tools`` is the tool
+registry's source: the tool over the whole index once ``ahora docs add`` has put a
+folder in it. The text
 lists passages as ``[1] handbook/refunds.md:12`` followed by the passage; the
 artifact's sources are ``file://`` URLs with ``#L12`` or ``#page=3`` fragments.
 """
@@ -30,12 +31,10 @@ def format_hits(hits: Sequence[Hit]) -> str:
     return "\n\n".join(f"[{n}] {hit.citation}\n{hit.text.strip()}" for n, hit in enumerate(hits, 1))
 
 
-def make_search_docs_tool(
-    folders: Sequence[Path] | None = None, index: DocIndex | None = None
-) -> BaseTool:
-    """The ``search_docs`` tool over ``index`` (default: the data directory's), searching
-    only ``folders`` when given, else every indexed folder."""
-    docs = index if index is not None else DocIndex()
+def make_search_docs_tool(folders: Sequence[Path] | None = None, *, index: DocIndex) -> BaseTool:
+    """The ``search_docs`` tool over ``index``, searching only ``folders`` when given,
+    else every indexed folder."""
+    docs = index
     scope = list(folders) if folders else None
 
     @tool("search_docs", response_format="content_and_artifact", parse_docstring=True)
@@ -67,14 +66,14 @@ def make_search_docs_tool(
     return search_docs
 
 
-def index_for_ask(folder: Path, *, index: DocIndex | None = None) -> BaseTool:
-    """Index ``folder`` now (incrementally) and return ``search_docs`` scoped to it.
+def index_for_ask(folder: Path, *, index: DocIndex) -> BaseTool:
+    """Index ``folder`` now (incrementally) into ``index`` and return ``search_docs``
+    scoped to it.
 
     Raises ``NotAFolder`` (a ``ConfigurationError``) when the folder does not exist.
     """
-    docs = index if index is not None else DocIndex()
-    summary = docs.add(folder)
-    return make_search_docs_tool([summary.folder], docs)
+    summary = index.add(folder)
+    return make_search_docs_tool([summary.folder], index=index)
 
 
 def indexed_docs_tools(path: Path) -> list[BaseTool]:
