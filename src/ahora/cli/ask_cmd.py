@@ -31,6 +31,7 @@ from ahora.cli.common import (
 from ahora.safe_text import json_text
 
 if TYPE_CHECKING:
+    from ahora.answer import Answer
     from ahora.cli.render import Renderer
 
 __all__ = ["app"]
@@ -52,6 +53,14 @@ def ask(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print one JSON object (the answer and its sources).")
     ] = False,
+    schema: Annotated[
+        str | None,
+        typer.Option(
+            "--schema",
+            help="Answer as JSON of this shape: 'name, age int, bio: a short bio', a .json "
+            "schema file, or module:Class. The value goes to stdout, the sources to stderr.",
+        ),
+    ] = None,
     *,
     opts: RunOptions,
 ) -> None:
@@ -59,9 +68,17 @@ def ask(
     text = read_question(" ".join(question) if question else None)
     from ahora.cli.render import PlainRenderer, TerminalRenderer
 
+    output = None
+    if schema is not None:
+        from pathlib import Path
+
+        from ahora.schemas import load_schema
+
+        with handled_errors(debug=opts.debug):
+            output = load_schema(schema, base=Path.cwd())
     out = make_console(no_color=opts.no_color)
     renderer: Renderer
-    if as_json:
+    if as_json or output is not None:  # stdout holds the JSON alone
         renderer = PlainRenderer(None, sys.stderr, verbose=opts.verbose, quiet=opts.quiet)
     elif out.is_terminal:
         renderer = TerminalRenderer(out, verbose=opts.verbose, quiet=opts.quiet)
@@ -92,7 +109,7 @@ def ask(
                 renderer, yes=opts.yes, ask_on=question_console(out), note=renderer.note
             )
             answer = None
-            for event in session.ask(text, approve=approve):
+            for event in session.ask(text, approve=approve, output=output):
                 renderer.handle(event)
                 if isinstance(event, Finished):
                     answer = event.answer
@@ -114,7 +131,29 @@ def ask(
                 session.close()
     if as_json and answer is not None:
         sys.stdout.write(json_text(json.dumps(answer.to_dict(), ensure_ascii=False)) + "\n")
+    elif output is not None and answer is not None:
+        _typed(answer)
+        if answer.output is None:
+            raise typer.Exit(FAILED)
     from ahora.messages import NOTHING_GATHERED
 
     if answer is not None and answer.stopped_early and NOTHING_GATHERED in answer.text:
         raise typer.Exit(FAILED)  # the time ran out before anything was found: no answer
+
+
+def _typed(answer: Answer) -> None:
+    """``--schema``: the value as one JSON line on stdout; the sources on stderr (or why
+    there is no value)."""
+    from ahora.answer import jsonable
+    from ahora.safe_text import clean
+
+    if answer.output is not None:
+        value = json.dumps(jsonable(answer.output), ensure_ascii=False)
+        sys.stdout.write(json_text(value) + "\n")
+    else:
+        why = answer.output_error or answer.stop_reason or "the model gave no answer of that shape"
+        typer.echo(clean(f"No answer of the requested shape: {why}", one_line=True), err=True)
+    for n, source in enumerate(answer.sources, 1):
+        typer.echo(
+            clean(f"[{n}] {source.get('title') or ''} {source['url']}", one_line=True), err=True
+        )

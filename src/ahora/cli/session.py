@@ -233,7 +233,9 @@ class Session:
             self._worker = None
         return True
 
-    def ask(self, question: str, *, approve: Approver | None = None) -> Iterator[Event]:
+    def ask(
+        self, question: str, *, approve: Approver | None = None, output: Any = None
+    ) -> Iterator[Event]:
         """Run one turn on the current thread, yielding its events (last: ``Finished``).
 
         The run goes on in a worker thread: LangGraph waits for a step in flight
@@ -249,7 +251,7 @@ class Session:
         turn = _Turn(agent, thread_id, new_thread_id())
         self.index.start_turn(thread_id, question, agent.model_name)
         run: Callable[[], Iterator[Event]] = functools.partial(
-            agent.stream, question, thread=thread_id, question_id=turn.question_id
+            agent.stream, question, thread=thread_id, question_id=turn.question_id, output=output
         )
         waited = 0.0  # run time of the paused parts, not the time spent deciding
         while True:
@@ -271,7 +273,7 @@ class Session:
                 with contextlib.suppress(Exception):
                     turn.undo()
                 raise
-            run = functools.partial(agent.stream_resume, thread_id, approve=votes)
+            run = functools.partial(agent.stream_resume, thread_id, approve=votes, output=output)
 
     def _in_worker(self, run: Callable[[], Iterator[Event]], turn: _Turn) -> Iterator[Event]:
         """The events of ``run()``, streamed by a worker thread (see ``ask``)."""
