@@ -29,16 +29,19 @@ IDLE_WORKERS = 8
 
 
 class _Job(Generic[_T]):
-    __slots__ = ("call", "context", "done", "error", "result")
+    __slots__ = ("call", "context", "done", "error", "name", "result")
 
-    def __init__(self, call: Callable[[], _T]) -> None:
+    def __init__(self, call: Callable[[], _T], name: str) -> None:
         self.call = call
+        self.name = name
         self.context = contextvars.copy_context()
         self.done = threading.Event()
         self.result: list[_T] = []
         self.error: list[BaseException] = []
 
     def run(self) -> None:
+        # The worker takes the call's name, so a thread dump says what is stuck.
+        threading.current_thread().name = self.name
         try:
             self.result.append(self.context.run(self.call))
         except BaseException as exc:  # handed to the waiting thread
@@ -71,7 +74,7 @@ def call_within(seconds: float, call: Callable[[], _T], *, name: str = "ahora-ca
     config and streaming callbacks still reach the call.
     """
     global _idle
-    job = _Job(call)
+    job = _Job(call, name)
     with _lock:
         waiting = _idle > 0
         if waiting:

@@ -75,10 +75,7 @@ def export(
         refs = list(ids or [])
         with ThreadIndex.for_settings(settings) as index:
             wanted = [_resolve(index, ref) for ref in refs]
-            # All: the threads the other commands list, never a leftover checkpoint
-            # of a turn that was undone (which would be named, then "skipped").
-            listed = {t.id for t in index.list()} if not refs else set()
-        if not wanted and not listed:
+        if not refs and not settings.postgres_url and not settings.threads_db.exists():
             echo("No saved threads yet.")
             return
         tools = _profile_tools(p.tools)
@@ -97,7 +94,11 @@ def export(
         saver = open_checkpointer(settings)
         try:
             if not refs:
-                wanted = [t for t in list_thread_ids(saver) if t in listed]
+                # All: every conversation in the store, the ones apps ran on it with a
+                # graph of their own too. An undone first turn leaves none behind (the
+                # session drops its checkpoint with its row), so none is named only to
+                # be skipped.
+                wanted = list_thread_ids(saver)
             with _open_output(output) as out:
                 # An empty list means "all" to export_threads: here it means none.
                 count = (
