@@ -476,3 +476,9 @@ def test_a_typed_answer_exports_with_its_output_tool_declared(tmp_path: Any) -> 
     last_call = [m for m in line["messages"] if m.get("tool_calls")][-1]["tool_calls"][0]
     assert last_call["function"]["name"] == "Forecast"
     assert json.loads(last_call["function"]["arguments"]) == GOOD  # as the model produced it
+    # The thread keeps the schema the answer was asked for, with the turn.
+    from ahora.messages import OUTPUT_SCHEMA
+
+    saved = Agent(answered("x"), [], checkpointer=saver).messages("t")
+    last = [m for m in saved if isinstance(m, AIMessage)][-1]
+    assert set(last.response_metadata[OUTPUT_SCHEMA]["properties"]) == set(GOOD)

@@ -43,6 +43,7 @@ __all__ = [
     "NOTHING_GATHERED",
     "NOT_FINISHED",
     "OUTPUT_ERROR",
+    "OUTPUT_SCHEMA",
     "REPEATED_CALL",
     "STOPPED_EARLY",
     "SUBRUN",
@@ -68,6 +69,8 @@ typed answer), counted as steps."""
 SUBRUN = "ahora_subrun"
 """Artifact key of a sub-agent's answer (``ahora.subagents``): what its run spent,
 ``{"agent", "steps", "tokens", "cost"}``, counted in the caller's budget."""
+OUTPUT_SCHEMA = "ahora_output_schema"
+"""``response_metadata`` key of a typed answer's reply: the JSON schema it was asked for."""
 OUTPUT_ERROR = "ahora_output_error"
 """``response_metadata`` key: why the reply is not the typed answer that was asked for."""
 REPEATED_CALL = "ahora_repeated_call"

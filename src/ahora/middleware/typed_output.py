@@ -37,6 +37,7 @@ from ahora.errors import InvalidSettings
 from ahora.messages import (
     EXTRA_CALLS,
     OUTPUT_ERROR,
+    OUTPUT_SCHEMA,
     STOPPED_EARLY,
     content_text,
     run_stats,
@@ -54,6 +55,16 @@ _FIX = (
     "Reply again with only the answer in that format, fixing this."
 )
 _MISSING = "the reply gave no structured answer"
+
+
+def _asked(request: ModelRequest[Any]) -> Any:
+    """The JSON schema(s) a request asked the answer to fit."""
+    fmt = request.response_format
+    spec = getattr(fmt, "schema_spec", None)
+    if spec is not None:
+        return spec.json_schema
+    specs = getattr(fmt, "schema_specs", None) or []
+    return specs[0].json_schema if len(specs) == 1 else [s.json_schema for s in specs]
 
 
 def _schema_dict(fmt: Any) -> dict[str, Any] | None:
@@ -157,7 +168,10 @@ class TypedOutputMiddleware(AgentMiddleware[Any, Any, Any]):
 
     @staticmethod
     def _finish(
-        response: ModelResponse[Any], tries: list[AIMessage], error: str | None
+        response: ModelResponse[Any],
+        tries: list[AIMessage],
+        error: str | None,
+        schema: Any = None,
     ) -> ModelResponse[Any]:
         """The final response, counting the extra calls and their tokens."""
         extra = len(tries) - 1
@@ -171,6 +185,8 @@ class TypedOutputMiddleware(AgentMiddleware[Any, Any, Any]):
         meta = dict(last.response_metadata)
         if extra:
             meta[EXTRA_CALLS] = extra
+        if schema is not None:
+            meta[OUTPUT_SCHEMA] = schema  # saved with the turn: what it was asked for
         update: dict[str, Any] = {}
         if error is not None:
             reason = f"the answer did not match the requested format ({error})"
@@ -234,7 +250,7 @@ class TypedOutputMiddleware(AgentMiddleware[Any, Any, Any]):
                 tries.append(reply)
             if error is None or reply is None or left <= 0:
                 assert out is not None
-                return self._finish(out, tries or [], error)
+                return self._finish(out, tries or [], error, _asked(request))
             left -= 1
             current = self._again(current, reply, error)
 
@@ -260,7 +276,7 @@ class TypedOutputMiddleware(AgentMiddleware[Any, Any, Any]):
                 tries.append(reply)
             if error is None or reply is None or left <= 0:
                 assert out is not None
-                return self._finish(out, tries or [], error)
+                return self._finish(out, tries or [], error, _asked(request))
             left -= 1
             current = self._again(current, reply, error)
 
