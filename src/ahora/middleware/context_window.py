@@ -121,11 +121,13 @@ def _provider_numbers(exc: BaseException) -> tuple[int, int] | None:
     """(window, tokens sent) when the error says them (OpenAI, vLLM, Anthropic)."""
     text = str(exc).replace(",", "")
     found = re.search(
-        r"maximum context length is (\d+) tokens.*?(?:resulted in|requested) (\d+)", text
+        r"maximum context length is (\d+) tokens.*?(?:resulted in|requested) (\d+)",
+        text,
+        re.IGNORECASE | re.DOTALL,
     )
     if found:
         return int(found[1]), int(found[2])
-    found = re.search(r"(\d+) tokens > (\d+) maximum", text)  # Anthropic
+    found = re.search(r"(\d+) tokens > (\d+) maximum", text, re.IGNORECASE)  # Anthropic
     if found:
         return int(found[2]), int(found[1])
     return None
@@ -312,7 +314,7 @@ def shorten(messages: Sequence[BaseMessage], room: int, memo: Memo | None = None
     work = list(messages)
     memo = memo or Memo()
     sizes = [memo.size(m) for m in work]
-    total = sum(sizes)
+    total = whole = sum(sizes)
     if total <= room:
         return _View(work, total, False)
     found_calls: dict[str, tuple[str, Any]] | None = None
@@ -427,6 +429,8 @@ def shorten(messages: Sequence[BaseMessage], room: int, memo: Memo | None = None
                 new = count_tokens_approximately([work[i]])
                 total += new - sizes[i]
                 sizes[i] = new
+    if total >= whole:  # digesting tiny turns can cost more than it saves: send them
+        return _View(list(messages), whole, False)
     return _View(view(), total, True)
 
 
