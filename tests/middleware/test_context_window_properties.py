@@ -7,6 +7,7 @@ checked to send less than the request it retries.
 
 from __future__ import annotations
 
+import os
 import re
 from typing import Any
 
@@ -27,7 +28,12 @@ from ahora.middleware.context_window import (
 )
 from ahora.testing import ScriptedChatModel
 
-PROPS = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# AHORA_TEST_EXAMPLES lowers the examples for mutation runs (each mutant reruns these).
+PROPS = settings(
+    max_examples=int(os.environ.get("AHORA_TEST_EXAMPLES", "80")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 
 
 class ProviderError(Exception):
