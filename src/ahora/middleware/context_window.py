@@ -429,9 +429,12 @@ def shorten(messages: Sequence[BaseMessage], room: int, memo: Memo | None = None
                 new = count_tokens_approximately([work[i]])
                 total += new - sizes[i]
                 sizes[i] = new
+    final = view()
+    if lines or dropped:  # the digest's size counted, not estimated, before comparing
+        total += count_tokens_approximately([final[0]]) - digest_size
     if total >= whole:  # digesting tiny turns can cost more than it saves: send them
         return _View(list(messages), whole, False)
-    return _View(view(), total, True)
+    return _View(final, total, True)
 
 
 # --- the middleware -------------------------------------------------------------------
