@@ -132,3 +132,65 @@ def test_the_guarded_fetch_ignores_proxy_variables(
         )
         assert fetched.status == 204
         assert proxy.hits == [] and len(target.hits) == 1
+
+
+# --- what the model is told: each problem named exactly ----------------------------------
+
+
+@pytest.mark.parametrize(
+    ("address", "problem"),
+    [
+        ("::", "the unspecified address"),
+        ("0.0.0.0", "the unspecified address"),
+        ("::1", "a loopback address"),
+        ("127.0.0.1", "a loopback address"),
+        ("fe80::1", "a link-local address"),
+        ("224.0.0.1", "a multicast address"),
+        ("ff02::1", "a multicast address"),
+        ("100.64.0.1", "a carrier-grade NAT address"),
+        ("64:ff9b:1::1", "a private address (embedded in 64:ff9b:1::1)"),
+        ("10.0.0.1", "a private address"),
+        ("240.0.0.1", "a private address"),
+        ("192.88.99.1", "a reserved address"),
+        ("93.184.216.34", None),
+        ("2606:4700::1111", None),
+    ],
+)
+def test_each_problem_is_named_exactly(address: str, problem: str | None) -> None:
+    assert netguard.address_problem(address) == problem
+
+
+def test_a_url_without_a_scheme_is_named_so() -> None:
+    with pytest.raises(BlockedURL, match=r"not a URL without a scheme$"):
+        netguard.check_url("//example.com/page", resolver=loopback)
+
+
+@pytest.mark.parametrize("length", [199, 200, 201, 300])
+def test_a_url_is_quoted_whole_up_to_200_characters(length: int) -> None:
+    url = "ftp://example.com/" + "a" * (length - len("ftp://example.com/"))
+    with pytest.raises(BlockedURL) as info:
+        netguard.check_url(url, resolver=loopback)
+    message = str(info.value)
+    if length <= 200:
+        assert url in message and "..." not in message
+    else:
+        assert url[:197] + "..." in message and url not in message
+
+
+@pytest.mark.parametrize(
+    ("url", "port"),
+    [
+        ("http://example.com/", 80),
+        ("https://example.com/", 443),
+        ("http://example.com:8080/", 8080),
+    ],
+)
+def test_the_resolver_is_asked_for_the_port_that_will_be_used(url: str, port: int) -> None:
+    asked: list[tuple[str, int]] = []
+
+    def resolver(host: str, p: int) -> Sequence[str]:
+        asked.append((host, p))
+        return ["93.184.216.34"]
+
+    assert netguard.check_url(url, resolver=resolver).port == port
+    assert asked == [("example.com", port)]
