@@ -145,3 +145,37 @@ def test_approvals_and_tools_must_be_lists(bad: Any) -> None:
         resolve_recipe(Choices(approvals=bad), Settings.load({}))
     with pytest.raises(InvalidTool, match="tools must be a list"):
         resolve_recipe(Choices(tools=bad), Settings.load({}))
+
+
+@pytest.mark.parametrize("field", sorted(BUDGET_ARGS))
+def test_zero_is_refused_for_every_budget(field: str) -> None:
+    with pytest.raises(InvalidSettings):
+        Budget(**{field: 0})
+
+
+def test_where_the_instructions_came_from(tmp_path: Path) -> None:
+    s = Settings.load({})
+    assert resolve_recipe(Choices(), s).origins["instructions"] == "settings"
+    profile = _profile(tmp_path, [])
+    assert resolve_recipe(Choices(profile=profile), s).origins["instructions"] == "profile"
+    both = resolve_recipe(Choices(profile=profile, instructions="Be brief."), s)
+    assert both.origins["instructions"] == "argument"
+    assert both.instructions == "Be useful.\n\nBe brief."  # added after the profile's
+
+
+def test_the_tools_list_message_says_what_a_tool_may_be() -> None:
+    with pytest.raises(InvalidTool) as info:
+        resolve_recipe(Choices(tools="calculator"), Settings.load({}))  # type: ignore[arg-type]
+    assert str(info.value) == "tools must be a list of tools, callables or tool names"
+    with pytest.raises(InvalidTool) as info:
+        resolve_recipe(Choices(approvals="calculator"), Settings.load({}))  # type: ignore[arg-type]
+    assert str(info.value) == "approvals must be a list of tool names"
+
+
+def test_a_chosen_callable_without_a_name_gates_nothing(tmp_path: Path) -> None:
+    import functools
+
+    unnamed = functools.partial(weather)  # neither .name nor __name__
+    profile = _profile(tmp_path, ["weather"])
+    recipe = resolve_recipe(Choices(profile=profile, tools=[unnamed]), Settings.load({}))
+    assert recipe.approvals == ()
