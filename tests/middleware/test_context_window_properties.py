@@ -441,3 +441,50 @@ def test_the_ratio_in_both_directions_at_its_bounds() -> None:
         sizes[r] = _size(_sent_once(middleware, request))
     assert sizes[0.8] > sizes[1.0] > sizes[2.0] > sizes[4.0]
     assert sizes[2.0] * 2 <= window * SAFE_SHARE * 1.1
+
+
+def test_the_ratio_is_capped_and_falls_back_to_one() -> None:
+    window = 4_000
+    sizes = {}
+    for r in (4.0, 8.0):
+        request, middleware = _request(_thread_with_usage(r), known_window=window)
+        sizes[r] = _size(_sent_once(middleware, request))
+    assert sizes[8.0] == sizes[4.0]  # a wild count is capped at four times the estimate
+    # No usage reported (or a zero count): the estimate is taken as it is.
+    plain = _long_thread()
+    zero = _thread_with_usage(1.0)
+    last_ai = zero[-2]
+    assert isinstance(last_ai, AIMessage)
+    last_ai.usage_metadata = {"input_tokens": 0, "output_tokens": 0, "total_tokens": 0}
+    for messages in (plain, zero):
+        request, middleware = _request(messages, known_window=window)
+        sent = _size(_sent_once(middleware, request))
+        assert window * SAFE_SHARE * 0.6 < sent <= window * SAFE_SHARE * 1.1
+
+
+def test_what_came_after_the_last_reported_usage_counts() -> None:
+    """The cheap check adds what came after the last reply, and its output, to the
+    provider's count: a small count followed by a big tool output does not fit."""
+    window = 4_000
+    for input_tokens, output_tokens, big in ((100, 10, True),):
+        call = {"name": "fetch", "args": {"q": "now"}, "id": "cnow"}
+        messages: list[BaseMessage] = [
+            *_long_thread(3)[:-1],
+            HumanMessage("and now?", id="q"),
+            AIMessage(
+                "",
+                tool_calls=[call],
+                id="anow",
+                usage_metadata={
+                    "input_tokens": input_tokens,
+                    "output_tokens": output_tokens,
+                    "total_tokens": input_tokens + output_tokens,
+                },
+            ),
+            ToolMessage(
+                "page " * (6_000 if big else 10), tool_call_id="cnow", name="fetch", id="tnow"
+            ),
+        ]
+        request, middleware = _request(messages, known_window=window)
+        sent = _sent_once(middleware, request)
+        assert sent != messages, (input_tokens, output_tokens)  # shortened

@@ -507,8 +507,10 @@ class ContextWindowMiddleware(AgentMiddleware[Any, Any, Any]):
             if isinstance(m, AIMessage):
                 usage = m.usage_metadata
                 mark = m.response_metadata.get(CONTEXT_KEY)
-                if not usage or (isinstance(mark, dict) and mark.get("sent")):
-                    return False  # no usage, or it counted a shortened view
+                if not usage or not usage.get("input_tokens"):
+                    return False  # no count (some local servers report 0): not known
+                if isinstance(mark, dict) and mark.get("sent"):
+                    return False  # it counted a shortened view
                 added = sum(self._memo.size(x) for x in messages[k + 1 :])
                 return (
                     usage.get("input_tokens", 0) + usage.get("output_tokens", 0) + added <= budget
