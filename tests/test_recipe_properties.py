@@ -179,3 +179,24 @@ def test_a_chosen_callable_without_a_name_gates_nothing(tmp_path: Path) -> None:
     profile = _profile(tmp_path, ["weather"])
     recipe = resolve_recipe(Choices(profile=profile, tools=[unnamed]), Settings.load({}))
     assert recipe.approvals == ()
+
+
+def test_the_profiles_tool_names_are_checked_against_the_given_settings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A tool that only these settings know (their --tools-dir) is found; the process's
+    own settings, which do not know it, are not what is asked."""
+    monkeypatch.setenv("AHORA_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("AHORA_TOOLS_DIR", raising=False)
+    folder = tmp_path / "mytools"
+    folder.mkdir()
+    (folder / "shout.py").write_text(
+        "from langchain_core.tools import tool\n\n\n@tool\ndef shout(text: str) -> str:\n"
+        '    """Shout.\n\n    Args:\n        text: What to shout.\n    """\n'
+        "    return text.upper()\n",
+        encoding="utf-8",
+    )
+    profile = _profile(tmp_path, [], tools=["shout"])
+    s = Settings.load({"AHORA_HOME": str(tmp_path / "home"), "AHORA_TOOLS_DIR": str(folder)})
+    recipe = resolve_recipe(Choices(profile=profile), s)
+    assert recipe.tools == ("shout",)
