@@ -182,3 +182,13 @@ def test_the_callers_context_reaches_the_abandoned_thread() -> None:
     release.set()
     assert done.wait(5)
     assert seen == ["the run's value"]  # a copy: the caller's later change does not reach it
+
+
+def test_an_abandoned_call_is_named_for_thread_dumps() -> None:
+    release = threading.Event()
+    with pytest.raises(TimeoutError):
+        call_within(0.01, lambda: release.wait(5))
+    try:
+        assert any(t.name == "ahora-call" and t.daemon for t in threading.enumerate())
+    finally:
+        release.set()
