@@ -160,5 +160,9 @@ def _profile_approvals(profile: Profile | None, choices: Choices) -> tuple[str, 
         return None
     if choices.tools is None:
         return tuple(profile.approval)
-    chosen = {t if isinstance(t, str) else getattr(t, "name", None) for t in choices.tools}
+    # A tool object by its name, a plain function by the name it becomes a tool under.
+    chosen = {
+        t if isinstance(t, str) else getattr(t, "name", None) or getattr(t, "__name__", None)
+        for t in choices.tools
+    }
     return tuple(name for name in profile.approval if name in chosen)

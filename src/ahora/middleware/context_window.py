@@ -122,11 +122,13 @@ def _provider_numbers(exc: BaseException) -> tuple[int, int] | None:
     """(window, tokens sent) when the error says them (OpenAI, vLLM, Anthropic)."""
     text = str(exc).replace(",", "")
     found = re.search(
-        r"maximum context length is (\d+) tokens.*?(?:resulted in|requested) (\d+)", text
+        r"maximum context length is (\d+) tokens.*?(?:resulted in|requested) (\d+)",
+        text,
+        re.IGNORECASE | re.DOTALL,
     )
     if found:
         return int(found[1]), int(found[2])
-    found = re.search(r"(\d+) tokens > (\d+) maximum", text)  # Anthropic
+    found = re.search(r"(\d+) tokens > (\d+) maximum", text, re.IGNORECASE)  # Anthropic
     if found:
         return int(found[2]), int(found[1])
     return None
@@ -313,7 +315,7 @@ def shorten(messages: Sequence[BaseMessage], room: int, memo: Memo | None = None
     work = list(messages)
     memo = memo or Memo()
     sizes = [memo.size(m) for m in work]
-    total = sum(sizes)
+    total = whole = sum(sizes)
     if total <= room:
         return _View(work, total, False)
     found_calls: dict[str, tuple[str, Any]] | None = None
@@ -428,7 +430,12 @@ def shorten(messages: Sequence[BaseMessage], room: int, memo: Memo | None = None
                 new = count_tokens_approximately([work[i]])
                 total += new - sizes[i]
                 sizes[i] = new
-    return _View(view(), total, True)
+    final = view()
+    if lines or dropped:  # the digest's size counted, not estimated, before comparing
+        total += count_tokens_approximately([final[0]]) - digest_size
+    if total >= whole:  # digesting tiny turns can cost more than it saves: send them
+        return _View(list(messages), whole, False)
+    return _View(final, total, True)
 
 
 # --- the middleware -------------------------------------------------------------------
@@ -518,8 +525,10 @@ class ContextWindowMiddleware(AgentMiddleware[Any, Any, Any]):
             if isinstance(m, AIMessage):
                 usage = m.usage_metadata
                 mark = m.response_metadata.get(CONTEXT_KEY)
-                if not usage or (isinstance(mark, dict) and mark.get("sent")):
-                    return False  # no usage, or it counted a shortened view
+                if not usage or not usage.get("input_tokens"):
+                    return False  # no count (some local servers report 0): not known
+                if isinstance(mark, dict) and mark.get("sent"):
+                    return False  # it counted a shortened view
                 added = sum(self._memo.size(x) for x in messages[k + 1 :])
                 return (
                     usage.get("input_tokens", 0) + usage.get("output_tokens", 0) + added <= budget

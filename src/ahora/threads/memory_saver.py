@@ -104,7 +104,11 @@ class BoundedMemorySaver(InMemorySaver):
             thread_id = str(conf["thread_id"])
             if found is not None:
                 self._touch(thread_id)
-            elif conf.get("checkpoint_id"):
+            elif thread_id not in self._recent:
+                # InMemorySaver's lookup made an empty entry (a defaultdict): an id that
+                # was only read must not stay, unbounded and never forgotten.
+                self.storage.pop(thread_id, None)
+            if found is None and conf.get("checkpoint_id"):
                 kept = self.storage.get(thread_id, {}).get(conf.get("checkpoint_ns", ""), {})
                 check_not_stale(thread_id, str(conf["checkpoint_id"]), max(kept, default=None))
             return found
