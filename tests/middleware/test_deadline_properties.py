@@ -96,8 +96,10 @@ async def test_the_wrap_up_names_only_this_runs_results(asynchronous: bool) -> N
     agent.ask("the first question", thread="t")
     answer = await agent.aask("now", thread="t") if asynchronous else agent.ask("now", thread="t")
     assert answer.stopped_early
-    assert "https://example.org/today" in answer.text  # this run's source
+    assert "today: found" in answer.text  # this run's result
     assert "earlier" not in answer.text  # not an earlier turn's
+    # The sources are listed once, by the views, not as raw URLs in the text.
+    assert [s["url"] for s in answer.sources] == ["https://example.org/today"]
 
 
 def test_the_tool_calls_of_a_reply_that_comes_after_the_deadline_never_run() -> None:
