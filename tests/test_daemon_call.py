@@ -51,9 +51,7 @@ def test_workers_are_reused_and_the_idle_ones_are_bounded() -> None:
     # Waiting workers take call after call: not a thread per call.
     assert len(seen) <= daemon_call.IDLE_WORKERS + 1
     barrier = threading.Barrier(20, timeout=10)
-    callers = [
-        threading.Thread(target=lambda: call_within(10, barrier.wait)) for _ in range(20)
-    ]
+    callers = [threading.Thread(target=lambda: call_within(10, barrier.wait)) for _ in range(20)]
     for t in callers:
         t.start()
     for t in callers:

@@ -24,4 +24,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         items[:] = kept
+
+
 from tests.docs.conftest import docs, index  # noqa: E402, F401  (search_docs uses the documents fixtures)
