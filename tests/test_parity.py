@@ -19,15 +19,14 @@ import re
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from ahora.testing.openai_server import OpenAIServer, Reply
+from tests.fixtures.langgraph_dev import langgraph_dev
 from tests.fixtures.open_meteo import OpenMeteoServer
-from tests.test_server import LANGGRAPH, ROOT, _free_port
 
 pytestmark = pytest.mark.slow
 
@@ -118,44 +117,8 @@ def operator_env(world: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> dict
 @pytest.fixture(scope="module")
 def server(world: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """``langgraph dev`` on loopback with the operator's environment."""
-    if LANGGRAPH is None:
-        pytest.skip("langgraph-cli is not installed (pip install 'ahora[server]')")
-    folder = tmp_path_factory.mktemp("server")
-    config = json.loads((ROOT / "langgraph.json").read_text())
-    config["dependencies"] = [str(ROOT)]
-    config["graphs"] = {k: str(ROOT / v.removeprefix("./")) for k, v in config["graphs"].items()}
-    (folder / "langgraph.json").write_text(json.dumps(config))
-    port = _free_port()
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("LANGSMITH", "LANGCHAIN"))},
-        **world["env"],
-    }
-    log = (folder / "server.log").open("w")
-    command = [LANGGRAPH, "dev", "--no-browser", "--no-reload", "--host", "127.0.0.1"]
-    proc = subprocess.Popen(
-        [*command, "--port", str(port)], cwd=folder, env=env, stdout=log, stderr=subprocess.STDOUT
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/ok", timeout=2) as resp:
-                    if resp.status == 200:
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail("langgraph dev did not start:\n" + (folder / "server.log").read_text())
-            time.sleep(0.2)
+    with langgraph_dev(tmp_path_factory.mktemp("server"), world["env"]) as url:
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
 
 
 # -- running one scenario on one path ---------------------------------------------------

@@ -4,13 +4,8 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,12 +14,10 @@ import pytest
 
 from ahora.errors import InvalidProfile
 from ahora.testing.openai_server import OpenAIServer, Reply, last_message_is_tool_result
+from tests.fixtures.langgraph_dev import langgraph_dev as serve
 from tests.fixtures.open_meteo import OpenMeteoServer
 
 ROOT = Path(__file__).resolve().parent.parent
-LANGGRAPH = shutil.which("langgraph", path=str(Path(sys.executable).parent)) or shutil.which(
-    "langgraph"
-)
 
 
 async def test_factory_builds_without_a_checkpointer(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -56,70 +49,19 @@ def recall_rule(body: dict[str, Any]) -> Reply:
     return {"tool_calls": [{"name": "weather", "arguments": {"location": "Santiago, Chile"}}]}
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def langgraph_dev(tmp_path: Path) -> Iterator[tuple[str, OpenAIServer]]:
     """``langgraph dev`` on loopback: model at a loopback OpenAI server, weather at a fixture."""
-    if LANGGRAPH is None:
-        pytest.skip("langgraph-cli is not installed (pip install 'ahora[server]')")
-    # The repository's langgraph.json with absolute paths, run from a temporary folder
-    # so the dev server's own files (.langgraph_api/) stay out of the repository.
-    config = json.loads((ROOT / "langgraph.json").read_text())
-    config["dependencies"] = [str(ROOT)]
-    config["graphs"] = {k: str(ROOT / v.removeprefix("./")) for k, v in config["graphs"].items()}
-    (tmp_path / "langgraph.json").write_text(json.dumps(config))
-    port = _free_port()
     with OpenAIServer(rule=recall_rule) as model, OpenMeteoServer() as weather:
         env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith(("LANGSMITH", "LANGCHAIN"))},
             "AHORA_MODEL": "openai:test-model",
             "OPENAI_API_KEY": "test",
             "OPENAI_BASE_URL": model.base_url,
             "AHORA_GEOCODING_URL": weather.url,
             "AHORA_OPEN_METEO_URL": weather.url,
-            # Nothing leaves the machine: no CLI analytics, no LangSmith tracing.
-            "LANGGRAPH_CLI_NO_ANALYTICS": "1",
-            "LANGSMITH_TRACING": "false",
-            "NO_PROXY": "127.0.0.1,localhost",
         }
-        log = (tmp_path / "server.log").open("w")
-        command = [LANGGRAPH, "dev", "--no-browser", "--no-reload", "--host", "127.0.0.1"]
-        proc = subprocess.Popen(
-            [*command, "--port", str(port)],
-            cwd=tmp_path,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        url = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 90
-            while True:
-                try:
-                    with urllib.request.urlopen(f"{url}/ok", timeout=2) as resp:
-                        if resp.status == 200:
-                            break
-                except OSError:
-                    pass
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(
-                        "langgraph dev did not start:\n"
-                        + (tmp_path / "server.log").read_text()[-3000:]
-                    )
-                time.sleep(0.2)
+        with serve(tmp_path, env) as url:
             yield url, model
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-            log.close()
 
 
 @pytest.mark.slow
