@@ -27,7 +27,7 @@ import asyncio
 import contextlib
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Literal
@@ -791,19 +791,7 @@ class Agent:
             )
         # The run's output is the final state: no need to read the checkpoint back.
         interrupts = values.get("__interrupt__", ())
-        return self._saved(
-            trace.finish(
-                _make_answer(
-                    values,
-                    interrupts,
-                    config,
-                    self.model_name,
-                    started,
-                    self.settings.prices,
-                    typed=run.typed,
-                )
-            )
-        )
+        return self._saved(trace.finish(run.answer(values, interrupts, config, started)))
 
     async def _arun(self, payload: Any, config: RunnableConfig, run: _Run) -> Answer:
         started = time.monotonic()
@@ -812,19 +800,7 @@ class Agent:
                 payload, trace.config, context=run.context, durability=self._durability
             )
         interrupts = values.get("__interrupt__", ())
-        return await self._asaved(
-            trace.finish(
-                _make_answer(
-                    values,
-                    interrupts,
-                    config,
-                    self.model_name,
-                    started,
-                    self.settings.prices,
-                    typed=run.typed,
-                )
-            )
-        )
+        return await self._asaved(trace.finish(run.answer(values, interrupts, config, started)))
 
     def _stream(self, payload: Any, config: RunnableConfig, run: _Run) -> Iterator[Event]:
         started = time.monotonic()
@@ -844,7 +820,9 @@ class Agent:
                 yield from builder.feed(mode, chunk)
                 if partials is not None:
                     yield from partials.feed(mode, chunk)
-        yield Finished(self._saved(trace.finish(final.answer(self, config, started, run.typed))))
+        yield Finished(
+            self._saved(trace.finish(run.answer(final.values, final.interrupts, config, started)))
+        )
 
     async def _astream(
         self, payload: Any, config: RunnableConfig, run: _Run
@@ -869,7 +847,9 @@ class Agent:
                 for event in partials.feed(mode, chunk) if partials is not None else ():
                     yield event
         yield Finished(
-            await self._asaved(trace.finish(final.answer(self, config, started, run.typed)))
+            await self._asaved(
+                trace.finish(run.answer(final.values, final.interrupts, config, started))
+            )
         )
 
 
@@ -896,6 +876,29 @@ class _Run:
         self.graph = agent._graph_of_call(output)
         self.output = output if output is not None else agent.output
         self.typed = self.output is not None
+        self.model_name = agent.model_name
+        self.prices = agent.settings.prices
+
+    def answer(
+        self,
+        values: dict[str, Any],
+        interrupts: Sequence[Any],
+        config: RunnableConfig,
+        started: float,
+    ) -> Answer:
+        """The run's ``Answer`` from its final state (and a paused run's interrupts)."""
+        answer = answer_from_messages(
+            list(values.get("messages", [])),
+            thread_id=_thread_id(config),
+            model=self.model_name,
+            seconds=time.monotonic() - started,
+            prices=self.prices,
+        )
+        answer.pending = _pending(interrupts)
+        if self.typed:  # else a structured_response in the state is an earlier turn's
+            answer.output = values.get("structured_response")
+            answer.output_error = _output_error(answer.messages) if answer.output is None else None
+        return answer
 
     def partials(self) -> PartialOutputs | None:
         """What makes ``PartialOutput`` events, for a run asked for a typed answer."""
@@ -915,14 +918,6 @@ class _Final:
         elif mode == "updates" and isinstance(chunk, dict) and "__interrupt__" in chunk:
             self.interrupts = chunk["__interrupt__"]
 
-    def answer(
-        self, agent: Agent, config: RunnableConfig, started: float, typed: bool = False
-    ) -> Answer:
-        prices = agent.settings.prices
-        return _make_answer(
-            self.values, self.interrupts, config, agent.model_name, started, prices, typed=typed
-        )
-
 
 def thread_config(thread: str, **configurable: Any) -> RunnableConfig:
     """The LangGraph config of a thread: the one place it is built."""
@@ -938,29 +933,6 @@ def _pending(interrupts: Sequence[Any]) -> list[dict[str, Any]]:
             for req in value.get("action_requests", []):
                 pending.append({"name": req.get("name", ""), "args": dict(req.get("args") or {})})
     return pending
-
-
-def _make_answer(
-    values: dict[str, Any],
-    interrupts: Sequence[Any],
-    config: RunnableConfig,
-    model: str,
-    started: float,
-    prices: Mapping[str, tuple[float, float]],
-    typed: bool = False,
-) -> Answer:
-    answer = answer_from_messages(
-        list(values.get("messages", [])),
-        thread_id=_thread_id(config),
-        model=model,
-        seconds=time.monotonic() - started,
-        prices=prices,
-    )
-    answer.pending = _pending(interrupts)
-    if typed:  # else a structured_response in the state is an earlier turn's
-        answer.output = values.get("structured_response")
-        answer.output_error = _output_error(answer.messages) if answer.output is None else None
-    return answer
 
 
 def _output_error(messages: Sequence[Any]) -> str | None:

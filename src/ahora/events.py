@@ -17,12 +17,12 @@ from typing import TYPE_CHECKING, Any
 
 from ahora.answer import Answer, ToolCallRecord, Usage
 from ahora.messages import (
-    EXTRA_CALLS,
     STOPPED_EARLY,
     SUBRUN,
     content_text,
     run_stats,
     shown_args,
+    this_run,
     unfence,
 )
 from ahora.safe_text import inert_markdown, no_images
@@ -342,26 +342,21 @@ def answer_from_messages(
     prices: Mapping[str, tuple[float, float]] | None = None,
 ) -> Answer:
     """Collect the answer, sources, tool calls and usage of the last run in ``messages``."""
-    from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
+    from langchain_core.messages import AIMessage, ToolMessage
 
-    start = 0
-    for i in range(len(messages) - 1, -1, -1):
-        if isinstance(messages[i], HumanMessage):
-            start = i + 1
-            break
-    run = messages[start:]
+    run = this_run(messages)
+    # Steps and cost as the budget counts them (a typed answer's in-step retries and
+    # a sub-agent's run included): one reading of the rules, in run_stats.
+    stats = run_stats(run, default_model=model, prices=prices)
     sources: list[Source] = []
     seen: set[str] = set()
     calls: list[ToolCallRecord] = []
     usage = Usage(input_tokens=0, output_tokens=0)
-    steps = 0
     text = ""
     stopped = False
     stop_reason: str | None = None
     for message in run:
         if isinstance(message, AIMessage):
-            extra = message.response_metadata.get(EXTRA_CALLS)
-            steps += 1 + (extra if isinstance(extra, int) and not isinstance(extra, bool) else 0)
             if message.usage_metadata:
                 usage["input_tokens"] += message.usage_metadata.get("input_tokens", 0)
                 usage["output_tokens"] += message.usage_metadata.get("output_tokens", 0)
@@ -378,7 +373,6 @@ def answer_from_messages(
         elif isinstance(message, ToolMessage) and isinstance(message.artifact, dict):
             spent = message.artifact.get(SUBRUN)
             if isinstance(spent, dict):  # another agent's run, counted in this one
-                steps += int(spent.get("steps") or 0)
                 usage["input_tokens"] += int(spent.get("input_tokens") or 0)
                 usage["output_tokens"] += int(spent.get("output_tokens") or 0)
             for src in message.artifact.get("sources") or []:
@@ -392,9 +386,9 @@ def answer_from_messages(
         usage=usage,
         thread_id=thread_id,
         model=model,
-        steps=steps,
+        steps=stats.steps,
         seconds=seconds,
-        cost_usd=run_stats(run, default_model=model, prices=prices).cost,
+        cost_usd=stats.cost,
         stopped_early=stopped,
         stop_reason=stop_reason,
         messages=list(messages),

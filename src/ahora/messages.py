@@ -46,6 +46,7 @@ __all__ = [
     "OUTPUT_SCHEMA",
     "REPEATED_CALL",
     "STOPPED_EARLY",
+    "SUBAGENT",
     "SUBRUN",
     "Artifact",
     "RunStats",
@@ -66,6 +67,9 @@ STOPPED_EARLY = "ahora_stopped_early"
 EXTRA_CALLS = "ahora_extra_calls"
 """``response_metadata`` key: model calls made inside this reply's step (retries for a
 typed answer), counted as steps."""
+SUBAGENT = "ahora_subagent"
+"""``tool.metadata`` key of another agent called as a tool (``ahora.subagents``): its
+name. Such a call is bounded by its share of the run's budget, not a tool timeout."""
 SUBRUN = "ahora_subrun"
 """Artifact key of a sub-agent's answer (``ahora.subagents``): what its run spent,
 ``{"agent", "steps", "tokens", "cost"}``, counted in the caller's budget."""

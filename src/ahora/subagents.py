@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 from ahora.budget import Budget
 from ahora.context import context_of
 from ahora.errors import InvalidTool
-from ahora.messages import SUBRUN, run_stats
+from ahora.messages import SUBAGENT, SUBRUN, run_stats
 from ahora.tools._common import Runtime  # resolved by name when the tool's schema is made
 
 if TYPE_CHECKING:
@@ -41,9 +41,6 @@ if TYPE_CHECKING:
     from ahora.answer import Answer
 
 __all__ = ["SUBAGENT", "agent_tool"]
-
-SUBAGENT = "ahora_subagent"
-"""``tool.metadata`` key of a sub-agent tool (its value: the sub-agent's name)."""
 
 _TASK = (
     "What to do, in full: the agent sees nothing else of this conversation, so include "

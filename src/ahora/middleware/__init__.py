@@ -7,7 +7,7 @@ approval (LangChain's own middleware): a node after each model call, in every gr
 the server builds (one shape for every profile) and in any graph that gates a tool.
 """
 
-from ahora.middleware.approvals import ApprovalMiddleware, approval_middleware
+from ahora.middleware.approvals import ApprovalMiddleware
 from ahora.middleware.budget import BudgetMiddleware
 from ahora.middleware.context_window import ContextWindowMiddleware
 from ahora.middleware.dangling_calls import DanglingToolCallsMiddleware
@@ -41,5 +41,4 @@ __all__ = [
     "ToolErrorsMiddleware",
     "ToolOutputMiddleware",
     "ToolTimeoutMiddleware",
-    "approval_middleware",
 ]

@@ -30,7 +30,7 @@ from langgraph.runtime import Runtime
 from ahora.middleware.loop_guard import earlier_call
 from ahora.middleware.run_context import GATED, RUN_STARTED
 
-__all__ = ["ApprovalMiddleware", "approval_middleware"]
+__all__ = ["ApprovalMiddleware"]
 
 """Set ``tool.metadata = {"requires_approval": True}`` to gate a tool everywhere."""
 
@@ -80,9 +80,3 @@ class ApprovalMiddleware(HumanInTheLoopMiddleware[Any, Any, Any]):
         self, state: AgentState[Any], runtime: Runtime[Any]
     ) -> dict[str, Any] | None:
         return self.after_model(state, runtime)
-
-
-def approval_middleware(tool_names: Any = ()) -> ApprovalMiddleware:
-    """The approval middleware (kept for callers of the old name; ``tool_names`` is
-    ignored: the gated tools are the run's, ``RunContext.approvals``)."""
-    return ApprovalMiddleware()

@@ -20,6 +20,7 @@ from langgraph.types import Command
 
 from ahora.context import context_of
 from ahora.daemon_call import call_within
+from ahora.messages import SUBAGENT
 from ahora.middleware.tool_errors import failure_message
 
 
@@ -39,7 +40,7 @@ class ToolTimeoutMiddleware(AgentMiddleware[Any, Any, Any]):
     def _seconds(self, request: ToolCallRequest) -> float | None:
         """The limit for this call; None for another agent called as a tool, which its
         share of the run's budget and deadline bound instead (``ahora.subagents``)."""
-        if request.tool is not None and (request.tool.metadata or {}).get("ahora_subagent"):
+        if request.tool is not None and (request.tool.metadata or {}).get(SUBAGENT):
             return None
         context = context_of(request.runtime)
         return context.settings.tool_timeout if context is not None else self.seconds

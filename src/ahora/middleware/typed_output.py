@@ -250,7 +250,7 @@ class TypedOutputMiddleware(AgentMiddleware[Any, Any, Any]):
                 tries.append(reply)
             if error is None or reply is None or left <= 0:
                 assert out is not None
-                return self._finish(out, tries or [], error, _asked(request))
+                return self._finish(out, tries, error, _asked(request))
             left -= 1
             current = self._again(current, reply, error)
 
@@ -276,7 +276,7 @@ class TypedOutputMiddleware(AgentMiddleware[Any, Any, Any]):
                 tries.append(reply)
             if error is None or reply is None or left <= 0:
                 assert out is not None
-                return self._finish(out, tries or [], error, _asked(request))
+                return self._finish(out, tries, error, _asked(request))
             left -= 1
             current = self._again(current, reply, error)
 
