@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -256,3 +258,52 @@ async def test_async_callers_answer_a_sub_agents_approval_too() -> None:
     assert [p["name"] for p in paused.pending] == ["clock"]
     done = await agent.aresume(paused.thread_id or "", approve=True)
     assert done.text.startswith("Boss:") and not done.pending
+
+
+def test_a_run_killed_inside_a_sub_agent_resumes_without_redoing_its_steps(
+    tmp_path: Path,
+) -> None:
+    """The sub-run is saved with the caller's store: after kill -9 inside the sub-agent,
+    ``resume`` goes on from the sub-agent's last step (its lookup is not done again)."""
+    script = Path(__file__).parent / "fixtures" / "subagent_crash.py"
+    db, log = tmp_path / "threads.sqlite", tmp_path / "lookups.log"
+    env = {**os.environ, "AHORA_HOME": str(tmp_path / "home")}
+    crashing = subprocess.Popen(
+        [sys.executable, str(script), str(db), str(log), "crash"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        stuck = Path(str(log) + ".stuck")
+        for _ in range(600):
+            if stuck.exists() or crashing.poll() is not None:
+                break
+            time.sleep(0.05)
+        assert stuck.exists(), crashing.stderr.read().decode() if crashing.stderr else ""
+        crashing.kill()
+    finally:
+        crashing.wait(timeout=10)
+        if crashing.stderr:
+            crashing.stderr.close()
+    done = subprocess.run(
+        [sys.executable, str(script), str(db), str(log), "resume"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout)
+    assert log.read_text().split() == ["atlas"]  # looked up once, before the kill
+    assert out["boss_calls"] == 1 and out["sub_calls"] == 1  # only what was left
+    # The sub-agent went on with its finished lookup in view, not from its task again.
+    assert out["sub_sent"] == [["SystemMessage", "HumanMessage", "AIMessage", "ToolMessage"]]
+    answer = out["answer"]
+    assert answer["answer"].startswith("Boss:") and "shelf 3" in answer["answer"]
+    [delegated] = [c["subagent"] for c in answer["tool_calls"] if "subagent" in c]
+    assert delegated["agent"] == "finder" and delegated["tool_calls"] == [
+        {"name": "lookup", "args": {"item": "atlas"}}
+    ]
+    assert delegated["thread"].startswith("library/")
+    assert answer["steps"] == 2 + 2  # the boss's two calls and the sub-agent's two

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
@@ -62,7 +63,12 @@ if TYPE_CHECKING:
 __all__ = ["Agent", "build_agent", "create_agent", "graph_from_recipe", "thread_config"]
 
 # "values" gives the final state, so a streamed answer needs no read of the checkpoint.
-_STREAM_MODES: list[Literal["messages", "updates", "values"]] = ["messages", "updates", "values"]
+_STREAM_MODES: list[Literal["messages", "updates", "values", "custom"]] = [
+    "messages",
+    "updates",
+    "values",
+    "custom",  # a sub-agent's events (``ahora.subagents``)
+]
 
 
 def _tools(
@@ -511,6 +517,9 @@ class Agent:
             self.threads = ThreadIndex.for_settings(self.settings)
         # Without a store, at most ``settings.memory_threads`` conversations stay in
         # memory (the least recently used go first), so an embedding app stays bounded.
+        # Such an agent, called as a tool, keeps its runs in its caller's store instead.
+        self._store_chosen = checkpointer is not None
+        self._twins: dict[int, Agent] = {}
         self.checkpointer = (
             checkpointer
             if checkpointer is not None
@@ -536,6 +545,29 @@ class Agent:
         self._graphs: dict[Any, CompiledStateGraph[Any, Any, Any, Any]] = {}
         self.graph = self._graph_for(self.output)
         """The agent's graph (with its default ``output``)."""
+
+    def _kept_in(self, checkpointer: Any) -> Agent:
+        """This agent with its runs kept in ``checkpointer`` (a caller's store, for a
+        sub-agent: ``ahora.subagents``), unless it was given a store of its own; the
+        twin is made once per store and shares everything else."""
+        from langgraph.checkpoint.memory import InMemorySaver
+
+        if self._store_chosen or checkpointer is self.checkpointer:
+            return self
+        twins = self._twins
+        twin = twins.get(id(checkpointer))
+        if twin is None or twin.checkpointer is not checkpointer:
+            twin = copy.copy(self)
+            twin.checkpointer = checkpointer
+            twin._store_chosen = True
+            twin._twins = {}
+            twin._durability = "exit" if isinstance(checkpointer, InMemorySaver) else "sync"
+            twin._graphs = {}
+            twin.graph = twin._graph_for(twin.output)
+            if len(twins) >= _GRAPHS_KEPT:
+                twins.pop(next(iter(twins)))
+            twins[id(checkpointer)] = twin
+        return twin
 
     def _graph_for(self, output: Any) -> CompiledStateGraph[Any, Any, Any, Any]:
         """The graph asking for ``output`` (one per answer type, built once; all share
@@ -632,10 +664,21 @@ class Agent:
         )
         return True
 
-    @staticmethod
-    def _resume_input(approve: bool | Sequence[bool], pending: int) -> Any:
+    def _resume_input(self, thread: str, approve: bool | Sequence[bool] | None) -> Any:
+        """What resumes ``thread``: the decisions on its paused calls, or, with no
+        ``approve`` and no paused call, nothing: LangGraph then goes on from the last
+        saved step of a run that stopped midway (its process died)."""
         from langgraph.types import Command
 
+        pending = self._pending(thread)
+        if approve is None:
+            if pending:
+                raise InvalidSettings(
+                    f"{pending} tool calls await a decision: resume(thread, approve=...)"
+                )
+            if not self.graph.get_state(thread_config(thread)).next:
+                raise InvalidSettings(f"thread {thread!r} has no unfinished run to go on with")
+            return None
         votes = [approve] * pending if isinstance(approve, bool) else list(approve)
         if len(votes) != pending:
             raise InvalidSettings(f"{pending} tool calls await a decision; got {len(votes)}")
@@ -719,25 +762,27 @@ class Agent:
         self,
         thread: str,
         *,
-        approve: bool | Sequence[bool],
+        approve: bool | Sequence[bool] | None = None,
         budget: Budget | None = None,
         output: Any = None,
     ) -> Answer:
         """Continue a run paused for approval: one decision for all, or one per call.
-        The time limit counts from the resume; ``output`` as the paused call asked."""
-        command = self._resume_input(approve, self._pending(thread))
+        Without ``approve``, continue a run that stopped midway (its process was killed)
+        from its last saved step: the steps it finished are not done again. The time
+        limit counts from the resume; ``output`` as the paused call asked."""
+        command = self._resume_input(thread, approve)
         return self._run(command, self._config(thread), _Run(self, budget, output))
 
     async def aresume(
         self,
         thread: str,
         *,
-        approve: bool | Sequence[bool],
+        approve: bool | Sequence[bool] | None = None,
         budget: Budget | None = None,
         output: Any = None,
     ) -> Answer:
         """``resume`` for async code."""
-        command = self._resume_input(approve, self._pending(thread))
+        command = self._resume_input(thread, approve)
         return await self._arun(command, self._config(thread), _Run(self, budget, output))
 
     def stream(
@@ -748,15 +793,18 @@ class Agent:
         question_id: str | None = None,
         budget: Budget | None = None,
         output: Any = None,
+        deadline: float | None = None,
     ) -> Iterator[Event]:
         """Yield events as the run goes; the last one is ``Finished(answer)``.
 
         ``question_id`` names the question's message, so that ``rollback`` can undo
         the turn if the caller abandons it. With a typed ``output``, ``PartialOutput``
-        events carry the value as it is written.
+        events carry the value as it is written. Another agent's events, when this one
+        calls it as a tool, come wrapped in ``SubagentEvent``.
         """
         payload = self._input(question, question_id)
-        return self._stream(payload, self._config(thread), _Run(self, budget, output))
+        run = _Run(self, budget, output, deadline)
+        return self._stream(payload, self._config(thread), run)
 
     async def astream(
         self,
@@ -765,9 +813,10 @@ class Agent:
         thread: str | None = None,
         budget: Budget | None = None,
         output: Any = None,
+        deadline: float | None = None,
     ) -> AsyncIterator[Event]:
         """``stream`` for async code."""
-        run = _Run(self, budget, output)
+        run = _Run(self, budget, output, deadline)
         async for event in self._astream(self._input(question), self._config(thread), run):
             yield event
 
@@ -775,13 +824,30 @@ class Agent:
         self,
         thread: str,
         *,
-        approve: bool | Sequence[bool],
+        approve: bool | Sequence[bool] | None = None,
         budget: Budget | None = None,
         output: Any = None,
+        deadline: float | None = None,
     ) -> Iterator[Event]:
         """``resume``, yielding events like ``stream``."""
-        command = self._resume_input(approve, self._pending(thread))
-        return self._stream(command, self._config(thread), _Run(self, budget, output))
+        command = self._resume_input(thread, approve)
+        run = _Run(self, budget, output, deadline)
+        return self._stream(command, self._config(thread), run)
+
+    async def astream_resume(
+        self,
+        thread: str,
+        *,
+        approve: bool | Sequence[bool] | None = None,
+        budget: Budget | None = None,
+        output: Any = None,
+        deadline: float | None = None,
+    ) -> AsyncIterator[Event]:
+        """``stream_resume`` for async code."""
+        command = self._resume_input(thread, approve)
+        run = _Run(self, budget, output, deadline)
+        async for event in self._astream(command, self._config(thread), run):
+            yield event
 
     def _run(self, payload: Any, config: RunnableConfig, run: _Run) -> Answer:
         started = time.monotonic()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypedDict
+from typing import TYPE_CHECKING, Any, NotRequired, TypedDict
 
 from ahora.safe_text import inert_markdown, markdown_link, no_images
 
@@ -82,6 +82,8 @@ def jsonable(value: Any) -> Any:
 class ToolCallRecord(TypedDict):
     name: str
     args: dict[str, Any]
+    subagent: NotRequired[dict[str, Any]]
+    """For a call that ran another agent: what that agent did (``Answer.subagents``)."""
 
 
 class Usage(TypedDict):
@@ -116,6 +118,14 @@ class Answer:
 
     def __str__(self) -> str:
         return self.text
+
+    @property
+    def subagents(self) -> list[dict[str, Any]]:
+        """What the other agents this run called as tools did (``ahora.subagents``), one
+        entry per call: ``agent``, ``task``, ``steps``, tokens, ``cost``, ``stopped_early``,
+        its ``tool_calls`` (theirs nest the same way) and the ``thread`` its conversation
+        is kept under. Each is also its call's ``subagent`` in ``tool_calls``."""
+        return [c["subagent"] for c in self.tool_calls if "subagent" in c]
 
     @property
     def cited_sources(self) -> list[Source]:

@@ -4,6 +4,10 @@ One producer, three consumers: the terminal renderer, the notebook display and t
 HTTP server all read these same small objects.
 
     StepStarted -> Token* -> ToolCalled* -> ToolFinished* -> StepStarted -> ... -> Finished
+
+Another agent called as a tool (``ahora.subagents``) streams its own events while the
+call runs; they arrive wrapped in ``SubagentEvent`` (which agent, which call started it),
+between the ``ToolCalled`` and the ``ToolFinished`` of that call.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ import html
 import json
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
 from ahora.answer import Answer, ToolCallRecord, Usage
@@ -37,6 +41,7 @@ __all__ = [
     "PartialOutput",
     "PartialOutputs",
     "StepStarted",
+    "SubagentEvent",
     "Token",
     "ToolCalled",
     "ToolFinished",
@@ -151,6 +156,41 @@ class PartialOutput:
         return f"… <code>{_md(text[:300])}</code>"
 
 
+@dataclass(frozen=True, slots=True)
+class SubagentEvent:
+    """An event of another agent's run, which this run's tool call ``call_id`` started
+    (``ahora.subagents``). A sub-agent's own sub-agents nest one more level."""
+
+    agent: str
+    call_id: str
+    event: Event
+
+    @property
+    def depth(self) -> int:
+        """1 for the caller's own sub-agent, 2 for that one's, and so on."""
+        inner = self.event
+        return 1 + (inner.depth if isinstance(inner, SubagentEvent) else 0)
+
+    @property
+    def innermost(self) -> Event:
+        """The event itself, whichever agent's it is."""
+        inner = self.event
+        return inner.innermost if isinstance(inner, SubagentEvent) else inner
+
+    @property
+    def path(self) -> tuple[str, ...]:
+        """The agents from the caller's sub-agent down to the one the event is from."""
+        inner = self.event
+        return (self.agent, *(inner.path if isinstance(inner, SubagentEvent) else ()))
+
+    def _repr_markdown_(self) -> str:
+        inner = self.innermost
+        if isinstance(inner, Token):
+            return ""  # a sub-agent's words reach the caller as its tool result
+        who = " › ".join(_md(a) for a in self.path)
+        return "> " * self.depth + f"**{who}** · " + inner._repr_markdown_()
+
+
 Event = (
     StepStarted
     | Token
@@ -159,8 +199,66 @@ Event = (
     | UsageReported
     | ApprovalRequested
     | PartialOutput
+    | SubagentEvent
     | Finished
 )
+
+SUBAGENT_CHUNK = "ahora_subagent"
+"""The key of a sub-agent's event in the caller's ``custom`` stream (plain JSON data, so
+the LangGraph server can send it too)."""
+
+_PLAIN: dict[str, type[Any]] = {
+    cls.__name__: cls
+    for cls in (
+        StepStarted,
+        Token,
+        ToolCalled,
+        ToolFinished,
+        UsageReported,
+        ApprovalRequested,
+        PartialOutput,
+    )
+}
+
+
+def event_data(event: Event) -> dict[str, Any]:
+    """An event as JSON data (``event_from_data`` reads it back); not ``Finished``,
+    whose answer the caller gets as the tool's result."""
+    from ahora.answer import jsonable
+
+    if isinstance(event, SubagentEvent):
+        return {
+            "type": "SubagentEvent",
+            "agent": event.agent,
+            "call_id": event.call_id,
+            "event": event_data(event.event),
+        }
+    if type(event).__name__ not in _PLAIN:
+        raise TypeError(f"{type(event).__name__} events are not sent as data")
+    return {"type": type(event).__name__} | {
+        f.name: jsonable(getattr(event, f.name)) for f in fields(event)
+    }
+
+
+def event_from_data(data: Any) -> Event | None:
+    """The event ``event_data`` made, or None for anything else (a stream's ``custom``
+    chunks may come from other parts: a user's tool, a newer ahora)."""
+    if not isinstance(data, dict):
+        return None
+    kind = data.get("type")
+    if kind == "SubagentEvent":
+        inner = event_from_data(data.get("event"))
+        if inner is None:
+            return None
+        return SubagentEvent(str(data.get("agent", "")), str(data.get("call_id", "")), inner)
+    cls = _PLAIN.get(kind) if isinstance(kind, str) else None
+    if cls is None:
+        return None
+    try:
+        made: Event = cls(**{f.name: data[f.name] for f in fields(cls) if f.name in data})
+    except TypeError:
+        return None
+    return made
 
 
 class PartialOutputs:
@@ -267,6 +365,12 @@ class EventBuilder:
         from langchain_core.messages import AIMessage, AIMessageChunk, ToolMessage
 
         out: list[Event] = []
+        if mode == "custom":
+            if isinstance(chunk, dict) and SUBAGENT_CHUNK in chunk:
+                event = event_from_data(chunk[SUBAGENT_CHUNK])
+                if event is not None:
+                    out.append(event)
+            return out
         if mode == "messages":
             message, meta = chunk
             if (
@@ -355,15 +459,26 @@ def answer_from_messages(
     text = ""
     stopped = False
     stop_reason: str | None = None
+    spent_by_call = {
+        m.tool_call_id: m.artifact[SUBRUN]
+        for m in run
+        if isinstance(m, ToolMessage)
+        and isinstance(m.artifact, dict)
+        and isinstance(m.artifact.get(SUBRUN), dict)
+    }
     for message in run:
         if isinstance(message, AIMessage):
             if message.usage_metadata:
                 usage["input_tokens"] += message.usage_metadata.get("input_tokens", 0)
                 usage["output_tokens"] += message.usage_metadata.get("output_tokens", 0)
-            calls.extend(
-                ToolCallRecord(name=c["name"], args=shown_args(c["args"]))
-                for c in message.tool_calls
-            )
+            for c in message.tool_calls:
+                record = ToolCallRecord(name=c["name"], args=shown_args(c["args"]))
+                spent = spent_by_call.get(c["id"] or "")
+                if spent is not None:  # another agent's run, counted in this one
+                    record["subagent"] = dict(spent)
+                    usage["input_tokens"] += int(spent.get("input_tokens") or 0)
+                    usage["output_tokens"] += int(spent.get("output_tokens") or 0)
+                calls.append(record)
             if not message.tool_calls:
                 text = message.text
             flag = message.response_metadata.get(STOPPED_EARLY)
@@ -371,10 +486,6 @@ def answer_from_messages(
                 stopped = True
                 stop_reason = flag if isinstance(flag, str) else stop_reason
         elif isinstance(message, ToolMessage) and isinstance(message.artifact, dict):
-            spent = message.artifact.get(SUBRUN)
-            if isinstance(spent, dict):  # another agent's run, counted in this one
-                usage["input_tokens"] += int(spent.get("input_tokens") or 0)
-                usage["output_tokens"] += int(spent.get("output_tokens") or 0)
             for src in message.artifact.get("sources") or []:
                 if src.get("url") and src["url"] not in seen:
                     seen.add(src["url"])

@@ -26,11 +26,13 @@ one tool, with the sub-agent's description and one ``task`` argument.
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator, Iterator
 from typing import TYPE_CHECKING, Any
 
 from ahora.budget import Budget
 from ahora.context import context_of
 from ahora.errors import InvalidTool
+from ahora.events import SUBAGENT_CHUNK, Event, Finished, SubagentEvent, event_data
 from ahora.messages import SUBAGENT, SUBRUN, run_stats
 from ahora.tools._common import Runtime  # resolved by name when the tool's schema is made
 
@@ -83,6 +85,29 @@ def _sub_thread(runtime: Any) -> str | None:
     return f"{caller}/{call_id}" if caller and call_id else None
 
 
+def _kept_with_caller(agent: Agent, runtime: Any) -> Agent:
+    """The agent whose runs are kept in the caller's store (LangGraph hands a running
+    graph's checkpointer to its nodes in the config), so a sub-run is saved, listed and
+    resumed with the caller's thread; an agent given a store of its own keeps it."""
+    from langgraph.constants import CONFIG_KEY_CHECKPOINTER
+
+    config = getattr(runtime, "config", None) or {}
+    saver = (config.get("configurable") or {}).get(CONFIG_KEY_CHECKPOINTER)
+    return agent if saver is None else agent._kept_in(saver)
+
+
+def _where(agent: Agent, thread: str | None) -> str | None:
+    """Where this call's sub-run stands: "paused" for a human's decision, "cut short"
+    when the process running it died (the caller's run is being resumed), else None
+    (a new run)."""
+    if thread is None:
+        return None
+    state = agent.graph.get_state({"configurable": {"thread_id": thread}})
+    if state.interrupts:
+        return "paused"
+    return "cut short" if state.next else None
+
+
 def _decided(agent: Agent, thread: str) -> list[bool]:
     """Ask the caller's human about the sub-agent's paused calls, the way the caller's
     own approvals ask (the same interrupt, so ``Agent.resume`` and the terminal answer
@@ -106,7 +131,37 @@ def _decided(agent: Agent, thread: str) -> list[bool]:
     return [isinstance(d, dict) and d.get("type") == "approve" for d in decisions]
 
 
-def _result(name: str, answer: Answer) -> tuple[str, dict[str, Any]]:
+class _Relay:
+    """Passes the sub-agent's events on to the caller's stream as they happen (LangGraph's
+    ``custom`` stream mode: a no-op when the caller is not streaming), each wrapped in a
+    ``SubagentEvent`` naming this agent and the caller's call, and keeps the answer."""
+
+    def __init__(self, name: str, runtime: Any) -> None:
+        self.name = name
+        self.call_id = str(getattr(runtime, "tool_call_id", None) or "")
+        self.write = getattr(runtime, "stream_writer", None)
+
+    def _send(self, event: Event) -> None:
+        if self.write is not None:
+            nested = SubagentEvent(self.name, self.call_id, event)
+            self.write({SUBAGENT_CHUNK: event_data(nested)})
+
+    def answer_of(self, events: Iterator[Event]) -> Answer:
+        for event in events:
+            if isinstance(event, Finished):
+                return event.answer
+            self._send(event)
+        raise RuntimeError("the sub-agent's run ended without an answer")  # pragma: no cover
+
+    async def aanswer_of(self, events: AsyncIterator[Event]) -> Answer:
+        async for event in events:
+            if isinstance(event, Finished):
+                return event.answer
+            self._send(event)
+        raise RuntimeError("the sub-agent's run ended without an answer")  # pragma: no cover
+
+
+def _result(name: str, task: str, answer: Answer) -> tuple[str, dict[str, Any]]:
     from ahora.answer import jsonable
 
     if answer.output is not None:
@@ -122,6 +177,12 @@ def _result(name: str, answer: Answer) -> tuple[str, dict[str, Any]]:
         "input_tokens": answer.usage["input_tokens"],
         "output_tokens": answer.usage["output_tokens"],
         "cost": answer.cost_usd,
+        # What the run did, for the caller's answer, ``--json`` and ``threads show``
+        # (the whole conversation is kept under ``thread`` in the caller's store).
+        "task": task,
+        "thread": answer.thread_id,
+        "tool_calls": [dict(c) for c in answer.tool_calls],  # theirs carry their sub-runs
+        "stopped_early": answer.stopped_early,
     }
     return text, {"sources": list(answer.sources), SUBRUN: spent}
 
@@ -132,6 +193,7 @@ def agent_tool(
     """``agent`` as a tool taking one ``task``; see the module docstring."""
     from langchain_core.tools import tool
 
+    made_for = agent
     profile = agent.recipe.profile
     name = name or (profile.name if profile is not None else None)
     if not name:
@@ -144,32 +206,51 @@ def agent_tool(
         )
 
     def call(task: str, runtime: Runtime = None) -> tuple[str, dict[str, Any]]:
+        agent = _kept_with_caller(made_for, runtime)
         shared = share(agent, runtime)
         if isinstance(shared, str):
             return f"Error: {shared}.", {}
         budget, deadline = shared
         thread = _sub_thread(runtime)
-        if thread is not None and agent._pending(thread):  # resumed: the caller decided
-            answer = agent.resume(thread, approve=_decided(agent, thread), budget=budget)
+        relay = _Relay(name, runtime)
+        where = _where(agent, thread)
+        if where == "paused":  # the caller's run resumed: its human decided
+            decided = _decided(agent, thread)
+            events = agent.stream_resume(thread, approve=decided, budget=budget, deadline=deadline)
+        elif where == "cut short":  # the caller's process died in here: go on
+            events = agent.stream_resume(thread, budget=budget, deadline=deadline)
         else:
-            answer = agent.ask(task, thread=thread, budget=budget, deadline=deadline)
+            events = agent.stream(task, thread=thread, budget=budget, deadline=deadline)
+        answer = relay.answer_of(events)
         while answer.pending and thread is not None:
-            answer = agent.resume(thread, approve=_decided(agent, thread), budget=budget)
-        return _result(name, answer)
+            decided = _decided(agent, thread)
+            events = agent.stream_resume(thread, approve=decided, budget=budget, deadline=deadline)
+            answer = relay.answer_of(events)
+        return _result(name, task, answer)
 
     async def acall(task: str, runtime: Runtime = None) -> tuple[str, dict[str, Any]]:
+        agent = _kept_with_caller(made_for, runtime)
         shared = share(agent, runtime)
         if isinstance(shared, str):
             return f"Error: {shared}.", {}
         budget, deadline = shared
         thread = _sub_thread(runtime)
-        if thread is not None and agent._pending(thread):
-            answer = await agent.aresume(thread, approve=_decided(agent, thread), budget=budget)
+        relay = _Relay(name, runtime)
+        where = _where(agent, thread)
+        if where == "paused":
+            decided = _decided(agent, thread)
+            events = agent.astream_resume(thread, approve=decided, budget=budget, deadline=deadline)
+        elif where == "cut short":
+            events = agent.astream_resume(thread, budget=budget, deadline=deadline)
         else:
-            answer = await agent.aask(task, thread=thread, budget=budget, deadline=deadline)
+            events = agent.astream(task, thread=thread, budget=budget, deadline=deadline)
+        answer = await relay.aanswer_of(events)
         while answer.pending and thread is not None:
-            answer = await agent.aresume(thread, approve=_decided(agent, thread), budget=budget)
-        return _result(name, answer)
+            decided = _decided(agent, thread)
+            answer = await relay.aanswer_of(
+                agent.astream_resume(thread, approve=decided, budget=budget, deadline=deadline)
+            )
+        return _result(name, task, answer)
 
     call.__doc__ = acall.__doc__ = f"{description}\n\nArgs:\n    task: {_TASK}"
     made = tool(name, response_format="content_and_artifact", parse_docstring=True)(call)

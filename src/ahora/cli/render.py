@@ -37,6 +37,7 @@ from ahora.events import (
     Event,
     Finished,
     StepStarted,
+    SubagentEvent,
     Token,
     ToolCalled,
     ToolFinished,
@@ -107,7 +108,74 @@ def describe_call(name: str, args: Mapping[str, Any]) -> str:
         return f"Checking the clock in {_short(zone, 40)}" if zone else "Checking the clock"
     if name == "search_docs":
         return f'Searching your documents for "{_short(arg("query"))}"'
+    if set(args) == {"task"}:  # another agent (ahora.subagents)
+        return f"Asking {name}"
     return f"Running {name}"
+
+
+class _Nesting:
+    """Where a sub-agent's lines go (``ahora.subagents``): a header when its first event
+    arrives (``▸ researcher: "the task"``), then its finished tool calls indented under
+    it, one level per agent; the caller's own ✓ line for the call follows when it
+    returns. Nested calls in flight feed the status line."""
+
+    def __init__(self) -> None:
+        self.tasks: dict[str, str] = {}  # call id -> the task given to the agent it called
+        self.opened: set[tuple[str, ...]] = set()
+        self.running: dict[tuple[str, ...], tuple[str, str]] = {}  # -> (agent, what)
+
+    def called(self, event: ToolCalled) -> None:
+        task = event.args.get("task")
+        if isinstance(task, str):
+            self.tasks[event.call_id] = task
+
+    def feed(self, event: SubagentEvent) -> list[Text]:
+        """The lines this event adds (headers owed, a finished call), each indented."""
+        lines: list[Text] = []
+        path: tuple[str, ...] = ()
+        level: Event = event
+        agent = ""
+        while isinstance(level, SubagentEvent):
+            path = (*path, level.call_id)
+            agent = level.agent
+            if path not in self.opened:
+                self.opened.add(path)
+                task = self.tasks.get(level.call_id, "")
+                header = f'▸ {agent}: "{_short(task)}"' if task else f"▸ {agent}"
+                lines.append(Text("  " * (len(path) - 1) + clean(header, one_line=True)))
+            level = level.event
+        if isinstance(level, ToolCalled):
+            self.called(level)
+            self.running[(*path, level.call_id)] = (agent, describe_call(level.name, level.args))
+        elif isinstance(level, ToolFinished):
+            _, label = self.running.pop((*path, level.call_id), ("", ""))
+            label = label or describe_call(level.name, {})
+            lines.append(_tool_line(clean(label, one_line=True), level, indent=len(path)))
+        return lines
+
+    def status(self) -> str:
+        return " · ".join(f"{agent}: {what}" for agent, what in self.running.values())
+
+
+def _tool_line(label: str, event: ToolFinished, indent: int = 0) -> Text:
+    """``✓ Reading example.org · 0.3 s · 1 source`` (or ✗ with the error), indented."""
+    line = Text("  " * indent)
+    if event.error and _declined(event.error):
+        line.append("✗ ", style="yellow")
+        line.append(label)
+        line.append(" declined", style="yellow")
+    elif event.error:
+        line.append("✗ ", style="bold red")
+        line.append(label)
+        line.append(f" failed: {_short(clean(event.error, one_line=True), 200)}", style="red")
+    else:
+        line.append("✓ ", style="green")
+        line.append(label)
+        extra = f" · {event.seconds:.1f} s"
+        if event.sources:
+            extra += f" · {plural(len(event.sources), 'source')}"
+        line.append(extra, style="dim")
+    return line
 
 
 def footer_text(answer: Answer) -> str:
@@ -177,6 +245,7 @@ class TerminalRenderer:
         self.view = _LiveView()
         self.live: Live | None = None
         self.running: dict[str, str] = {}
+        self.nesting = _Nesting()
 
     def start(self) -> None:
         """Show "Thinking ..." now (call before anything slow)."""
@@ -224,9 +293,15 @@ class TerminalRenderer:
             # Text before a tool call is the model thinking aloud, not the answer.
             self.view.text = ""
             self.running[event.call_id] = describe_call(event.name, event.args)
-            self.status(" · ".join(self.running.values()) + " ...")
+            self.nesting.called(event)
+            self._running_status()
         elif isinstance(event, ToolFinished):
             self._tool_finished(event)
+        elif isinstance(event, SubagentEvent):
+            for line in self.nesting.feed(event):
+                if not self.quiet:
+                    self._print_line(line)
+            self._running_status()
         elif isinstance(event, ApprovalRequested):
             self.status(f"{describe_call(event.name, event.args)} needs your approval ...")
         elif isinstance(event, UsageReported):
@@ -235,30 +310,21 @@ class TerminalRenderer:
             self.stop()
             self.show_answer(event.answer)
 
+    def _running_status(self) -> None:
+        """What runs now: the caller's calls, or what its sub-agents are doing."""
+        nested = self.nesting.status()
+        if nested or self.running:
+            self.status((nested or " · ".join(self.running.values())) + " ...")
+
     def _tool_finished(self, event: ToolFinished) -> None:
         label = self.running.pop(event.call_id, None) or describe_call(event.name, {})
+        if (event.call_id,) in self.nesting.opened:  # its steps are listed above
+            label = event.name
         label = clean(label, one_line=True)  # outside text is cleaned before rich measures it
-        if self.running:
-            self.status(" · ".join(self.running.values()) + " ...")
+        self._running_status()
         if self.quiet:
             return
-        line = Text()
-        if event.error and _declined(event.error):
-            line.append("✗ ", style="yellow")
-            line.append(label)
-            line.append(" declined", style="yellow")
-        elif event.error:
-            line.append("✗ ", style="bold red")
-            line.append(label)
-            line.append(f" failed: {_short(clean(event.error, one_line=True), 200)}", style="red")
-        else:
-            line.append("✓ ", style="green")
-            line.append(label)
-            extra = f" · {event.seconds:.1f} s"
-            if event.sources:
-                extra += f" · {plural(len(event.sources), 'source')}"
-            line.append(extra, style="dim")
-        self._print(line)
+        self._print(_tool_line(label, event))
         if self.verbose and event.preview:
             self._print(Text("  " + clean(event.preview), style="dim"))
 
@@ -306,6 +372,7 @@ class PlainRenderer:
         self.stopped_hint = stopped_hint
         self.answer: Answer | None = None
         self.running: dict[str, str] = {}
+        self.nesting = _Nesting()
 
     def start(self) -> None:
         if self.verbose:
@@ -327,8 +394,13 @@ class PlainRenderer:
             self._err("Reading the results ...")
         elif isinstance(event, ToolCalled):
             self.running[event.call_id] = describe_call(event.name, event.args)
+            self.nesting.called(event)
             if self.verbose:
                 self._err(self.running[event.call_id] + " ...")
+        elif isinstance(event, SubagentEvent):
+            for line in self.nesting.feed(event):
+                if self.verbose:
+                    self._err(line.plain)
         elif isinstance(event, ToolFinished):
             label = self.running.pop(event.call_id, None) or describe_call(event.name, {})
             if event.error and _declined(event.error):
