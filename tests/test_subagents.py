@@ -307,3 +307,106 @@ def test_a_run_killed_inside_a_sub_agent_resumes_without_redoing_its_steps(
     ]
     assert delegated["thread"].startswith("library/")
     assert answer["steps"] == 2 + 2  # the boss's two calls and the sub-agent's two
+
+
+def _names(events: list[Any]) -> list[str]:
+    from ahora.events import SubagentEvent
+
+    out = []
+    for e in events:
+        if isinstance(e, SubagentEvent):
+            inner = e.innermost
+            out.append(f"{'/'.join(e.path)}:{type(inner).__name__}")
+        else:
+            out.append(type(e).__name__)
+    return out
+
+
+def _without_tokens(names: list[str]) -> list[str]:
+    return [n for n in names if not n.endswith("Token") and not n.endswith("UsageReported")]
+
+
+NESTED_ORDER = [
+    "StepStarted",
+    "ToolCalled",  # the boss calls the researcher ...
+    "researcher:StepStarted",  # ... whose steps arrive while that call runs
+    "researcher:ToolCalled",
+    "researcher:ToolFinished",
+    "researcher:StepStarted",
+    "ToolFinished",  # then the researcher's answer, as the call's result
+    "StepStarted",
+    "Finished",
+]
+
+
+def test_a_sub_agents_events_arrive_nested_and_in_order() -> None:
+    from ahora.events import SubagentEvent, ToolCalled, ToolFinished
+
+    agent, _ = researcher_and_boss()
+    events = list(agent.stream("Weather news for Lima?"))
+    assert _without_tokens(_names(events)) == NESTED_ORDER
+    call = next(e for e in events if isinstance(e, ToolCalled))
+    nested = [e for e in events if isinstance(e, SubagentEvent)]
+    assert {(e.agent, e.call_id, e.depth) for e in nested} == {("researcher", call.call_id, 1)}
+    found = next(e.event for e in nested if isinstance(e.event, ToolFinished))
+    assert found.name == "headlines" and found.sources[0]["url"] == PAGE
+    # The researcher's words reach the boss as its tool result, not as the boss's text.
+    assert "".join(e.text for e in events if type(e).__name__ == "Token") == (
+        "The researcher says: rain in Lima."
+    )
+
+
+def test_async_streams_the_same_nested_events() -> None:
+    import asyncio
+
+    agent, _ = researcher_and_boss()
+
+    async def collect() -> list[Any]:
+        return [e async for e in agent.astream("Weather news for Lima?")]
+
+    assert _without_tokens(_names(asyncio.run(collect()))) == NESTED_ORDER
+
+
+def test_two_levels_of_agents_nest_two_levels_deep() -> None:
+    from ahora.events import SubagentEvent
+
+    def leaf(messages: list[Any], tools: list[Any]) -> Any:
+        if any(isinstance(m, ToolMessage) for m in messages) or not tools:
+            return "Leaf: rain."
+        return tool_call("headlines", {})
+
+    def middle(messages: list[Any], tools: list[Any]) -> Any:
+        if any(isinstance(m, ToolMessage) for m in messages) or not tools:
+            return "Middle: rain."
+        return tool_call("leaf", {"task": "Read the headlines."})
+
+    def top(messages: list[Any], tools: list[Any]) -> Any:
+        if any(isinstance(m, ToolMessage) for m in messages) or not tools:
+            return "Top: rain."
+        return tool_call("middle", {"task": "Find the news."})
+
+    leaf_agent = Agent(ScriptedChatModel(replies=[leaf] * 5), [headlines])
+    middle_agent = Agent(
+        ScriptedChatModel(replies=[middle] * 5), [leaf_agent.as_tool("leaf", "Reads.")]
+    )
+    agent = Agent(ScriptedChatModel(replies=[top] * 5), [middle_agent.as_tool("middle", "Finds.")])
+    events = list(agent.stream("News?"))
+    deep = [e for e in events if isinstance(e, SubagentEvent) and e.depth == 2]
+    assert deep and all(e.path == ("middle", "leaf") for e in deep)
+    assert "middle/leaf:ToolFinished" in _names(events)
+    answer = events[-1].answer
+    assert [s["url"] for s in answer.sources] == [PAGE]  # from two levels down
+    assert answer.steps == 2 + 2 + 2
+    [middle_run] = answer.subagents
+    [leaf_call] = middle_run["tool_calls"]
+    assert leaf_call["subagent"]["tool_calls"] == [{"name": "headlines", "args": {}}]
+
+
+def test_a_notebook_shows_a_sub_agents_steps_grouped_under_its_name() -> None:
+    from ahora.events import SubagentEvent, Token, ToolCalled
+
+    call = ToolCalled("c1", "read_page", {"url": "https://a.example/<b>"})
+    shown = SubagentEvent("scout", "c0", SubagentEvent("leaf", "c9", call))._repr_markdown_()
+    assert shown.startswith("> > **scout › leaf** · → <code>read_page(")
+    assert "<b>" not in shown  # outside text stays inert
+    assert SubagentEvent("scout", "c0", Token("hello"))._repr_markdown_() == ""

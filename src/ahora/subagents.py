@@ -26,6 +26,7 @@ one tool, with the sub-agent's description and one ``task`` argument.
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -212,19 +213,20 @@ def agent_tool(
             return f"Error: {shared}.", {}
         budget, deadline = shared
         thread = _sub_thread(runtime)
+        key = thread or str(uuid.uuid4())
         relay = _Relay(name, runtime)
         where = _where(agent, thread)
         if where == "paused":  # the caller's run resumed: its human decided
-            decided = _decided(agent, thread)
-            events = agent.stream_resume(thread, approve=decided, budget=budget, deadline=deadline)
+            decided = _decided(agent, key)
+            events = agent.stream_resume(key, approve=decided, budget=budget, deadline=deadline)
         elif where == "cut short":  # the caller's process died in here: go on
-            events = agent.stream_resume(thread, budget=budget, deadline=deadline)
+            events = agent.stream_resume(key, budget=budget, deadline=deadline)
         else:
-            events = agent.stream(task, thread=thread, budget=budget, deadline=deadline)
+            events = agent.stream(task, thread=key, budget=budget, deadline=deadline)
         answer = relay.answer_of(events)
         while answer.pending and thread is not None:
-            decided = _decided(agent, thread)
-            events = agent.stream_resume(thread, approve=decided, budget=budget, deadline=deadline)
+            decided = _decided(agent, key)
+            events = agent.stream_resume(key, approve=decided, budget=budget, deadline=deadline)
             answer = relay.answer_of(events)
         return _result(name, task, answer)
 
@@ -235,20 +237,21 @@ def agent_tool(
             return f"Error: {shared}.", {}
         budget, deadline = shared
         thread = _sub_thread(runtime)
+        key = thread or str(uuid.uuid4())
         relay = _Relay(name, runtime)
         where = _where(agent, thread)
         if where == "paused":
-            decided = _decided(agent, thread)
-            events = agent.astream_resume(thread, approve=decided, budget=budget, deadline=deadline)
+            decided = _decided(agent, key)
+            events = agent.astream_resume(key, approve=decided, budget=budget, deadline=deadline)
         elif where == "cut short":
-            events = agent.astream_resume(thread, budget=budget, deadline=deadline)
+            events = agent.astream_resume(key, budget=budget, deadline=deadline)
         else:
-            events = agent.astream(task, thread=thread, budget=budget, deadline=deadline)
+            events = agent.astream(task, thread=key, budget=budget, deadline=deadline)
         answer = await relay.aanswer_of(events)
         while answer.pending and thread is not None:
-            decided = _decided(agent, thread)
+            decided = _decided(agent, key)
             answer = await relay.aanswer_of(
-                agent.astream_resume(thread, approve=decided, budget=budget, deadline=deadline)
+                agent.astream_resume(key, approve=decided, budget=budget, deadline=deadline)
             )
         return _result(name, task, answer)
 

@@ -149,6 +149,8 @@ class _Nesting:
             self.running[(*path, level.call_id)] = (agent, describe_call(level.name, level.args))
         elif isinstance(level, ToolFinished):
             _, label = self.running.pop((*path, level.call_id), ("", ""))
+            if (*path, level.call_id) in self.opened:  # an agent: its steps are above
+                label = level.name
             label = label or describe_call(level.name, {})
             lines.append(_tool_line(clean(label, one_line=True), level, indent=len(path)))
         return lines
@@ -398,9 +400,9 @@ class PlainRenderer:
             if self.verbose:
                 self._err(self.running[event.call_id] + " ...")
         elif isinstance(event, SubagentEvent):
-            for line in self.nesting.feed(event):
+            for nested in self.nesting.feed(event):
                 if self.verbose:
-                    self._err(line.plain)
+                    self._err(nested.plain)
         elif isinstance(event, ToolFinished):
             label = self.running.pop(event.call_id, None) or describe_call(event.name, {})
             if event.error and _declined(event.error):

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -156,6 +156,29 @@ def threads(
         echo(f"Showing the {len(found)} most recent of {total}; `ahora threads --all` lists all.")
 
 
+def _put_subrun(put: Callable[[str, str | None], None], subrun: Any, depth: int) -> None:
+    """What another agent did for this turn (``ahora.subagents``): its task, then its
+    tool calls in words, indented one level per agent."""
+    from ahora.cli.layout import plural
+    from ahora.cli.render import describe_call
+
+    if not isinstance(subrun, dict):
+        return
+    indent = "  " * depth
+    task = " ".join(str(subrun.get("task") or "").split())
+    steps = plural(int(subrun.get("steps") or 0), "step")
+    put(f'{indent}▸ {subrun.get("agent", "agent")}: "{task}" · {steps}', "dim")
+    for call in subrun.get("tool_calls") or []:
+        if not isinstance(call, dict):
+            continue
+        if isinstance(call.get("subagent"), dict):  # another agent: its own block
+            _put_subrun(put, call["subagent"], depth + 1)
+            continue
+        args = call.get("args")
+        args = args if isinstance(args, dict) else {}
+        put(f"{indent}  {describe_call(str(call.get('name', '')), args)}", "dim")
+
+
 @app.command("show")
 def show(
     thread_id: Annotated[str, typer.Argument(help="Thread id, unique prefix, or 'last'.")],
@@ -200,6 +223,8 @@ def show(
     for turn in turns:
         console.print()
         put(f"› {turn.question}", "bold cyan")
+        for call in turn.tool_calls:
+            _put_subrun(put, call.get("subagent"), depth=1)
         if piped:  # as written: no markup
             put(turn.answer)
         else:

@@ -311,9 +311,16 @@ class ThreadIndex:
             self._run("DELETE FROM ahora_threads WHERE id = ?", (thread_id,))
             self._run("DELETE FROM ahora_turns WHERE thread_id = ?", (thread_id,))
             tables = {row[0] for row in self._run(self.tables_sql)}
+            # The runs of the agents it called as tools go with it (``ahora.subagents``
+            # keeps them under ``THREAD/CALL_ID``).
+            below = thread_id + "/"
             for table in self.checkpoint_tables:
                 if table in tables:
-                    self._run(f"DELETE FROM {table} WHERE thread_id = ?", (thread_id,))
+                    self._run(
+                        f"DELETE FROM {table} WHERE thread_id = ? "
+                        "OR substr(thread_id, 1, CAST(? AS INTEGER)) = ?",
+                        (thread_id, len(below), below),
+                    )
         self.compact()
 
     def compact(self) -> None:

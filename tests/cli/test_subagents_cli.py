@@ -1,0 +1,126 @@
+"""Agents calling agents in the terminal: nested steps indented at 80 columns, in
+``--json`` and ``threads show``, and a thread deleted with its sub-runs."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from typer.testing import CliRunner
+
+from ahora.cli.main import app
+from ahora.testing.openai_server import OpenAIServer, Reply
+from tests.cli.screen import screen_of
+
+StartServer = Callable[..., OpenAIServer]
+
+PROFILE = """
+name = "{name}"
+description = "{name} does its part of the work."
+instructions = "Do your part."
+tools = {tools}
+"""
+
+
+def write_profiles(home: Path, **tools: list[str]) -> None:
+    folder = home / "agents"
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, listed in tools.items():
+        quoted = "[" + ", ".join(f'"{t}"' for t in listed) + "]"
+        (folder / f"{name}.toml").write_text(PROFILE.format(name=name, tools=quoted))
+
+
+def offered(body: dict[str, Any]) -> set[str]:
+    return {t["function"]["name"] for t in body.get("tools") or []}
+
+
+def chain(body: dict[str, Any]) -> Reply:
+    """lead asks scout, scout asks leaf, leaf calculates; each then answers with what
+    came back to it."""
+    last = body["messages"][-1]
+    if last["role"] == "tool":
+        who = "Leaf" if "calculator" in offered(body) else "Scout"
+        if "scout" in offered(body):
+            who = "Lead"
+        return f"{who} says: 42." if "42" in str(last["content"]) else f"{who}: no result."
+    tools = offered(body)
+    if "scout" in tools:
+        return {"tool_calls": [{"name": "scout", "arguments": {"task": "Find 6 times 7."}}]}
+    if "leaf" in tools:
+        return {"tool_calls": [{"name": "leaf", "arguments": {"task": "Compute 6*7."}}]}
+    return {"tool_calls": [{"name": "calculator", "arguments": {"expression": "6*7"}}]}
+
+
+def test_nested_steps_are_indented_under_the_call_that_started_them(
+    model_server: StartServer, isolated_env: Path
+) -> None:
+    write_profiles(isolated_env, lead=["agent:scout"], scout=["agent:leaf"], leaf=["calculator"])
+    model_server(rule=chain)
+    lines = screen_of("ask", "--agent", "lead", "What is 6 times 7?", cols=80)
+    start = next(i for i, line in enumerate(lines) if "▸ scout" in line)
+    assert lines[start : start + 5] == [
+        '▸ scout: "Find 6 times 7."',
+        '  ▸ leaf: "Compute 6*7."',
+        lines[start + 2],
+        lines[start + 3],
+        lines[start + 4],
+    ]
+    assert lines[start + 2].startswith("    ✓ Calculating 6*7 · ")  # the leaf's own call
+    assert lines[start + 3].startswith("  ✓ leaf · ")  # the scout's call of leaf
+    assert lines[start + 4].startswith("✓ scout · ")  # the lead's own call
+    assert all(len(line) <= 80 for line in lines)
+    assert "Lead says: 42." in lines
+
+
+def test_json_and_threads_show_include_what_sub_agents_did(
+    model_server: StartServer, isolated_env: Path
+) -> None:
+    write_profiles(isolated_env, lead=["agent:scout"], scout=["agent:leaf"], leaf=["calculator"])
+    model_server(rule=chain)
+    runner = CliRunner()
+    done = runner.invoke(app, ["ask", "--json", "--agent", "lead", "What is 6 times 7?"])
+    assert done.exit_code == 0, done.output
+    data = json.loads(done.stdout)
+    [call] = data["tool_calls"]
+    scout = call["subagent"]
+    # scout's steps include leaf's: one budget all the way down.
+    assert (scout["agent"], scout["task"], scout["steps"]) == ("scout", "Find 6 times 7.", 4)
+    [leaf_call] = scout["tool_calls"]
+    leaf = leaf_call["subagent"]
+    assert leaf["tool_calls"] == [{"name": "calculator", "args": {"expression": "6*7"}}]
+    assert data["steps"] == 2 + 2 + 2  # every agent's calls count in the caller's budget
+
+    shown = runner.invoke(app, ["threads", "show", "last"])
+    assert shown.exit_code == 0, shown.output
+    body = shown.stdout.splitlines()
+    at = body.index("› What is 6 times 7?")
+    assert body[at + 1 : at + 4] == [
+        '  ▸ scout: "Find 6 times 7." · 4 steps',
+        '    ▸ leaf: "Compute 6*7." · 2 steps',
+        "      Calculating 6*7",
+    ]
+
+
+def test_deleting_a_thread_deletes_its_sub_runs(
+    model_server: StartServer, isolated_env: Path
+) -> None:
+    write_profiles(isolated_env, lead=["agent:scout"], scout=["agent:leaf"], leaf=["calculator"])
+    model_server(rule=chain)
+    runner = CliRunner()
+    done = runner.invoke(app, ["ask", "--json", "--agent", "lead", "What is 6 times 7?"])
+    thread = json.loads(done.stdout)["thread_id"]
+    [db] = [p for p in isolated_env.rglob("*.sqlite") if "thread" in p.name]
+
+    def stored() -> set[str]:
+        with sqlite3.connect(db) as conn:
+            return {row[0] for row in conn.execute("SELECT DISTINCT thread_id FROM checkpoints")}
+
+    kept = stored()
+    # The sub-runs live beside the caller's thread: scout's, and leaf's under it.
+    assert thread in kept and len([t for t in kept if t.startswith(thread + "/")]) == 2
+    deleted = runner.invoke(app, ["threads", "rm", thread[:8]])
+    assert deleted.exit_code == 0, deleted.output
+    assert not [t for t in stored() if t.startswith(thread)]
