@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from ahora.budget import Budget
@@ -154,13 +154,6 @@ class _Relay:
             self._send(event)
         raise RuntimeError("the sub-agent's run ended without an answer")  # pragma: no cover
 
-    async def aanswer_of(self, events: AsyncIterator[Event]) -> Answer:
-        async for event in events:
-            if isinstance(event, Finished):
-                return event.answer
-            self._send(event)
-        raise RuntimeError("the sub-agent's run ended without an answer")  # pragma: no cover
-
 
 def _result(name: str, task: str, answer: Answer) -> tuple[str, dict[str, Any]]:
     from ahora.answer import jsonable
@@ -230,34 +223,13 @@ def agent_tool(
             answer = relay.answer_of(events)
         return _result(name, task, answer)
 
-    async def acall(task: str, runtime: Runtime = None) -> tuple[str, dict[str, Any]]:
-        agent = _kept_with_caller(made_for, runtime)
-        shared = share(agent, runtime)
-        if isinstance(shared, str):
-            return f"Error: {shared}.", {}
-        budget, deadline = shared
-        thread = _sub_thread(runtime)
-        key = thread or str(uuid.uuid4())
-        relay = _Relay(name, runtime)
-        where = _where(agent, thread)
-        if where == "paused":
-            decided = _decided(agent, key)
-            events = agent.astream_resume(key, approve=decided, budget=budget, deadline=deadline)
-        elif where == "cut short":
-            events = agent.astream_resume(key, budget=budget, deadline=deadline)
-        else:
-            events = agent.astream(task, thread=key, budget=budget, deadline=deadline)
-        answer = await relay.aanswer_of(events)
-        while answer.pending and thread is not None:
-            decided = _decided(agent, key)
-            answer = await relay.aanswer_of(
-                agent.astream_resume(key, approve=decided, budget=budget, deadline=deadline)
-            )
-        return _result(name, task, answer)
-
-    call.__doc__ = acall.__doc__ = f"{description}\n\nArgs:\n    task: {_TASK}"
+    # No coroutine: an async caller (``ainvoke``, the LangGraph server) runs ``call`` in
+    # a worker thread, where the sub-agent's store and its model may block as they like
+    # (the server refuses blocking calls on its event loop, and an async-only store
+    # takes sync calls only from another thread); the stream writer and ``interrupt``
+    # work there as in any sync tool.
+    call.__doc__ = f"{description}\n\nArgs:\n    task: {_TASK}"
     made = tool(name, response_format="content_and_artifact", parse_docstring=True)(call)
-    made.coroutine = acall
     made.description = description
     made.metadata = {**(made.metadata or {}), SUBAGENT: name}
     return made
