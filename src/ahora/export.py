@@ -33,6 +33,11 @@ Choices, and why:
   answered.
 * Lines are one record each for any reader: U+2028 and U+2029 (line breaks to
   ``str.splitlines`` and JavaScript) are written as ``\\u`` escapes.
+* Another agent called as a tool (``ahora.subagents``) is, in its caller's
+  conversation, the tool call and its result, like any tool. Its own conversation is
+  kept in the same store under ``THREAD/CALL_ID``: not a thread of its own when "all
+  threads" are exported, and written as its own example only when asked
+  (``sub_runs`` finds them; ``ahora threads export --subagents``).
 * Secrets never leave: every string is scrubbed of known secret values (provider API
   keys, passwords, anything in an env var named like ``*_API_KEY``/``*_TOKEN``), in
   case a user pasted one or a tool echoed one.
@@ -65,6 +70,7 @@ __all__ = [
     "list_thread_ids",
     "offered_tools",
     "redact",
+    "sub_runs",
 ]
 
 REDACTED = "[REDACTED]"
@@ -234,6 +240,32 @@ def list_thread_ids(checkpointer: BaseCheckpointSaver[Any]) -> list[str]:
     for item in checkpointer.list(None):
         seen.setdefault(str(item.config["configurable"]["thread_id"]), None)
     return list(seen)
+
+
+def sub_runs(
+    checkpointer: BaseCheckpointSaver[Any], thread_ids: Iterable[str]
+) -> list[tuple[str, str]]:
+    """``(thread id, agent name)`` of every sub-agent run the threads made, and of the
+    runs those made in turn (``ahora.subagents``), each once, callers first."""
+    from ahora.messages import SUBRUN
+
+    found: dict[str, str] = {}
+    todo = list(thread_ids)
+    while todo:
+        thread_id = todo.pop(0)
+        saved = checkpointer.get_tuple({"configurable": {"thread_id": thread_id}})
+        if saved is None:
+            continue
+        for message in saved.checkpoint["channel_values"].get("messages") or []:
+            artifact = getattr(message, "artifact", None)
+            spent = artifact.get(SUBRUN) if isinstance(artifact, dict) else None
+            if not isinstance(spent, dict):
+                continue
+            sub = spent.get("thread")
+            if isinstance(sub, str) and sub not in found:
+                found[sub] = str(spent.get("agent") or "")
+                todo.append(sub)
+    return list(found.items())
 
 
 def _latest(

@@ -20,7 +20,7 @@ StartServer = Callable[..., OpenAIServer]
 PROFILE = """
 name = "{name}"
 description = "{name} does its part of the work."
-instructions = "Do your part."
+instructions = "Do your part as {name}."
 tools = {tools}
 """
 
@@ -124,3 +124,36 @@ def test_deleting_a_thread_deletes_its_sub_runs(
     deleted = runner.invoke(app, ["threads", "rm", thread[:8]])
     assert deleted.exit_code == 0, deleted.output
     assert not [t for t in stored() if t.startswith(thread)]
+
+
+def test_export_writes_the_callers_conversation_and_on_request_each_sub_agents(
+    model_server: StartServer, isolated_env: Path
+) -> None:
+    write_profiles(isolated_env, lead=["agent:scout"], scout=["agent:leaf"], leaf=["calculator"])
+    model_server(rule=chain)
+    runner = CliRunner()
+    done = runner.invoke(app, ["ask", "--json", "--agent", "lead", "What is 6 times 7?"])
+    assert done.exit_code == 0, done.output
+
+    plain = runner.invoke(app, ["threads", "export", "--profile", "lead"])
+    assert plain.exit_code == 0, plain.output
+    [caller] = [json.loads(line) for line in plain.stdout.splitlines() if line.startswith("{")]
+    roles = [m["role"] for m in caller["messages"]]
+    assert roles == ["system", "user", "assistant", "tool", "assistant"]
+    assert caller["messages"][2]["tool_calls"][0]["function"]["name"] == "scout"
+    assert [t["function"]["name"] for t in caller["tools"]] == ["scout"]
+
+    every = runner.invoke(app, ["threads", "export", "--profile", "lead", "--subagents"])
+    assert every.exit_code == 0, every.output
+    examples = [json.loads(line) for line in every.stdout.splitlines() if line.startswith("{")]
+    assert len(examples) == 3 and examples[0] == caller
+    scout, leaf = examples[1:]
+    assert [m["content"] for m in scout["messages"] if m["role"] == "user"] == ["Find 6 times 7."]
+    assert [t["function"]["name"] for t in scout["tools"]] == ["leaf"]
+    assert [m["content"] for m in leaf["messages"] if m["role"] == "user"] == ["Compute 6*7."]
+    assert [t["function"]["name"] for t in leaf["tools"]] == ["calculator"]
+    # Each with its own profile's instructions, not the caller's.
+    assert caller["messages"][0]["content"].endswith("Do your part as lead.")
+    assert scout["messages"][0]["content"].endswith("Do your part as scout.")
+    assert leaf["messages"][0]["content"].endswith("Do your part as leaf.")
+    assert "Exported 3 conversation(s)" in every.stderr

@@ -60,10 +60,18 @@ def export(
         bool,
         typer.Option("--system-prompt/--no-system-prompt", help="Include the system message."),
     ] = True,
+    subagents: Annotated[
+        bool,
+        typer.Option(
+            "--subagents",
+            help="Also write each conversation another agent had when called as a tool, "
+            "as its own example (with that agent's profile).",
+        ),
+    ] = False,
     debug: DebugOpt = False,
 ) -> None:
     """Export conversations, tool calls included, as fine-tuning JSONL (one per line)."""
-    from ahora.export import export_threads, list_thread_ids
+    from ahora.export import export_threads, list_thread_ids, sub_runs
     from ahora.profiles import load_profile
     from ahora.prompt import build_system_prompt, user_timezone
     from ahora.settings import get_settings
@@ -95,10 +103,12 @@ def export(
         try:
             if not refs:
                 # All: every conversation in the store, the ones apps ran on it with a
-                # graph of their own too. An undone first turn leaves none behind (the
-                # session drops its checkpoint with its row), so none is named only to
-                # be skipped.
-                wanted = list_thread_ids(saver)
+                # graph of their own too, but not a sub-agent's run, which is part of its
+                # caller's. An undone first turn leaves none behind (the session drops
+                # its checkpoint with its row), so none is named only to be skipped.
+                every = list_thread_ids(saver)
+                inside = {sub for sub, _ in sub_runs(saver, every)}
+                wanted = [t for t in every if t not in inside]
             with _open_output(output) as out:
                 # An empty list means "all" to export_threads: here it means none.
                 count = (
@@ -113,6 +123,10 @@ def export(
                         on_skip=skip,
                     )
                 )
+                if subagents and wanted:
+                    count += _export_sub_runs(
+                        saver, sub_runs(saver, wanted), out, settings, system_prompt, skip
+                    )
         except LookupError as exc:
             raise fail(str(exc).strip("'\"")) from None
         finally:
@@ -120,6 +134,42 @@ def export(
     where = f" to {output}" if output is not None else ""
     left = f"; skipped {len(skipped)} (reasons above)" if skipped else ""
     echo(f"Exported {count} conversation(s){where} ({format.value}){left}.")
+
+
+def _export_sub_runs(
+    saver: Any,
+    runs: list[tuple[str, str]],
+    out: TextIO,
+    settings: Any,
+    with_prompt: bool,
+    skip: Any,
+) -> int:
+    """Each sub-agent's conversation as its own example, with its profile's system
+    prompt (none for an agent that is not a profile, say one made in Python)."""
+    from ahora.errors import InvalidProfile
+    from ahora.export import export_threads
+    from ahora.profiles import load_profile
+    from ahora.prompt import build_system_prompt, user_timezone
+
+    zone = user_timezone(settings.timezone)
+    written = 0
+    for agent in dict.fromkeys(name for _, name in runs):
+        try:
+            instructions: str | None = load_profile(agent, settings=settings).system_instructions()
+        except InvalidProfile:
+            instructions = None
+
+        def prompt(when: datetime, text: str | None = instructions) -> str:
+            return build_system_prompt(text or "", when.astimezone(zone))
+
+        written += export_threads(
+            saver,
+            [sub for sub, name in runs if name == agent],
+            out,
+            system_prompt=prompt if with_prompt and instructions is not None else None,
+            on_skip=skip,
+        )
+    return written
 
 
 @contextmanager
