@@ -67,6 +67,14 @@ def test_notebook_runs_top_to_bottom(path: Path, kernel_of_this_python: None) ->
         assert "flowchart" in text or "graph TD" in text  # the Mermaid drawing
         assert "calling calculator(" in text
         assert "messages in the thread: ['human', 'ai', 'tool', 'ai', 'human'" in text
+    if path.stem == "agents_calling_agents":
+        assert "researcher made ['clock', 'clock', 'calculator'] in 4 steps" in text
+        assert "steps in all, from one budget: 6" in text
+        shown = "\n".join(
+            str(o.get("data", {}).get("text/markdown", "")) for c in code_cells for o in c.outputs
+        )
+        assert "**Handed to other agents**" in shown  # the answer lists the sub-run
+        assert "> **researcher** · ✓ <code>calculator</code>" in shown  # grouped steps
     if path.stem == "custom_tools":
         assert "the model chose days_until" in text
         assert "weeks_until  local:" in text

@@ -410,3 +410,16 @@ def test_a_notebook_shows_a_sub_agents_steps_grouped_under_its_name() -> None:
     assert shown.startswith("> > **scout › leaf** · → <code>read_page(")
     assert "<b>" not in shown  # outside text stays inert
     assert SubagentEvent("scout", "c0", Token("hello"))._repr_markdown_() == ""
+
+
+def test_a_notebook_answer_lists_what_each_agent_did_nested_and_inert() -> None:
+    agent, _ = researcher_and_boss()
+    shown = agent.ask("Weather news for Lima?")._repr_markdown_()
+    assert "**Handed to other agents**" in shown
+    assert "- **researcher**: What is the weather news for Lima today? · 2 steps" in shown
+    assert "  - <code>headlines({})</code>" in shown
+    from ahora.answer import _subrun_lines
+
+    hostile = {"agent": "x", "task": "<img src=x onerror=alert(1)> [a](javascript:1)"}
+    [line] = _subrun_lines([hostile | {"steps": 1}], 0)
+    assert "<img" not in line and "](" not in line

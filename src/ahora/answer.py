@@ -61,6 +61,34 @@ def _rows_table(rows: list[Any], numbers: dict[str, int]) -> str:
     return "\n".join([head, rule, *body])
 
 
+def _inert(text: str) -> str:
+    """Outside text on one line, escaped so that no Markdown or HTML in it is live."""
+    escaped = html.escape(" ".join(str(text).split()))
+    return no_images(escaped.replace("`", "&#96;").replace("[", "&#91;").replace("]", "&#93;"))
+
+
+def _subrun_lines(subruns: list[dict[str, Any]], depth: int) -> list[str]:
+    """A nested list: each agent called, its task and steps, then its own calls."""
+    import json
+
+    pad = "  " * depth
+    lines: list[str] = []
+    for run in subruns:
+        steps = int(run.get("steps") or 0)
+        lines.append(
+            f"{pad}- **{_inert(run.get('agent') or 'agent')}**: {_inert(run.get('task') or '')}"
+            f" · {steps} step{'' if steps == 1 else 's'}"
+        )
+        for call in run.get("tool_calls") or []:
+            inner = call.get("subagent")
+            if isinstance(inner, dict):
+                lines += _subrun_lines([inner], depth + 1)
+                continue
+            args = json.dumps(call.get("args") or {}, ensure_ascii=False)[:200]
+            lines.append(f"{pad}  - <code>{_inert(call.get('name') or '')}({_inert(args)})</code>")
+    return lines
+
+
 def jsonable(value: Any) -> Any:
     """A typed answer as plain JSON data (Pydantic models, dataclasses, dicts, lists)."""
     dump = getattr(value, "model_dump", None)
@@ -194,6 +222,9 @@ class Answer:
         lines = [self._output_markdown()] if self.output is not None else []
         if self.output is None or not _is_json(self.text):
             lines.append(inert_markdown(self.text))
+        if self.subagents:
+            lines.append("\n**Handed to other agents**\n")
+            lines += _subrun_lines(self.subagents, 0)
         if self.sources:
             lines.append("\n**Sources**\n")
             for i, s in enumerate(self.cited_sources, 1):
