@@ -305,7 +305,7 @@ def test_a_run_killed_inside_a_sub_agent_resumes_without_redoing_its_steps(
     assert delegated["agent"] == "finder" and delegated["tool_calls"] == [
         {"name": "lookup", "args": {"item": "atlas"}}
     ]
-    assert delegated["thread"].startswith("library/")
+    assert delegated["thread"].startswith("library/subagent:")
     assert answer["steps"] == 2 + 2  # the boss's two calls and the sub-agent's two
 
 

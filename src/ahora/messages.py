@@ -72,7 +72,11 @@ SUBAGENT = "ahora_subagent"
 name. Such a call is bounded by its share of the run's budget, not a tool timeout."""
 SUBRUN = "ahora_subrun"
 """Artifact key of a sub-agent's answer (``ahora.subagents``): what its run spent,
-``{"agent", "steps", "tokens", "cost"}``, counted in the caller's budget."""
+``{"agent", "steps", "tokens", "cost"}``, counted in the caller's budget, and what it
+did (``task``, ``tool_calls``, ``thread``)."""
+SUBRUN_THREAD = "/subagent:"
+"""A sub-agent's run is kept under its caller's thread id, this, and the call's id:
+found again when the caller resumes, and deleted with the caller's thread."""
 OUTPUT_SCHEMA = "ahora_output_schema"
 """``response_metadata`` key of a typed answer's reply: the JSON schema it was asked for."""
 OUTPUT_ERROR = "ahora_output_error"

@@ -34,7 +34,7 @@ from ahora.budget import Budget
 from ahora.context import context_of
 from ahora.errors import InvalidTool
 from ahora.events import SUBAGENT_CHUNK, Event, Finished, SubagentEvent, event_data
-from ahora.messages import SUBAGENT, SUBRUN, run_stats
+from ahora.messages import SUBAGENT, SUBRUN, SUBRUN_THREAD, run_stats
 from ahora.tools._common import Runtime  # resolved by name when the tool's schema is made
 
 if TYPE_CHECKING:
@@ -83,7 +83,7 @@ def _sub_thread(runtime: Any) -> str | None:
     config = getattr(runtime, "config", None) or {}
     caller = (config.get("configurable") or {}).get("thread_id")
     call_id = getattr(runtime, "tool_call_id", None)
-    return f"{caller}/{call_id}" if caller and call_id else None
+    return f"{caller}{SUBRUN_THREAD}{call_id}" if caller and call_id else None
 
 
 def _kept_with_caller(agent: Agent, runtime: Any) -> Agent:

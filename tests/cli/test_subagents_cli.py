@@ -120,10 +120,17 @@ def test_deleting_a_thread_deletes_its_sub_runs(
 
     kept = stored()
     # The sub-runs live beside the caller's thread: scout's, and leaf's under it.
-    assert thread in kept and len([t for t in kept if t.startswith(thread + "/")]) == 2
+    assert thread in kept and len([t for t in kept if t.startswith(thread + "/subagent:")]) == 2
+    # An app's own thread that merely starts with the same id must survive.
+    with sqlite3.connect(db) as conn:
+        conn.execute(
+            "CREATE TEMP TABLE copy AS SELECT * FROM checkpoints WHERE thread_id = ?", (thread,)
+        )
+        conn.execute("UPDATE copy SET thread_id = ?", (thread + "/mine",))
+        conn.execute("INSERT INTO checkpoints SELECT * FROM copy")
     deleted = runner.invoke(app, ["threads", "rm", thread[:8]])
     assert deleted.exit_code == 0, deleted.output
-    assert not [t for t in stored() if t.startswith(thread)]
+    assert stored() == {thread + "/mine"}
 
 
 def test_export_writes_the_callers_conversation_and_on_request_each_sub_agents(

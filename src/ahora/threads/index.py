@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ahora.errors import ThreadNotFound
+from ahora.messages import SUBRUN_THREAD
 from ahora.settings import Settings
 from ahora.threads.pgconnect import connect_postgres
 from ahora.threads.sqlite import compact, connect
@@ -312,8 +313,8 @@ class ThreadIndex:
             self._run("DELETE FROM ahora_turns WHERE thread_id = ?", (thread_id,))
             tables = {row[0] for row in self._run(self.tables_sql)}
             # The runs of the agents it called as tools go with it (``ahora.subagents``
-            # keeps them under ``THREAD/CALL_ID``).
-            below = thread_id + "/"
+            # keeps them under ``THREAD/subagent:CALL_ID``).
+            below = thread_id + SUBRUN_THREAD
             for table in self.checkpoint_tables:
                 if table in tables:
                     self._run(
