@@ -536,3 +536,35 @@ def test_an_agent_called_from_a_tool_nests_under_that_tool(spans: OTLPReceiver) 
     assert second.parent_id == tool.span_id  # the inner run, inside the tool call
     assert children(got, second) == ["chat inner-model"]
     assert len({s.trace_id for s in got.spans}) == 1
+
+
+def test_a_profile_called_as_a_tool_is_its_own_named_run_under_the_call(
+    spans: OTLPReceiver, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``agent:NAME``: the sub-agent's run span names it and nests under the tool call."""
+    monkeypatch.setenv("AHORA_HOME", str(tmp_path))
+    folder = tmp_path / "agents"
+    folder.mkdir()
+    for name, tools in (("boss", '["agent:helper"]'), ("helper", '["calculator"]')):
+        (folder / f"{name}.toml").write_text(
+            f'name = "{name}"\ndescription = "{name} works."\ninstructions = "Work."\n'
+            f"tools = {tools}\n"
+        )
+
+    def rule(messages: list[BaseMessage], tools: Any) -> Any:
+        names = {t["function"]["name"] if "function" in t else t.get("name") for t in tools}
+        if isinstance(messages[-1], ToolMessage):
+            return "done"
+        if "helper" in names:
+            return tool_call("helper", {"task": "6*7?"})
+        return tool_call("calculator", {"expression": "6*7"})
+
+    Agent(ScriptedChatModel(replies=[rule] * 6), profile="boss").ask("6*7?")
+    got = sent(spans)
+    runs = got.named("invoke_agent")
+    assert sorted(r.name for r in runs) == ["invoke_agent boss", "invoke_agent helper"]
+    boss = next(r for r in runs if r.name == "invoke_agent boss")
+    helper = next(r for r in runs if r.name == "invoke_agent helper")
+    (call,) = got.named("execute_tool helper")
+    assert call.parent_id == boss.span_id and helper.parent_id == call.span_id
+    assert children(got, helper) == ["chat scripted", "execute_tool calculator", "chat scripted"]

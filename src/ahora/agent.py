@@ -696,7 +696,9 @@ class Agent:
 
     def _traced(self, config: RunnableConfig, payload: Any) -> AgentRun:
         """The run's ``invoke_agent`` span (``ahora.tracing``; a no-op when off)."""
-        return agent_run(config, payload, agent="ahora", model=self.model_name)
+        profile = self.recipe.profile
+        name = profile.name if profile is not None else "ahora"  # a sub-agent's own name
+        return agent_run(config, payload, agent=name, model=self.model_name)
 
     def _turn(self, config: RunnableConfig) -> AbstractContextManager[Any]:
         """The store's per-thread turn lock (``ahora.threads``), when it has one."""
