@@ -423,3 +423,44 @@ def test_a_notebook_answer_lists_what_each_agent_did_nested_and_inert() -> None:
     hostile = {"agent": "x", "task": "<img src=x onerror=alert(1)> [a](javascript:1)"}
     [line] = _subrun_lines([hostile | {"steps": 1}], 0)
     assert "<img" not in line and "](" not in line
+
+
+def test_a_build_agent_graph_delegates_as_agent_does(home: Path) -> None:
+    """The graph path: the same profile, driven as a LangGraph graph, delegates, counts
+    the sub-agent's steps, keeps its run in the graph's store and streams its steps."""
+    from langgraph.checkpoint.memory import InMemorySaver
+
+    from ahora import build_agent
+    from ahora.events import SUBAGENT_CHUNK, event_from_data
+    from ahora.messages import SUBRUN
+
+    write_profiles(home, boss=["agent:helper"], helper=["clock"])
+
+    def rule(messages: list[Any], tools: list[Any]) -> Any:
+        names = {t["function"]["name"] if "function" in t else t.get("name") for t in tools}
+        if isinstance(messages[-1], ToolMessage):
+            return f"Done: {str(messages[-1].content)[:40]}"
+        if "helper" in names:
+            return tool_call("helper", {"task": "What time is it in UTC?"})
+        return tool_call("clock", {"timezone": "UTC"})
+
+    saver = InMemorySaver()
+    graph = build_agent(ScriptedChatModel(replies=[rule] * 10), profile="boss", checkpointer=saver)
+    config = {"configurable": {"thread_id": "g1"}}
+    custom = []
+    for mode, chunk in graph.stream(
+        {"messages": [HumanMessage("Time?")]}, config, stream_mode=["custom", "values"]
+    ):
+        if mode == "custom":
+            custom.append(event_from_data(chunk[SUBAGENT_CHUNK]))
+        final = chunk
+    result = next(m for m in final["messages"] if isinstance(m, ToolMessage))
+    spent = result.artifact[SUBRUN]
+    assert spent["agent"] == "helper" and spent["steps"] == 2
+    assert spent["thread"].startswith("g1/subagent:")
+    assert spent["thread"] in {c[0]["configurable"]["thread_id"] for c in saver.list(None)}
+    assert [type(e.innermost).__name__ for e in custom if e is not None][:3] == [
+        "StepStarted",
+        "UsageReported",
+        "ToolCalled",
+    ]
