@@ -102,7 +102,7 @@ def test_a_context_passed_with_the_run_wins_over_the_graphs() -> None:
 def test_the_runtime_parameter_is_hidden_from_the_model() -> None:
     from ahora.tools.registry import available_tools
 
-    for made in available_tools(Settings()).values():
+    for made in available_tools(settings=Settings()).values():
         assert "runtime" not in made.tool_call_schema.model_json_schema()["properties"]
 
 

@@ -24,7 +24,13 @@ from typer.testing import CliRunner
 
 from ahora import Agent, create_agent
 from ahora.cli.export_cmd import export
-from ahora.export import REDACTED, conversation_to_openai, export_threads, list_thread_ids
+from ahora.export import (
+    REDACTED,
+    conversation_to_openai,
+    export_threads,
+    known_secrets,
+    list_thread_ids,
+)
 from ahora.middleware.empty_reply import EMPTY_FALLBACK
 from ahora.settings import get_settings
 from ahora.testing import ScriptedChatModel, invalid_tool_call, tool_call, tool_calls
@@ -189,7 +195,14 @@ def test_export_all_threads_is_valid_and_complete(
     run_threads(saver)
     assert sorted(list_thread_ids(saver)) == ["hello", "museums"]
     out = io.StringIO()
-    count = export_threads(saver, None, out, tools=TOOLS, system_prompt=_prompt)
+    count = export_threads(
+        saver,
+        None,
+        out,
+        secrets=known_secrets(settings=get_settings()),
+        tools=TOOLS,
+        system_prompt=_prompt,
+    )
     examples = validate_jsonl(out.getvalue())
     assert count == len(examples) == 2
 
@@ -238,7 +251,9 @@ def test_secrets_never_leave(saver: Any, monkeypatch: pytest.MonkeyPatch) -> Non
     state = saver.get_tuple({"configurable": {"thread_id": "museums"}})
     assert SENTINEL in str(state.checkpoint["channel_values"]["messages"])  # it is in there
     out = io.StringIO()
-    export_threads(saver, ["museums"], out, tools=TOOLS)
+    export_threads(
+        saver, ["museums"], out, secrets=known_secrets(settings=get_settings()), tools=TOOLS
+    )
     text = out.getvalue()
     assert SENTINEL not in text
     assert SENTINEL[4:20] not in text
@@ -260,7 +275,12 @@ def test_export_chosen_threads_and_unknown_ids(saver: Any) -> None:
     skipped: list[tuple[str, str]] = []
     out = io.StringIO()
     count = export_threads(
-        saver, None, out, tools=[opening_hours], on_skip=lambda *a: skipped.append(a)
+        saver,
+        None,
+        out,
+        secrets=known_secrets(settings=get_settings()),
+        tools=[opening_hours],
+        on_skip=lambda *a: skipped.append(a),
     )
     assert count == 2 and skipped == []
     for example in validate_jsonl(out.getvalue()):
@@ -290,7 +310,12 @@ def test_threads_saved_without_a_record_use_the_list_given(saver: Any) -> None:
     skipped: list[tuple[str, str]] = []
     out = io.StringIO()
     count = export_threads(
-        saver, None, out, tools=[opening_hours], on_skip=lambda *a: skipped.append(a)
+        saver,
+        None,
+        out,
+        secrets=known_secrets(settings=get_settings()),
+        tools=[opening_hours],
+        on_skip=lambda *a: skipped.append(a),
     )
     assert count == 1
     assert sorted(skipped) == [
@@ -300,7 +325,10 @@ def test_threads_saved_without_a_record_use_the_list_given(saver: Any) -> None:
     (example,) = validate_jsonl(out.getvalue())
     assert [t["function"]["name"] for t in example["tools"]] == ["opening_hours"]
     out = io.StringIO()
-    assert export_threads(saver, ["old-plain"], out) == 1
+    assert (
+        export_threads(saver, ["old-plain"], out, secrets=known_secrets(settings=get_settings()))
+        == 1
+    )
     assert "tools" not in validate_jsonl(out.getvalue())[0]
 
 
@@ -439,17 +467,18 @@ def test_secret_named_environment_variables_are_scrubbed(
     value = "v4lue-of-a-secret-0123456789"
     monkeypatch.setenv(name, value)
     out = io.StringIO()
-    export_threads(_pasted(value), None, out, tools=TOOLS)
+    export_threads(
+        _pasted(value), None, out, secrets=known_secrets(settings=get_settings()), tools=TOOLS
+    )
     assert value not in out.getvalue() and REDACTED in out.getvalue()
     validate_jsonl(out.getvalue())
 
 
 def test_a_postgres_url_and_its_password_are_scrubbed(monkeypatch: pytest.MonkeyPatch) -> None:
-    from ahora.export import known_secrets
     from ahora.settings import Settings
 
     url = "postgresql://ahora:Pa55word-for-db@db.example:5432/threads"
-    secrets = known_secrets(Settings(postgres_url=url), environ={})
+    secrets = known_secrets(settings=Settings(postgres_url=url), environ={})
     assert secrets == [url, "Pa55word-for-db"]  # longest first: the URL before its part
     out = io.StringIO()
     export_threads(_pasted(f"{url} and Pa55word-for-db"), None, out, secrets=secrets)
@@ -460,7 +489,6 @@ def test_a_postgres_url_and_its_password_are_scrubbed(monkeypatch: pytest.Monkey
 
 def test_short_and_ordinary_values_are_not_scrubbed() -> None:
     """Scrubbing 'yes' or '1' would garble ordinary words; 8 characters is the floor."""
-    from ahora.export import known_secrets
     from ahora.settings import Settings
 
     env = {
@@ -469,9 +497,9 @@ def test_short_and_ordinary_values_are_not_scrubbed() -> None:
         "LANG": "en_US.UTF-8",  # not secret-named
         "EDITOR_PATH": "/usr/bin/vim-nox",
     }
-    assert known_secrets(Settings(), environ=env) == ["abcd1234"]
+    assert known_secrets(settings=Settings(), environ=env) == ["abcd1234"]
     settings = Settings(openai_api_key="sk-open-12345678", anthropic_api_key="sk-1234")
-    assert known_secrets(settings, environ={}) == ["sk-open-12345678"]
+    assert known_secrets(settings=settings, environ={}) == ["sk-open-12345678"]
 
 
 def test_redact_walks_nested_values_and_leaves_the_rest() -> None:
@@ -714,14 +742,13 @@ def test_cli_export_keeps_threads_that_used_a_local_or_mcp_tool(
 
 def test_mcp_server_credentials_are_scrubbed() -> None:
     """An MCP tool may echo its server's token (a header, an env var) into a result."""
-    from ahora.export import known_secrets
     from ahora.settings import Settings
 
     servers = {
         "gh": {"command": "npx", "args": ["-y", "gh"], "env": {"GITHUB_TOKEN": "ghp-secret-1"}},
         "web": {"url": "https://mcp.example/", "headers": {"Authorization": "Bearer tok-secret-2"}},
     }
-    secrets = known_secrets(Settings(mcp_servers=servers), environ={})
+    secrets = known_secrets(settings=Settings(mcp_servers=servers), environ={})
     assert {"ghp-secret-1", "Bearer tok-secret-2", "tok-secret-2"} <= set(secrets)
     assert "npx" not in secrets and "https://mcp.example/" not in secrets
 

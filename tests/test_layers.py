@@ -17,35 +17,31 @@ import pytest
 SRC = Path(__file__).resolve().parents[1] / "src"
 
 # Lowest first. A module may import from its own layer and the layers below it; a
-# module is in the layer of the longest prefix listed for it.
+# module is in the layer of the longest prefix listed for it. The foundation is split
+# along its real imports, so imports among its modules are checked too.
 LAYERS: list[tuple[str, list[str]]] = [
     (
-        "foundation",
+        "foundation: base",  # import nothing from ahora
+        ["ahora.__about__", "ahora.errors", "ahora.pricing", "ahora.masking", "ahora.safe_text"],
+    ),
+    ("foundation: settings", ["ahora.settings"]),
+    (
+        "foundation: the run and the conversation",
         [
-            "ahora.__about__",
-            "ahora.errors",
-            "ahora.pricing",
-            "ahora.masking",
-            "ahora.settings",
             "ahora.budget",
-            "ahora.messages",
             "ahora.context",
-            "ahora.daemon_call",
-            "ahora.netguard",
-            "ahora.http",
-            "ahora.models",
-            "ahora.prompt",
-            "ahora.safe_text",
+            "ahora.messages",
+            "ahora.offered",
+            "ahora.timing",
             "ahora.schemas",
             "ahora.sourced",
-            "ahora.offered",
-            "ahora.pages",
-            "ahora.worker",
-            "ahora.trust",
-            "ahora.timing",
-            "ahora.tracing",
-            "ahora.subprocesses",
         ],
+    ),
+    ("foundation: the network", ["ahora.daemon_call", "ahora.netguard", "ahora.http"]),
+    ("foundation: models and the prompt", ["ahora.models", "ahora.prompt"]),
+    (
+        "foundation: processes and traces",
+        ["ahora.subprocesses", "ahora.worker", "ahora.pages", "ahora.trust", "ahora.tracing"],
     ),
     (
         "tools, middleware, storage",
@@ -195,3 +191,41 @@ def test_views_read_the_conversation_format_not_middleware(view: str) -> None:
         if t.startswith("ahora.middleware")
     ]
     assert not bad, "\n".join(bad)
+
+
+# Settings are resolved once, at the edge: these read the environment's settings; every
+# other module takes its ``Settings`` from its caller (ARCHITECTURE.md, "the layers").
+SETTINGS_EDGES = (
+    "ahora.cli",  # the terminal: every command reads the environment once
+    "ahora.agent",  # Agent() and build_agent() without settings=
+    "ahora.server",  # LangGraph's server calls the graph factory with no settings
+    "ahora.context",  # settings_of: a tool run by hand, without a run context
+    "ahora.settings",  # get_settings itself
+    "ahora.models",  # choose_model / resolve_model, user-facing
+)
+
+
+def _reads_the_environment(node: ast.Call) -> bool:
+    """``get_settings()`` (however imported) or ``Settings.load()``."""
+    func = node.func
+    name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)
+    if name == "get_settings":
+        return True
+    return (
+        name == "load"
+        and isinstance(func, ast.Attribute)
+        and isinstance(func.value, ast.Name)
+        and func.value.id == "Settings"
+    )
+
+
+def test_settings_are_read_from_the_environment_only_at_the_edges() -> None:
+    found = []
+    for module, path in modules().items():
+        if any(module == e or module.startswith(e + ".") for e in SETTINGS_EDGES):
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and _reads_the_environment(node):
+                found.append(f"{path.relative_to(SRC)}:{node.lineno}: {ast.unparse(node)}")
+    assert not found, "take Settings from the caller instead:\n" + "\n".join(found)

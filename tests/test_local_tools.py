@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from langchain_core.tools import BaseTool
 
+from ahora.settings import get_settings
 from ahora.tools.registry import available_tools, describe_tools
 from tests.fixtures.open_meteo import LoopbackServer, Reply, closed_url
 
@@ -107,7 +108,7 @@ class MediaWiki(LoopbackServer):
 @pytest.fixture
 def tools(monkeypatch: pytest.MonkeyPatch) -> dict[str, BaseTool]:
     monkeypatch.setenv("AHORA_TOOLS_DIR", str(TOOLS_DIR))
-    return available_tools()
+    return available_tools(settings=get_settings())
 
 
 @pytest.fixture
@@ -131,7 +132,7 @@ def call(t: BaseTool, args: dict[str, object]) -> tuple[str, dict[str, object]]:
 
 def test_registry_lists_them_as_local(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AHORA_TOOLS_DIR", str(TOOLS_DIR))
-    origins = {i.name: i.origin for i in describe_tools()}
+    origins = {i.name: i.origin for i in describe_tools(settings=get_settings())}
     assert origins["currency"] == f"local:{TOOLS_DIR / 'currency.py'}"
     assert origins["wikipedia"] == f"local:{TOOLS_DIR / 'wikipedia.py'}"
 

@@ -16,6 +16,7 @@ import pytest
 from ahora import Agent
 from ahora.errors import InvalidSettings
 from ahora.mcp import _relayed, close_sessions, connection, load_server_tools
+from ahora.settings import get_settings
 from ahora.testing import ScriptedChatModel, tool_call
 from ahora.tools.registry import ToolLoadWarning, available_tools, describe_tools, tool_problems
 
@@ -60,11 +61,11 @@ def test_connection_fills_in_the_transport() -> None:
 
 
 def test_registry_lists_mcp_tools(stdio_server: None) -> None:
-    infos = {i.name: i for i in describe_tools()}
+    infos = {i.name: i for i in describe_tools(settings=get_settings())}
     assert infos["add"].origin == infos["shout"].origin == "mcp:demo"
     assert infos["add"].description == "Add two whole numbers."
     assert "clock" in infos
-    assert tool_problems() == []
+    assert tool_problems(settings=get_settings()) == []
 
 
 def test_agent_calls_an_mcp_tool_from_sync_ask(stdio_server: None) -> None:
@@ -105,7 +106,7 @@ def test_a_broken_server_is_a_problem_and_the_rest_load(
         },
     )
     with pytest.warns(ToolLoadWarning) as caught:
-        tools = available_tools()
+        tools = available_tools(settings=get_settings())
     assert {"add", "shout", "refuse", "clock"} <= set(tools)
     problems = sorted(str(w.message) for w in caught)
     assert len(problems) == 2, problems

@@ -17,7 +17,7 @@ from ahora import Agent, create_agent
 from ahora.cli.agents_cmd import app
 from ahora.errors import InvalidProfile
 from ahora.profiles import builtin_dir, list_profiles, load_profile
-from ahora.settings import config_path, data_dir
+from ahora.settings import config_path, data_dir, get_settings
 from ahora.testing import ScriptedChatModel
 from ahora.tools import BUILTIN_TOOL_NAMES
 from ahora.trust import trust
@@ -57,15 +57,15 @@ def _run(graph: Any, question: str) -> list[BaseMessage]:
 def test_builtin_profiles_load_and_use_only_known_tools() -> None:
     names = {p.name for p in list_profiles()}
     assert {"assistant", "researcher", "weather", "chef"} <= names
-    assistant = load_profile("assistant")
+    assistant = load_profile("assistant", settings=get_settings())
     assert assistant.tools is None  # every available tool: built-ins, plugins, local, MCP
     assert assistant.topics == []
-    researcher = load_profile("researcher")
+    researcher = load_profile("researcher", settings=get_settings())
     assert researcher.tools == ["web_search", "read_page"]
     assert researcher.max_steps and researcher.max_steps > 12
     assert "cit" in researcher.instructions.lower()
-    assert load_profile("weather").tools == ["weather", "clock"]
-    chef = load_profile("chef")
+    assert load_profile("weather", settings=get_settings()).tools == ["weather", "clock"]
+    chef = load_profile("chef", settings=get_settings())
     assert chef.topics and any("cook" in t for t in chef.topics)
     for info in list_profiles():
         assert info.error is None, info.error
@@ -101,7 +101,7 @@ def test_chef_prompt_carries_the_restriction_and_only_chef_tools() -> None:
     system = model.requests[0][0]
     assert isinstance(system, SystemMessage)
     assert RESTRICTION in system.text
-    for topic in load_profile("chef").topics:
+    for topic in load_profile("chef", settings=get_settings()).topics:
         assert topic in system.text
     assert "do NOT call any tool" in system.text
     assert "language the user wrote in" in system.text
@@ -146,7 +146,7 @@ def test_profile_from_a_path(tmp_path: Path) -> None:
         'approval = ["calculator"]\n',
         encoding="utf-8",
     )
-    p = load_profile(str(path))
+    p = load_profile(str(path), settings=get_settings())
     assert (p.name, p.tools, p.model, p.max_steps, p.approval) == (
         "tutor",
         ["calculator"],
@@ -172,21 +172,23 @@ def test_user_dir_then_working_dir_override_builtins(
     user = config_path().parent / "agents"
     user.mkdir(parents=True)
 
-    assert load_profile("chef").origin == "built-in"
+    assert load_profile("chef", settings=get_settings()).origin == "built-in"
     (user / "chef.toml").write_text(CHEF.format(description="user chef"), encoding="utf-8")
     (user / "poet.toml").write_text(
         'name = "poet"\ndescription = "Writes verse."\ninstructions = "Rhyme."\n',
         encoding="utf-8",
     )
-    assert load_profile("chef").description == "user chef"
-    assert load_profile("chef").origin == "user"
+    assert load_profile("chef", settings=get_settings()).description == "user chef"
+    assert load_profile("chef", settings=get_settings()).origin == "user"
 
     (work / "agents" / "chef.toml").write_text(
         CHEF.format(description="project chef"), encoding="utf-8"
     )
-    assert load_profile("chef").origin == "user"  # ./agents waits for `ahora trust`
+    assert (
+        load_profile("chef", settings=get_settings()).origin == "user"
+    )  # ./agents waits for `ahora trust`
     trust(work, data_dir())
-    chef = load_profile("chef")
+    chef = load_profile("chef", settings=get_settings())
     assert (chef.description, chef.origin, chef.tools) == ("project chef", "project", [])
 
     infos = {i.name: i for i in list_profiles()}
@@ -194,14 +196,16 @@ def test_user_dir_then_working_dir_override_builtins(
     assert infos["poet"].origin == "user"
     assert infos["poet"].description == "Writes verse."
     assert infos["assistant"].origin == "built-in"
-    assert load_profile("poet").tools is None  # no tools key: the default tools
+    assert (
+        load_profile("poet", settings=get_settings()).tools is None
+    )  # no tools key: the default tools
 
 
 def test_unknown_profile_names_the_available_ones() -> None:
     with pytest.raises(InvalidProfile, match=r"no profile named 'sommelier'.*chef"):
-        load_profile("sommelier")
+        load_profile("sommelier", settings=get_settings())
     with pytest.raises(InvalidProfile, match="no profile file at"):
-        load_profile("missing/file.toml")
+        load_profile("missing/file.toml", settings=get_settings())
 
 
 # --- broken profiles --------------------------------------------------------------------
@@ -251,7 +255,7 @@ def test_invalid_profiles_name_file_and_field(
     path.write_text(text, encoding="utf-8")
     trust(tmp_path, data_dir())
     with pytest.raises(InvalidProfile) as caught:
-        load_profile("broken")
+        load_profile("broken", settings=get_settings())
     message = str(caught.value)
     assert str(path) in message
     assert problem in message

@@ -85,11 +85,11 @@ def elsewhere(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def test_builtins_arrive_through_entry_points(elsewhere: Path) -> None:
-    infos = describe_tools()
+    infos = describe_tools(settings=get_settings())
     assert [i.name for i in infos] == BUILTINS
     assert {i.origin for i in infos} == {"builtin"}
     assert all(i.description for i in infos)
-    assert tool_problems() == []
+    assert tool_problems(settings=get_settings()) == []
     assert [t.name for t in load_builtin_tools()] == BUILTINS
 
 
@@ -101,18 +101,18 @@ def test_plugin_tools_load_and_broken_entries_become_problems(
     plugin: None, elsewhere: Path
 ) -> None:
     with pytest.warns(ToolLoadWarning) as caught:
-        tools = available_tools()
+        tools = available_tools(settings=get_settings())
     assert {"reverse_text", "word_count"} <= set(tools)
     assert tools["reverse_text"].invoke({"text": "ahora"}) == "aroha"
     # The duplicate did not replace the built-in calculator.
     assert "2 + 2" not in str(tools["calculator"].description)
     assert tools["calculator"].invoke({"expression": "2+2"}) != "42"
 
-    origins = {i.name: i.origin for i in describe_tools()}
+    origins = {i.name: i.origin for i in describe_tools(settings=get_settings())}
     assert origins["reverse_text"] == origins["word_count"] == "plugin:ahora-plugin-demo"
     assert origins["calculator"] == "builtin"
 
-    problems = tool_problems()
+    problems = tool_problems(settings=get_settings())
     assert len(problems) == 3, problems
     text = "\n".join(problems)
     assert "'missing'" in text and "ModuleNotFoundError" in text
@@ -126,7 +126,7 @@ def test_plugin_tools_load_and_broken_entries_become_problems(
     # Reported once: the same sources do not warn again in this process.
     with warnings.catch_warnings():
         warnings.simplefilter("error", ToolLoadWarning)
-        assert set(available_tools()) == set(tools)
+        assert set(available_tools(settings=get_settings())) == set(tools)
 
 
 def test_agent_calls_a_plugin_tool_by_name(plugin: None, elsewhere: Path) -> None:
@@ -152,31 +152,33 @@ def test_local_tool_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, elsew
     (folder / "clash.py").write_text(GOOD_TOOL.replace("def shout", "def clock"))
     monkeypatch.setenv("AHORA_TOOLS_DIR", str(folder))
 
-    infos = {i.name: i for i in describe_tools()}
+    infos = {i.name: i for i in describe_tools(settings=get_settings())}
     assert infos["shout"].origin == f"local:{folder / 'shout.py'}"
     assert infos["shout"].description == "Say it louder."
     assert infos["clock"].origin == "builtin"
-    problems = "\n".join(tool_problems())
+    problems = "\n".join(tool_problems(settings=get_settings()))
     assert "broken.py' failed to load: ModuleNotFoundError" in problems
     assert "empty.py' defines no tools" in problems
     assert "tool 'clock' from local:" in problems and "taken by builtin" in problems
     assert "_helper" not in problems
-    assert available_tools()["shout"].invoke({"text": "hi"}) == "HI"
+    assert available_tools(settings=get_settings())["shout"].invoke({"text": "hi"}) == "HI"
 
 
 def test_dot_tools_is_used_when_no_tools_dir_is_set(elsewhere: Path) -> None:
     (elsewhere / "tools").mkdir()
     (elsewhere / "tools" / "shout.py").write_text(GOOD_TOOL)
     trust(elsewhere, get_settings().home)  # only a trusted folder's ./tools (tests/test_trust.py)
-    assert {i.name: i.origin for i in describe_tools()}["shout"] == "local:tools/shout.py"
+    assert {i.name: i.origin for i in describe_tools(settings=get_settings())}[
+        "shout"
+    ] == "local:tools/shout.py"
 
 
 def test_missing_tools_dir_is_a_problem(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, elsewhere: Path
 ) -> None:
     monkeypatch.setenv("AHORA_TOOLS_DIR", str(tmp_path / "nowhere"))
-    assert [i.name for i in describe_tools()] == BUILTINS
-    assert tool_problems() == [
+    assert [i.name for i in describe_tools(settings=get_settings())] == BUILTINS
+    assert tool_problems(settings=get_settings()) == [
         f"tools_dir '{tmp_path / 'nowhere'}' is not a folder; no local tools loaded"
     ]
 
@@ -189,14 +191,14 @@ def test_describe_cache_follows_file_changes(
     monkeypatch.setenv("AHORA_TOOLS_DIR", str(folder))
     path = folder / "mine.py"
     path.write_text(GOOD_TOOL)
-    assert "shout" in {i.name for i in describe_tools()}
+    assert "shout" in {i.name for i in describe_tools(settings=get_settings())}
     cache = get_settings().cache_dir / "tool_catalog.json"
     assert "shout" in cache.read_text()
 
     path.write_text(GOOD_TOOL.replace("def shout", "def whisper"))
     stat = path.stat()
     os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
-    names = {i.name for i in describe_tools()}
+    names = {i.name for i in describe_tools(settings=get_settings())}
     assert "whisper" in names and "shout" not in names
     (latest,) = [
         e
@@ -212,16 +214,19 @@ def test_refresh_loads_again(
     folder = tmp_path / "t"
     folder.mkdir()
     monkeypatch.setenv("AHORA_TOOLS_DIR", str(folder))
-    first = load_tools()
-    assert [i.name for i in describe_tools(refresh=True)] == BUILTINS
-    assert load_tools() is not first  # the memo was dropped and the sources loaded again
+    first = load_tools(settings=get_settings())
+    assert [i.name for i in describe_tools(settings=get_settings(), refresh=True)] == BUILTINS
+    assert (
+        load_tools(settings=get_settings()) is not first
+    )  # the memo was dropped and the sources loaded again
 
 
 def test_describe_from_cache_does_not_import_langchain(tmp_path: Path, elsewhere: Path) -> None:
     code = (
         "import sys\n"
+        "from ahora.settings import get_settings\n"
         "from ahora.tools.registry import describe_tools\n"
-        "names = [i.name for i in describe_tools()]\n"
+        "names = [i.name for i in describe_tools(settings=get_settings())]\n"
         "print(len(names), 'langchain_core' in sys.modules)\n"
     )
     env = {**os.environ, "AHORA_HOME": str(tmp_path / "home")}
@@ -258,9 +263,9 @@ def test_as_tools_contract() -> None:
 
 
 def test_load_tools_is_memoised_per_sources(elsewhere: Path) -> None:
-    first = load_tools()
-    assert load_tools() is first
-    assert load_tools().tools["clock"] is first.tools["clock"]
+    first = load_tools(settings=get_settings())
+    assert load_tools(settings=get_settings()) is first
+    assert load_tools(settings=get_settings()).tools["clock"] is first.tools["clock"]
 
 
 def test_a_tool_name_providers_refuse_is_skipped_as_a_problem() -> None:

@@ -125,7 +125,9 @@ def test_ddgs_client_factory_parameter_wins() -> None:
 
 
 def test_searxng_backend_shapes_and_slices(searxng_server: SearXNGServer) -> None:
-    results = SearXNGBackend(searxng_server.url).search("chile elections", 3)
+    results = SearXNGBackend(searxng_server.url, settings=get_settings()).search(
+        "chile elections", 3
+    )
     assert [r.url for r in results] == [
         f"https://example.org/chile-elections/{i}" for i in (1, 2, 3)
     ]
@@ -138,7 +140,7 @@ def test_searxng_backend_shapes_and_slices(searxng_server: SearXNGServer) -> Non
 
 def test_searxng_json_disabled_says_exactly_that() -> None:
     with SearXNGServer(json_enabled=False) as srv, pytest.raises(BackendError) as info:
-        SearXNGBackend(srv.url).search("chile", 5)
+        SearXNGBackend(srv.url, settings=get_settings()).search("chile", 5)
     assert str(info.value) == (
         "refused JSON (HTTP 403): JSON output is disabled in the instance's settings;"
         " add 'json' to search.formats in settings.yml"
@@ -148,13 +150,13 @@ def test_searxng_json_disabled_says_exactly_that() -> None:
 def test_searxng_all_engines_down(searxng_server: SearXNGServer) -> None:
     searxng_server.engines_down = True
     with pytest.raises(BackendError, match="no working engines") as info:
-        SearXNGBackend(searxng_server.url).search("chile", 5)
+        SearXNGBackend(searxng_server.url, settings=get_settings()).search("chile", 5)
     assert "google: timeout, duckduckgo: CAPTCHA, brave: too many requests" in str(info.value)
 
 
 def test_searxng_genuine_no_results(searxng_server: SearXNGServer) -> None:
     searxng_server.corpus["zzqqxx"] = []
-    assert SearXNGBackend(searxng_server.url).search("zzqqxx", 5) == []
+    assert SearXNGBackend(searxng_server.url, settings=get_settings()).search("zzqqxx", 5) == []
 
 
 def test_searxng_rate_limit_carries_retry_after(
@@ -163,7 +165,7 @@ def test_searxng_rate_limit_carries_retry_after(
     monkeypatch.setenv("AHORA_HTTP_RETRIES", "0")
     searxng_server.override("/search", 429, "Too Many Requests", headers={"Retry-After": "7"})
     with pytest.raises(RateLimited) as info:
-        SearXNGBackend(searxng_server.url).search("chile", 5)
+        SearXNGBackend(searxng_server.url, settings=get_settings()).search("chile", 5)
     assert info.value.retry_after == 7.0
 
 
@@ -185,13 +187,13 @@ def test_searxng_broken_answers(
     monkeypatch.setenv("AHORA_HTTP_RETRIES", "0")
     searxng_server.override("/search", status, body)
     with pytest.raises(BackendError, match=message):
-        SearXNGBackend(searxng_server.url).search("chile", 5)
+        SearXNGBackend(searxng_server.url, settings=get_settings()).search("chile", 5)
 
 
 def test_searxng_unreachable(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AHORA_HTTP_RETRIES", "0")
     with pytest.raises(BackendError, match=r"^unreachable \(could not connect"):
-        SearXNGBackend(closed_url()).search("chile", 5)
+        SearXNGBackend(closed_url(), settings=get_settings()).search("chile", 5)
 
 
 # --- backend order from settings --------------------------------------------------------
@@ -221,7 +223,7 @@ def test_order_from_settings(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_searxng_primary_leaves_ddgs_alone(
     fake_ddgs: DDGSScript, searxng_server: SearXNGServer
 ) -> None:
-    outcome = search("chile", 5)
+    outcome = search("chile", 5, settings=get_settings())
     assert outcome.backend == f"SearXNG at {searxng_server.url}"
     assert len(outcome.results) == 5 and fake_ddgs.calls == []
 
@@ -231,13 +233,13 @@ def test_ddgs_rate_limited_falls_over_to_searxng_then_backs_off(
 ) -> None:
     monkeypatch.setenv("AHORA_SEARCH_BACKEND", "ddgs")
     fake_ddgs.push(RatelimitException("202"), RatelimitException("202"))
-    outcome = search("chile", 5)
+    outcome = search("chile", 5, settings=get_settings())
     assert outcome.backend == f"SearXNG at {searxng_server.url}"
     assert outcome.skipped == ["ddgs rate-limited (HTTP 202)"]
     assert len(fake_ddgs.calls) == 2
 
     # While ddgs backs off, the next search skips it without calling it.
-    outcome = search("peru", 5)
+    outcome = search("peru", 5, settings=get_settings())
     assert outcome.backend == f"SearXNG at {searxng_server.url}"
     assert outcome.skipped[0].startswith("ddgs rate-limited (backing off, ")
     assert len(fake_ddgs.calls) == 2
@@ -246,7 +248,7 @@ def test_ddgs_rate_limited_falls_over_to_searxng_then_backs_off(
 def test_searxng_failures_fall_over_to_ddgs(fake_ddgs: DDGSScript) -> None:
     with SearXNGServer(json_enabled=False) as srv, pytest.MonkeyPatch.context() as mp:
         mp.setenv("AHORA_SEARXNG_URL", srv.url)
-        outcome = search("chile", 3)
+        outcome = search("chile", 3, settings=get_settings())
     assert outcome.backend == "ddgs"
     assert [r.url for r in outcome.results] == [
         f"https://ddgs.example/chile/{i}" for i in (1, 2, 3)
@@ -263,7 +265,7 @@ def test_everything_failing_gives_one_clear_message(
     monkeypatch.setenv("AHORA_HTTP_RETRIES", "0")
     fake_ddgs.push(RatelimitException("202"), RatelimitException("202"))
     with pytest.raises(SearchUnavailable) as info:
-        search("chile", 5)
+        search("chile", 5, settings=get_settings())
     message = str(info.value)
     assert message.startswith(
         f"web search is unavailable right now: ddgs rate-limited (HTTP 202); SearXNG at {url}"
@@ -277,7 +279,7 @@ def test_no_results_anywhere_is_not_an_error(
 ) -> None:
     searxng_server.corpus["zzqqxx"] = []
     fake_ddgs.push(DDGSException("No results found."), DDGSException("No results found."))
-    outcome = search("zzqqxx", 5)
+    outcome = search("zzqqxx", 5, settings=get_settings())
     assert outcome.results == [] and outcome.backend is None
     assert len(fake_ddgs.calls) == 2  # the other backend got its chance
 
@@ -286,7 +288,7 @@ def test_empty_primary_lets_the_next_backend_answer(
     fake_ddgs: DDGSScript, searxng_server: SearXNGServer
 ) -> None:
     searxng_server.corpus["rare words"] = []
-    outcome = search("rare words", 2)
+    outcome = search("rare words", 2, settings=get_settings())
     assert outcome.backend == "ddgs" and len(outcome.results) == 2
 
 
@@ -296,12 +298,14 @@ def test_empty_primary_lets_the_next_backend_answer(
 def test_results_are_cached_by_normalised_query(
     fake_ddgs: DDGSScript, searxng_server: SearXNGServer
 ) -> None:
-    first = search("Chile  elections", 5)
-    again = search("  chile elections ", 5)
+    first = search("Chile  elections", 5, settings=get_settings())
+    again = search("  chile elections ", 5, settings=get_settings())
     assert again.cached and not first.cached
     assert again.results == first.results
     assert len(searxng_server.requests) == 1
-    search("chile elections", 6)  # a different max_results is a different entry
+    search(
+        "chile elections", 6, settings=get_settings()
+    )  # a different max_results is a different entry
     assert len(searxng_server.requests) == 2
 
 
@@ -309,8 +313,8 @@ def test_cache_can_be_disabled(
     fake_ddgs: DDGSScript, searxng_server: SearXNGServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("AHORA_SEARCH_CACHE_SECONDS", "0")
-    search("chile", 5)
-    search("chile", 5)
+    search("chile", 5, settings=get_settings())
+    search("chile", 5, settings=get_settings())
     assert len(searxng_server.requests) == 2
 
 

@@ -77,30 +77,32 @@ def test_next_process_is_served_from_the_store(
     fake_ddgs: DDGSScript, searxng_server: SearXNGServer
 ) -> None:
     clock = Clock()
-    first = search("Chile elections", 5, clock=clock)
+    first = search("Chile elections", 5, clock=clock, settings=get_settings())
     assert not first.cached and len(searxng_server.requests) == 1
 
     new_process()
     clock.now += 120
-    again = search("  chile   ELECTIONS ", 5, clock=clock)
+    again = search("  chile   ELECTIONS ", 5, clock=clock, settings=get_settings())
     assert again.cached and again.results == first.results  # dates and snippets survive
     assert again.backend == f"SearXNG at {searxng_server.url}"
     assert again.fetched_at == T0 and again.cache_note(clock.now) == "cached, 2 min old"
     assert len(searxng_server.requests) == 1 and fake_ddgs.calls == []
-    assert search("chile elections", 5, clock=clock).cached  # now from memory too
+    assert search(
+        "chile elections", 5, clock=clock, settings=get_settings()
+    ).cached  # now from memory too
     assert_unlocked()
 
 
 def test_store_entries_expire(fake_ddgs: DDGSScript, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AHORA_SEARCH_CACHE_SECONDS", "60")
     clock = Clock()
-    search("peru", 3, clock=clock)
+    search("peru", 3, clock=clock, settings=get_settings())
     new_process()
     clock.now += 59
-    assert search("peru", 3, clock=clock).cached
+    assert search("peru", 3, clock=clock, settings=get_settings()).cached
     new_process()
     clock.now += 2
-    assert not search("peru", 3, clock=clock).cached
+    assert not search("peru", 3, clock=clock, settings=get_settings()).cached
     assert len(fake_ddgs.calls) == 2
 
 
@@ -117,9 +119,9 @@ def test_disabled_cache_stores_nothing(
     fake_ddgs: DDGSScript, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("AHORA_SEARCH_CACHE_SECONDS", "0")
-    search("peru", 3)
+    search("peru", 3, settings=get_settings())
     new_process()
-    assert not search("peru", 3).cached
+    assert not search("peru", 3, settings=get_settings()).cached
     assert len(fake_ddgs.calls) == 2
 
 
@@ -144,9 +146,9 @@ def test_threads_share_the_store() -> None:
     backend = Counting()
     queries = [f"query {i}" for i in range(16)]
     with ThreadPoolExecutor(8) as pool:
-        list(pool.map(lambda q: search(q, 2, backends=[backend]), queries))
+        list(pool.map(lambda q: search(q, 2, backends=[backend], settings=get_settings()), queries))
     new_process()
-    assert all(search(q, 2, backends=[backend]).cached for q in queries)
+    assert all(search(q, 2, backends=[backend], settings=get_settings()).cached for q in queries)
     assert backend.calls == 16
     assert_unlocked()
 
@@ -156,17 +158,18 @@ def test_a_real_second_process_uses_the_store(
 ) -> None:
     monkeypatch.setenv("AHORA_SEARCH_BACKEND", "ddgs")
     fake_ddgs.push(*RATE_LIMITED)
-    assert search("chile", 4).backend == f"SearXNG at {searxng_server.url}"
+    assert search("chile", 4, settings=get_settings()).backend == f"SearXNG at {searxng_server.url}"
 
     # The child may not reach ddgs at all: its client would go to the internet.
     code = (
         "import json\n"
         "from ahora.search import ddgs_backend, search\n"
+        "from ahora.settings import get_settings\n"
         "def refuse(*a, **k):\n"
         "    raise SystemExit('the child called ddgs')\n"
         "ddgs_backend.ddgs_client_factory = refuse\n"
-        "a = search('chile', 4)\n"
-        "b = search('peru', 4)\n"
+        "a = search('chile', 4, settings=get_settings())\n"
+        "b = search('peru', 4, settings=get_settings())\n"
         "print(json.dumps([[o.cached, o.backend, o.skipped, len(o.results)] for o in (a, b)]))\n"
     )
     done = subprocess.run(
@@ -196,28 +199,32 @@ def test_rate_limited_ddgs_is_skipped_by_later_processes_until_the_window_ends(
     searx = f"SearXNG at {searxng_server.url}"
     clock = Clock()
     fake_ddgs.push(*RATE_LIMITED)
-    assert search("q1", 3, clock=clock).skipped == ["ddgs rate-limited (HTTP 202)"]
+    assert search("q1", 3, clock=clock, settings=get_settings()).skipped == [
+        "ddgs rate-limited (HTTP 202)"
+    ]
     assert len(fake_ddgs.calls) == 2
 
     new_process()
     clock.now += 5
-    outcome = search("q2", 3, clock=clock)
+    outcome = search("q2", 3, clock=clock, settings=get_settings())
     assert outcome.backend == searx
     assert outcome.skipped == ["ddgs rate-limited (backing off, 10 s left)"]
     assert len(fake_ddgs.calls) == 2  # not called
 
     new_process()
     clock.now += 11  # the 15 s window is over
-    outcome = search("q3", 3, clock=clock)
+    outcome = search("q3", 3, clock=clock, settings=get_settings())
     assert outcome.backend == "ddgs" and outcome.skipped == []
     assert len(fake_ddgs.calls) == 3
 
     # Success forgot the back-off: a new rate limit starts again at 15 s, not 30.
     new_process()
     fake_ddgs.push(*RATE_LIMITED)
-    search("q4", 3, clock=clock)
+    search("q4", 3, clock=clock, settings=get_settings())
     new_process()
-    assert search("q5", 3, clock=clock).skipped == ["ddgs rate-limited (backing off, 15 s left)"]
+    assert search("q5", 3, clock=clock, settings=get_settings()).skipped == [
+        "ddgs rate-limited (backing off, 15 s left)"
+    ]
 
 
 def test_repeated_rate_limits_keep_doubling_across_processes(
@@ -229,9 +236,11 @@ def test_repeated_rate_limits_keep_doubling_across_processes(
     for gap in (0, 16, 31, 1000):  # after the last window ended long ago: start over
         clock.now += gap
         fake_ddgs.push(*RATE_LIMITED)
-        search(f"q{gap}", 3, clock=clock)  # ddgs rate-limited, SearXNG answers
+        search(
+            f"q{gap}", 3, clock=clock, settings=get_settings()
+        )  # ddgs rate-limited, SearXNG answers
         new_process()
-        lefts.append(search(f"r{gap}", 3, clock=clock).skipped[0])
+        lefts.append(search(f"r{gap}", 3, clock=clock, settings=get_settings()).skipped[0])
         new_process()
     assert lefts == [f"ddgs rate-limited (backing off, {n} s left)" for n in (15, 30, 60, 15)]
     assert len(fake_ddgs.calls) == 8
@@ -243,10 +252,10 @@ def test_searxng_retry_after_is_shared_with_later_processes(
     monkeypatch.setenv("AHORA_HTTP_RETRIES", "0")
     searxng_server.override("/search", 429, "Too Many Requests", headers={"Retry-After": "40"})
     clock = Clock()
-    assert search("chile", 3, clock=clock).backend == "ddgs"
+    assert search("chile", 3, clock=clock, settings=get_settings()).backend == "ddgs"
     new_process()
     clock.now += 30
-    outcome = search("peru", 3, clock=clock)
+    outcome = search("peru", 3, clock=clock, settings=get_settings())
     assert outcome.skipped == [
         f"SearXNG at {searxng_server.url} rate-limited (backing off, 10 s left)"
     ]
@@ -262,12 +271,12 @@ def test_everything_backing_off_says_for_how_long(
     fake_ddgs.push(*RATE_LIMITED)
     clock = Clock()
     with pytest.raises(SearchUnavailable, match=r"^web search is unavailable right now: ddgs"):
-        search("chile", 3, clock=clock)
+        search("chile", 3, clock=clock, settings=get_settings())
 
     new_process()
     clock.now += 5
     with pytest.raises(SearchUnavailable) as info:
-        search("peru", 3, clock=clock)
+        search("peru", 3, clock=clock, settings=get_settings())
     assert str(info.value) == (
         "web search is rate-limited for 10 more seconds (backing off: ddgs 10 s,"
         f" SearXNG at {searxng_server.url} 35 s). Try again after that, or answer from what"
@@ -333,11 +342,11 @@ def test_unusable_store_means_memory_only(
 ) -> None:
     broken(how, tmp_path, monkeypatch)
     caplog.set_level("DEBUG", logger="ahora.search.store")
-    first = search("chile", 3)
+    first = search("chile", 3, settings=get_settings())
     assert first.backend == "ddgs" and len(first.results) == 3
-    assert search("chile", 3).cached  # the memory cache still works
+    assert search("chile", 3, settings=get_settings()).cached  # the memory cache still works
     new_process()
-    assert not search("chile", 3).cached  # nothing could be stored
+    assert not search("chile", 3, settings=get_settings()).cached  # nothing could be stored
     assert len(fake_ddgs.calls) == 2
     assert all(r.levelname == "DEBUG" for r in caplog.records)
     assert any("using memory only" in r.getMessage() for r in caplog.records)
@@ -349,25 +358,25 @@ def test_unusable_store_keeps_in_process_back_off(
     broken("corrupt file", tmp_path, monkeypatch)
     fake_ddgs.push(*RATE_LIMITED)
     with pytest.raises(SearchUnavailable, match=r"ddgs rate-limited \(HTTP 202\)"):
-        search("chile", 3)
+        search("chile", 3, settings=get_settings())
     with pytest.raises(SearchUnavailable, match=r"^web search is rate-limited for 1\d more"):
-        search("peru", 3)
+        search("peru", 3, settings=get_settings())
     assert len(fake_ddgs.calls) == 2
 
 
 def test_locked_store_means_memory_only_then_recovers(fake_ddgs: DDGSScript) -> None:
-    search("warm up", 1)  # creates the store (WAL)
+    search("warm up", 1, settings=get_settings())  # creates the store (WAL)
     new_process()
     with held_lock():
-        outcome = search("chile", 3)
+        outcome = search("chile", 3, settings=get_settings())
         assert outcome.backend == "ddgs" and not outcome.cached
         new_process()
-        assert not search("chile", 3).cached
+        assert not search("chile", 3, settings=get_settings()).cached
     assert len(fake_ddgs.calls) == 3
     new_process()
-    search("chile", 3)  # the lock is gone: this one is stored
+    search("chile", 3, settings=get_settings())  # the lock is gone: this one is stored
     new_process()
-    assert search("chile", 3).cached
+    assert search("chile", 3, settings=get_settings()).cached
     assert len(fake_ddgs.calls) == 4
     assert_unlocked()
 

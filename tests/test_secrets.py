@@ -88,7 +88,7 @@ def test_export_leaks_nothing_even_when_a_tool_echoed_the_key(
 ) -> None:
     import io
 
-    from ahora.export import export_threads
+    from ahora.export import export_threads, known_secrets
     from ahora.threads import open_sqlite_saver
 
     def env_dump(name: str) -> str:
@@ -102,7 +102,7 @@ def test_export_leaks_nothing_even_when_a_tool_echoed_the_key(
     saver = open_sqlite_saver(Settings.load().threads_db)
     Agent(tools=[env_dump], checkpointer=saver).ask("dump it")
     out = io.StringIO()
-    export_threads(saver, None, out)
+    export_threads(saver, None, out, secrets=known_secrets(settings=Settings.load()))
     assert out.getvalue().strip()
     assert not leaks_in(out.getvalue())
 

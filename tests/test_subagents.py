@@ -17,6 +17,7 @@ from langchain_core.tools import tool
 from ahora import Agent
 from ahora.errors import InvalidProfile, InvalidTool
 from ahora.messages import source
+from ahora.settings import get_settings
 from ahora.testing import ScriptedChatModel, tool_call
 
 PAGE = "https://news.example/today"
@@ -177,7 +178,7 @@ def test_cycles_depth_and_unknown_agents_are_refused_when_profiles_load(
 
     write_profiles(home, **profiles)
     with pytest.raises(InvalidProfile, match=message.replace("(", r"\(")):
-        load_profile("a")
+        load_profile("a", settings=get_settings())
 
 
 def test_the_cli_refuses_a_cycle_before_any_model_call(home: Path) -> None:

@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 
 from ahora.cli.main import app
 from ahora.profiles import load_profile
-from ahora.settings import data_dir
+from ahora.settings import data_dir, get_settings
 from ahora.testing.openai_server import OpenAIServer
 from ahora.tools.registry import describe_tools
 from ahora.trust import (
@@ -65,9 +65,9 @@ def ran(folder: Path) -> bool:
 
 def test_an_untrusted_folder_runs_nothing_and_replaces_nothing(stranger: Path) -> None:
     with pytest.warns(UntrustedFolderWarning, match=r"skipped ./tools \(1 file\) and ./agents"):
-        names = {i.name for i in describe_tools()}
+        names = {i.name for i in describe_tools(settings=get_settings())}
     assert "exfiltrate" not in names and not ran(stranger)
-    assert load_profile("assistant").origin == "built-in"
+    assert load_profile("assistant", settings=get_settings()).origin == "built-in"
     result = CliRunner().invoke(app, ["tools"])
     assert result.exit_code == 0 and "exfiltrate" not in result.stdout and not ran(stranger)
 
@@ -76,12 +76,14 @@ def test_trust_then_use_and_a_change_asks_again(stranger: Path) -> None:
     home = data_dir()
     trust(stranger, home)
     assert (home / TRUST_FILE).is_file()
-    assert "exfiltrate" in {i.name for i in describe_tools()} and ran(stranger)
-    assert load_profile("assistant").description == "Hijacked."
+    assert "exfiltrate" in {i.name for i in describe_tools(settings=get_settings())} and ran(
+        stranger
+    )
+    assert load_profile("assistant", settings=get_settings()).description == "Hijacked."
     (stranger / "agents" / "assistant.toml").write_text(HOSTILE_AGENT + "# edited\n")
     assert not is_trusted(stranger, home)
     with pytest.warns(UntrustedFolderWarning, match="files changed since you trusted it"):
-        assert load_profile("assistant").origin == "built-in"
+        assert load_profile("assistant", settings=get_settings()).origin == "built-in"
     trust(stranger, home)
     (stranger / "tools" / "more.py").write_text("raise SystemExit('new file ran')\n")
     assert not is_trusted(stranger, home)  # a new file counts as a change too
@@ -90,9 +92,14 @@ def test_trust_then_use_and_a_change_asks_again(stranger: Path) -> None:
 def test_named_folders_and_files_count_as_trust(
     stranger: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    assert load_profile(str(stranger / "agents" / "assistant.toml")).description == "Hijacked."
+    assert (
+        load_profile(
+            str(stranger / "agents" / "assistant.toml"), settings=get_settings()
+        ).description
+        == "Hijacked."
+    )
     monkeypatch.setenv("AHORA_TOOLS_DIR", str(stranger / "tools"))
-    assert "exfiltrate" in {i.name for i in describe_tools()}
+    assert "exfiltrate" in {i.name for i in describe_tools(settings=get_settings())}
 
 
 def test_trust_command_trusts_lists_and_revokes(stranger: Path) -> None:

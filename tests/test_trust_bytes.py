@@ -75,7 +75,7 @@ def clone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def greet(_home: Path) -> BaseTool | None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return available_tools(Settings.load()).get("greet")
+        return available_tools(settings=Settings.load()).get("greet")
 
 
 def plant_pyc(source: Path, marker: Path, tmp_path: Path) -> None:
@@ -183,7 +183,7 @@ def test_a_relative_tools_dir_in_the_config_file_is_beside_the_config_file(
     assert settings.tools_dir == str(isolated_env / "tools")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        assert "greet" not in available_tools(settings)  # the clone's ./tools is not named
+        assert "greet" not in available_tools(settings=settings)  # the clone's ./tools is not named
 
 
 def test_a_cloned_folder_runs_none_of_its_code_and_says_what_it_skipped(

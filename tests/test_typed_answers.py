@@ -20,6 +20,7 @@ from typing_extensions import TypedDict
 from ahora import Agent, Budget, build_agent
 from ahora.errors import InvalidSettings
 from ahora.schemas import load_schema, parse_concise
+from ahora.settings import get_settings
 from ahora.testing import ScriptedChatModel, tool_call
 from ahora.testing.openai_server import OpenAIServer
 
@@ -421,11 +422,11 @@ def test_a_profile_schema_can_be_a_json_file_beside_it_or_a_table(tmp_path: Any)
     (tmp_path / "person.json").write_text(json.dumps(parse_concise("name")))
     path = tmp_path / "extractor.toml"
     path.write_text(EXTRACTOR.format(output='"person.json"'))
-    assert load_profile(str(path)).output == parse_concise("name")
+    assert load_profile(str(path), settings=get_settings()).output == parse_concise("name")
     path.write_text(
         EXTRACTOR.format(output='{ type = "object", properties = { x = { type = "integer" } } }')
     )
-    assert load_profile(str(path)).output == {
+    assert load_profile(str(path), settings=get_settings()).output == {
         "type": "object",
         "properties": {"x": {"type": "integer"}},
     }
@@ -450,7 +451,7 @@ def test_a_bad_profile_schema_names_the_file_and_the_key(
     path = tmp_path / "extractor.toml"
     path.write_text(EXTRACTOR.format(output=value))
     with pytest.raises(InvalidProfile) as caught:
-        load_profile(str(path))
+        load_profile(str(path), settings=get_settings())
     assert "output" in str(caught.value) and message in str(caught.value)
     assert str(path) in str(caught.value)
 

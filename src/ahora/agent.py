@@ -73,7 +73,7 @@ _STREAM_MODES: list[Literal["messages", "updates", "values", "custom"]] = [
 
 def _tools(
     tools: Sequence[Any] | None,
-    settings: Settings | None = None,
+    settings: Settings,
     model: BaseChatModel | None = None,
 ) -> list[BaseTool]:
     """Tools as LangChain tools: instances pass, callables are wrapped, names are looked up.
@@ -90,7 +90,7 @@ def _tools(
     if tools is None:
         from ahora.tools.registry import available_tools
 
-        return list(available_tools(settings).values())
+        return list(available_tools(settings=settings).values())
     if isinstance(tools, (str, bytes)) or not isinstance(tools, Sequence):
         raise InvalidTool("tools must be a list of tools, callables or tool names")
     out: list[BaseTool] = []
@@ -110,7 +110,7 @@ def _tools(
             if by_name is None:
                 from ahora.tools.registry import available_tools
 
-                by_name = available_tools(settings)
+                by_name = available_tools(settings=settings)
             if item not in by_name:
                 raise InvalidTool(f"unknown tool {item!r}; available: {', '.join(sorted(by_name))}")
             made = by_name[item]
@@ -134,7 +134,7 @@ def _tools(
 
 
 def _model_for(
-    profile: str, settings: Settings | None, model: BaseChatModel | None
+    profile: str, settings: Settings, model: BaseChatModel | None
 ) -> BaseChatModel | str | None:
     """A sub-agent's model: its profile's, else the caller's."""
     from ahora.profiles import load_profile

@@ -168,21 +168,18 @@ def conversation_to_openai(
     return example
 
 
-def known_secrets(
-    settings: Settings | None = None, environ: Mapping[str, str] | None = None
-) -> list[str]:
+def known_secrets(*, settings: Settings, environ: Mapping[str, str] | None = None) -> list[str]:
     """Secret values to scrub: provider keys from settings, secret-looking env vars."""
     from urllib.parse import urlsplit
 
-    from ahora.settings import get_settings, is_secret_name
+    from ahora.settings import is_secret_name
 
     env = os.environ if environ is None else environ
-    s = settings or get_settings()
-    values = [s.openai_api_key, s.anthropic_api_key, s.postgres_url]
-    if s.postgres_url:
-        values.append(urlsplit(s.postgres_url).password)
+    values = [settings.openai_api_key, settings.anthropic_api_key, settings.postgres_url]
+    if settings.postgres_url:
+        values.append(urlsplit(settings.postgres_url).password)
     values += [v for k, v in env.items() if is_secret_name(k)]
-    values += _named_secrets(s.mcp_servers)  # servers' env, headers: tools may echo them
+    values += _named_secrets(settings.mcp_servers)  # servers' env, headers: tools may echo them
     unique = {v for v in values if v and len(v) >= _MIN_SECRET}
     return sorted(unique, key=len, reverse=True)  # longest first: a key inside a URL
 
@@ -286,9 +283,9 @@ def export_threads(
     thread_ids: Sequence[str] | None,
     out: TextIO,
     *,
+    secrets: Sequence[str],
     tools: Sequence[BaseTool] | Sequence[Mapping[str, Any]] | None = None,
     system_prompt: Callable[[datetime], str] | None = None,
-    secrets: Sequence[str] | None = None,
     on_skip: Callable[[str, str], None] | None = None,
 ) -> int:
     """Write each thread's latest conversation as one JSONL line; return the lines written.
@@ -297,11 +294,12 @@ def export_threads(
         checkpointer: Any LangGraph checkpointer (SQLite, Postgres, in-memory).
         thread_ids: The threads to export, or None (or empty) for all of them.
         out: Where the JSONL goes.
+        secrets: Values to scrub: ``known_secrets(settings=...)`` for the provider
+            keys in the settings and the secret-looking environment variables.
         tools: For threads that carry no record of the tools offered (saved before
             ahora kept one): the tools the agent had; None: no ``tools`` key for them.
         system_prompt: Builds the system message from the time of the thread's last
             checkpoint (UTC); None: no system message.
-        secrets: Values to scrub; None: ``known_secrets()`` from settings and env.
         on_skip: Called with ``(thread_id, reason)`` for each thread left out.
 
     Raises:
@@ -313,7 +311,7 @@ def export_threads(
     """
     ids = list(thread_ids) if thread_ids else list_thread_ids(checkpointer)
     threads = list(_latest(checkpointer, ids))  # every id checked before writing
-    scrub = known_secrets() if secrets is None else list(secrets)
+    scrub = list(secrets)
     fallback = tool_schemas(tools) if tools is not None else None
     spare = {schema_hash(s): s for s in fallback or []}
     written = 0

@@ -189,7 +189,7 @@ def list_profiles(settings: Settings | None = None) -> list[ProfileInfo]:
     return out
 
 
-def load_profile(name_or_path: str, *, settings: Settings | None = None) -> Profile:
+def load_profile(name_or_path: str, *, settings: Settings) -> Profile:
     """Load a profile by name (see the module docstring for where) or from a .toml path.
 
     Raises:
@@ -314,7 +314,7 @@ def _names(path: Path, data: dict[str, Any], key: str) -> list[str]:
     return [v.strip() for v in value]
 
 
-def _check_tool_names(profile: Profile, settings: Settings | None) -> None:
+def _check_tool_names(profile: Profile, settings: Settings) -> None:
     """Unknown tool names fail here, naming the file, rather than deep in agent set-up.
 
     Built-in names need no lookup; anything else asks the tool registry (plugins,
@@ -330,7 +330,7 @@ def _check_tool_names(profile: Profile, settings: Settings | None) -> None:
         return
     from ahora.tools.registry import describe_tools
 
-    known = {t.name for t in describe_tools(settings)}
+    known = {t.name for t in describe_tools(settings=settings)}
     for key, names in (("tools", profile.tools or []), ("approval", profile.approval)):
         for tool in names:
             if tool not in known and not tool.startswith(AGENT_PREFIX):

@@ -138,7 +138,7 @@ def served_tools(settings: Settings) -> list[str]:
     whatever the operator names in ``server_tools`` (local files, MCP, ``search_docs``)."""
     from ahora.tools.registry import load_tools
 
-    found = load_tools(settings)
+    found = load_tools(settings=settings)
     named = set(settings.server_tools)
     unknown = sorted(named - set(found.tools))
     if unknown:

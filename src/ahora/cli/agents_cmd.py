@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 
 from ahora.cli.common import WholeCommandList, fail
-from ahora.errors import InvalidProfile
+from ahora.errors import ConfigurationError
 from ahora.safe_text import clean
 
 __all__ = ["app"]
@@ -80,10 +80,11 @@ def show(
 ) -> None:
     """Show a profile's settings and the instructions its model receives."""
     from ahora.profiles import load_profile
+    from ahora.settings import get_settings
 
     try:
-        p = load_profile(name)
-    except InvalidProfile as exc:
+        p = load_profile(name, settings=get_settings())
+    except ConfigurationError as exc:  # the profile, or the settings it is checked with
         raise fail(str(exc)) from None
     tools = "default tools" if p.tools is None else (", ".join(p.tools) or "none")
     rows = [

@@ -227,7 +227,7 @@ class RunOptions:
         try:
             from ahora.tools.registry import tool_problems
 
-            problems = tool_problems(self.settings())
+            problems = tool_problems(settings=self.settings())
         except Exception:  # explaining must never hide the error itself
             return ""
         return "".join(f"\n  {p}" for p in problems)

@@ -35,6 +35,8 @@ from ahora.cli.message import echo
 if TYPE_CHECKING:
     from langchain_core.tools import BaseTool
 
+    from ahora.settings import Settings
+
 __all__ = ["ExportFormat", "export"]
 
 
@@ -71,7 +73,7 @@ def export(
     debug: DebugOpt = False,
 ) -> None:
     """Export conversations, tool calls included, as fine-tuning JSONL (one per line)."""
-    from ahora.export import export_threads, list_thread_ids, sub_runs
+    from ahora.export import export_threads, known_secrets, list_thread_ids, sub_runs
     from ahora.profiles import load_profile
     from ahora.prompt import build_system_prompt, user_timezone
     from ahora.settings import get_settings
@@ -86,7 +88,7 @@ def export(
         if not refs and not settings.postgres_url and not settings.threads_db.exists():
             echo("No saved threads yet.")
             return
-        tools = _profile_tools(p.tools)
+        tools = _profile_tools(p.tools, settings)
         instructions = p.system_instructions()
         zone = user_timezone(settings.timezone)
 
@@ -118,6 +120,7 @@ def export(
                         saver,
                         wanted,
                         out,
+                        secrets=known_secrets(settings=settings),
                         tools=tools,
                         system_prompt=prompt if system_prompt else None,
                         on_skip=skip,
@@ -147,7 +150,7 @@ def _export_sub_runs(
     """Each sub-agent's conversation as its own example, with its profile's system
     prompt (none for an agent that is not a profile, say one made in Python)."""
     from ahora.errors import InvalidProfile
-    from ahora.export import export_threads
+    from ahora.export import export_threads, known_secrets
     from ahora.profiles import load_profile
     from ahora.prompt import build_system_prompt, user_timezone
 
@@ -166,6 +169,7 @@ def _export_sub_runs(
             saver,
             [sub for sub, name in runs if name == agent],
             out,
+            secrets=known_secrets(settings=settings),
             system_prompt=prompt if with_prompt and instructions is not None else None,
             on_skip=skip,
         )
@@ -204,12 +208,12 @@ def _resolve(index: Any, ref: str) -> str:
     return ref
 
 
-def _profile_tools(names: list[str] | None) -> list[BaseTool]:
+def _profile_tools(names: list[str] | None, settings: Settings) -> list[BaseTool]:
     """The profile's tools as its agent has them: no list means every available tool
     (built-ins, plugins, local tools, MCP servers, search_docs), as ``Agent`` does."""
     from ahora.tools.registry import available_tools
 
-    by_name = available_tools()
+    by_name = available_tools(settings=settings)
     if names is None:
         return list(by_name.values())
     return [by_name[n] for n in names if n in by_name]

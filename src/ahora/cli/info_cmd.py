@@ -42,15 +42,14 @@ def tool_infos(settings: Settings, *, refresh: bool = False) -> list[dict[str, s
 
     return [
         {"name": t.name, "description": t.description, "origin": t.origin}
-        for t in describe_tools(settings, refresh=refresh)
+        for t in describe_tools(settings=settings, refresh=refresh)
     ]
 
 
 def _problems(settings: Settings) -> list[str]:
-    from ahora.tools import registry
+    from ahora.tools.registry import tool_problems
 
-    get = getattr(registry, "tool_problems", None)
-    return list(get(settings)) if get is not None else []
+    return tool_problems(settings=settings)
 
 
 def _settings(**overrides: Any) -> Settings:

@@ -156,7 +156,7 @@ class Session:
         if tools is None:
             from ahora.tools.registry import available_tools
 
-            base = list(available_tools(self.settings).values())
+            base = list(available_tools(settings=self.settings).values())
         extra = {t.name for t in self.extra_tools}
         kept = [t for t in base if (t if isinstance(t, str) else t.name) not in extra]
         return (*kept, *self.extra_tools)

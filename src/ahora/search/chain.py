@@ -35,7 +35,7 @@ from ahora.safe_text import no_surrogates
 from ahora.search.base import SearchBackend, SearchResult
 from ahora.search.limiter import MAX_BACKOFF_SECONDS, limiter_for, reset_limiters
 from ahora.search.store import Backoff, StoredResults, reset_stores, store_at
-from ahora.settings import Settings, get_settings
+from ahora.settings import Settings
 
 __all__ = [
     "SearchOutcome",
@@ -160,7 +160,7 @@ def search(
     max_results: int,
     *,
     backends: Sequence[SearchBackend] | None = None,
-    settings: Settings | None = None,
+    settings: Settings,
     clock: Callable[[], float] = time.time,
 ) -> SearchOutcome:
     """Search with failover. Empty ``results`` means no backend found anything.
@@ -168,15 +168,14 @@ def search(
     ``clock`` gives wall-clock seconds for the store's expiry and back-off windows.
     Raises ``SearchUnavailable`` when no backend could answer at all.
     """
-    s = settings or get_settings()
     query = no_surrogates(query)  # it keys the store: SQLite cannot encode a lone one
-    chain = list(backends) if backends is not None else backends_from_settings(s)
+    chain = list(backends) if backends is not None else backends_from_settings(settings)
     # The same words put to other services are another question: agents with their
     # own SearXNG (their own settings) must not get each other's cached answers.
     where = ",".join(b.name for b in chain)
     key = (f"{where}\n{' '.join(query.split()).casefold()}", max_results)
-    store = store_at(s.cache_dir / STORE_FILE)
-    ttl = s.search_cache_seconds
+    store = store_at(settings.cache_dir / STORE_FILE)
+    ttl = settings.search_cache_seconds
     if ttl > 0:
         hit = _cache.get(key, ttl)
         if hit is not None:

@@ -16,7 +16,7 @@ from typing import Any
 from ahora import http
 from ahora.errors import ToolFailure
 from ahora.search.base import BackendError, RateLimited, SearchBackend, SearchResult
-from ahora.settings import Settings, get_settings
+from ahora.settings import Settings
 
 __all__ = ["SearXNGBackend"]
 
@@ -28,7 +28,7 @@ class SearXNGBackend(SearchBackend):
     burst = 5
     backoff_seconds = 5.0
 
-    def __init__(self, base_url: str, *, settings: Settings | None = None) -> None:
+    def __init__(self, base_url: str, *, settings: Settings) -> None:
         self.base_url = base_url.rstrip("/")
         self.name = f"SearXNG at {self.base_url}"
         self._settings = settings
@@ -40,7 +40,7 @@ class SearXNGBackend(SearchBackend):
                 url,
                 params={"q": query, "format": "json"},
                 headers={"Cache-Control": "no-store", "Accept": "application/json"},
-                settings=self._settings or get_settings(),
+                settings=self._settings,
             )
         except ToolFailure as exc:
             raise BackendError(f"unreachable ({exc})") from exc

@@ -63,7 +63,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ahora.__about__ import __version__
-from ahora.settings import Settings, get_settings
+from ahora.settings import Settings
 from ahora.trust import Snapshot, read_tree, trusted_snapshot
 
 if TYPE_CHECKING:
@@ -230,10 +230,10 @@ def load_builtin_tools() -> list[BaseTool]:
 # --- local tool files -----------------------------------------------------------------
 
 
-def local_tools_dir(settings: Settings | None = None) -> Path | None:
+def local_tools_dir(*, settings: Settings) -> Path | None:
     """``settings.tools_dir`` when set, else ``./tools`` when it exists and the working
     folder is trusted (``ahora.trust``), else None."""
-    found = _local_sources(settings or get_settings())
+    found = _local_sources(settings)
     return found[0] if found is not None else None
 
 
@@ -401,51 +401,49 @@ _memo_lock = threading.Lock()
 _memo: dict[str, ToolSet] = {}
 
 
-def load_tools(settings: Settings | None = None) -> ToolSet:
+def load_tools(*, settings: Settings) -> ToolSet:
     """Load every tool source; refreshes the ``describe_tools`` cache.
 
     Loads happen once per process for the same sources (local files are imported and
     MCP servers asked once); a changed file or configuration loads again.
     """
-    s = settings or get_settings()
-    key = _cache_key(s)
+    key = _cache_key(settings)
     with _memo_lock:
         if key in _memo:
             return _memo[key]
         found = ToolSet()
         _load_entry_points(found, _entry_points())
-        _load_local(found, s)
-        _load_mcp(found, s)
-        _load_docs(found, s)
+        _load_local(found, settings)
+        _load_mcp(found, settings)
+        _load_docs(found, settings)
         _memo[key] = found
-    _write_cache(s, key, found)
+    _write_cache(settings, key, found)
     return found
 
 
-def available_tools(settings: Settings | None = None) -> dict[str, BaseTool]:
+def available_tools(*, settings: Settings) -> dict[str, BaseTool]:
     """Every tool by name: built-ins first, then plugins, local tool files and MCP.
 
     Each problem is reported once per process as a ``ToolLoadWarning``.
     """
-    s = settings or get_settings()
-    fresh = _cache_key(s) not in _memo
-    found = load_tools(s)
+    fresh = _cache_key(settings) not in _memo
+    found = load_tools(settings=settings)
     if fresh:
         _warn(found.problems)
     return dict(found.tools)
 
 
-def describe_tools(settings: Settings | None = None, *, refresh: bool = False) -> list[ToolInfo]:
+def describe_tools(*, settings: Settings, refresh: bool = False) -> list[ToolInfo]:
     """Name, first sentence and origin of every available tool (cached; fast).
 
     ``refresh`` ignores the cache and loads every source again.
     """
-    return _catalog(settings or get_settings(), refresh)[0]
+    return _catalog(settings, refresh)[0]
 
 
-def tool_problems(settings: Settings | None = None, *, refresh: bool = False) -> list[str]:
+def tool_problems(*, settings: Settings, refresh: bool = False) -> list[str]:
     """The tool sources that could not be loaded, one line each (cached; fast)."""
-    return _catalog(settings or get_settings(), refresh)[1]
+    return _catalog(settings, refresh)[1]
 
 
 def _catalog(s: Settings, refresh: bool = False) -> tuple[list[ToolInfo], list[str]]:
@@ -456,7 +454,7 @@ def _catalog(s: Settings, refresh: bool = False) -> tuple[list[ToolInfo], list[s
     if refresh:
         with _memo_lock:
             _memo.pop(key, None)
-    found = load_tools(s)
+    found = load_tools(settings=s)
     _write_cache(s, key, found)  # also when this process had loaded them already
     return list(found.infos), list(found.problems)
 
