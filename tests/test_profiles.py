@@ -58,7 +58,8 @@ def test_builtin_profiles_load_and_use_only_known_tools() -> None:
     names = {p.name for p in list_profiles()}
     assert {"assistant", "researcher", "weather", "chef"} <= names
     assistant = load_profile("assistant")
-    assert assistant.tools is None  # every available tool: built-ins, plugins, local, MCP
+    # Every available tool (built-ins, plugins, local, MCP), and research handed off.
+    assert assistant.tools == ["*", "agent:researcher"]
     assert assistant.topics == []
     researcher = load_profile("researcher")
     assert researcher.tools == ["web_search", "read_page"]
