@@ -20,6 +20,7 @@ from ahora.profiles import builtin_dir, list_profiles, load_profile
 from ahora.settings import config_path, data_dir
 from ahora.testing import ScriptedChatModel
 from ahora.tools import BUILTIN_TOOL_NAMES
+from ahora.tools.registry import available_tools
 from ahora.trust import trust
 
 REPO = Path(__file__).resolve().parents[1]
@@ -117,8 +118,31 @@ def test_assistant_prompt_has_no_restriction_and_every_builtin_tool() -> None:
     assert isinstance(system, SystemMessage)
     assert RESTRICTION not in system.text
     assert "helpful general assistant" in system.text
-    # every available tool: the built-ins, plus local tools (./tools) and plugins
+    # every available tool: the built-ins, plus local tools (./tools) and plugins; and
+    # the researcher for questions that need several pages read ("*", "agent:researcher")
     assert set(BUILTIN_TOOL_NAMES) <= set(bound[0])
+    assert bound[0] == [*available_tools(), "researcher"]
+    assert "several pages" in system.text and "researcher" in system.text
+
+
+def test_a_star_is_every_available_tool_less_those_named_beside_it(tmp_path: Path) -> None:
+    path = tmp_path / "helper.toml"
+    path.write_text(
+        'name = "helper"\ndescription = "d"\ninstructions = "Help."\n'
+        'tools = ["clock", "*", "agent:chef"]\napproval = ["calculator"]\n',
+        encoding="utf-8",
+    )
+    profile = load_profile(str(path))  # approval may name any tool "*" brings
+    assert profile.tools == ["clock", "*", "agent:chef"]
+    model, bound = _recording_model()
+    agent = Agent(model, profile=str(path))
+    every = [n for n in available_tools() if n != "clock"]
+    assert [t.name for t in agent.tools] == ["clock", *every, "chef"]  # clock once
+    assert agent.context.approvals == {"calculator"}
+    agent.ask("hi")
+    assert bound[0] == ["clock", *every, "chef"]
+    # "*" alone is the default tools, as no list is.
+    assert [t.name for t in Agent(model, ["*"]).tools] == [t.name for t in Agent(model).tools]
 
 
 def test_arguments_override_the_profile() -> None:
@@ -233,6 +257,12 @@ BROKEN = [
         "not one of the profile's tools",
     ),
     ("dup-tools", {**GOOD, "tools": '["clock", "clock"]'}, "tools", "twice"),
+    (
+        "approval-star",
+        {**GOOD, "tools": '["*"]', "approval": '["*"]'},
+        "approval",
+        "'*' is not a tool",
+    ),
 ]
 
 

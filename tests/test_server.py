@@ -125,3 +125,71 @@ def test_server_accepts_profile_names_only(profile: str) -> None:
     with pytest.raises(InvalidProfile, match="not a path"):
         _choice({"profile": profile})
     assert _choice({"profile": "chef"})[2] == "chef"
+
+
+SHOUT = '''
+from langchain_core.tools import tool
+
+
+@tool
+def shout(text: str) -> str:
+    """Say it louder.
+
+    Args:
+        text: What to say.
+    """
+    return text.upper()
+'''
+
+
+def _profile(home: Path, name: str, tools: str) -> None:
+    folder = home / "agents"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{name}.toml").write_text(
+        f'name = "{name}"\ndescription = "{name}."\ninstructions = "Work."\ntools = {tools}\n'
+    )
+
+
+def test_the_server_offers_agents_whose_tools_it_serves(
+    isolated_env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``agent:researcher`` only searches and reads: served. An agent that would reach a
+    local tool file the operator did not name (itself, or through ``*``, or through an
+    agent it calls) is not, whether a client or a profile asks for it."""
+    from ahora.errors import InvalidTool
+    from ahora.server import _graph, served_tools
+    from ahora.settings import get_settings
+    from ahora.tools import BUILTIN_TOOL_NAMES
+
+    folder = tmp_path / "local-tools"
+    folder.mkdir()
+    (folder / "shout.py").write_text(SHOUT)
+    monkeypatch.setenv("AHORA_TOOLS_DIR", str(folder))
+    monkeypatch.setenv("OPENAI_API_KEY", "test")
+    _profile(isolated_env, "loud", '["shout"]')
+    _profile(isolated_env, "wide", '["*"]')
+    _profile(isolated_env, "relay", '["clock", "agent:loud"]')
+    _profile(isolated_env, "boss_of_loud", '["agent:relay"]')
+    served = served_tools(get_settings())
+    assert [t for t in served if not t.startswith("agent:")] == list(BUILTIN_TOOL_NAMES)
+    agents = {t for t in served if t.startswith("agent:")}
+    assert {"agent:researcher", "agent:chef", "agent:weather"} <= agents
+    assert not agents & {"agent:loud", "agent:wide", "agent:relay", "agent:assistant"}
+
+    model = "openai:test-model"
+    graph = _graph(model, ("clock", "agent:researcher"), None)
+    assert set(graph.nodes["tools"].bound.tools_by_name) == {"clock", "researcher"}  # type: ignore[attr-defined]
+    with pytest.raises(InvalidTool, match="does not offer 'agent:loud'"):
+        _graph(model, ("agent:loud",), None)
+    with pytest.raises(InvalidTool, match="does not offer 'agent:relay'"):
+        _graph(model, None, "boss_of_loud")
+    # The default assistant: "*" is the served set here, and the researcher beside it.
+    monkeypatch.delenv("AHORA_TOOLS_DIR")
+    graph = _graph(model, None, "assistant")
+    tools = list(graph.nodes["tools"].bound.tools_by_name)  # type: ignore[attr-defined]
+    assert tools == [*BUILTIN_TOOL_NAMES, "researcher"]
+    # The operator names the local tool: now its agents are served too.
+    monkeypatch.setenv("AHORA_TOOLS_DIR", str(folder))
+    monkeypatch.setenv("AHORA_SERVER_TOOLS", "shout")
+    served = served_tools(get_settings())
+    assert {"shout", "agent:loud", "agent:wide", "agent:relay"} <= set(served)

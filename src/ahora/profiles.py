@@ -355,6 +355,7 @@ def _not_a_tool(name: str) -> bool:
     """``*`` and ``agent:NAME`` stand for tools the registry does not list by that name."""
     return name == EVERY_TOOL or name.startswith(AGENT_PREFIX)
 
+
 MAX_DEPTH = 3
 """How deep agents may call agents: the caller, and up to two levels under it."""
 
