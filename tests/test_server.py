@@ -193,3 +193,72 @@ def test_the_server_offers_agents_whose_tools_it_serves(
     monkeypatch.setenv("AHORA_SERVER_TOOLS", "shout")
     served = served_tools(get_settings())
     assert {"shout", "agent:loud", "agent:wide", "agent:relay"} <= set(served)
+
+
+# -- a gated tool inside a sub-agent, through langgraph dev ------------------------------------
+
+
+@pytest.mark.slow
+def test_langgraph_dev_pauses_for_a_sub_agents_gated_tool_and_resumes(tmp_path: Path) -> None:
+    """``boss`` calls ``agent:worker``, whose weather call needs approval. Through the
+    server the boss's run pauses with the worker's call in ``get_state``; resuming with
+    the decision runs the call exactly once (approve) or never (reject), and the boss's
+    answer arrives. The profile comes from an assistant's config, or from each run's."""
+    import asyncio
+
+    from tests.cli.test_approvals_cli import BOSS, WORKER, boss_and_worker
+
+    home = tmp_path / "home"
+    (home / "agents").mkdir(parents=True)
+    (home / "agents" / "boss.toml").write_text(BOSS + 'tools = ["agent:worker"]\n')
+    (home / "agents" / "worker.toml").write_text(WORKER)
+    with OpenAIServer(rule=boss_and_worker) as model, OpenMeteoServer() as weather:
+        env = {
+            "AHORA_HOME": str(home),
+            "AHORA_MODEL": "openai:test-model",
+            "OPENAI_API_KEY": "test",
+            "OPENAI_BASE_URL": model.base_url,
+            "AHORA_MODEL_MAX_RETRIES": "0",
+            "AHORA_GEOCODING_URL": weather.url,
+            "AHORA_OPEN_METEO_URL": weather.url,
+            "AHORA_ALLOW_PRIVATE_URLS": "1",
+        }
+        (tmp_path / "server").mkdir()
+        with serve(tmp_path / "server", env) as url:
+            asyncio.run(_pause_and_resume_a_sub_agent(url, weather))
+
+
+async def _pause_and_resume_a_sub_agent(url: str, weather: OpenMeteoServer) -> None:
+    from langgraph_sdk import get_client
+
+    client = get_client(url=url)
+    boss = {"configurable": {"profile": "boss"}}
+    assistant = (await client.assistants.create("ahora", config=boss))["assistant_id"]
+    for route, decision, place in [
+        ("assistant", "approve", "Santiago, Chile"),
+        ("assistant", "reject", "Tokyo, Japan"),
+        ("run", "approve", "London, United Kingdom"),  # a new place: nothing cached
+        ("run", "reject", "New York, United States"),
+    ]:
+        graph, config = (assistant, None) if route == "assistant" else ("ahora", boss)
+        question = {"messages": [{"role": "user", "content": f"Weather in {place}?"}]}
+        tid = (await client.threads.create())["thread_id"]
+        before = len(weather.requests_to("/v1/forecast"))
+        await client.runs.wait(tid, graph, input=question, config=config)
+        state = await client.threads.get_state(tid)
+        assert state["next"], state  # paused
+        interrupts = state.get("interrupts") or [i for t in state["tasks"] for i in t["interrupts"]]
+        requests = interrupts[0]["value"]["action_requests"]
+        assert [(r["name"], r["args"]) for r in requests] == [("weather", {"location": place})]
+        assert len(weather.requests_to("/v1/forecast")) == before  # nothing ran yet
+        values = await client.runs.wait(
+            tid, graph, command={"resume": {"decisions": [{"type": decision}]}}, config=config
+        )
+        assert isinstance(values, dict), values
+        ran = len(weather.requests_to("/v1/forecast")) - before
+        answer = values["messages"][-1]["content"]
+        if decision == "approve":
+            assert (ran, answer) == (1, f"Boss: Worker: 21 °C in {place}."), (route, values)
+        else:
+            assert (ran, answer) == (0, "Boss: Worker: the lookup was declined."), (route, values)
+        assert not (await client.threads.get_state(tid))["next"]  # finished
