@@ -18,10 +18,11 @@ The server is the operator's:
   the profile's) applies to every run, the deadline counted from the run's start; a
   client may only tighten it, with ``max_steps``, ``max_tokens``, ``max_cost`` or
   ``timeout`` in the run's ``context`` or ``configurable`` (the lower value wins).
-* **Tools.** A run gets the built-in and plugin tools (or its profile's); local tool
-  files, MCP tools and ``search_docs`` (the operator's own documents) only when the
-  operator names them in ``AHORA_SERVER_TOOLS``. A client choosing ``tools`` picks
-  among those.
+* **Tools.** A run gets the built-in and plugin tools (or its profile's; ``*`` there
+  is this served set); local tool files, MCP tools and ``search_docs`` (the operator's
+  own documents) only when the operator names them in ``AHORA_SERVER_TOOLS``. Another
+  agent, ``agent:NAME``, is served when every tool it would get is (``agent:researcher``
+  only searches and reads). A client choosing ``tools`` picks among those.
 * **One graph shape.** Every profile's graph has the same nodes (approvals are
   decided per run, ``middleware/approvals.py``), so a thread paused by a run that
   chose its profile in its own config reads and resumes the same from any config.
