@@ -6,8 +6,9 @@ Each command runs for real (``python -m ahora``) in a pseudo-terminal of 80 x 60
 (pexpect), and the screen is read back as a VT100 draws it (pyte), so the transcript
 is what a person sees once the command is done (live status lines are gone by then).
 The model is ahora's loopback OpenAI-compatible server answering from a script, and
-the weather comes from the loopback Open-Meteo stand-in of the tests: nothing leaves
-the machine. Loopback addresses are shown as ``127.0.0.1:PORT``.
+the weather, search results and pages come from the loopback stand-ins of the tests
+(Open-Meteo, SearXNG, a web page): nothing leaves the machine. Loopback addresses are
+shown as ``127.0.0.1:PORT``.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ sys.path.insert(0, str(ROOT))
 
 from tests.cli.screen import draw, spawn  # noqa: E402
 from tests.fixtures.open_meteo import OpenMeteoServer  # noqa: E402
+from tests.fixtures.pages import PageServer  # noqa: E402
+from tests.fixtures.searxng import SearXNGServer  # noqa: E402
 
 from ahora.testing.openai_server import OpenAIServer, last_message_is_tool_result  # noqa: E402
 
@@ -42,6 +45,37 @@ def _weather_rule(body: dict[str, Any]) -> Any:
     )
     sky, high, low = days[1] if len(days) > 1 else ("?", "?", "?")
     return f"Tomorrow in **Santiago, Chile**: {sky.lower()}.\nMax: {high}\nMin: {low}"
+
+
+RESEARCH_QUESTION = "How big is Port Averly's tidal plant, and what did it cost?"
+
+
+def _research_rule(page: str) -> Any:
+    """The assistant hands the question to the researcher, which searches, reads the
+    page at ``page`` and answers with a citation; the assistant answers from that."""
+
+    def rule(body: dict[str, Any]) -> Any:
+        system = str(body["messages"][0]["content"])
+        results = [str(m["content"]) for m in body["messages"] if m["role"] == "tool"]
+        if "careful researcher" in system:
+            if not results:
+                query = {"query": "Port Averly tidal energy plant"}
+                return {"tool_calls": [{"name": "web_search", "arguments": query}]}
+            if len(results) == 1:
+                return {"tool_calls": [{"name": "read_page", "arguments": {"url": page}}]}
+            return (
+                "Port Averly's tidal lagoon has forty turbines, 320 MW at peak flow, "
+                "and cost 1.3 billion euros [1].\n\n1. The Coastal Courier, " + page
+            )
+        if not results:
+            task = {"task": RESEARCH_QUESTION + " Read the reports and compare them."}
+            return {"tool_calls": [{"name": "researcher", "arguments": task}]}
+        return (
+            "Port Averly's tidal plant has **forty turbines** giving **320 MW** at peak "
+            "flow, and it cost **€1.3 billion** (The Coastal Courier, [1])."
+        )
+
+    return rule
 
 
 def _slow_weather_rule(body: dict[str, Any]) -> Any:
@@ -142,6 +176,22 @@ def main() -> None:
     shots.append(("ahora agents", run("agents")))
     run("docs", "add", str(docs))
     shots.append(('ahora docs search "refund"', run("docs", "search", "refund")))
+    with SearXNGServer() as search, PageServer(ipv6=False) as pages:
+        page = pages.url("/article")
+        search.corpus["Port Averly tidal energy plant"] = [
+            {
+                "url": page,
+                "title": "Harbour town opens Europe's largest tidal energy plant",
+                "content": "The tidal lagoon at Port Averly began feeding electricity ...",
+            }
+        ]
+        os.environ["AHORA_SEARXNG_URL"] = search.url
+        with OpenAIServer(rule=_research_rule(page), models=("gpt-4.1-mini",)) as srv:
+            os.environ["OPENAI_BASE_URL"] = srv.base_url
+            research = run("ask", RESEARCH_QUESTION)
+        del os.environ["AHORA_SEARXNG_URL"]
+    # Shown after the weather question, taken last so the other views stay as they were.
+    shots.insert(2, (f'ahora ask "{RESEARCH_QUESTION}"', research))
     with OpenMeteoServer() as weather:
         os.environ.update(AHORA_GEOCODING_URL=weather.url, AHORA_OPEN_METEO_URL=weather.url)
         with OpenAIServer(rule=_slow_weather_rule, models=("gpt-4.1-mini",)) as srv:
@@ -158,8 +208,9 @@ def main() -> None:
         "pseudo-terminal and reads the screen back as a VT100 draws it (pexpect and "
         "pyte). Colours and hyperlinks are not shown; live status lines have gone by "
         "the time a command ends. The model is ahora's loopback OpenAI-compatible "
-        "server answering from a script, and the weather comes from a loopback "
-        "stand-in for Open-Meteo (`127.0.0.1:PORT`), so nothing here left the machine.",
+        "server answering from a script, and the weather, search results and pages come "
+        "from loopback stand-ins for Open-Meteo, SearXNG and a web page "
+        "(`127.0.0.1:PORT`), so nothing here left the machine.",
         "",
     ]
     for command, lines in shots:

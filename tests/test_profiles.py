@@ -20,6 +20,7 @@ from ahora.profiles import builtin_dir, list_profiles, load_profile
 from ahora.settings import config_path, data_dir, get_settings
 from ahora.testing import ScriptedChatModel
 from ahora.tools import BUILTIN_TOOL_NAMES
+from ahora.tools.registry import available_tools
 from ahora.trust import trust
 
 REPO = Path(__file__).resolve().parents[1]
@@ -58,7 +59,8 @@ def test_builtin_profiles_load_and_use_only_known_tools() -> None:
     names = {p.name for p in list_profiles()}
     assert {"assistant", "researcher", "weather", "chef"} <= names
     assistant = load_profile("assistant", settings=get_settings())
-    assert assistant.tools is None  # every available tool: built-ins, plugins, local, MCP
+    # Every available tool (built-ins, plugins, local, MCP), and research handed off.
+    assert assistant.tools == ["*", "agent:researcher"]
     assert assistant.topics == []
     researcher = load_profile("researcher", settings=get_settings())
     assert researcher.tools == ["web_search", "read_page"]
@@ -116,8 +118,32 @@ def test_assistant_prompt_has_no_restriction_and_every_builtin_tool() -> None:
     assert isinstance(system, SystemMessage)
     assert RESTRICTION not in system.text
     assert "helpful general assistant" in system.text
-    # every available tool: the built-ins, plus local tools (./tools) and plugins
+    # every available tool: the built-ins, plus local tools (./tools) and plugins; and
+    # the researcher for questions that need several pages read ("*", "agent:researcher")
     assert set(BUILTIN_TOOL_NAMES) <= set(bound[0])
+    assert bound[0] == [*available_tools(settings=get_settings()), "researcher"]
+    assert "several pages" in system.text and "researcher" in system.text
+
+
+def test_a_star_is_every_available_tool_less_those_named_beside_it(tmp_path: Path) -> None:
+    path = tmp_path / "helper.toml"
+    path.write_text(
+        'name = "helper"\ndescription = "d"\ninstructions = "Help."\n'
+        'tools = ["clock", "*", "agent:chef"]\napproval = ["calculator"]\n',
+        encoding="utf-8",
+    )
+    # approval may name any tool "*" brings
+    profile = load_profile(str(path), settings=get_settings())
+    assert profile.tools == ["clock", "*", "agent:chef"]
+    model, bound = _recording_model()
+    agent = Agent(model, profile=str(path))
+    every = [n for n in available_tools(settings=get_settings()) if n != "clock"]
+    assert [t.name for t in agent.tools] == ["clock", *every, "chef"]  # clock once
+    assert agent.context.approvals == {"calculator"}
+    agent.ask("hi")
+    assert bound[0] == ["clock", *every, "chef"]
+    # "*" alone is the default tools, as no list is.
+    assert [t.name for t in Agent(model, ["*"]).tools] == [t.name for t in Agent(model).tools]
 
 
 def test_arguments_override_the_profile() -> None:
@@ -236,6 +262,12 @@ BROKEN = [
         "not one of the profile's tools",
     ),
     ("dup-tools", {**GOOD, "tools": '["clock", "clock"]'}, "tools", "twice"),
+    (
+        "approval-star",
+        {**GOOD, "tools": '["*"]', "approval": '["*"]'},
+        "approval",
+        "'*' is not a tool",
+    ),
 ]
 
 

@@ -125,3 +125,140 @@ def test_server_accepts_profile_names_only(profile: str) -> None:
     with pytest.raises(InvalidProfile, match="not a path"):
         _choice({"profile": profile})
     assert _choice({"profile": "chef"})[2] == "chef"
+
+
+SHOUT = '''
+from langchain_core.tools import tool
+
+
+@tool
+def shout(text: str) -> str:
+    """Say it louder.
+
+    Args:
+        text: What to say.
+    """
+    return text.upper()
+'''
+
+
+def _profile(home: Path, name: str, tools: str) -> None:
+    folder = home / "agents"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{name}.toml").write_text(
+        f'name = "{name}"\ndescription = "{name}."\ninstructions = "Work."\ntools = {tools}\n'
+    )
+
+
+def test_the_server_offers_agents_whose_tools_it_serves(
+    isolated_env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``agent:researcher`` only searches and reads: served. An agent that would reach a
+    local tool file the operator did not name (itself, or through ``*``, or through an
+    agent it calls) is not, whether a client or a profile asks for it."""
+    from ahora.errors import InvalidTool
+    from ahora.server import _graph, served_tools
+    from ahora.settings import get_settings
+    from ahora.tools import BUILTIN_TOOL_NAMES
+
+    folder = tmp_path / "local-tools"
+    folder.mkdir()
+    (folder / "shout.py").write_text(SHOUT)
+    monkeypatch.setenv("AHORA_TOOLS_DIR", str(folder))
+    monkeypatch.setenv("OPENAI_API_KEY", "test")
+    _profile(isolated_env, "loud", '["shout"]')
+    _profile(isolated_env, "wide", '["*"]')
+    _profile(isolated_env, "relay", '["clock", "agent:loud"]')
+    _profile(isolated_env, "boss_of_loud", '["agent:relay"]')
+    served = served_tools(get_settings())
+    assert [t for t in served if not t.startswith("agent:")] == list(BUILTIN_TOOL_NAMES)
+    agents = {t for t in served if t.startswith("agent:")}
+    assert {"agent:researcher", "agent:chef", "agent:weather"} <= agents
+    assert not agents & {"agent:loud", "agent:wide", "agent:relay", "agent:assistant"}
+
+    model = "openai:test-model"
+    graph = _graph(model, ("clock", "agent:researcher"), None)
+    assert set(graph.nodes["tools"].bound.tools_by_name) == {"clock", "researcher"}  # type: ignore[attr-defined]
+    with pytest.raises(InvalidTool, match="does not offer 'agent:loud'"):
+        _graph(model, ("agent:loud",), None)
+    with pytest.raises(InvalidTool, match="does not offer 'agent:relay'"):
+        _graph(model, None, "boss_of_loud")
+    # The default assistant: "*" is the served set here, and the researcher beside it.
+    monkeypatch.delenv("AHORA_TOOLS_DIR")
+    graph = _graph(model, None, "assistant")
+    tools = list(graph.nodes["tools"].bound.tools_by_name)  # type: ignore[attr-defined]
+    assert tools == [*BUILTIN_TOOL_NAMES, "researcher"]
+    # The operator names the local tool: now its agents are served too.
+    monkeypatch.setenv("AHORA_TOOLS_DIR", str(folder))
+    monkeypatch.setenv("AHORA_SERVER_TOOLS", "shout")
+    served = served_tools(get_settings())
+    assert {"shout", "agent:loud", "agent:wide", "agent:relay"} <= set(served)
+
+
+# -- a gated tool inside a sub-agent, through langgraph dev ------------------------------------
+
+
+@pytest.mark.slow
+def test_langgraph_dev_pauses_for_a_sub_agents_gated_tool_and_resumes(tmp_path: Path) -> None:
+    """``boss`` calls ``agent:worker``, whose weather call needs approval. Through the
+    server the boss's run pauses with the worker's call in ``get_state``; resuming with
+    the decision runs the call exactly once (approve) or never (reject), and the boss's
+    answer arrives. The profile comes from an assistant's config, or from each run's."""
+    import asyncio
+
+    from tests.cli.test_approvals_cli import BOSS, WORKER, boss_and_worker
+
+    home = tmp_path / "home"
+    (home / "agents").mkdir(parents=True)
+    (home / "agents" / "boss.toml").write_text(BOSS + 'tools = ["agent:worker"]\n')
+    (home / "agents" / "worker.toml").write_text(WORKER)
+    with OpenAIServer(rule=boss_and_worker) as model, OpenMeteoServer() as weather:
+        env = {
+            "AHORA_HOME": str(home),
+            "AHORA_MODEL": "openai:test-model",
+            "OPENAI_API_KEY": "test",
+            "OPENAI_BASE_URL": model.base_url,
+            "AHORA_MODEL_MAX_RETRIES": "0",
+            "AHORA_GEOCODING_URL": weather.url,
+            "AHORA_OPEN_METEO_URL": weather.url,
+            "AHORA_ALLOW_PRIVATE_URLS": "1",
+        }
+        (tmp_path / "server").mkdir()
+        with serve(tmp_path / "server", env) as url:
+            asyncio.run(_pause_and_resume_a_sub_agent(url, weather))
+
+
+async def _pause_and_resume_a_sub_agent(url: str, weather: OpenMeteoServer) -> None:
+    from langgraph_sdk import get_client
+
+    client = get_client(url=url)
+    boss = {"configurable": {"profile": "boss"}}
+    assistant = (await client.assistants.create("ahora", config=boss))["assistant_id"]
+    for route, decision, place in [
+        ("assistant", "approve", "Santiago, Chile"),
+        ("assistant", "reject", "Tokyo, Japan"),
+        ("run", "approve", "London, United Kingdom"),  # a new place: nothing cached
+        ("run", "reject", "New York, United States"),
+    ]:
+        graph, config = (assistant, None) if route == "assistant" else ("ahora", boss)
+        question = {"messages": [{"role": "user", "content": f"Weather in {place}?"}]}
+        tid = (await client.threads.create())["thread_id"]
+        before = len(weather.requests_to("/v1/forecast"))
+        await client.runs.wait(tid, graph, input=question, config=config)
+        state = await client.threads.get_state(tid)
+        assert state["next"], state  # paused
+        interrupts = state.get("interrupts") or [i for t in state["tasks"] for i in t["interrupts"]]
+        requests = interrupts[0]["value"]["action_requests"]
+        assert [(r["name"], r["args"]) for r in requests] == [("weather", {"location": place})]
+        assert len(weather.requests_to("/v1/forecast")) == before  # nothing ran yet
+        values = await client.runs.wait(
+            tid, graph, command={"resume": {"decisions": [{"type": decision}]}}, config=config
+        )
+        assert isinstance(values, dict), values
+        ran = len(weather.requests_to("/v1/forecast")) - before
+        answer = values["messages"][-1]["content"]
+        if decision == "approve":
+            assert (ran, answer) == (1, f"Boss: Worker: 21 °C in {place}."), (route, values)
+        else:
+            assert (ran, answer) == (0, "Boss: Worker: the lookup was declined."), (route, values)
+        assert not (await client.threads.get_state(tid))["next"]  # finished

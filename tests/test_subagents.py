@@ -465,3 +465,36 @@ def test_a_build_agent_graph_delegates_as_agent_does(home: Path) -> None:
         "UsageReported",
         "ToolCalled",
     ]
+
+
+# -- the default assistant hands research to the researcher ----------------------------------
+
+
+@pytest.mark.parametrize(("caller_steps", "researcher_calls"), [(5, 3), (40, 24)])
+def test_the_default_assistant_hands_research_to_the_researcher_within_its_budget(
+    caller_steps: int, researcher_calls: int
+) -> None:
+    """``agents/assistant.toml`` lists ``agent:researcher``; the researcher runs on the
+    caller's model with its own ``max_steps = 24`` tightened by what the caller has left
+    (its steps less the one spent and the one kept for its answer), never loosened."""
+    researcher: list[int] = []
+
+    def rule(messages: list[Any], tools: list[Any]) -> Any:
+        if "careful researcher" in str(messages[0].content):
+            researcher.append(len(tools))
+            if not tools:
+                return "Researcher: the pages disagree."
+            return tool_call("read_page", {"url": f"http://127.0.0.1:9/page/{len(researcher)}"})
+        if any(isinstance(m, ToolMessage) for m in messages):
+            return "The sources disagree, says the researcher."
+        names = {t["function"]["name"] if "function" in t else t.get("name") for t in tools}
+        assert "researcher" in names and "web_search" in names  # "*" and the researcher
+        return tool_call("researcher", {"task": "Compare what the pages say about X."})
+
+    model = ScriptedChatModel(replies=[rule] * 60)
+    answer = Agent(model, profile="assistant", max_steps=caller_steps).ask("Research X")
+    assert [c["name"] for c in answer.tool_calls] == ["researcher"]
+    assert len(researcher) == researcher_calls
+    assert researcher[-1] == 0  # it landed: its last call answered without tools
+    assert answer.text == "The sources disagree, says the researcher."
+    assert answer.steps == 1 + researcher_calls + 1

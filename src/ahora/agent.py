@@ -79,13 +79,14 @@ def _tools(
     """Tools as LangChain tools: instances pass, callables are wrapped, names are looked up.
 
     None means every available tool: the built-ins, installed plugins, local tool files
-    (``./tools`` or ``tools_dir``) and MCP servers from the config file. An ``Agent``, or
-    a name ``agent:PROFILE``, is another agent called as a tool (``ahora.subagents``);
-    a profile without a model of its own runs on ``model``.
+    (``./tools`` or ``tools_dir``) and MCP servers from the config file; so does ``"*"``
+    in a list, less the tools named beside it. An ``Agent``, or a name
+    ``agent:PROFILE``, is another agent called as a tool (``ahora.subagents``); a profile
+    without a model of its own runs on ``model``.
     """
     from langchain_core.tools import BaseTool, tool
 
-    from ahora.profiles import AGENT_PREFIX
+    from ahora.profiles import AGENT_PREFIX, EVERY_TOOL
 
     if tools is None:
         from ahora.tools.registry import available_tools
@@ -93,6 +94,12 @@ def _tools(
         return list(available_tools(settings=settings).values())
     if isinstance(tools, (str, bytes)) or not isinstance(tools, Sequence):
         raise InvalidTool("tools must be a list of tools, callables or tool names")
+    if EVERY_TOOL in tools:
+        from ahora.tools.registry import available_tools
+
+        listed = {getattr(t, "name", t) for t in tools if t != EVERY_TOOL}
+        every = [t for n, t in available_tools(settings=settings).items() if n not in listed]
+        tools = [x for t in tools for x in (every if t == EVERY_TOOL else [t])]
     out: list[BaseTool] = []
     names: set[str] = set()
     by_name: dict[str, BaseTool] | None = None

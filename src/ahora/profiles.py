@@ -6,7 +6,8 @@ A profile names an agent and says what it is for::
     description = "One line for `ahora agents`."
     instructions = '''Who the agent is and how it works.'''
     tools = ["web_search", "calculator"]  # optional; absent = the default tools, [] = none;
-                                          #   "agent:NAME" hands work to another profile
+                                          #   "agent:NAME" hands work to another profile;
+                                          #   "*" = the default tools ("*", "agent:NAME")
     model = "openai:gpt-4o-mini"          # optional "provider:name"
     max_steps = 8                         # optional budget: model calls per run,
     max_tokens = 50000                    #   tokens, dollars and seconds per run
@@ -55,6 +56,7 @@ from ahora.trust import use_local
 
 __all__ = [
     "DEFAULT_PROFILE",
+    "EVERY_TOOL",
     "Profile",
     "ProfileInfo",
     "builtin_dir",
@@ -240,8 +242,10 @@ def _read(path: Path, origin: Origin, *, expected_name: str | None) -> Profile:
         raise _fail(path, "name", f"{name!r} does not match the file name {expected_name!r}")
     tools = _names(path, data, "tools") if "tools" in data else None
     approval = _names(path, data, "approval") if "approval" in data else []
-    allowed = tools if tools is not None else None
+    allowed = tools if tools is not None and EVERY_TOOL not in tools else None
     for tool in approval:
+        if tool == EVERY_TOOL:
+            raise _fail(path, "approval", "names tools one by one ('*' is not a tool)")
         if allowed is not None and tool not in allowed:
             raise _fail(path, "approval", f"{tool!r} is not one of the profile's tools")
     model = _string(path, data, "model") if "model" in data else None
@@ -323,9 +327,7 @@ def _check_tool_names(profile: Profile, settings: Settings) -> None:
     from ahora.tools import BUILTIN_TOOL_NAMES
 
     _check_delegation(profile)
-    wanted = [
-        t for t in [*(profile.tools or []), *profile.approval] if not t.startswith(AGENT_PREFIX)
-    ]
+    wanted = [t for t in [*(profile.tools or []), *profile.approval] if not _not_a_tool(t)]
     if all(t in BUILTIN_TOOL_NAMES for t in wanted):
         return
     from ahora.tools.registry import describe_tools
@@ -333,7 +335,7 @@ def _check_tool_names(profile: Profile, settings: Settings) -> None:
     known = {t.name for t in describe_tools(settings=settings)}
     for key, names in (("tools", profile.tools or []), ("approval", profile.approval)):
         for tool in names:
-            if tool not in known and not tool.startswith(AGENT_PREFIX):
+            if tool not in known and not _not_a_tool(tool):
                 raise _fail(
                     profile.path or Path(profile.name),
                     key,
@@ -343,6 +345,16 @@ def _check_tool_names(profile: Profile, settings: Settings) -> None:
 
 AGENT_PREFIX = "agent:"
 """A tool name ``agent:NAME`` is another profile, called as a tool (``ahora.subagents``)."""
+
+EVERY_TOOL = "*"
+"""In a tools list, every available tool (what no list gives) less those named beside
+it: ``tools = ["*", "agent:researcher"]`` is the default tools and a researcher."""
+
+
+def _not_a_tool(name: str) -> bool:
+    """``*`` and ``agent:NAME`` stand for tools the registry does not list by that name."""
+    return name == EVERY_TOOL or name.startswith(AGENT_PREFIX)
+
 
 MAX_DEPTH = 3
 """How deep agents may call agents: the caller, and up to two levels under it."""

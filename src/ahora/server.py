@@ -18,10 +18,11 @@ The server is the operator's:
   the profile's) applies to every run, the deadline counted from the run's start; a
   client may only tighten it, with ``max_steps``, ``max_tokens``, ``max_cost`` or
   ``timeout`` in the run's ``context`` or ``configurable`` (the lower value wins).
-* **Tools.** A run gets the built-in and plugin tools (or its profile's); local tool
-  files, MCP tools and ``search_docs`` (the operator's own documents) only when the
-  operator names them in ``AHORA_SERVER_TOOLS``. A client choosing ``tools`` picks
-  among those.
+* **Tools.** A run gets the built-in and plugin tools (or its profile's; ``*`` there
+  is this served set); local tool files, MCP tools and ``search_docs`` (the operator's
+  own documents) only when the operator names them in ``AHORA_SERVER_TOOLS``. Another
+  agent, ``agent:NAME``, is served when every tool it would get is (``agent:researcher``
+  only searches and reads). A client choosing ``tools`` picks among those.
 * **One graph shape.** Every profile's graph has the same nodes (approvals are
   decided per run, ``middleware/approvals.py``), so a thread paused by a run that
   chose its profile in its own config reads and resumes the same from any config.
@@ -47,6 +48,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from ahora.errors import InvalidProfile, InvalidTool
+from ahora.profiles import AGENT_PREFIX, EVERY_TOOL
 
 if TYPE_CHECKING:
     from langchain_core.runnables import RunnableConfig
@@ -115,7 +117,7 @@ def _graph(
     settings = get_settings()
     served = served_tools(settings)
     if tools is not None:
-        refused = [t for t in tools if t not in served]
+        refused = [t for t in tools if t not in served and t != EVERY_TOOL]
         if refused:
             raise InvalidTool(
                 f"this server does not offer {', '.join(map(repr, refused))}; "
@@ -123,7 +125,18 @@ def _graph(
             )
     recipe = resolve_recipe(Choices(model=model, tools=tools, profile=profile), settings)
     if recipe.tools is None:  # neither the client nor the profile chose: the served set
-        recipe = replace(recipe, tools=tuple(served))
+        recipe = replace(recipe, tools=(EVERY_TOOL,))
+    plain = [t for t in served if not t.startswith(AGENT_PREFIX)]
+    chosen = [t for t in recipe.tools or () if t != EVERY_TOOL]
+    if EVERY_TOOL in (recipe.tools or ()):  # "*" here is the served set, not all tools
+        recipe = replace(recipe, tools=(*(t for t in plain if t not in chosen), *chosen))
+    beyond = [t for t in chosen if isinstance(t, str) and t.startswith(AGENT_PREFIX)]
+    beyond = [t for t in beyond if t not in served]
+    if beyond:  # a profile's agent with tools the server does not offer
+        raise InvalidTool(
+            f"this server does not offer {', '.join(map(repr, beyond))}: it uses tools "
+            f"beyond those offered ({', '.join(plain)})"
+        )
     return graph_from_recipe(
         recipe,
         settings,
@@ -134,8 +147,42 @@ def _graph(
 
 
 def served_tools(settings: Settings) -> list[str]:
-    """The tools a client of the server may use: built-ins and installed plugins, and
-    whatever the operator names in ``server_tools`` (local files, MCP, ``search_docs``)."""
+    """The tools a client of the server may use: built-ins and installed plugins,
+    whatever the operator names in ``server_tools`` (local files, MCP, ``search_docs``),
+    and ``agent:NAME`` for each profile whose tools (its agents' too) are all of those."""
+    plain = _plain_served(settings)
+    return [*plain, *(f"{AGENT_PREFIX}{name}" for name in _servable_agents(settings, plain))]
+
+
+def _servable_agents(settings: Settings, served: list[str]) -> list[str]:
+    """Profiles a served graph may call as ``agent:NAME``: each tool they (and the
+    agents they call) would get is served; ``*`` or no list there means every available
+    tool, as a sub-agent gets them."""
+    from ahora.profiles import EVERY_TOOL, delegates, list_profiles, load_profile
+    from ahora.tools.registry import load_tools
+
+    every = list(load_tools(settings=settings).tools)
+    verdicts: dict[str, bool] = {}
+
+    def servable(name: str) -> bool:
+        if name not in verdicts:
+            verdicts[name] = False  # profiles load refusing cycles; this guards the walk
+            try:
+                profile = load_profile(name, settings=settings)
+            except InvalidProfile:
+                return False
+            listed = every if profile.tools is None else list(profile.tools)
+            names = [*(every if EVERY_TOOL in listed else []), *listed]
+            plain = [n for n in names if n != EVERY_TOOL and not n.startswith(AGENT_PREFIX)]
+            verdicts[name] = all(n in served for n in plain) and all(
+                servable(d) for d in delegates(profile)
+            )
+        return verdicts[name]
+
+    return [info.name for info in list_profiles(settings) if not info.error and servable(info.name)]
+
+
+def _plain_served(settings: Settings) -> list[str]:
     from ahora.tools.registry import load_tools
 
     found = load_tools(settings=settings)

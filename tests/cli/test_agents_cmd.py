@@ -19,7 +19,7 @@ def test_agents_wrap_at_word_boundaries_on_a_terminal() -> None:
     for line in lines:
         assert len(line) <= 80
     # Every word of the description arrives whole (none broken across lines).
-    assert {"General", "assistant", "calculator,", "servers."} <= words
+    assert {"General", "assistant", "calculator,", "servers;", "researcher."} <= words
     assert any(line.strip().startswith("built-in: ") for line in lines)
 
 

@@ -128,3 +128,116 @@ def test_terminal_asks_y_or_n_for_each_call(model_server: StartServer, careful: 
     assert child.exitstatus == 0, out
     assert "declined" in _tool_result(srv, 3)["content"]
     assert "Traceback" not in out
+
+
+# --- a gated tool inside a sub-agent: the caller's terminal asks ---------------------------
+
+BOSS = 'name = "boss"\ndescription = "Delegates."\ninstructions = "You are the boss."\n'
+WORKER = (
+    'name = "worker"\ndescription = "Looks up the weather."\n'
+    'instructions = "You are the worker."\ntools = ["weather"]\napproval = ["weather"]\n'
+)
+QUESTION = "Weather in Santiago, Chile?"
+CALL = {"name": "weather", "args": {"location": "Santiago, Chile"}}
+
+
+def boss_and_worker(body: dict[str, Any]) -> Any:
+    """The boss hands the question ("Weather in PLACE?") to the worker as its task; the
+    worker's weather call for PLACE needs approval."""
+    system = str(body["messages"][0]["content"])
+    question = next(str(m["content"]) for m in body["messages"] if m["role"] == "user")
+    place = question.removeprefix("Weather in ").rstrip("?")
+    results = [str(m["content"]) for m in body["messages"] if m["role"] == "tool"]
+    if "You are the worker" in system:
+        if results:
+            ran = "declined" not in results[-1]
+            return f"Worker: 21 °C in {place}." if ran else "Worker: the lookup was declined."
+        return {"tool_calls": [{"name": "weather", "arguments": {"location": place}}]}
+    if "You are the boss" in system and not results:
+        return {"tool_calls": [{"name": "worker", "arguments": {"task": question}}]}
+    return "Boss: " + (results[-1].split("\n")[1] if results else "nothing")
+
+
+@pytest.fixture
+def boss(isolated_env: Path) -> None:
+    folder = isolated_env / "agents"
+    folder.mkdir(parents=True)
+    (folder / "boss.toml").write_text(BOSS + 'tools = ["agent:worker"]\n')
+    (folder / "worker.toml").write_text(WORKER)
+
+
+def _asked_on_a_terminal(profile: str, reply: str) -> tuple[str, str]:
+    """``ahora ask --agent PROFILE`` on a pseudo-terminal: the approval question as the
+    screen shows it (pyte), answered ``reply``; and everything the screen showed."""
+    import io
+
+    import pyte
+
+    env = dict(os.environ)
+    env.pop("NO_COLOR", None)
+    env["PROMPT_TOOLKIT_NO_CPR"] = "1"
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "ahora", "ask", "--agent", profile, QUESTION],
+        env=env,
+        encoding="utf-8",
+        timeout=60,
+        dimensions=(30, 100),
+    )
+    child.logfile_read = seen = io.StringIO()
+    child.expect(r"\[y/n\]\S* \S*\(n\)\S*: ")
+    screen = pyte.Screen(100, 30)
+    pyte.Stream(screen).feed(seen.getvalue())
+    [asked] = [line.rstrip() for line in screen.display if line.startswith("? Allow")]
+    child.sendline(reply)
+    child.expect(pexpect.EOF)
+    child.close()
+    out = _ANSI.sub("", seen.getvalue())
+    assert child.exitstatus == 0, out
+    assert "Traceback" not in out
+    return asked, out
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("reply", ["y", "n"])
+def test_a_sub_agents_gated_tool_is_asked_on_the_callers_terminal(
+    model_server: StartServer, weather_server: Any, boss: None, reply: str
+) -> None:
+    """``boss`` calls ``agent:worker``, whose weather call needs approval: ``ahora ask
+    --agent boss`` asks the same question ``--agent worker`` asks for its own call; yes
+    runs the call once, no runs nothing, and the boss's answer arrives either way."""
+    model_server(rule=boss_and_worker)
+    own, _ = _asked_on_a_terminal("worker", "n")
+    assert own == f"? Allow {format_call(CALL)} [y/n] (n):"
+    before = len(weather_server.requests_to("/v1/forecast"))
+    asked, out = _asked_on_a_terminal("boss", reply)
+    assert asked == own  # the same question as the worker's own
+    ran = len(weather_server.requests_to("/v1/forecast")) - before
+    if reply == "y":
+        assert ran == 1
+        assert "Boss: Worker: 21 °C in Santiago, Chile." in out
+    else:
+        assert ran == 0
+        assert "Boss: Worker: the lookup was declined." in out
+
+
+@pytest.mark.parametrize("yes", [True, False])
+def test_a_sub_agents_gated_tool_with_yes_or_piped(
+    runner: CliRunner, model_server: StartServer, weather_server: Any, boss: None, yes: bool
+) -> None:
+    """Without a terminal the sub-agent's call is declined and stderr says so; ``--yes``
+    approves it: the same as the caller's own gated tools."""
+    model_server(rule=boss_and_worker)
+    flags = ["--yes", "--verbose"] if yes else []
+    result = runner.invoke(app, ["ask", "--json", *flags, "--agent", "boss", QUESTION])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    ran = len(weather_server.requests_to("/v1/forecast"))
+    said = format_call(CALL)
+    if yes:
+        assert (ran, data["answer"]) == (1, "Boss: Worker: 21 °C in Santiago, Chile.")
+        assert f"Approved {said} (--yes)." in result.stderr
+    else:
+        assert (ran, data["answer"]) == (0, "Boss: Worker: the lookup was declined.")
+        assert f"Declined {said}: it needs approval" in result.stderr
+    assert data["pending_approvals"] == []

@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from ahora.__about__ import __version__
 from ahora.cli.main import app
+from ahora.settings import get_settings
 from ahora.testing.openai_server import (
     OpenAIServer,
     last_message_is_tool_result,
@@ -248,10 +249,16 @@ def test_flags_override_the_environment(runner: CliRunner, model_server: StartSe
 
 
 def test_tools_option_limits_the_tools(runner: CliRunner, model_server: StartServer) -> None:
-    srv = model_server(["ok"])
+    from ahora.tools.registry import available_tools
+
+    srv = model_server(["ok", "ok"])
     runner.invoke(app, ["ask", "--tools", "calculator,clock", "hi"])
     names = [t["function"]["name"] for t in srv.requests[0]["tools"]]
     assert sorted(names) == ["calculator", "clock"]
+    # "*" is the default tools; agent:NAME adds another agent beside them.
+    runner.invoke(app, ["ask", "--tools", "*,agent:chef", "hi"])
+    names = [t["function"]["name"] for t in srv.requests[1]["tools"]]
+    assert names == [*available_tools(settings=get_settings()), "chef"]
     bad = runner.invoke(app, ["ask", "--tools", "nope", "hi"])
     assert bad.exit_code == 2 and "unknown tool 'nope'" in bad.stderr
 

@@ -3,6 +3,7 @@ against the loopback model server, including Ctrl-C, Ctrl-D, restarts and kill -
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -11,6 +12,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import pexpect
 import pytest
@@ -24,6 +26,7 @@ pytestmark = pytest.mark.slow
 
 StartServer = Callable[..., OpenAIServer]
 AHORA = [sys.executable, "-m", "ahora"]
+ROOT = Path(__file__).resolve().parents[2]
 PROMPT = "›"
 _ANSI = re.compile(r"\x1b\][^\x1b]*\x1b\\|\x1b\[[0-9;?]*[A-Za-z]")
 
@@ -201,3 +204,53 @@ def test_ask_dash_on_a_terminal_says_what_it_waits_for(model_server: StartServer
     child.expect(pexpect.EOF)
     child.close()
     assert user_messages(srv.requests[0]) == ["What is 2+2?"]
+
+
+def test_the_readmes_researcher_transcript_is_what_the_screen_shows(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """README, "Agents that call agents": the default assistant hands the question to the
+    researcher, which searches (loopback SearXNG) and reads the page (loopback server);
+    the screen at 80 columns is the README's, but for times, tokens, port and thread."""
+    import importlib.util
+
+    from tests.cli.screen import draw, spawn
+    from tests.fixtures.pages import PageServer
+    from tests.fixtures.searxng import SearXNGServer
+
+    spec = importlib.util.spec_from_file_location("terminal_doc", ROOT / "docs" / "terminal.py")
+    assert spec is not None and spec.loader is not None
+    doc = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(doc)
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    command = f'$ ahora ask "{doc.RESEARCH_QUESTION}"\n'
+    shown = readme.split(command, 1)[1].split("```", 1)[0]
+
+    def gist(text: str) -> str:
+        text = re.sub(r"\d+\.\d s", "N s", text)
+        text = re.sub(r"[\d,]+\+[\d,]+ tokens", "N+N tokens", text)
+        text = re.sub(r"127\.0\.0\.1:\d+", "127.0.0.1:PORT", text)
+        return re.sub(r"thread [0-9a-f]{8}", "thread ID", text).strip()
+
+    with SearXNGServer() as search, PageServer(ipv6=False) as pages:
+        page = pages.url("/article")
+        search.corpus["Port Averly tidal energy plant"] = [
+            {"url": page, "title": "Harbour town opens Europe's largest tidal energy plant"}
+        ]
+        with OpenAIServer(rule=doc._research_rule(page)) as model:
+            for key, value in {
+                "AHORA_MODEL": "openai:gpt-4.1-mini",
+                "OPENAI_API_KEY": "test",
+                "OPENAI_BASE_URL": model.base_url,
+                "AHORA_SEARXNG_URL": search.url,
+                "AHORA_ALLOW_PRIVATE_URLS": "1",
+            }.items():
+                monkeypatch.setenv(key, value)
+            child = spawn("ask", doc.RESEARCH_QUESTION, cols=80, rows=60)
+            child.logfile_read = seen = io.StringIO()
+            child.expect(pexpect.EOF)
+            child.close()
+    assert child.exitstatus == 0
+    assert gist("\n".join(draw(seen.getvalue(), cols=80, rows=60))) == gist(shown)
+    assert "/article" in pages.hits  # the researcher read the page
+    assert any(r.path == "/search" for r in search.requests)  # after searching

@@ -79,14 +79,15 @@ def show(
     name: Annotated[str, typer.Argument(help="A profile name, or a path to a .toml file.")],
 ) -> None:
     """Show a profile's settings and the instructions its model receives."""
-    from ahora.profiles import load_profile
+    from ahora.profiles import EVERY_TOOL, load_profile
     from ahora.settings import get_settings
 
     try:
         p = load_profile(name, settings=get_settings())
     except ConfigurationError as exc:  # the profile, or the settings it is checked with
         raise fail(str(exc)) from None
-    tools = "default tools" if p.tools is None else (", ".join(p.tools) or "none")
+    named = ["default tools" if t == EVERY_TOOL else t for t in p.tools or []]
+    tools = "default tools" if p.tools is None else (", ".join(named) or "none")
     rows = [
         ("name", p.name),
         ("description", p.description),

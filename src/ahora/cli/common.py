@@ -74,7 +74,10 @@ ToolsOpt = Annotated[
     str | None,
     typer.Option(
         "--tools",
-        help="Comma-separated tool names (see `ahora tools`); '' for none.",
+        help=(
+            "Comma-separated tool names (see `ahora tools`), agent:NAME for another "
+            "agent, '*' for the default tools; '' for none."
+        ),
     ),
 ]
 AgentOpt = Annotated[

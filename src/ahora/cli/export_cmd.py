@@ -209,11 +209,15 @@ def _resolve(index: Any, ref: str) -> str:
 
 
 def _profile_tools(names: list[str] | None, settings: Settings) -> list[BaseTool]:
-    """The profile's tools as its agent has them: no list means every available tool
-    (built-ins, plugins, local tools, MCP servers, search_docs), as ``Agent`` does."""
+    """The profile's tools as its agent has them: no list, or ``*`` in it, means every
+    available tool (built-ins, plugins, local tools, MCP servers, search_docs), as
+    ``Agent`` does."""
+    from ahora.profiles import EVERY_TOOL
     from ahora.tools.registry import available_tools
 
     by_name = available_tools(settings=settings)
     if names is None:
         return list(by_name.values())
+    if EVERY_TOOL in names:
+        names = [*(n for n in by_name if n not in names), *names]
     return [by_name[n] for n in names if n in by_name]
