@@ -239,8 +239,13 @@ async def _pause_and_resume_a_sub_agent(url: str, weather: OpenMeteoServer) -> N
         ("assistant", "reject", "Tokyo, Japan"),
         ("run", "approve", "London, United Kingdom"),  # a new place: nothing cached
         ("run", "reject", "New York, United States"),
+        # Paused by a run whose config chose the profile, resumed without that config:
+        # the default graph lacks the worker, and finds it (middleware/tool_finder.py).
+        ("bare resume", "approve", "Limerick, Ireland"),
+        ("bare resume", "reject", "Santiago de Cuba, Cuba"),
     ]:
         graph, config = (assistant, None) if route == "assistant" else ("ahora", boss)
+        resume_config = None if route == "bare resume" else config
         question = {"messages": [{"role": "user", "content": f"Weather in {place}?"}]}
         tid = (await client.threads.create())["thread_id"]
         before = len(weather.requests_to("/v1/forecast"))
@@ -252,7 +257,10 @@ async def _pause_and_resume_a_sub_agent(url: str, weather: OpenMeteoServer) -> N
         assert [(r["name"], r["args"]) for r in requests] == [("weather", {"location": place})]
         assert len(weather.requests_to("/v1/forecast")) == before  # nothing ran yet
         values = await client.runs.wait(
-            tid, graph, command={"resume": {"decisions": [{"type": decision}]}}, config=config
+            tid,
+            graph,
+            command={"resume": {"decisions": [{"type": decision}]}},
+            config=resume_config,
         )
         assert isinstance(values, dict), values
         ran = len(weather.requests_to("/v1/forecast")) - before

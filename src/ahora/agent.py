@@ -57,6 +57,7 @@ if TYPE_CHECKING:
     from langgraph.graph.state import CompiledStateGraph
     from langgraph.types import Checkpointer
 
+    from ahora.middleware.tool_finder import ToolFinder
     from ahora.middleware.typed_output import Strategy
     from ahora.threads import ThreadIndex
 
@@ -289,6 +290,7 @@ def graph_from_recipe(
     approvals_step: bool | None = None,
     output: Any = None,
     output_strategy: Strategy = "auto",
+    find_tool: ToolFinder | None = None,
 ) -> CompiledStateGraph[Any, Any, Any, Any]:
     """The graph a recipe describes: resolves the models and tools, checks approvals.
 
@@ -303,6 +305,7 @@ def graph_from_recipe(
         approvals_step=approvals_step,
         output=output,
         output_strategy=output_strategy,
+        find_tool=find_tool,
     )
 
 
@@ -340,6 +343,7 @@ class _Parts:
         approvals_step: bool | None = None,
         output: Any = None,
         output_strategy: Strategy = "auto",
+        find_tool: ToolFinder | None = None,
     ) -> CompiledStateGraph[Any, Any, Any, Any]:
         return build_graph(
             self.model,
@@ -354,6 +358,7 @@ class _Parts:
             approvals_step=approvals_step,
             output=output,
             output_strategy=output_strategy,
+            find_tool=find_tool,
         )
 
 
@@ -371,11 +376,14 @@ def build_graph(
     approvals_step: bool | None = None,
     output: Any = None,
     output_strategy: Strategy = "auto",
+    find_tool: ToolFinder | None = None,
 ) -> CompiledStateGraph[Any, Any, Any, Any]:
     """The graph from already-resolved parts (``graph_from_recipe`` validates first).
 
     ``context`` is the default run context: what a run gets when it brings none. The
     values the middleware are built with are only defaults for a request without one.
+    ``find_tool`` gives the tool for a call this graph does not hold (the server's:
+    ``middleware/tool_finder.py``).
     """
     from langchain.agents import create_agent as lc_create_agent
 
@@ -409,6 +417,10 @@ def build_graph(
         mw.ToolTimeoutMiddleware(settings.tool_timeout),
         mw.ToolErrorsMiddleware(),
     ]
+    if find_tool is not None:  # outermost: every wrapper sees the tool it finds
+        from ahora.middleware.tool_finder import ToolFinderMiddleware
+
+        stack.insert(0, ToolFinderMiddleware(find_tool))
     response_format = None
     if output is not None:
         # A typed answer: LangChain's strategy, validated and retried within the budget

@@ -52,8 +52,10 @@ from ahora.profiles import AGENT_PREFIX, EVERY_TOOL
 
 if TYPE_CHECKING:
     from langchain_core.runnables import RunnableConfig
+    from langchain_core.tools import BaseTool
     from langgraph.graph.state import CompiledStateGraph
 
+    from ahora.middleware.tool_finder import ToolFinder
     from ahora.settings import Settings
 
 __all__ = ["make_graph", "served_tools"]
@@ -143,7 +145,26 @@ def _graph(
         checkpointer=None,
         approvals_step=True,
         output=json.loads(output) if output is not None else recipe.output,
+        find_tool=_finder(settings, served, recipe.model),
     )
+
+
+def _finder(settings: Settings, served: list[str], model: Any) -> ToolFinder:
+    """Every served tool by name, for a call this graph does not hold: one left paused
+    by a run whose config chose another profile, resumed here without that config
+    (``middleware/tool_finder.py``). Plain tools first, then ``agent:NAME``."""
+    from ahora.agent import _tools
+    from ahora.models import resolve_model
+
+    @functools.cache
+    def find(name: str) -> BaseTool | None:
+        for listed in (name, f"{AGENT_PREFIX}{name}"):
+            if listed in served:
+                made = _tools([listed], settings, resolve_model(model, settings=settings))
+                return made[0]
+        return None
+
+    return find
 
 
 def served_tools(settings: Settings) -> list[str]:
