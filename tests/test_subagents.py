@@ -121,8 +121,8 @@ async def test_async_callers_await_their_sub_agents() -> None:
 
 PROFILE = """
 name = "{name}"
-description = "{name} does its part."
-instructions = "Do your part."
+description = "{name} does its part of the work."
+instructions = "Do your part as {name}."
 tools = {tools}
 """
 

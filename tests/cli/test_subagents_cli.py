@@ -14,23 +14,9 @@ from typer.testing import CliRunner
 from ahora.cli.main import app
 from ahora.testing.openai_server import OpenAIServer, Reply
 from tests.cli.screen import screen_of
+from tests.test_subagents import write_profiles
 
 StartServer = Callable[..., OpenAIServer]
-
-PROFILE = """
-name = "{name}"
-description = "{name} does its part of the work."
-instructions = "Do your part as {name}."
-tools = {tools}
-"""
-
-
-def write_profiles(home: Path, **tools: list[str]) -> None:
-    folder = home / "agents"
-    folder.mkdir(parents=True, exist_ok=True)
-    for name, listed in tools.items():
-        quoted = "[" + ", ".join(f'"{t}"' for t in listed) + "]"
-        (folder / f"{name}.toml").write_text(PROFILE.format(name=name, tools=quoted))
 
 
 def offered(body: dict[str, Any]) -> set[str]:
