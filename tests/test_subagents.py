@@ -498,3 +498,28 @@ def test_the_default_assistant_hands_research_to_the_researcher_within_its_budge
     assert researcher[-1] == 0  # it landed: its last call answered without tools
     assert answer.text == "The sources disagree, says the researcher."
     assert answer.steps == 1 + researcher_calls + 1
+
+
+def test_call_ids_reused_every_turn_give_each_delegation_a_fresh_sub_run() -> None:
+    """Providers that number calls per reply send ``call_0`` every turn: the second
+    turn's task must not land in the first task's sub-run (nor continue it)."""
+
+    def sub(messages: list[Any], tools: list[Any]) -> Any:
+        return f"asked {sum(isinstance(m, HumanMessage) for m in messages)} time(s)"
+
+    def boss(messages: list[Any], tools: list[Any]) -> Any:
+        if isinstance(messages[-1], ToolMessage):
+            return f"Boss: {messages[-1].content}"
+        task = str(messages[-1].content)
+        return AIMessage(
+            "", tool_calls=[{"name": "helper", "args": {"task": task}, "id": "call_0"}]
+        )
+
+    sub_model = ScriptedChatModel(replies=[sub] * 6)
+    helper = Agent(sub_model, []).as_tool("helper", "Helps.")
+    agent = Agent(ScriptedChatModel(replies=[boss] * 6), [helper])
+    first = agent.ask("first task", thread="t")
+    second = agent.ask("second task", thread="t")
+    assert "asked 1 time(s)" in first.text and "asked 1 time(s)" in second.text
+    assert [question_of(r) for r in sub_model.requests] == ["first task", "second task"]
+    assert first.subagents[0]["thread"] != second.subagents[0]["thread"]

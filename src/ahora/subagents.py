@@ -78,12 +78,27 @@ def share(agent: Agent, runtime: Any) -> tuple[Budget, float | None] | str:
 
 
 def _sub_thread(runtime: Any) -> str | None:
-    """The sub-agent's thread for this call: the caller's thread and the call's id, so
-    a paused sub-run is found again when the caller's run resumes."""
+    """The sub-agent's thread for this call: under the caller's thread, named by the
+    reply that made the call and the call's id, so a paused or cut-short sub-run is
+    found again when the caller's run resumes, and a call id the provider reuses in
+    another reply (``call_0`` every turn) starts a sub-run of its own."""
     config = getattr(runtime, "config", None) or {}
     caller = (config.get("configurable") or {}).get("thread_id")
     call_id = getattr(runtime, "tool_call_id", None)
-    return f"{caller}{SUBRUN_THREAD}{call_id}" if caller and call_id else None
+    if not caller or not call_id:
+        return None
+    state = getattr(runtime, "state", None)
+    messages = state.get("messages", []) if isinstance(state, dict) else []
+    reply = next(
+        (
+            m
+            for m in reversed(messages)
+            if any(c.get("id") == call_id for c in getattr(m, "tool_calls", None) or ())
+        ),
+        None,
+    )
+    made_by = f"{reply.id}:" if reply is not None and reply.id else ""
+    return f"{caller}{SUBRUN_THREAD}{made_by}{call_id}"
 
 
 def _kept_with_caller(agent: Agent, runtime: Any) -> Agent:
