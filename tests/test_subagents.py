@@ -18,7 +18,7 @@ from ahora import Agent
 from ahora.errors import InvalidProfile, InvalidTool
 from ahora.messages import source
 from ahora.settings import get_settings
-from ahora.testing import ScriptedChatModel, tool_call
+from ahora.testing import ScriptedChatModel, tool_call, tool_calls
 
 PAGE = "https://news.example/today"
 ZONES = ["UTC", "Asia/Tokyo", "Europe/Madrid", "America/Lima", "Africa/Cairo", "Asia/Dubai"]
@@ -523,3 +523,31 @@ def test_call_ids_reused_every_turn_give_each_delegation_a_fresh_sub_run() -> No
     assert "asked 1 time(s)" in first.text and "asked 1 time(s)" in second.text
     assert [question_of(r) for r in sub_model.requests] == ["first task", "second task"]
     assert first.subagents[0]["thread"] != second.subagents[0]["thread"]
+
+
+def test_agents_called_side_by_side_split_what_the_caller_has_left() -> None:
+    """Two delegations in one reply run at once and cannot see each other's spend: each
+    gets half of what is left, so together they stay within the caller's budget."""
+
+    def greedy(messages: list[Any], tools: list[Any]) -> Any:
+        done = sum(isinstance(m, ToolMessage) for m in messages)
+        if not tools:
+            return f"Stopped after {done} clocks."
+        return tool_call("clock", {"timezone": ZONES[done % len(ZONES)]})
+
+    def boss(messages: list[Any], tools: list[Any]) -> Any:
+        if any(isinstance(m, ToolMessage) for m in messages) or not tools:
+            return "Done."
+        return tool_calls(
+            ("clocks", {"task": "Tell the time in many places."}),
+            ("clocks", {"task": "Tell the time in many more places."}),
+        )
+
+    clocks = Agent(ScriptedChatModel(replies=[greedy] * 40), ["clock"], max_steps=10).as_tool(
+        "clocks", "Tells the time in places."
+    )
+    answer = Agent(ScriptedChatModel(replies=[boss] * 5), [clocks], max_steps=9).ask("Time?")
+    spent = [s["steps"] for s in answer.subagents]
+    assert spent == [3, 3]  # (9 - 1 used - 1 kept for the answer) // 2 each
+    assert answer.steps == 1 + 3 + 3 + 1 <= 9
+    assert answer.text == "Done." and not answer.stopped_early

@@ -44,6 +44,7 @@ from ahora.events import (
     PartialOutputs,
     answer_from_messages,
 )
+from ahora.messages import SUBAGENT
 from ahora.recipe import Choices, Recipe, resolve_recipe
 from ahora.settings import Settings, get_settings
 from ahora.tracing import AgentRun, agent_run
@@ -330,7 +331,10 @@ class _Parts:
                 )
         gated += [t.name for t in self.tools if (t.metadata or {}).get("requires_approval")]
         self.context = RunContext(
-            settings=settings, budget=recipe.budget, approvals=frozenset(gated)
+            settings=settings,
+            budget=recipe.budget,
+            approvals=frozenset(gated),
+            delegates=frozenset(t.name for t in self.tools if SUBAGENT in (t.metadata or {})),
         )
 
     def graph(

@@ -41,19 +41,23 @@ class RunContext:
     """Everything one run needs that is not in its messages.
 
     ``deadline`` is a ``time.time()`` after which the run lands (None: no limit);
-    ``approvals`` names the tools that need a human's approval in this run.
+    ``approvals`` names the tools that need a human's approval in this run;
+    ``delegates`` the tools that are other agents (``ahora.subagents``), which share
+    the run's budget.
     """
 
     settings: Settings
     budget: Budget = field(default_factory=Budget)
     deadline: float | None = None
     approvals: frozenset[str] = frozenset()
+    delegates: frozenset[str] = frozenset()
 
     def __repr__(self) -> str:
         # Settings masks its own secrets; the rest holds none.
         return (
             f"RunContext(settings={self.settings!r}, budget={self.budget!r}, "
-            f"deadline={self.deadline!r}, approvals={sorted(self.approvals)!r})"
+            f"deadline={self.deadline!r}, approvals={sorted(self.approvals)!r}, "
+            f"delegates={sorted(self.delegates)!r})"
         )
 
     def started(self, at: float | None = None) -> RunContext:

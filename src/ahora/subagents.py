@@ -51,9 +51,11 @@ _TASK = (
 )
 
 
-def share(agent: Agent, runtime: Any) -> tuple[Budget, float | None] | str:
+def share(agent: Agent, runtime: Any, name: str = "") -> tuple[Budget, float | None] | str:
     """The sub-agent's budget and deadline from the caller's run (or why there is none
-    left). Called outside any run, the sub-agent has its own."""
+    left). What the caller has left is split evenly among the agents its reply called
+    at once (they run side by side, so none can see what the others spend). Called
+    outside any run, the sub-agent has its own."""
     caller = context_of(runtime)
     own = agent.context.budget
     if caller is None:
@@ -62,19 +64,38 @@ def share(agent: Agent, runtime: Any) -> tuple[Budget, float | None] | str:
     messages = state.get("messages", []) if isinstance(state, dict) else []
     limits = caller.budget
     used = run_stats(messages, prices=caller.settings.prices, costs=limits.cost is not None)
-    steps = limits.steps - used.steps - 1  # one call kept for the caller's own answer
+    reply = _reply_of(runtime)
+    delegates = caller.delegates | {name}
+    calls = getattr(reply, "tool_calls", None) or ()
+    ways = max(1, sum(c.get("name") in delegates for c in calls))
+    steps = (limits.steps - used.steps - 1) // ways  # one call kept for the caller's answer
     if steps < 1:
         return "no steps are left in this run's budget for another agent: answer now"
     wish: dict[str, Any] = {"steps": steps}
     if limits.tokens is not None:
         if used.tokens >= limits.tokens:
             return "no tokens are left in this run's budget for another agent: answer now"
-        wish["tokens"] = limits.tokens - used.tokens
+        wish["tokens"] = (limits.tokens - used.tokens) // ways
     if limits.cost is not None and used.cost is not None:
         if used.cost >= limits.cost:
             return "no money is left in this run's budget for another agent: answer now"
-        wish["cost"] = limits.cost - used.cost
+        wish["cost"] = (limits.cost - used.cost) / ways
     return own.tightened(wish), caller.deadline
+
+
+def _reply_of(runtime: Any) -> Any:
+    """The caller's reply that made this tool call (its last message holding the id)."""
+    call_id = getattr(runtime, "tool_call_id", None)
+    state = getattr(runtime, "state", None)
+    messages = state.get("messages", []) if isinstance(state, dict) else []
+    return next(
+        (
+            m
+            for m in reversed(messages)
+            if any(c.get("id") == call_id for c in getattr(m, "tool_calls", None) or ())
+        ),
+        None,
+    )
 
 
 def _sub_thread(runtime: Any) -> str | None:
@@ -87,16 +108,7 @@ def _sub_thread(runtime: Any) -> str | None:
     call_id = getattr(runtime, "tool_call_id", None)
     if not caller or not call_id:
         return None
-    state = getattr(runtime, "state", None)
-    messages = state.get("messages", []) if isinstance(state, dict) else []
-    reply = next(
-        (
-            m
-            for m in reversed(messages)
-            if any(c.get("id") == call_id for c in getattr(m, "tool_calls", None) or ())
-        ),
-        None,
-    )
+    reply = _reply_of(runtime)
     made_by = f"{reply.id}:" if reply is not None and reply.id else ""
     return f"{caller}{SUBRUN_THREAD}{made_by}{call_id}"
 
@@ -216,7 +228,7 @@ def agent_tool(
 
     def call(task: str, runtime: Runtime = None) -> tuple[str, dict[str, Any]]:
         agent = _kept_with_caller(made_for, runtime)
-        shared = share(agent, runtime)
+        shared = share(agent, runtime, name)
         if isinstance(shared, str):
             return f"Error: {shared}.", {}
         budget, deadline = shared
