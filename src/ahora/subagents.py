@@ -6,17 +6,27 @@ A profile lists another among its tools as ``agent:NAME`` (``tools = ["web_searc
 one tool, with the sub-agent's description and one ``task`` argument.
 
 * **One budget.** The sub-agent runs with the caller's budget left (steps less one,
-  kept for the caller's answer; tokens; dollars; the caller's deadline), never a
-  looser one than its own. What it spent rides back in its answer's artifact
+  kept for the caller's answer; tokens; dollars; the caller's deadline; split evenly
+  among the agents one reply calls side by side), never a looser one than its own. What it spent rides back in its answer's artifact
   (``SUBRUN``) and counts in the caller's budget from then on (``run_stats``). When
   the caller's budget runs out inside a sub-agent, the sub-agent lands with what it
   gathered, and so does the caller.
 * **Sources flow up.** The sources the sub-agent gathered come back in the artifact,
   so the caller's answer lists them (deduplicated, numbered once) with ``fetched_at``.
+* **Nested steps.** The sub-agent's events reach the caller's stream as they happen,
+  through LangGraph's ``custom`` stream mode, each wrapped in a ``SubagentEvent``
+  (plain JSON data, so the server sends them too); what it did (its task, steps and
+  tool calls, nested) rides back in the artifact for ``--json``, ``threads show`` and
+  notebooks.
+* **Saved with the caller.** The sub-run is kept in the caller's checkpointer (an
+  agent given a store of its own keeps that), under the caller's thread, the reply
+  that made the call and the call's id (``SUBRUN_THREAD``): a run whose process died
+  inside it goes on from its last step when the caller's run resumes, deleting the
+  caller's thread deletes it, and export can write it as its own example.
 * **Approvals bubble up.** A gated tool inside the sub-agent pauses the caller's run
   with the same question the caller's own tools would ask (``Agent.resume``, the
   terminal's prompt and the server answer it alike); the decision resumes the
-  sub-agent's run, which is kept under the caller's thread and the call's id.
+  sub-agent's run where it paused.
 * **Safe by construction.** Profiles that call each other in a cycle, or nest deeper
   than ``MAX_DEPTH``, are refused when they load (``ahora.profiles``), before any model
   call; a sub-agent gets only its own profile's tools; its answer is tool output,
