@@ -14,10 +14,10 @@ from typing import Any
 
 from langchain.agents.middleware import AgentMiddleware
 from langchain.agents.middleware.types import ToolCallRequest
-from langchain_core.messages import AIMessage, ToolMessage
+from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 from langgraph.types import Command
 
-from ahora.messages import REPEATED_CALL, this_run
+from ahora.messages import REPEATED_CALL
 
 
 def same_call(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
@@ -33,18 +33,29 @@ def earlier_call(request: ToolCallRequest) -> bool:
     ``call_1``... afresh every turn, so a repeat can carry the id of the first call.
     """
     call = request.tool_call
+    call_id = call.get("id")
     messages = (request.state or {}).get("messages", []) if isinstance(request.state, dict) else []
-    turns = [m for m in this_run(messages) if isinstance(m, AIMessage)]
-    current = next(
-        (i for i in range(len(turns) - 1, -1, -1) if _index(turns[i], call.get("id")) is not None),
-        len(turns),
-    )
-    for i, turn in enumerate(turns[: current + 1]):
-        stop = _index(turn, call.get("id")) if i == current else None
-        for other in turn.tool_calls[:stop]:
-            if same_call(other, call):
-                return True
-    return False
+    # One pass back from the end to the user's message, no copies: the current turn
+    # (the latest reply holding this call's id) is nearly always the last reply.
+    after: list[AIMessage] = []  # replies after the current turn: earlier only if none is
+    found = False
+    for i in range(len(messages) - 1, -1, -1):
+        message = messages[i]
+        if isinstance(message, HumanMessage):
+            break
+        if not isinstance(message, AIMessage) or not message.tool_calls:
+            continue
+        if found:
+            calls = message.tool_calls
+        else:
+            stop = _index(message, call_id)
+            if stop is None:
+                after.append(message)
+                continue
+            found, calls = True, message.tool_calls[:stop]
+        if any(same_call(other, call) for other in calls):
+            return True
+    return not found and any(same_call(o, call) for turn in after for o in turn.tool_calls)
 
 
 def _index(message: AIMessage, call_id: str | None) -> int | None:
