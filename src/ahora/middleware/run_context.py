@@ -58,6 +58,8 @@ def client_limits(context: object) -> tuple[tuple[str, Any], ...]:
         sources.append(get_config().get("configurable") or {})
     wishes: dict[str, Any] = {}
     for source in sources:
+        if _CLIENT_LIMITS.isdisjoint(source):  # the usual case, decided in C
+            continue
         for key in _CLIENT_LIMITS:
             value = source.get(key)
             if value is None:
