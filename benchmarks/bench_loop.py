@@ -95,7 +95,7 @@ def ms_per_step(times: list[tuple[float, float]], calls: int) -> tuple[float, fl
 
 def per_step(steps: int, reps: int, profile: bool) -> None:
     calls = steps + 1
-    question = {"messages": [HumanMessage("go")]}
+    question: Any = {"messages": [HumanMessage("go")]}
 
     models = [rule_model(steps) for _ in range(3)]
     bare = lc_create_agent(models[0], [noop])
