@@ -18,8 +18,9 @@ starts a new one for the next), so their schemas never need merging.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from langchain.agents.middleware import AgentMiddleware, ModelRequest, ModelResponse
 from langchain.agents.middleware.types import ExtendedModelResponse, ToolCallRequest
@@ -29,6 +30,17 @@ from langgraph.types import Command
 __all__ = ["CombinedMiddleware", "combine"]
 
 _DEFAULT_STATE = AgentMiddleware.__dict__["state_schema"]
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _signed(hook: _F) -> _F:
+    """``hook`` with its signature computed once. LangSmith's ``traceable``, which
+    LangChain wraps every hook in, calls ``inspect.signature(hook)`` on every call (to
+    see whether it takes ``run_tree``); found on the function, that is a lookup instead
+    of a walk over its parameters: about 10 us less a hook a call, two hooks a step."""
+    hook.__signature__ = inspect.signature(hook)  # type: ignore[attr-defined]
+    return hook
+
 
 _OTHER_HOOKS = (
     "before_agent",
@@ -85,6 +97,7 @@ class CombinedMiddleware(AgentMiddleware[Any, Any, Any]):
     def name(self) -> str:
         return "ahora(" + ",".join(m.name for m in self.parts) + ")"
 
+    @_signed
     def wrap_model_call(
         self,
         request: ModelRequest[Any],
@@ -107,6 +120,7 @@ class CombinedMiddleware(AgentMiddleware[Any, Any, Any]):
     # 50 concurrent ``aask`` runs took 1.8x one run's time with ``async def`` here).
     # LangChain awaits whatever the hook returns, so behaviour is the same.
 
+    @_signed
     def awrap_model_call(  # type: ignore[override]
         self,
         request: ModelRequest[Any],
@@ -122,6 +136,7 @@ class CombinedMiddleware(AgentMiddleware[Any, Any, Any]):
             call = _awriting_link(m, call, sent) if writes else _amodel_link(m, call)
         return _awith_command(call(request), sent)
 
+    @_signed
     def wrap_tool_call(
         self,
         request: ToolCallRequest,
@@ -132,6 +147,7 @@ class CombinedMiddleware(AgentMiddleware[Any, Any, Any]):
             call = _tool_link(m, call)
         return call(request)
 
+    @_signed
     def awrap_tool_call(  # type: ignore[override]
         self,
         request: ToolCallRequest,
