@@ -28,6 +28,7 @@ LAYERS: list[tuple[str, list[str]]] = [
             "ahora.masking",
             "ahora.settings",
             "ahora.budget",
+            "ahora.folds",
             "ahora.messages",
             "ahora.context",
             "ahora.daemon_call",

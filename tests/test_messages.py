@@ -120,6 +120,7 @@ def test_run_stats_over_a_growing_thread_is_a_fresh_count_every_step(
             messages = messages[:-1]
         else:
             messages = [*messages, _message(kind, i)]
-        fresh = [m.model_copy() for m in messages]  # not one of them known: a full count
+        # A full count: copies (none of them known) of this run alone.
+        fresh = [m.model_copy() for m in this_run(messages)]
         got = run_stats(messages, default_model="gpt-4.1-mini", costs=costs)
         assert got == run_stats(fresh, default_model="gpt-4.1-mini", costs=costs), steps[: i + 1]

@@ -22,15 +22,14 @@ from __future__ import annotations
 
 import functools
 import html
-import operator
 import re
-import threading
 import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypedDict
 
+from ahora.folds import ThreadFolds
 from ahora.pricing import call_cost
 
 if TYPE_CHECKING:
@@ -180,6 +179,10 @@ class _RunFold:
         costs: bool,
     ) -> None:
         self.default_model, self.prices, self.want_costs = default_model, prices, costs
+        self.start()
+
+    def start(self) -> None:
+        """A new run: the user's message resets every count."""
         self.steps = self.tokens = self.stale = 0
         self.cost: float | None = 0.0  # stays a number only while every call's cost is known
         self.repeated = self.step_new = self.step_has_results = False
@@ -197,8 +200,8 @@ class _RunFold:
         other.step_has_results, other.seen = self.step_has_results, set(self.seen)
         return other
 
-    def add(self, messages: Sequence[BaseMessage]) -> None:
-        from langchain_core.messages import AIMessage, ToolMessage
+    def add(self, messages: Sequence[object]) -> bool:
+        from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 
         costs, prices = self.want_costs, self.prices
         for m in messages:
@@ -241,6 +244,9 @@ class _RunFold:
                 body = unfence(str(m.content)).strip()
                 self.step_new = self.step_new or body not in self.seen
                 self.seen.add(body)
+            elif isinstance(m, HumanMessage):
+                self.start()
+        return True
 
     def stats(self) -> RunStats:
         stale = self.stale
@@ -251,25 +257,11 @@ class _RunFold:
         )
 
 
-class _Folded:
-    """A run's messages so far and the fold over them, to resume on the next step."""
-
-    __slots__ = ("first", "fold", "run", "start")
-
-    def __init__(self, first: object, start: int, run: list[object], fold: _RunFold) -> None:
-        self.first, self.start, self.run, self.fold = first, start, run, fold
-        # run is messages[start - 1:], the user's message first (when there is one)
-
-
-# Folds of recent runs, keyed by their thread's first message. Each step of a run adds
-# a message or two, so run_stats (asked before every model call) resumes the fold
-# instead of walking the whole run again: O(new messages) a step instead of O(run).
-# That the earlier messages are the ones folded is checked by identity (at C speed):
-# messages in a graph's state are replaced, never changed in place. Bounded, and each
-# entry replaced whole (never changed), so threads may share it.
-_FOLDS: dict[tuple[int, str | None, int, bool], _Folded] = {}
-_FOLDS_KEPT = 32
-_FOLDS_LOCK = threading.Lock()
+# Each step of a run adds a message or two, so run_stats (asked before every model
+# call) resumes its fold from the step before (``ahora.folds``) instead of walking the
+# run again. The prices are part of the tag: a kept fold holds its prices, so their id
+# cannot be reused by another table while it is kept.
+_FOLDS: ThreadFolds[_RunFold] = ThreadFolds(lambda: _RunFold(None, None, True))
 
 
 def run_stats(
@@ -288,35 +280,12 @@ def run_stats(
     word. A new error counts as new information (the model learns what not to do);
     the same error, or the same result, again does not.
     """
-    if not messages:
-        return _RunFold(default_model, prices, costs).stats()
-    first = messages[0]
-    key = (id(first), default_model, id(prices), costs)
-    known = _FOLDS.get(key)
-    fold = None
-    if known is not None and known.first is first and known.fold.prices is prices:
-        start = known.start
-        since = max(start - 1, 0)  # the user's message too: the run is still its
-        done = since + len(known.run)
-        new = messages[done:]
-        if (
-            len(messages) >= done
-            and all(map(operator.is_, messages[since:done], known.run))
-            and len(this_run(new)) == len(new)  # no user message since: the same run
-        ):
-            fold = known.fold.copy()
-            fold.add(new)
-    if fold is None:
-        run = this_run(messages)
-        start = len(messages) - len(run)
-        fold = _RunFold(default_model, prices, costs)
-        fold.add(run)
-    folded = _Folded(first, start, list(messages[max(start - 1, 0) :]), fold)
-    with _FOLDS_LOCK:
-        _FOLDS.pop(key, None)
-        if len(_FOLDS) >= _FOLDS_KEPT:
-            del _FOLDS[next(iter(_FOLDS))]  # the least recently folded
-        _FOLDS[key] = folded
+    fold = _FOLDS.fold(
+        messages,
+        (default_model, id(prices), costs),
+        lambda: _RunFold(default_model, prices, costs),
+    )
+    assert fold is not None  # a run's fold always goes on
     return fold.stats()
 
 

@@ -13,14 +13,13 @@ answered in another turn must not hide a dead call (``messages.answered_calls``)
 
 from __future__ import annotations
 
-import operator
-import threading
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from langchain.agents.middleware import AgentMiddleware, ModelRequest, ModelResponse
 from langchain_core.messages import AIMessage, AnyMessage, ToolMessage
 
+from ahora.folds import ThreadFolds
 from ahora.messages import NOT_FINISHED, answered_calls
 
 
@@ -35,55 +34,42 @@ def answer_dangling(messages: Sequence[AnyMessage]) -> list[AnyMessage]:
 def _well_formed(messages: Sequence[AnyMessage]) -> bool:
     """Every tool call answered right after its reply, and nothing else answered: one
     pass without copying, as it runs before every model call, resumed from the thread's
-    last well-formed pass (``_Checked``) so a step reads only its new messages."""
-    first = messages[0] if messages else None
-    known = _CHECKED.get(id(first))
-    start, waiting = 0, None
-    if (
-        known is not None
-        and known.first is first
-        and len(messages) >= len(known.seen)
-        and all(map(operator.is_, messages, known.seen))
-    ):
-        start = len(known.seen)
-        waiting = None if known.waiting is None else set(known.waiting)
-    for i in range(start, len(messages)):
-        m = messages[i]
-        if isinstance(m, ToolMessage):
-            if waiting is None or m.tool_call_id not in waiting:
+    last check (``ahora.folds``) so a step reads only its new messages."""
+    checked = _CHECKED.fold(messages)
+    return checked is not None and not checked.waiting
+
+
+class _Answers:
+    """The ids the current reply still waits for (None before any reply), while every
+    result so far answered a call of the reply right before it."""
+
+    __slots__ = ("waiting",)
+
+    def __init__(self) -> None:
+        self.waiting: set[str] | None = None
+
+    def add(self, messages: Sequence[object]) -> bool:
+        waiting = self.waiting
+        for m in messages:
+            if isinstance(m, ToolMessage):
+                if waiting is None or m.tool_call_id not in waiting:
+                    return False
+                waiting.discard(m.tool_call_id)
+            elif waiting:
                 return False
-            waiting.discard(m.tool_call_id)
-        elif waiting:
-            return False
-        else:
-            calls = m.tool_calls if isinstance(m, AIMessage) else None
-            waiting = {c["id"] or "" for c in calls} if calls else set()
-    if first is not None and start < len(messages):
-        checked = _Checked(first, list(messages), waiting)
-        with _CHECKED_LOCK:
-            _CHECKED.pop(id(first), None)
-            if len(_CHECKED) >= _CHECKED_KEPT:
-                del _CHECKED[next(iter(_CHECKED))]  # the least recently checked
-            _CHECKED[id(first)] = checked
-    return not waiting
+            else:
+                calls = m.tool_calls if isinstance(m, AIMessage) else None
+                waiting = {c["id"] or "" for c in calls} if calls else set()
+        self.waiting = waiting
+        return True
+
+    def copy(self) -> _Answers:
+        other = _Answers()
+        other.waiting = None if self.waiting is None else set(self.waiting)
+        return other
 
 
-class _Checked:
-    """A thread's messages found well-formed so far, and the calls still awaited."""
-
-    __slots__ = ("first", "seen", "waiting")
-
-    def __init__(self, first: object, seen: list[object], waiting: set[str] | None) -> None:
-        self.first, self.seen = first, seen
-        self.waiting = None if waiting is None else frozenset(waiting)
-
-
-# By the identity of a thread's first message; that the earlier messages are the ones
-# checked is itself checked by identity, at C speed (messages in a graph's state are
-# replaced, never changed in place). Bounded, entries replaced whole: threads share it.
-_CHECKED: dict[int, _Checked] = {}
-_CHECKED_KEPT = 32
-_CHECKED_LOCK = threading.Lock()
+_CHECKED: ThreadFolds[_Answers] = ThreadFolds(_Answers)
 
 
 def _fixed(messages: Sequence[AnyMessage]) -> list[AnyMessage] | None:
