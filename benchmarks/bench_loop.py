@@ -8,7 +8,9 @@
    ``--reps`` runs, interleaved. Goal: ahora / bare <= 1.2. Both wall time
    (``perf_counter``) and this process's CPU time (``process_time``) are printed: on a
    shared machine other processes stretch wall time but not CPU time, so the CPU ratio
-   is the one to trust under load (the load average is printed with it).
+   is the one to trust under load (the load average is printed with it). Even so, on
+   a shared two-core machine the ratio moves by 0.1 or more between runs (other
+   processes slow the caches too): repeat it, and compare medians of several runs.
 2. One turn whose single model reply calls three tools that each sleep 1 s.
    Goal: <= 1.3 s (they run concurrently).
 
