@@ -29,6 +29,7 @@ LAYERS: list[tuple[str, list[str]]] = [
         "foundation: the run and the conversation",
         [
             "ahora.budget",
+            "ahora.folds",
             "ahora.context",
             "ahora.messages",
             "ahora.offered",

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
 
 from ahora.events import answer_from_messages
 from ahora.messages import (
@@ -12,6 +14,7 @@ from ahora.messages import (
     STOPPED_EARLY,
     content_text,
     fence,
+    run_stats,
     shown_args,
     this_run,
     unfence,
@@ -78,3 +81,46 @@ def test_no_spelling_of_the_fence_tag_survives_inside_the_fence(hostile: str) ->
     lowered = "".join(inner.lower().split())
     assert "</tool_output>" not in lowered and "<tool_outputtool" not in lowered
     assert fenced.endswith("</tool_output>") and fenced.count("</tool_output>") == 1
+
+
+# --- run_stats resumes its count from the last step -----------------------------------
+
+_STEP = st.sampled_from(["ask", "reply", "call", "result", "same result", "swap", "drop"])
+
+
+def _message(kind: str, i: int) -> BaseMessage:
+    if kind == "ask":
+        return HumanMessage(f"question {i}")
+    if kind == "reply":
+        usage = {"input_tokens": i, "output_tokens": 1, "total_tokens": i + 1}
+        return AIMessage(f"answer {i}", usage_metadata=usage)
+    if kind == "call":
+        return AIMessage("", tool_calls=[{"name": "t", "args": {"i": i}, "id": f"c{i}"}])
+    text = "same" if kind == "same result" else f"result {i}"
+    return ToolMessage(fence(text, "t"), tool_call_id=f"c{i}", name="t")
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(_STEP, max_size=40), st.booleans())
+def test_run_stats_over_a_growing_thread_is_a_fresh_count_every_step(
+    steps: list[str], costs: bool
+) -> None:
+    """Asked step by step (as the budget asks before each model call, resuming the
+    count), run_stats agrees with a count over fresh copies of the same messages, also
+    when a message is replaced by another object, dropped, or a new question starts."""
+    messages: list[BaseMessage] = [HumanMessage("first")]
+    for i, kind in enumerate(steps):
+        if kind == "swap" and messages:
+            at = i % len(messages)  # replaced by another of its kind, saying otherwise
+            old = messages[at]
+            other = {ToolMessage: "same result", AIMessage: "reply"}.get(type(old))
+            swapped = _message(other, i) if other else old.model_copy()
+            messages = [*messages[:at], swapped, *messages[at + 1 :]]
+        elif kind == "drop":
+            messages = messages[:-1]
+        else:
+            messages = [*messages, _message(kind, i)]
+        # A full count: copies (none of them known) of this run alone.
+        fresh = [m.model_copy() for m in this_run(messages)]
+        got = run_stats(messages, default_model="gpt-4.1-mini", costs=costs)
+        assert got == run_stats(fresh, default_model="gpt-4.1-mini", costs=costs), steps[: i + 1]

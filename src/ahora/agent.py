@@ -442,8 +442,9 @@ def build_graph(
     from ahora.middleware.combined import combine
     from ahora.middleware.tracing import traced
 
-    stack = combine(traced(stack))  # timing in the messages, and OpenTelemetry spans
-    stack.append(mw.OfferedToolsMiddleware())  # innermost: the tools as sent (export)
+    # Timing in the messages and OpenTelemetry spans (traced); innermost, the tools as
+    # sent (OfferedTools, for export: its state travels with the combined hook).
+    stack = combine([*traced(stack), mw.OfferedToolsMiddleware()])
     # Gating nothing unless the run's context names tools (middleware/approvals.py). A
     # node after every model call, so only where approvals may happen: a recipe that
     # gates a tool, and every graph of the server (one shape for every profile).

@@ -9,7 +9,9 @@ Starting a thread per call cost about 0.15 ms a call and was the largest part of
 loop's per-step overhead, so the daemon threads are kept: a finished worker waits for
 the next call (at most ``IDLE_WORKERS`` wait; more exit), and a call finds a waiting
 worker or starts a new one. An abandoned call keeps its worker busy until it returns,
-so it never delays another call.
+so it never delays another call. A call is signalled done by releasing a bare lock
+(C all the way), not a ``threading.Event`` (a condition and a lock in Python): about a
+quarter less per call.
 """
 
 from __future__ import annotations
@@ -35,19 +37,22 @@ class _Job(Generic[_T]):
         self.call = call
         self.name = name
         self.context = contextvars.copy_context()
-        self.done = threading.Event()
+        self.done = threading.Lock()  # held until the call is done
+        self.done.acquire()
         self.result: list[_T] = []
         self.error: list[BaseException] = []
 
     def run(self) -> None:
         # The worker takes the call's name, so a thread dump says what is stuck.
-        threading.current_thread().name = self.name
+        thread = threading.current_thread()
+        if thread.name != self.name:
+            thread.name = self.name
         try:
             self.result.append(self.context.run(self.call))
         except BaseException as exc:  # handed to the waiting thread
             self.error.append(exc)
         finally:
-            self.done.set()
+            self.done.release()
 
 
 _jobs: queue.SimpleQueue[_Job[Any]] = queue.SimpleQueue()
@@ -83,7 +88,7 @@ def call_within(seconds: float, call: Callable[[], _T], *, name: str = "ahora-ca
         _jobs.put(job)
     else:
         threading.Thread(target=_work, args=(job,), name=name, daemon=True).start()
-    job.done.wait(max(0.0, seconds))
+    job.done.acquire(timeout=min(max(0.0, seconds), threading.TIMEOUT_MAX))
     if job.error:
         raise job.error[0]
     if not job.result:

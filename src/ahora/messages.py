@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypedDict
 
+from ahora.folds import ThreadFolds
 from ahora.pricing import call_cost
 
 if TYPE_CHECKING:
@@ -158,6 +159,115 @@ class RunStats:
     stale_steps: int  # trailing tool steps whose every result repeated an earlier one
 
 
+class _RunFold:
+    """``run_stats``'s pass over a run, message by message, so it can be resumed."""
+
+    __slots__ = (
+        "cost",
+        "default_model",
+        "prices",
+        "repeated",
+        "seen",
+        "stale",
+        "step_has_results",
+        "step_new",
+        "steps",
+        "tokens",
+        "want_costs",
+    )
+
+    def __init__(
+        self,
+        default_model: str | None,
+        prices: Mapping[str, tuple[float, float]] | None,
+        costs: bool,
+    ) -> None:
+        self.default_model, self.prices, self.want_costs = default_model, prices, costs
+        self.start()
+
+    def start(self) -> None:
+        """A new run: the user's message resets every count."""
+        self.steps = self.tokens = self.stale = 0
+        self.cost: float | None = 0.0  # stays a number only while every call's cost is known
+        self.repeated = self.step_new = self.step_has_results = False
+        self.seen: set[str] = set()
+
+    def copy(self) -> _RunFold:
+        other = _RunFold(self.default_model, self.prices, self.want_costs)
+        other.steps, other.tokens, other.stale, other.cost = (
+            self.steps,
+            self.tokens,
+            self.stale,
+            self.cost,
+        )
+        other.repeated, other.step_new = self.repeated, self.step_new
+        other.step_has_results, other.seen = self.step_has_results, set(self.seen)
+        return other
+
+    def add(self, messages: Sequence[object]) -> bool:
+        from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
+
+        costs, prices = self.want_costs, self.prices
+        for m in messages:
+            if isinstance(m, AIMessage):
+                extra = m.response_metadata.get(EXTRA_CALLS)
+                self.steps += 1 + (
+                    extra if isinstance(extra, int) and not isinstance(extra, bool) else 0
+                )
+                usage = m.usage_metadata
+                if usage:
+                    self.tokens += usage.get("total_tokens") or (
+                        usage.get("input_tokens", 0) + usage.get("output_tokens", 0)
+                    )
+                    if self.cost is not None and costs:
+                        model = m.response_metadata.get("model_name") or self.default_model
+                        spent = call_cost(
+                            model,
+                            usage.get("input_tokens", 0),
+                            usage.get("output_tokens", 0),
+                            prices,
+                        )
+                        self.cost = None if spent is None else self.cost + spent
+                else:
+                    self.cost = None  # a call with no reported usage has an unknown cost
+                if self.step_has_results:
+                    self.stale = 0 if self.step_new else self.stale + 1
+                self.step_new = self.step_has_results = False
+            elif isinstance(m, ToolMessage):
+                self.step_has_results = True
+                artifact = m.artifact if isinstance(m.artifact, dict) else None
+                if artifact is not None and artifact.get(REPEATED_CALL):
+                    self.repeated = True
+                spent = artifact.get(SUBRUN) if artifact is not None else None
+                if isinstance(spent, dict):  # a sub-agent's run counts against this one
+                    self.steps += int(spent.get("steps") or 0)
+                    self.tokens += int(spent.get("tokens") or 0)
+                    if self.cost is not None and costs:
+                        cost = spent.get("cost")
+                        self.cost = None if cost is None else self.cost + float(cost)
+                body = unfence(str(m.content)).strip()
+                self.step_new = self.step_new or body not in self.seen
+                self.seen.add(body)
+            elif isinstance(m, HumanMessage):
+                self.start()
+        return True
+
+    def stats(self) -> RunStats:
+        stale = self.stale
+        if self.step_has_results:
+            stale = 0 if self.step_new else stale + 1
+        return RunStats(
+            self.steps, self.tokens, self.cost if self.want_costs else None, self.repeated, stale
+        )
+
+
+# Each step of a run adds a message or two, so run_stats (asked before every model
+# call) resumes its fold from the step before (``ahora.folds``) instead of walking the
+# run again. The prices are part of the tag: a kept fold holds its prices, so their id
+# cannot be reused by another table while it is kept.
+_FOLDS: ThreadFolds[_RunFold] = ThreadFolds(lambda: _RunFold(None, None, True))
+
+
 def run_stats(
     messages: Sequence[BaseMessage],
     *,
@@ -174,48 +284,13 @@ def run_stats(
     word. A new error counts as new information (the model learns what not to do);
     the same error, or the same result, again does not.
     """
-    from langchain_core.messages import AIMessage, ToolMessage
-
-    steps = tokens = stale = 0
-    cost: float | None = 0.0  # stays a number only while every call's cost is known
-    repeated = step_new = step_has_results = False
-    seen: set[str] = set()
-    for m in this_run(messages):
-        if isinstance(m, AIMessage):
-            extra = m.response_metadata.get(EXTRA_CALLS)
-            steps += 1 + (extra if isinstance(extra, int) and not isinstance(extra, bool) else 0)
-            usage = m.usage_metadata
-            if usage:
-                tokens += usage.get("total_tokens") or (
-                    usage.get("input_tokens", 0) + usage.get("output_tokens", 0)
-                )
-                if cost is not None and costs:
-                    model = m.response_metadata.get("model_name") or default_model
-                    spent = call_cost(
-                        model, usage.get("input_tokens", 0), usage.get("output_tokens", 0), prices
-                    )
-                    cost = None if spent is None else cost + spent
-            else:
-                cost = None  # a call with no reported usage has an unknown cost
-            if step_has_results:
-                stale = 0 if step_new else stale + 1
-            step_new = step_has_results = False
-        elif isinstance(m, ToolMessage):
-            step_has_results = True
-            if isinstance(m.artifact, dict) and m.artifact.get(REPEATED_CALL):
-                repeated = True
-            spent = m.artifact.get(SUBRUN) if isinstance(m.artifact, dict) else None
-            if isinstance(spent, dict):  # a sub-agent's run counts against this one
-                steps += int(spent.get("steps") or 0)
-                tokens += int(spent.get("tokens") or 0)
-                if cost is not None and costs:
-                    cost = None if spent.get("cost") is None else cost + float(spent["cost"])
-            body = unfence(str(m.content)).strip()
-            step_new = step_new or body not in seen
-            seen.add(body)
-    if step_has_results:
-        stale = 0 if step_new else stale + 1
-    return RunStats(steps, tokens, cost if costs else None, repeated, stale)
+    fold = _FOLDS.fold(
+        messages,
+        (default_model, id(prices), costs),
+        lambda: _RunFold(default_model, prices, costs),
+    )
+    assert fold is not None  # a run's fold always goes on
+    return fold.stats()
 
 
 def shown_args(args: dict[str, Any]) -> dict[str, Any]:

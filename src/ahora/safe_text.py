@@ -52,7 +52,7 @@ def no_surrogates(text: str) -> str:
     escape) may carry one; UTF-8 cannot encode it, so writing it to SQLite, a file or a
     terminal would end in ``UnicodeEncodeError``. A pair split in two is joined first.
     """
-    if _SURROGATE.search(text) is None:
+    if text.isascii() or _SURROGATE.search(text) is None:  # isascii: a flag, no scan
         return text
     joined = text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
     return _SURROGATE.sub("\ufffd", joined)

@@ -7,10 +7,11 @@ one tool, with the sub-agent's description and one ``task`` argument.
 
 * **One budget.** The sub-agent runs with the caller's budget left (steps less one,
   kept for the caller's answer; tokens; dollars; the caller's deadline; split evenly
-  among the agents one reply calls side by side), never a looser one than its own. What it spent rides back in its answer's artifact
-  (``SUBRUN``) and counts in the caller's budget from then on (``run_stats``). When
-  the caller's budget runs out inside a sub-agent, the sub-agent lands with what it
-  gathered, and so does the caller.
+  among the agents one reply calls side by side), never a looser one than its own.
+  What it spent rides back in its answer's artifact (``SUBRUN``) and counts in the
+  caller's budget from then on (``run_stats``). When the caller's budget runs out
+  inside a sub-agent, the sub-agent lands with what it gathered, and so does the
+  caller.
 * **Sources flow up.** The sources the sub-agent gathered come back in the artifact,
   so the caller's answer lists them (deduplicated, numbered once) with ``fetched_at``.
 * **Nested steps.** The sub-agent's events reach the caller's stream as they happen,

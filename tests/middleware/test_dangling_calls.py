@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 
 from ahora import Agent
-from ahora.middleware.dangling_calls import NOT_FINISHED, answer_dangling
+from ahora.middleware.dangling_calls import NOT_FINISHED, _well_formed, answer_dangling
 from ahora.testing import ScriptedChatModel
 
 
@@ -118,3 +120,40 @@ def test_a_second_result_for_one_call_is_left_out() -> None:
         "result x",
         "AIMessage",
     ]
+
+
+# --- the check before each call resumes from the last step ---------------------------
+
+_STEP = st.one_of(
+    st.just("ask"),
+    st.lists(st.sampled_from(["c0", "c1", "c2"]), max_size=2).map(lambda ids: ("call", ids)),
+    st.sampled_from(["c0", "c1", "c2"]).map(lambda i: ("result", i)),
+    st.just("swap"),
+    st.just("drop"),
+)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(_STEP, max_size=30))
+def test_well_formed_step_by_step_agrees_with_a_fresh_check(steps: list[Any]) -> None:
+    """Checked after each change (resuming from the previous check), a thread is judged
+    as a fresh copy of it is: through answered and unanswered calls, stray results,
+    replaced and dropped messages."""
+    messages: list[Any] = [HumanMessage("first")]
+    for i, step in enumerate(steps):
+        if step == "ask":
+            messages = [*messages, HumanMessage(f"q{i}")]
+        elif step == "swap":
+            at = i % len(messages)  # another message of another kind in its place
+            other = ToolMessage("x", tool_call_id="c0") if at else messages[at].model_copy()
+            messages = [*messages[:at], other, *messages[at + 1 :]]
+        elif step == "drop":
+            messages = messages[:-1] or [HumanMessage("first")]
+        elif step[0] == "call":
+            calls = [{"name": "t", "args": {}, "id": c} for c in step[1]]
+            messages = [*messages, AIMessage("", tool_calls=calls)]
+        else:
+            messages = [*messages, ToolMessage("r", tool_call_id=step[1])]
+        fresh = [m.model_copy() for m in messages]
+        assert _well_formed(messages) == _well_formed(fresh), steps[: i + 1]
+        assert answer_dangling(messages) == answer_dangling(fresh)

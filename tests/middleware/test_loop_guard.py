@@ -4,13 +4,17 @@ tool calling and the agent answers from what it has (``stopped_early``)."""
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
 from langchain_openai import ChatOpenAI
 
 from ahora import Agent
+from ahora.middleware.loop_guard import _key, earlier_call, same_call
 from ahora.testing import ScriptedChatModel, tool_call, tool_calls
 from ahora.testing.openai_server import OpenAIServer
 from tests.fixtures.faults import FAULTS, assert_survived
@@ -218,3 +222,80 @@ def test_calls_with_the_same_arguments_to_different_tools_both_run() -> None:
 def test_fault_is_survived(tmp_path: Path) -> None:
     """A model that repeats itself lands with an answer."""
     assert_survived(FAULTS["repeats_itself"], tmp_path)
+
+
+# --- which call is a repeat: by position in the run, whatever the ids ----------------
+
+_TURN = st.lists(
+    st.tuples(st.sampled_from(["a", "b"]), st.integers(0, 2), st.sampled_from(["c0", "c1", "x"])),
+    max_size=3,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(st.one_of(_TURN, st.just("ask")), max_size=8),
+    st.sampled_from(["a", "b"]),
+    st.integers(0, 2),
+    st.sampled_from(["c0", "c1", "x", "new"]),
+)
+def test_a_call_repeats_when_the_same_call_came_earlier_in_this_run(
+    turns: list[Any], name: str, arg: int, call_id: str
+) -> None:
+    """Reference: this run's calls in order; the call asked about stands at its id's
+    place in the latest reply that holds it (at the end when none does); it repeats
+    when the same name and arguments come before that place. Ids are reused per reply,
+    as some servers do. Asked after every new message, as the loop runs (the guard
+    resumes from what it saw the step before)."""
+    call = {"name": name, "args": {"v": arg}, "id": call_id, "type": "tool_call"}
+    messages: list[BaseMessage] = [HumanMessage("q")]
+    for turn in turns:
+        if turn == "ask":
+            messages = [*messages, HumanMessage("again")]
+        else:
+            calls = [{"name": n, "args": {"v": v}, "id": i} for n, v, i in turn]
+            messages = [*messages, AIMessage("", tool_calls=calls)]
+        request = SimpleNamespace(tool_call=call, state={"messages": messages})
+        assert earlier_call(request) is _repeats(messages, call), messages
+
+
+def _repeats(messages: list[BaseMessage], call: dict[str, Any]) -> bool:
+    last_ask = max(i for i, m in enumerate(messages) if isinstance(m, HumanMessage))
+    run = messages[last_ask + 1 :]
+    flat = [(t, c) for t, m in enumerate(run) for c in getattr(m, "tool_calls", [])]
+    holders = [t for t, c in flat if c["id"] == call["id"]]
+    if holders:
+        last = max(holders)
+        at = next(k for k, (t, c) in enumerate(flat) if t == last and c["id"] == call["id"])
+    else:
+        at = len(flat)
+    return any(c["name"] == call["name"] and c["args"] == call["args"] for _, c in flat[:at])
+
+
+_JSON = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-2, 2)
+    | st.sampled_from([0.0, 1.0, 2.5])
+    | st.text(max_size=2),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=2), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.dictionaries(st.sampled_from("ab"), _JSON, max_size=2),
+    st.dictionaries(st.sampled_from("ab"), _JSON, max_size=2),
+)
+def test_a_call_s_key_is_equal_exactly_when_the_calls_are_the_same(
+    a: dict[str, Any], b: dict[str, Any]
+) -> None:
+    """The guard's kept keys agree with ``same_call`` (1 == 1.0 == True, key order)."""
+    x, y = {"name": "t", "args": a}, {"name": "t", "args": b}
+    assert (_key(x) == _key(y)) is same_call(x, y)
+    if same_call(x, y):
+        assert hash(_key(x)) == hash(_key(y))
+    assert _key(x) == _key({"name": "t", "args": dict(reversed(list(a.items())))})

@@ -19,6 +19,7 @@ from typing import Any
 from langchain.agents.middleware import AgentMiddleware, ModelRequest, ModelResponse
 from langchain_core.messages import AIMessage, AnyMessage, ToolMessage
 
+from ahora.folds import ThreadFolds
 from ahora.messages import NOT_FINISHED, answered_calls
 
 
@@ -32,19 +33,43 @@ def answer_dangling(messages: Sequence[AnyMessage]) -> list[AnyMessage]:
 
 def _well_formed(messages: Sequence[AnyMessage]) -> bool:
     """Every tool call answered right after its reply, and nothing else answered: one
-    pass without copying, as it runs before every model call."""
-    waiting: set[str] | None = None  # the ids the current reply still waits for
-    for m in messages:
-        if isinstance(m, ToolMessage):
-            if waiting is None or m.tool_call_id not in waiting:
+    pass without copying, as it runs before every model call, resumed from the thread's
+    last check (``ahora.folds``) so a step reads only its new messages."""
+    checked = _CHECKED.fold(messages)
+    return checked is not None and not checked.waiting
+
+
+class _Answers:
+    """The ids the current reply still waits for (None before any reply), while every
+    result so far answered a call of the reply right before it."""
+
+    __slots__ = ("waiting",)
+
+    def __init__(self) -> None:
+        self.waiting: set[str] | None = None
+
+    def add(self, messages: Sequence[object]) -> bool:
+        waiting = self.waiting
+        for m in messages:
+            if isinstance(m, ToolMessage):
+                if waiting is None or m.tool_call_id not in waiting:
+                    return False
+                waiting.discard(m.tool_call_id)
+            elif waiting:
                 return False
-            waiting.discard(m.tool_call_id)
-        elif waiting:
-            return False
-        else:
-            calls = m.tool_calls if isinstance(m, AIMessage) else None
-            waiting = {c["id"] or "" for c in calls} if calls else set()
-    return not waiting
+            else:
+                calls = m.tool_calls if isinstance(m, AIMessage) else None
+                waiting = {c["id"] or "" for c in calls} if calls else set()
+        self.waiting = waiting
+        return True
+
+    def copy(self) -> _Answers:
+        other = _Answers()
+        other.waiting = None if self.waiting is None else set(self.waiting)
+        return other
+
+
+_CHECKED: ThreadFolds[_Answers] = ThreadFolds(_Answers)
 
 
 def _fixed(messages: Sequence[AnyMessage]) -> list[AnyMessage] | None:

@@ -15,7 +15,7 @@ from langchain.agents.middleware import AgentMiddleware, ModelRequest, ModelResp
 from langchain_core.messages import SystemMessage
 
 from ahora.context import context_of
-from ahora.prompt import build_system_prompt, user_timezone, zone_label
+from ahora.prompt import build_system_prompt, user_timezone
 
 Clock = Callable[[tzinfo], datetime]
 
@@ -39,7 +39,7 @@ class DatePromptMiddleware(AgentMiddleware[Any, Any, Any]):
         self.instructions = instructions
         self.tz = tz
         self.clock = clock
-        self._cached: tuple[str, SystemMessage] | None = None
+        self._cached: tuple[tuple[object, ...], SystemMessage] | None = None
         # ``tz`` is the zone ``zone_name`` names: known now, so a run whose context
         # names it never looks the system zone up on an event loop (a blocking read).
         self._zones: dict[str | None, tzinfo] = {zone_name: tz}
@@ -47,7 +47,8 @@ class DatePromptMiddleware(AgentMiddleware[Any, Any, Any]):
     def _system_message(self, tz: tzinfo) -> SystemMessage:
         """The prompt shows the time to the minute, so it is rebuilt once a minute."""
         now = self.clock(tz)
-        minute = now.strftime("%Y-%m-%d %H:%M %z ") + zone_label(tz)
+        # The minute, its offset and zone: what the prompt shows (no strftime per call).
+        minute = (now.year, now.month, now.day, now.hour, now.minute, now.utcoffset(), tz)
         cached = self._cached
         if cached is None or cached[0] != minute:
             cached = (minute, SystemMessage(content=build_system_prompt(self.instructions, now)))

@@ -35,8 +35,31 @@ def scrub(value: Any) -> Any:
     return value
 
 
+def _dirty(value: Any) -> bool:
+    """Whether ``scrub`` would change ``value``: a walk that copies nothing, and skips
+    an ASCII string at once (``isascii`` is a flag lookup, a surrogate is not ASCII)."""
+    if isinstance(value, str):
+        return not value.isascii() and no_surrogates(value) is not value
+    if isinstance(value, list | tuple):
+        return any(map(_dirty, value))
+    if isinstance(value, dict):
+        return any(map(_dirty, value)) or any(map(_dirty, value.values()))
+    return False
+
+
+def _needs_scrub(message: BaseMessage) -> bool:
+    if _dirty(message.content):
+        return True
+    if isinstance(message, AIMessage):
+        return _dirty(message.tool_calls) or _dirty(message.invalid_tool_calls)
+    return isinstance(message, ToolMessage) and _dirty(message.artifact)
+
+
 def scrub_message(message: BaseMessage) -> BaseMessage:
-    """A copy of ``message`` with its text, tool calls and artifact scrubbed."""
+    """A copy of ``message`` with its text, tool calls and artifact scrubbed (the
+    message itself when nothing in it needs it: the common case, checked first)."""
+    if not _needs_scrub(message):
+        return message
     update: dict[str, Any] = {"content": scrub(message.content)}
     if isinstance(message, AIMessage):
         update["tool_calls"] = scrub(list(message.tool_calls))

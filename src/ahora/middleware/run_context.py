@@ -28,13 +28,12 @@ from typing import Any
 
 from langchain.agents.middleware import AgentMiddleware, ModelRequest, ModelResponse
 from langchain.agents.middleware.types import ToolCallRequest
-from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
 from langgraph.prebuilt import ToolRuntime
 from langgraph.types import Command
 
 from ahora.context import RunContext
 from ahora.errors import InvalidSettings
-from ahora.messages import this_run
 
 __all__ = ["GATED", "RUN_STARTED", "RunContextMiddleware", "client_limits", "run_started"]
 
@@ -59,6 +58,8 @@ def client_limits(context: object) -> tuple[tuple[str, Any], ...]:
         sources.append(get_config().get("configurable") or {})
     wishes: dict[str, Any] = {}
     for source in sources:
+        if _CLIENT_LIMITS.isdisjoint(source):  # the usual case, decided in C
+            continue
         for key in _CLIENT_LIMITS:
             value = source.get(key)
             if value is None:
@@ -73,7 +74,10 @@ def client_limits(context: object) -> tuple[tuple[str, Any], ...]:
 def run_started(messages: Sequence[BaseMessage]) -> float | None:
     """When the current run started, from the latest stamped reply since the user's
     last message (None on the run's first call)."""
-    for message in reversed(this_run(messages)):
+    for i in range(len(messages) - 1, -1, -1):  # from the end: the stamp is near it
+        message = messages[i]
+        if isinstance(message, HumanMessage):
+            return None  # this run's start, and no stamped reply since
         if isinstance(message, AIMessage):
             stamp = (message.response_metadata or {}).get(RUN_STARTED)
             if isinstance(stamp, int | float) and not isinstance(stamp, bool):
