@@ -9,11 +9,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 from typer.testing import CliRunner
 
 from ahora.cli.main import app
 from ahora.testing.openai_server import OpenAIServer, Reply
 from tests.cli.screen import screen_of
+from tests.cli.test_threads_store import PG_URL, needs_postgres
 from tests.test_subagents import write_profiles
 
 StartServer = Callable[..., OpenAIServer]
@@ -150,3 +152,33 @@ def test_export_writes_the_callers_conversation_and_on_request_each_sub_agents(
     assert scout["messages"][0]["content"].endswith("Do your part as scout.")
     assert leaf["messages"][0]["content"].endswith("Do your part as leaf.")
     assert "Exported 3 conversation(s)" in every.stderr
+
+
+@pytest.mark.postgres
+@needs_postgres
+def test_sub_runs_live_and_die_with_their_thread_in_postgres(
+    model_server: StartServer, isolated_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import psycopg
+
+    write_profiles(isolated_env, lead=["agent:scout"], scout=["agent:leaf"], leaf=["calculator"])
+    model_server(rule=chain)
+    monkeypatch.setenv("AHORA_POSTGRES_URL", PG_URL)
+    runner = CliRunner()
+    done = runner.invoke(app, ["ask", "--json", "--agent", "lead", "What is 6 times 7?"])
+    assert done.exit_code == 0, done.output
+    thread = json.loads(done.stdout)["thread_id"]
+
+    def stored() -> list[str]:
+        with psycopg.connect(PG_URL) as conn:
+            found = conn.execute(
+                "SELECT DISTINCT thread_id FROM checkpoints WHERE starts_with(thread_id, %s)",
+                (thread,),
+            )
+            return sorted(str(row[0]) for row in found)
+
+    kept = stored()
+    assert len(kept) == 3 and kept[0] == thread  # the caller, scout's run, leaf's under it
+    assert all(t.startswith(thread + "/subagent:") for t in kept[1:])
+    assert runner.invoke(app, ["threads", "rm", thread[:8]]).exit_code == 0
+    assert stored() == []
