@@ -242,8 +242,9 @@ def list_thread_ids(checkpointer: BaseCheckpointSaver[Any]) -> list[str]:
 def sub_runs(
     checkpointer: BaseCheckpointSaver[Any], thread_ids: Iterable[str]
 ) -> list[tuple[str, str]]:
-    """``(thread id, agent name)`` of every sub-agent run the threads made, and of the
-    runs those made in turn (``ahora.subagents``), each once, callers first."""
+    """``(thread id, profile)`` of every sub-agent run the threads made, and of the runs
+    those made in turn (``ahora.subagents``), each once, callers first; the profile is
+    "" for an agent made in Python, which has none."""
     from ahora.messages import SUBRUN
 
     found: dict[str, str] = {}
@@ -260,7 +261,7 @@ def sub_runs(
                 continue
             sub = spent.get("thread")
             if isinstance(sub, str) and sub not in found:
-                found[sub] = str(spent.get("agent") or "")
+                found[sub] = str(spent.get("profile") or "")
                 todo.append(sub)
     return list(found.items())
 

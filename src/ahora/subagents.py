@@ -193,7 +193,9 @@ class _Relay:
         raise RuntimeError("the sub-agent's run ended without an answer")  # pragma: no cover
 
 
-def _result(name: str, task: str, answer: Answer) -> tuple[str, dict[str, Any]]:
+def _result(
+    name: str, profile: str | None, task: str, answer: Answer
+) -> tuple[str, dict[str, Any]]:
     from ahora.answer import jsonable
 
     if answer.output is not None:
@@ -204,6 +206,7 @@ def _result(name: str, task: str, answer: Answer) -> tuple[str, dict[str, Any]]:
         text = f"(The {name} agent stopped early: {answer.stop_reason}.)\n{text}"
     spent = {
         "agent": name,
+        "profile": profile,  # None for an agent made in Python (export: no prompt)
         "steps": answer.steps,
         "tokens": answer.usage["input_tokens"] + answer.usage["output_tokens"],
         "input_tokens": answer.usage["input_tokens"],
@@ -259,7 +262,7 @@ def agent_tool(
             decided = _decided(agent, key)
             events = agent.stream_resume(key, approve=decided, budget=budget, deadline=deadline)
             answer = relay.answer_of(events)
-        return _result(name, task, answer)
+        return _result(name, profile.name if profile is not None else None, task, answer)
 
     # No coroutine: an async caller (``ainvoke``, the LangGraph server) runs ``call`` in
     # a worker thread, where the sub-agent's store and its model may block as they like

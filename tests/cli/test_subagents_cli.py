@@ -182,3 +182,34 @@ def test_sub_runs_live_and_die_with_their_thread_in_postgres(
     assert all(t.startswith(thread + "/subagent:") for t in kept[1:])
     assert runner.invoke(app, ["threads", "rm", thread[:8]]).exit_code == 0
     assert stored() == []
+
+
+def test_an_agent_made_in_python_is_exported_without_a_profiles_prompt(
+    isolated_env: Path,
+) -> None:
+    """Named like the built-in ``chef`` profile, but made in Python: its example must not
+    claim the chef's instructions, which it never had."""
+    from langchain_core.messages import ToolMessage
+
+    from ahora import Agent
+    from ahora.testing import ScriptedChatModel, tool_call
+
+    def rule(messages: list[Any], tools: list[Any]) -> Any:
+        names = {t["function"]["name"] if "function" in t else t.get("name") for t in tools}
+        if isinstance(messages[-1], ToolMessage):
+            return "done"
+        if "chef" in names:
+            return tool_call("chef", {"task": "6*7?"})
+        return tool_call("calculator", {"expression": "6*7"})
+
+    model = ScriptedChatModel(replies=[rule] * 8)
+    chef = Agent(model, ["calculator"], instructions="Only sums.").as_tool("chef", "Sums.")
+    boss = Agent(model, [chef], threads=True)
+    boss.ask("6*7?")
+    boss.close()
+    every = CliRunner().invoke(app, ["threads", "export", "--subagents"])
+    assert every.exit_code == 0, every.output
+    examples = [json.loads(line) for line in every.stdout.splitlines() if line.startswith("{")]
+    assert len(examples) == 2
+    assert examples[0]["messages"][0]["role"] == "system"  # the caller's (the default profile)
+    assert examples[1]["messages"][0]["role"] == "user"  # no made-up prompt

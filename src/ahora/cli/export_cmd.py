@@ -157,10 +157,12 @@ def _export_sub_runs(
     zone = user_timezone(settings.timezone)
     written = 0
     for agent in dict.fromkeys(name for _, name in runs):
-        try:
-            instructions: str | None = load_profile(agent, settings=settings).system_instructions()
-        except InvalidProfile:
-            instructions = None
+        instructions: str | None = None
+        if agent:  # "" is an agent made in Python: its instructions are not known here
+            try:
+                instructions = load_profile(agent, settings=settings).system_instructions()
+            except InvalidProfile:  # the profile is gone or broken since
+                instructions = None
 
         def prompt(when: datetime, text: str | None = instructions) -> str:
             return build_system_prompt(text or "", when.astimezone(zone))
