@@ -179,3 +179,41 @@ def test_a_reconfigured_server_ends_the_old_session(tmp_path: Path) -> None:
     assert add(load_server_tools("demo", config(new), pool=pool), 2, 2) == "4"
     assert wait_dead(starts(old)[0]) and len(starts(new)) == 1
     pool.close()
+
+
+def test_agent_close_ends_the_mcp_servers_of_the_agents_it_calls(
+    tmp_path: Path, isolated_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A sub-agent's MCP server was left running until exit: ``close`` reaches it now."""
+    from langchain_core.messages import ToolMessage
+
+    from ahora import Agent
+    from ahora.testing import ScriptedChatModel, tool_call
+
+    counter = tmp_path / "starts"
+    monkeypatch.chdir(tmp_path)
+    isolated_env.mkdir(parents=True, exist_ok=True)
+    table = config(counter)
+    (isolated_env / "config.toml").write_text(
+        "[mcp_servers.demo]\n"
+        f"command = {json.dumps(table['command'])}\n"
+        f"args = {json.dumps(table['args'])}\n"
+        f"env = {{ MCP_STARTS_FILE = {json.dumps(str(counter))} }}\n"
+    )
+
+    def rule(messages: list[Any], tools: list[Any]) -> Any:
+        names = {t["function"]["name"] if "function" in t else t.get("name") for t in tools}
+        if isinstance(messages[-1], ToolMessage):
+            return "Done."
+        if "adder" in names:
+            return tool_call("adder", {"task": "1+2"})
+        return tool_call("add", {"a": 1, "b": 2})
+
+    model = ScriptedChatModel(replies=[rule] * 6)
+    adder = Agent(model, tools=["add"]).as_tool("adder", "Adds with the MCP server.")
+    boss = Agent(model, tools=[adder])
+    assert boss.ask("add").text == "Done."
+    [pid] = starts(counter)
+    assert alive(pid)
+    boss.close()
+    assert wait_dead(pid)

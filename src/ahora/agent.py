@@ -44,7 +44,7 @@ from ahora.events import (
     PartialOutputs,
     answer_from_messages,
 )
-from ahora.messages import SUBAGENT
+from ahora.messages import SUBAGENT, SUBAGENT_RUNS
 from ahora.recipe import Choices, Recipe, resolve_recipe
 from ahora.settings import Settings, get_settings
 from ahora.tracing import AgentRun, agent_run
@@ -744,15 +744,25 @@ class Agent:
 
     def close(self) -> None:
         """Close the saved-threads store (``threads=True``) and the MCP sessions of this
-        agent's tools (reopened if a tool is called again)."""
+        agent's tools and of the agents it calls as tools (reopened if a tool is called
+        again; those agents' own stores are theirs to close)."""
         if self.threads is not None:
             from ahora.threads import close_checkpointer
 
             close_checkpointer(self.checkpointer)
             self.threads.close()
+        self._close_sessions(set())
+
+    def _close_sessions(self, seen: set[int]) -> None:
         from ahora.mcp import close_sessions  # MCP servers this agent's tools opened
 
-        close_sessions(self.tools)
+        seen.add(id(self))
+        tools = self.tools
+        close_sessions(tools)
+        for t in tools:
+            called = (t.metadata or {}).get(SUBAGENT_RUNS)
+            if isinstance(called, Agent) and id(called) not in seen:
+                called._close_sessions(seen)
 
     def ask(
         self,

@@ -71,6 +71,9 @@ typed answer), counted as steps."""
 SUBAGENT = "ahora_subagent"
 """``tool.metadata`` key of another agent called as a tool (``ahora.subagents``): its
 name. Such a call is bounded by its share of the run's budget, not a tool timeout."""
+SUBAGENT_RUNS = "ahora_subagent_runs"
+"""``tool.metadata`` key of another agent called as a tool: the ``Agent`` that runs the
+calls (so the caller's ``close`` reaches its MCP sessions)."""
 SUBRUN = "ahora_subrun"
 """Artifact key of a sub-agent's answer (``ahora.subagents``): what its run spent,
 ``{"agent", "steps", "tokens", "cost"}``, counted in the caller's budget, and what it

@@ -45,7 +45,7 @@ from ahora.budget import Budget
 from ahora.context import context_of
 from ahora.errors import InvalidTool
 from ahora.events import SUBAGENT_CHUNK, Event, Finished, SubagentEvent, event_data
-from ahora.messages import SUBAGENT, SUBRUN, SUBRUN_THREAD, run_stats
+from ahora.messages import SUBAGENT, SUBAGENT_RUNS, SUBRUN, SUBRUN_THREAD, run_stats
 from ahora.tools._common import Runtime  # resolved by name when the tool's schema is made
 
 if TYPE_CHECKING:
@@ -272,5 +272,5 @@ def agent_tool(
     call.__doc__ = f"{description}\n\nArgs:\n    task: {_TASK}"
     made = tool(name, response_format="content_and_artifact", parse_docstring=True)(call)
     made.description = description
-    made.metadata = {**(made.metadata or {}), SUBAGENT: name}
+    made.metadata = {**(made.metadata or {}), SUBAGENT: name, SUBAGENT_RUNS: agent}
     return made
