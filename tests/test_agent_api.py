@@ -247,3 +247,25 @@ def test_messages_and_rollback_of_a_thread() -> None:
     assert agent.rollback(thread, "never-asked") is False
     assert [m.content for m in agent.messages(thread)] == ["first", "one"]
     assert agent.messages("a-thread-never-used") == []
+
+
+def test_resume_without_a_decision_is_refused_clearly_where_it_cannot_go_on() -> None:
+    """``resume(thread)`` goes on after a crash; with calls awaiting a decision, or with
+    nothing unfinished, it says so instead of guessing."""
+
+    @tool
+    def launch() -> str:
+        """Launch."""
+        return "launched"
+
+    model = ScriptedChatModel(replies=[tool_call("launch", {}), "Launched.", "Hi."])
+    agent = Agent(model, [launch], approvals=["launch"])
+    paused = agent.ask("Launch it.", thread="p")
+    assert paused.pending
+    with pytest.raises(InvalidSettings, match=r"1 tool calls await a decision"):
+        agent.resume("p")
+    assert agent.resume("p", approve=True).text == "Launched."
+    with pytest.raises(InvalidSettings, match="no unfinished run to go on with"):
+        agent.resume("p")
+    with pytest.raises(InvalidSettings, match="no unfinished run"):
+        agent.resume("never-used")
