@@ -63,6 +63,22 @@ def config(counter: Path) -> dict[str, Any]:
     }
 
 
+def configured(tmp_path: Path, home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The demo server in the config file of ``home`` (working in ``tmp_path``); the
+    file its starts are counted in."""
+    counter = tmp_path / "starts"
+    monkeypatch.chdir(tmp_path)
+    home.mkdir(parents=True, exist_ok=True)
+    table = config(counter)
+    (home / "config.toml").write_text(
+        "[mcp_servers.demo]\n"
+        f"command = {json.dumps(table['command'])}\n"
+        f"args = {json.dumps(table['args'])}\n"
+        f"env = {{ MCP_STARTS_FILE = {json.dumps(str(counter))} }}\n"
+    )
+    return counter
+
+
 def add(tools: list[Any], a: int, b: int) -> str:
     tool = next(t for t in tools if t.name == "add")
     msg = tool.invoke({"type": "tool_call", "id": "c", "name": "add", "args": {"a": a, "b": b}})
@@ -119,16 +135,7 @@ def test_agent_close_ends_its_mcp_servers(
     from ahora import Agent
     from ahora.testing import ScriptedChatModel, tool_call
 
-    counter = tmp_path / "starts"
-    monkeypatch.chdir(tmp_path)
-    isolated_env.mkdir(parents=True, exist_ok=True)
-    table = config(counter)
-    (isolated_env / "config.toml").write_text(
-        "[mcp_servers.demo]\n"
-        f"command = {json.dumps(table['command'])}\n"
-        f"args = {json.dumps(table['args'])}\n"
-        f"env = {{ MCP_STARTS_FILE = {json.dumps(str(counter))} }}\n"
-    )
+    counter = configured(tmp_path, isolated_env, monkeypatch)
     model = ScriptedChatModel(
         replies=[tool_call("add", {"a": 1, "b": 2}), tool_call("add", {"a": 3, "b": 4}), "Done."]
     )
@@ -190,16 +197,7 @@ def test_agent_close_ends_the_mcp_servers_of_the_agents_it_calls(
     from ahora import Agent
     from ahora.testing import ScriptedChatModel, tool_call
 
-    counter = tmp_path / "starts"
-    monkeypatch.chdir(tmp_path)
-    isolated_env.mkdir(parents=True, exist_ok=True)
-    table = config(counter)
-    (isolated_env / "config.toml").write_text(
-        "[mcp_servers.demo]\n"
-        f"command = {json.dumps(table['command'])}\n"
-        f"args = {json.dumps(table['args'])}\n"
-        f"env = {{ MCP_STARTS_FILE = {json.dumps(str(counter))} }}\n"
-    )
+    counter = configured(tmp_path, isolated_env, monkeypatch)
 
     def rule(messages: list[Any], tools: list[Any]) -> Any:
         names = {t["function"]["name"] if "function" in t else t.get("name") for t in tools}

@@ -42,6 +42,16 @@ def chain(body: dict[str, Any]) -> Reply:
     return {"tool_calls": [{"name": "calculator", "arguments": {"expression": "6*7"}}]}
 
 
+def ask_lead(home: Path, model_server: StartServer, runner: CliRunner) -> dict[str, Any]:
+    """``lead`` asks ``scout``, which asks ``leaf``, which calculates: the ``--json``."""
+    write_profiles(home, lead=["agent:scout"], scout=["agent:leaf"], leaf=["calculator"])
+    model_server(rule=chain)
+    done = runner.invoke(app, ["ask", "--json", "--agent", "lead", "What is 6 times 7?"])
+    assert done.exit_code == 0, done.output
+    data: dict[str, Any] = json.loads(done.stdout)
+    return data
+
+
 def test_nested_steps_are_indented_under_the_call_that_started_them(
     model_server: StartServer, isolated_env: Path
 ) -> None:
@@ -66,12 +76,8 @@ def test_nested_steps_are_indented_under_the_call_that_started_them(
 def test_json_and_threads_show_include_what_sub_agents_did(
     model_server: StartServer, isolated_env: Path
 ) -> None:
-    write_profiles(isolated_env, lead=["agent:scout"], scout=["agent:leaf"], leaf=["calculator"])
-    model_server(rule=chain)
     runner = CliRunner()
-    done = runner.invoke(app, ["ask", "--json", "--agent", "lead", "What is 6 times 7?"])
-    assert done.exit_code == 0, done.output
-    data = json.loads(done.stdout)
+    data = ask_lead(isolated_env, model_server, runner)
     [call] = data["tool_calls"]
     scout = call["subagent"]
     # scout's steps include leaf's: one budget all the way down.
@@ -95,11 +101,8 @@ def test_json_and_threads_show_include_what_sub_agents_did(
 def test_deleting_a_thread_deletes_its_sub_runs(
     model_server: StartServer, isolated_env: Path
 ) -> None:
-    write_profiles(isolated_env, lead=["agent:scout"], scout=["agent:leaf"], leaf=["calculator"])
-    model_server(rule=chain)
     runner = CliRunner()
-    done = runner.invoke(app, ["ask", "--json", "--agent", "lead", "What is 6 times 7?"])
-    thread = json.loads(done.stdout)["thread_id"]
+    thread = ask_lead(isolated_env, model_server, runner)["thread_id"]
     [db] = [p for p in isolated_env.rglob("*.sqlite") if "thread" in p.name]
 
     def stored() -> set[str]:
@@ -124,11 +127,8 @@ def test_deleting_a_thread_deletes_its_sub_runs(
 def test_export_writes_the_callers_conversation_and_on_request_each_sub_agents(
     model_server: StartServer, isolated_env: Path
 ) -> None:
-    write_profiles(isolated_env, lead=["agent:scout"], scout=["agent:leaf"], leaf=["calculator"])
-    model_server(rule=chain)
     runner = CliRunner()
-    done = runner.invoke(app, ["ask", "--json", "--agent", "lead", "What is 6 times 7?"])
-    assert done.exit_code == 0, done.output
+    ask_lead(isolated_env, model_server, runner)
 
     plain = runner.invoke(app, ["threads", "export", "--profile", "lead"])
     assert plain.exit_code == 0, plain.output
@@ -161,13 +161,9 @@ def test_sub_runs_live_and_die_with_their_thread_in_postgres(
 ) -> None:
     import psycopg
 
-    write_profiles(isolated_env, lead=["agent:scout"], scout=["agent:leaf"], leaf=["calculator"])
-    model_server(rule=chain)
     monkeypatch.setenv("AHORA_POSTGRES_URL", PG_URL)
     runner = CliRunner()
-    done = runner.invoke(app, ["ask", "--json", "--agent", "lead", "What is 6 times 7?"])
-    assert done.exit_code == 0, done.output
-    thread = json.loads(done.stdout)["thread_id"]
+    thread = ask_lead(isolated_env, model_server, runner)["thread_id"]
 
     def stored() -> list[str]:
         with psycopg.connect(PG_URL) as conn:
