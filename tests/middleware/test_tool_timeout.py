@@ -109,3 +109,57 @@ def test_a_hung_tool_does_not_keep_the_process_alive(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "Done."
     assert time.monotonic() - started < 30  # was 120 s: the pool's worker was joined at exit
+
+
+# -- one clock per call: the tool's limit and the run's deadline, whichever is nearer --
+
+
+def _threads_waiting_in_call_within() -> int:
+    import sys
+
+    waiting = 0
+    for frame in sys._current_frames().values():
+        while frame is not None:
+            if frame.f_code.co_name == "call_within":
+                waiting += 1
+            frame = frame.f_back
+    return waiting
+
+
+def test_a_timed_run_hands_a_tool_call_to_one_thread_not_two() -> None:
+    """The deadline and the tool's limit share one clock: on the sync path that is one
+    thread hand-off per call (two cost about 0.1 ms a step, and a thread each)."""
+    seen: list[int] = []
+
+    def probe(query: str) -> str:
+        """Count the threads waiting for this call."""
+        seen.append(_threads_waiting_in_call_within())
+        return f"probed {query}"
+
+    model = ScriptedChatModel(replies=[tool_call("probe", {"query": "q"}), "Done."])
+    settings = Settings(tool_timeout=30.0)
+    answer = Agent(model, [probe], settings=settings, timeout=60).ask("go")
+    assert answer.text == "Done."
+    assert seen == [1]
+
+
+@pytest.mark.parametrize("path", ["sync", "async"])
+@pytest.mark.parametrize(
+    ("tool_limit", "run_limit", "expected"),
+    [
+        (LIMIT, 30.0, "timed out after 0.5 s"),  # the tool's own limit is nearer
+        (30.0, 1.0, "was stopped: the time limit for this answer has passed"),  # the run's
+    ],
+)
+def test_the_nearer_limit_cuts_the_call_and_names_itself(
+    path: str, tool_limit: float, run_limit: float, expected: str
+) -> None:
+    tool = stuck if path == "sync" else astuck
+    model = ScriptedChatModel(replies=[tool_call(tool.__name__, {"query": "q"}), "Went on."])
+    agent = Agent(model, [tool], settings=Settings(tool_timeout=tool_limit), timeout=run_limit)
+    started = time.monotonic()
+    answer = agent.ask("go") if path == "sync" else asyncio.run(agent.aask("go"))
+    elapsed = time.monotonic() - started
+    [error] = errors(answer.messages)
+    assert expected in error, error
+    assert elapsed < min(tool_limit, run_limit) + 2.0, elapsed  # cut at the nearer one

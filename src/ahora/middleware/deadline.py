@@ -4,8 +4,9 @@
 only before each model call, so a slow call overshoots it by its whole length. Here
 every call runs against the clock:
 
-* a tool call gets what is left; past the deadline it is not started, and one still
-  running at the deadline is abandoned with an error result;
+* a tool call past the deadline is not started; one still running at the deadline is
+  abandoned with an error result (``ToolTimeoutMiddleware`` runs it against the
+  nearer of its own limit and the deadline: one thread hand-off a call, not two);
 * a model call that may still call tools gets what is left; cut at the deadline, the
   run lands at once: one quick tool-less call ("answer from what you have") with
   ``GRACE`` seconds, then, if that does not answer either, a plain summary of this
@@ -36,7 +37,14 @@ from ahora.messages import NOTHING_GATHERED, STOPPED_EARLY, content_text, this_r
 from ahora.middleware.budget import landed
 from ahora.middleware.tool_errors import failure_message
 
-__all__ = ["GRACE", "REASON", "DeadlineMiddleware", "summary_of_results"]
+__all__ = [
+    "GRACE",
+    "REASON",
+    "DeadlineMiddleware",
+    "deadline_of",
+    "stopped_at_deadline",
+    "summary_of_results",
+]
 
 GRACE = 0.6
 """Seconds the last, tool-less call may run past the deadline before the summary."""
@@ -51,7 +59,8 @@ _NOTE = (
 _T = TypeVar("_T")
 
 
-def _deadline(request: object) -> float | None:
+def deadline_of(request: object) -> float | None:
+    """The run's deadline (``time.time()``), or None when it has no time limit."""
     context = context_of(request)
     return context.deadline if context is not None else None
 
@@ -102,7 +111,8 @@ def _landed(response: ModelResponse[Any]) -> ModelResponse[Any]:
     return landed(response, REASON)
 
 
-def _not_run(request: ToolCallRequest) -> ToolMessage:
+def stopped_at_deadline(request: ToolCallRequest) -> ToolMessage:
+    """The result of a tool call the deadline did not let start, or cut short."""
     return failure_message(
         request,
         f"Error: the tool {request.tool_call['name']} was stopped: {REASON}.",
@@ -118,7 +128,7 @@ class DeadlineMiddleware(AgentMiddleware[Any, Any, Any]):
         request: ModelRequest[Any],
         handler: Callable[[ModelRequest[Any]], ModelResponse[Any]],
     ) -> ModelResponse[Any]:
-        deadline = _deadline(request)
+        deadline = deadline_of(request)
         if deadline is None:
             return handler(request)
         left = deadline - time.time()
@@ -142,7 +152,7 @@ class DeadlineMiddleware(AgentMiddleware[Any, Any, Any]):
         request: ModelRequest[Any],
         handler: Callable[[ModelRequest[Any]], Awaitable[ModelResponse[Any]]],
     ) -> ModelResponse[Any]:
-        deadline = _deadline(request)
+        deadline = deadline_of(request)
         if deadline is None:
             return await handler(request)
         left = deadline - time.time()
@@ -163,35 +173,25 @@ class DeadlineMiddleware(AgentMiddleware[Any, Any, Any]):
         except TimeoutError:
             return _summary_response(request)
 
+    # The tool side only refuses to start a call past the deadline; the call in flight
+    # is cut by ToolTimeoutMiddleware, against the nearer of its limit and this one.
+
     def wrap_tool_call(
         self,
         request: ToolCallRequest,
         handler: Callable[[ToolCallRequest], ToolMessage | Command[Any]],
     ) -> ToolMessage | Command[Any]:
-        deadline = _deadline(request)
-        if deadline is None:
-            return handler(request)
-        left = deadline - time.time()
-        if left <= 0:
-            return _not_run(request)
-        try:
-            return call_within(left, lambda: handler(request))
-        except TimeoutError:
-            return _not_run(request)
+        deadline = deadline_of(request)
+        if deadline is not None and deadline <= time.time():
+            return stopped_at_deadline(request)
+        return handler(request)
 
     async def awrap_tool_call(
         self,
         request: ToolCallRequest,
         handler: Callable[[ToolCallRequest], Awaitable[ToolMessage | Command[Any]]],
     ) -> ToolMessage | Command[Any]:
-        deadline = _deadline(request)
-        if deadline is None:
-            return await handler(request)
-        left = deadline - time.time()
-        if left <= 0:
-            return _not_run(request)
-        try:
-            async with asyncio.timeout(left):
-                return await handler(request)
-        except TimeoutError:
-            return _not_run(request)
+        deadline = deadline_of(request)
+        if deadline is not None and deadline <= time.time():
+            return stopped_at_deadline(request)
+        return await handler(request)
