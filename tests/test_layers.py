@@ -207,10 +207,12 @@ SETTINGS_EDGES = (
 
 
 def _reads_the_environment(node: ast.Call) -> bool:
-    """``get_settings()`` (however imported) or ``Settings.load()``."""
+    """``get_settings()`` (however imported), ``Settings.load()``, or the folders the
+    environment names (``config_path()``, ``data_dir()``: ``settings.config_file`` and
+    ``settings.home`` say them for the run)."""
     func = node.func
     name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)
-    if name == "get_settings":
+    if name in ("get_settings", "config_path", "data_dir"):
         return True
     return (
         name == "load"

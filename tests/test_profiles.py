@@ -56,7 +56,7 @@ def _run(graph: Any, question: str) -> list[BaseMessage]:
 
 
 def test_builtin_profiles_load_and_use_only_known_tools() -> None:
-    names = {p.name for p in list_profiles()}
+    names = {p.name for p in list_profiles(get_settings())}
     assert {"assistant", "researcher", "weather", "chef"} <= names
     assistant = load_profile("assistant", settings=get_settings())
     # Every available tool (built-ins, plugins, local, MCP), and research handed off.
@@ -69,7 +69,7 @@ def test_builtin_profiles_load_and_use_only_known_tools() -> None:
     assert load_profile("weather", settings=get_settings()).tools == ["weather", "clock"]
     chef = load_profile("chef", settings=get_settings())
     assert chef.topics and any("cook" in t for t in chef.topics)
-    for info in list_profiles():
+    for info in list_profiles(get_settings()):
         assert info.error is None, info.error
         assert info.origin == "built-in"
 
@@ -87,7 +87,8 @@ def test_builtin_folder_matches_the_wheel_mapping() -> None:
 def test_listing_profiles_does_not_import_langchain() -> None:
     code = (
         "import sys; from ahora.profiles import list_profiles; "
-        "assert len(list_profiles()) >= 4; "
+        "from ahora.settings import Settings; "
+        "assert len(list_profiles(Settings.load())) >= 4; "
         "assert not [m for m in sys.modules if m.startswith(('langchain', 'langgraph'))]"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO)
@@ -217,7 +218,7 @@ def test_user_dir_then_working_dir_override_builtins(
     chef = load_profile("chef", settings=get_settings())
     assert (chef.description, chef.origin, chef.tools) == ("project chef", "project", [])
 
-    infos = {i.name: i for i in list_profiles()}
+    infos = {i.name: i for i in list_profiles(get_settings())}
     assert infos["chef"].origin == "project"
     assert infos["poet"].origin == "user"
     assert infos["poet"].description == "Writes verse."
@@ -295,7 +296,7 @@ def test_invalid_profiles_name_file_and_field(
         assert f"field {field!r}" in message
     # Listing never raises; the broken file shows up with its error (tool names excepted:
     # those are checked when the profile is loaded to run).
-    info = {i.name: i for i in list_profiles()}["broken"]
+    info = {i.name: i for i in list_profiles(get_settings())}["broken"]
     assert (info.error is None) == (case == "unknown-tool")
 
 
@@ -327,3 +328,56 @@ def test_cli_show() -> None:
     missing = CliRunner().invoke(app, ["show", "sommelier"])
     assert missing.exit_code == 2
     assert "no profile named 'sommelier'" in missing.output
+
+
+def test_profiles_are_found_where_the_settings_say_not_where_the_environment_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An app that builds its own ``Settings`` (another config file, another home) gets
+    the profiles beside that file and the project folders trusted in that home, whatever
+    ``AHORA_CONFIG`` and ``AHORA_HOME`` say, and the environment's are not mixed in."""
+    from ahora.settings import Settings
+
+    def folder(name: str, profile: str) -> Settings:
+        (tmp_path / name / "agents").mkdir(parents=True)
+        (tmp_path / name / "agents" / f"{profile}.toml").write_text(
+            f'name = "{profile}"\ndescription = "From {name}."\ninstructions = "Hi."\n',
+            encoding="utf-8",
+        )
+        return Settings(config_file=tmp_path / name / "config.toml", home=tmp_path / name)
+
+    mine = folder("mine", "poet")
+    theirs = folder("theirs", "critic")
+    monkeypatch.setenv("AHORA_CONFIG", str(theirs.config_file))
+    monkeypatch.setenv("AHORA_HOME", str(theirs.home))
+    project = tmp_path / "project"
+    (project / "agents").mkdir(parents=True)
+    monkeypatch.chdir(project)  # ./agents: trusted in one home only
+
+    listed = {i.name: i for i in list_profiles(mine)}
+    assert listed["poet"].origin == "user" and "critic" not in listed
+    assert load_profile("poet", settings=mine).description == "From mine."
+    with pytest.raises(InvalidProfile, match="no profile named 'critic'"):
+        load_profile("critic", settings=mine)
+    assert "critic" in {i.name for i in list_profiles(theirs)}  # and the other way round
+
+    (project / "agents" / "local.toml").write_text(
+        'name = "local"\ndescription = "Project."\ninstructions = "Hi."\n', encoding="utf-8"
+    )
+    trust(project, theirs.home)  # trusted in the environment's home, not mine
+    assert "local" not in {i.name for i in list_profiles(mine)}
+    assert "local" in {i.name for i in list_profiles(theirs)}
+
+
+def test_loaded_settings_record_their_config_file(tmp_path: Path) -> None:
+    from ahora.errors import InvalidSettings
+    from ahora.settings import Settings
+
+    named = tmp_path / "elsewhere.toml"
+    assert Settings.load({}, config_file=named).config_file == named
+    assert Settings.load({"AHORA_CONFIG": str(named)}).config_file == named
+    # Where settings came from is not a setting: no file or variable sets it.
+    assert Settings.load({"AHORA_CONFIG_FILE": "/x.toml"}, config_file=named).config_file == named
+    named.write_text('config_file = "/x.toml"\n', encoding="utf-8")
+    with pytest.raises(InvalidSettings, match="unknown setting 'config_file'"):
+        Settings.load({}, config_file=named)

@@ -25,7 +25,7 @@ same name:
 1. built-in: ``agents/`` in the repository, shipped in the wheel as
    ``ahora/profiles_builtin`` (looked up as a package resource first, then next to the
    source tree for editable installs);
-2. the user's config dir: ``ahora.settings.config_path().parent / "agents"``;
+2. the user's config dir: ``settings.config_file.parent / "agents"``;
 3. the working directory: ``./agents``, once the folder is trusted (``ahora trust``).
 
 ``load_profile`` also accepts a path to a ``.toml`` file. Every problem raises
@@ -51,7 +51,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ahora.errors import InvalidProfile
-from ahora.settings import Settings, config_path, data_dir
+from ahora.settings import Settings
 from ahora.trust import use_local
 
 __all__ = [
@@ -142,15 +142,16 @@ def builtin_dir() -> Path:
     return Path(__file__).resolve().parents[2] / "agents"
 
 
-def profile_dirs() -> list[tuple[Origin, Path]]:
-    """Profile folders from lowest to highest precedence (existing or not).
+def profile_dirs(settings: Settings) -> list[tuple[Origin, Path]]:
+    """Profile folders from lowest to highest precedence (existing or not): the user's
+    beside ``settings.config_file``, the project's trusted in ``settings.home``.
 
     A folder that is the same place as an earlier one (running from a checkout, where
     ``./agents`` is the built-in folder) is listed once, under its first origin.
     """
     candidates: list[tuple[Origin, Path]] = [
         ("built-in", builtin_dir()),
-        ("user", config_path().parent / "agents"),
+        ("user", settings.config_file.parent / "agents"),
         ("project", Path.cwd() / "agents"),
     ]
     out: list[tuple[Origin, Path]] = []
@@ -159,30 +160,31 @@ def profile_dirs() -> list[tuple[Origin, Path]]:
         key = folder.resolve()
         if key not in seen:
             seen.add(key)
-            if origin == "project" and not use_local(folder.parent, data_dir()):
+            if origin == "project" and not use_local(folder.parent, settings.home):
                 continue  # a stranger's folder until ``ahora trust``
             out.append((origin, folder))
     return out
 
 
-def _files() -> dict[str, tuple[Origin, Path]]:
+def _files(settings: Settings) -> dict[str, tuple[Origin, Path]]:
     """Every profile file by name; later folders override earlier ones."""
     found: dict[str, tuple[Origin, Path]] = {}
-    for origin, folder in profile_dirs():
+    for origin, folder in profile_dirs(settings):
         if folder.is_dir():
             for path in sorted(folder.glob("*.toml")):
                 found[path.stem] = (origin, path)
     return found
 
 
-def list_profiles(settings: Settings | None = None) -> list[ProfileInfo]:
-    """Every available profile, sorted by name. Broken files are listed with their error.
+def list_profiles(settings: Settings) -> list[ProfileInfo]:
+    """Every available profile, sorted by name, from the folders ``settings`` point to.
+    Broken files are listed with their error.
 
     Only the file's structure is checked (plain ``tomllib``); tool names are checked
-    by ``load_profile``. ``settings`` is accepted for symmetry and future use.
+    by ``load_profile``.
     """
     out = []
-    for name, (origin, path) in sorted(_files().items()):
+    for name, (origin, path) in sorted(_files(settings).items()):
         try:
             p = _read(path, origin, expected_name=name)
             out.append(ProfileInfo(p.name, p.description, path, origin))
@@ -205,7 +207,7 @@ def load_profile(name_or_path: str, *, settings: Settings) -> Profile:
             raise InvalidProfile(f"no profile file at {path}")
         profile = _read(path, "file", expected_name=None)
     else:
-        files = _files()
+        files = _files(settings)
         if text not in files:
             available = ", ".join(sorted(files)) or "none"
             raise InvalidProfile(f"no profile named {text!r}; available: {available}")
@@ -326,7 +328,7 @@ def _check_tool_names(profile: Profile, settings: Settings) -> None:
     """
     from ahora.tools import BUILTIN_TOOL_NAMES
 
-    _check_delegation(profile)
+    _check_delegation(profile, settings)
     wanted = [t for t in [*(profile.tools or []), *profile.approval] if not _not_a_tool(t)]
     if all(t in BUILTIN_TOOL_NAMES for t in wanted):
         return
@@ -365,12 +367,12 @@ def delegates(profile: Profile) -> list[str]:
     return [t.removeprefix(AGENT_PREFIX) for t in profile.tools or [] if t.startswith(AGENT_PREFIX)]
 
 
-def _check_delegation(profile: Profile) -> None:
+def _check_delegation(profile: Profile, settings: Settings) -> None:
     """Refuse, before any model call, a profile whose agents call each other in a cycle
     (``a`` calls ``b`` calls ``a``) or nest deeper than ``MAX_DEPTH``; one message
     naming the chain."""
     where = profile.path or Path(profile.name)
-    files = _files()
+    files = _files(settings)
 
     def walk(current: Profile, chain: list[str]) -> None:
         for name in delegates(current):

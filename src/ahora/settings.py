@@ -154,6 +154,9 @@ class Settings:
 
     # storage
     home: Path = field(default_factory=data_dir)
+    config_file: Path = field(default_factory=config_path, repr=False)
+    """The config file these settings were read from (or would be); the user's agent
+    profiles live beside it. Not a setting itself: ``Settings.load`` fills it in."""
     postgres_url: str | None = field(default=None, repr=False)
     memory_threads: int = 1_000
     """Conversations ``Agent()`` keeps in memory without a checkpointer (least recent go)."""
@@ -208,13 +211,14 @@ class Settings:
         misspelt key gets the nearest known one suggested.
         """
         env = os.environ if environ is None else environ
-        values: dict[str, Any] = {"home": data_dir(env)}
-        where: dict[str, str] = {"home": "AHORA_HOME"}
         path = config_path(env) if config_file is None else config_file
+        values: dict[str, Any] = {"home": data_dir(env), "config_file": path}
+        where: dict[str, str] = {"home": "AHORA_HOME", "config_file": "AHORA_CONFIG"}
         from_file = _read_config(path)
         from_env = _read_env(env)
         given = {k: v for k, v in overrides.items() if v is not None}
-        known = {f.name: f for f in dataclasses.fields(cls)}
+        every = {f.name: f for f in dataclasses.fields(cls)}
+        known = {name: f for name, f in every.items() if name not in _NOT_SETTINGS}
         for layer, label in ((from_file, f"config file {path}"), (given, "argument")):
             for key in layer:
                 if key not in known:
@@ -225,7 +229,11 @@ class Settings:
         where.update({k: f"environment variable {_env_name(k)}" for k in from_env})
         values.update(given)
         where.update({k: f"argument {k}" for k in given})
-        return cls(**{k: _coerce(known[k], v, where[k]) for k, v in values.items()})
+        return cls(**{k: _coerce(every[k], v, where[k]) for k, v in values.items()})
+
+
+_NOT_SETTINGS = ("config_file",)
+"""Fields that record where settings came from; no file or variable sets them."""
 
 
 def _unknown(key: str, known: Mapping[str, Any]) -> str:
@@ -251,7 +259,7 @@ def _env_name(setting: str) -> str:
 def _read_env(env: Mapping[str, str]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for f in dataclasses.fields(Settings):
-        if f.name in ("home", "mcp_servers", "prices", "models"):
+        if f.name in ("home", "mcp_servers", "prices", "models", *_NOT_SETTINGS):
             continue
         name = _env_name(f.name)
         if name in env and env[name] != "":
@@ -301,7 +309,7 @@ def _coerce(f: dataclasses.Field[Any], value: Any, where: str = "setting") -> An
 
 def _convert(f: dataclasses.Field[Any], value: Any) -> Any:
     kind = str(f.type).split(" |")[0].split("[")[0]
-    if f.name == "home":
+    if f.name in ("home", "config_file"):
         return Path(value).expanduser()
     if f.name in ("fallback_models", "server_tools"):
         if isinstance(value, str):

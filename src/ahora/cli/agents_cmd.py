@@ -47,9 +47,11 @@ def list_() -> None:
     from ahora.cli.common import make_console
     from ahora.cli.layout import print_unpadded
     from ahora.profiles import list_profiles, profile_dirs
+    from ahora.settings import get_settings
 
     console = make_console()
-    infos = list_profiles()
+    settings = get_settings()
+    infos = list_profiles(settings)
     if not infos:
         typer.echo("No agent profiles found.")
     table = Table(box=None, pad_edge=False, show_header=False, show_edge=False)
@@ -68,7 +70,7 @@ def list_() -> None:
         console.print(table)
     else:
         print_unpadded(console, table)
-    folders = ", ".join(str(folder) for _, folder in profile_dirs())
+    folders = ", ".join(str(folder) for _, folder in profile_dirs(settings))
     console.print()
     searched = Text(f"Searched (later overrides earlier): {folders}", style="dim")
     console.print(searched, soft_wrap=not console.is_terminal)

@@ -92,7 +92,11 @@ def show(agent: AgentOpt = None) -> None:
         return "default"
 
     lines = [f"# config file: {file}" + ("" if file.exists() else " (not created yet)")]
-    rows = [_row(f.name, getattr(settings, f.name), origin(f.name)) for f in fields(Settings)]
+    rows = [
+        _row(f.name, getattr(settings, f.name), origin(f.name))
+        for f in fields(Settings)
+        if f.name != "config_file"  # the header says which file
+    ]
     if agent is not None:
         try:
             recipe = resolve_recipe(Choices(profile=agent), settings)
