@@ -6,9 +6,12 @@ The same scenario as ``bench_loop.py`` (zero-latency scripted model, a no-op too
 ``--steps`` tool calls then an answer), counted in user-space instructions by
 valgrind's cachegrind instead of timed: other processes on the machine do not change
 the count, so two commits can be compared on a busy machine, and a change of 1% shows.
-It runs three processes under valgrind (each builds and warms both graphs, then runs
-nothing, the bare graph ``--runs`` times, or ahora's ``--runs`` times) and subtracts.
-About two minutes; needs ``valgrind`` on the PATH.
+It runs five processes under valgrind (each builds and warms every graph, then runs
+nothing or one graph ``--runs`` times) and subtracts. Beside bare and ahora it counts
+``bench_loop.py``'s two floors: LangChain's graph with one no-op middleware, and with
+a thread hand-off per tool call too (what a sync tool's time limit needs), so the
+figure splits into what LangChain charges any middleware and what ahora's parts add.
+About four minutes; needs ``valgrind`` on the PATH.
 
 Instructions are not time: the kernel's share (thread hand-offs of the tool timeout)
 and cache misses are not in the count, and ahora's CPU-time ratio has measured about
@@ -29,30 +32,39 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 
+SIDES = {
+    "bare": "langchain.agents.create_agent (bare)",
+    "noop": "  + one no-op middleware (LangChain's floor)",
+    "handoff": "  + a thread per tool call (a sync timeout)",
+    "ours": "ahora.create_agent",
+}
+
 
 def run_side(side: str, steps: int, runs: int) -> None:
     """In the process valgrind counts: build and warm both graphs, run ``side``."""
     sys.path.insert(0, str(HERE))
-    from bench_loop import noop, rewind, rule_model
+    from bench_loop import HandOffMiddleware, NoopMiddleware, noop, rewind, rule_model
     from langchain.agents import create_agent as lc_create_agent
     from langchain_core.messages import HumanMessage
 
     import ahora
 
     question: Any = {"messages": [HumanMessage("go")]}
-    models = [rule_model(steps) for _ in range(2)]
-    graphs = {
-        "bare": lc_create_agent(models[0], [noop]),
-        "ours": ahora.create_agent(models[1], [noop], max_steps=steps + 6),
+    makers: dict[str, Any] = {
+        "bare": lambda m: lc_create_agent(m, [noop]),
+        "noop": lambda m: lc_create_agent(m, [noop], middleware=[NoopMiddleware()]),
+        "handoff": lambda m: lc_create_agent(m, [noop], middleware=[HandOffMiddleware()]),
+        "ours": lambda m: ahora.create_agent(m, [noop], max_steps=steps + 6),
     }
+    models = {name: rule_model(steps) for name in makers}
+    graphs = {name: make(models[name]) for name, make in makers.items()}
 
     def run(name: str) -> None:
-        model = models[0] if name == "bare" else models[1]
-        rewind(model)
+        rewind(models[name])
         assert graphs[name].invoke(question)["messages"][-1].content == "finished"
 
-    run("bare")
-    run("ours")
+    for name in graphs:
+        run(name)
     for _ in range(runs if side != "none" else 0):
         run(side)
 
@@ -82,7 +94,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--steps", type=int, default=30, help="tool-call steps per run")
     parser.add_argument("--runs", type=int, default=6, help="runs counted per side")
-    parser.add_argument("--side", choices=["none", "bare", "ours"], help=argparse.SUPPRESS)
+    parser.add_argument("--side", choices=[*SIDES, "none"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.side:
         run_side(args.side, args.steps, args.runs)
@@ -91,12 +103,13 @@ def main() -> None:
         sys.exit("valgrind is not installed")
     base = count("none", args.steps, args.runs)
     calls = (args.steps + 1) * args.runs
-    bare = (count("bare", args.steps, args.runs) - base) / calls
-    ours = (count("ours", args.steps, args.runs) - base) / calls
+    per_step = {side: (count(side, args.steps, args.runs) - base) / calls for side in SIDES}
+    bare = per_step["bare"]
     print(f"per-step overhead in instructions, {args.steps + 1} model calls per run")
-    print(f"  langchain.agents.create_agent (bare)  {bare / 1000:8.0f} k instructions/step")
-    print(f"  ahora.create_agent                    {ours / 1000:8.0f} k instructions/step")
-    print(f"  ratio ahora / bare                    {ours / bare:8.3f}")
+    for side, label in SIDES.items():
+        print(f"  {label:46s} {per_step[side] / 1000:7.0f} k/step  {per_step[side] / bare:6.3f}")
+    ours, floor = per_step["ours"], per_step["handoff"]
+    print(f"  ahora over LangChain's floor (the line above it)  {(ours - floor) / bare:+.3f}")
 
 
 if __name__ == "__main__":
