@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from langchain_core.messages import ToolMessage
@@ -163,3 +164,37 @@ def test_the_nearer_limit_cuts_the_call_and_names_itself(
     [error] = errors(answer.messages)
     assert expected in error, error
     assert elapsed < min(tool_limit, run_limit) + 2.0, elapsed  # cut at the nearer one
+
+
+@pytest.mark.parametrize("path", ["sync", "async"])
+def test_a_call_whose_deadline_passed_on_the_way_in_is_never_started(path: str) -> None:
+    """The deadline may pass after DeadlineMiddleware looked and before the clock
+    starts: the tool is then not started (not started and abandoned, running on)."""
+    from types import SimpleNamespace
+
+    from ahora.context import RunContext
+    from ahora.middleware.tool_timeout import ToolTimeoutMiddleware
+
+    started: list[str] = []
+    context = RunContext(settings=Settings(), deadline=time.time() - 0.01)
+    request: Any = SimpleNamespace(
+        tool=None,
+        tool_call={"name": "quick", "id": "c1", "args": {}},
+        runtime=SimpleNamespace(context=context),
+    )
+    middleware = ToolTimeoutMiddleware(30.0)
+
+    def handler(_: Any) -> ToolMessage:
+        started.append("quick")
+        return ToolMessage("ran", tool_call_id="c1")
+
+    async def ahandler(_: Any) -> ToolMessage:
+        return handler(_)
+
+    if path == "sync":
+        result = middleware.wrap_tool_call(request, handler)
+    else:
+        result = asyncio.run(middleware.awrap_tool_call(request, ahandler))
+    time.sleep(0.2)  # a call handed to a thread would have started by now
+    assert started == []
+    assert "time limit" in str(result.content)

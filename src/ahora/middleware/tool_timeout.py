@@ -72,6 +72,8 @@ class ToolTimeoutMiddleware(AgentMiddleware[Any, Any, Any]):
         seconds, at_deadline = self._clock(request)
         if seconds is None:
             return handler(request)
+        if at_deadline and seconds <= 0:  # passed since DeadlineMiddleware looked: not started
+            return stopped_at_deadline(request)
         try:
             return call_within(seconds, lambda: handler(request), name="ahora-tool")
         except TimeoutError:
@@ -85,6 +87,8 @@ class ToolTimeoutMiddleware(AgentMiddleware[Any, Any, Any]):
         seconds, at_deadline = self._clock(request)
         if seconds is None:
             return await handler(request)
+        if at_deadline and seconds <= 0:  # passed since DeadlineMiddleware looked: not started
+            return stopped_at_deadline(request)
         try:
             async with asyncio.timeout(seconds):
                 return await handler(request)
