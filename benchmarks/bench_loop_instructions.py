@@ -41,7 +41,7 @@ SIDES = {
 
 
 def run_side(side: str, steps: int, runs: int) -> None:
-    """In the process valgrind counts: build and warm both graphs, run ``side``."""
+    """In the process valgrind counts: build and warm every graph, run ``side``."""
     sys.path.insert(0, str(HERE))
     from bench_loop import HandOffMiddleware, NoopMiddleware, noop, rewind, rule_model
     from langchain.agents import create_agent as lc_create_agent
