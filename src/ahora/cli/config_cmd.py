@@ -27,7 +27,7 @@ from ahora.cli.common import WholeCommandList, fail
 from ahora.errors import ConfigurationError
 from ahora.masking import mask
 from ahora.recipe import Choices, Recipe, resolve_recipe
-from ahora.settings import Settings, _read_config, _read_env, config_path
+from ahora.settings import _NOT_SETTINGS, Settings, _read_config, _read_env, config_path
 
 __all__ = ["app", "mask"]
 
@@ -95,7 +95,7 @@ def show(agent: AgentOpt = None) -> None:
     rows = [
         _row(f.name, getattr(settings, f.name), origin(f.name))
         for f in fields(Settings)
-        if f.name != "config_file"  # the header says which file
+        if f.name not in _NOT_SETTINGS  # the header says which file
     ]
     if agent is not None:
         try:
